@@ -1,0 +1,167 @@
+// Package format writes and reads kpcap trace files: a sequence of independent
+// zstd frames whose decompressed concatenation is one pcapng section (Section
+// Header, one Interface Description Block per event source, one Enhanced Packet
+// Block per sample, Interface Statistics Blocks and kpcap Custom Blocks), ended by
+// a skippable zstd frame holding a seek index. FORMAT.md specifies it byte by byte.
+//
+// The package is portable (no cgo, no Linux-only code): traces are read on laptops.
+package format
+
+// Format version. Readers reject files whose major version differs from
+// MajorVersion; minor versions only add optional things.
+const (
+	MajorVersion = 1
+	MinorVersion = 0
+)
+
+// PEN is the IANA Private Enterprise Number carried by kpcap custom blocks.
+// 32473 is IANA's number reserved for documentation and examples (RFC 5612).
+const PEN = 32473
+
+// LinkType is the pcapng link type of every kpcap interface (LINKTYPE_USER0).
+const LinkType = 147
+
+// SampleHeaderLen is the fixed part of an encoded sample (see AppendSample).
+const SampleHeaderLen = 24
+
+// SourceKind says what kind of probe produced an event source.
+type SourceKind uint8
+
+// Source kinds.
+const (
+	KindTracepoint SourceKind = iota + 1
+	KindKprobe
+	KindKretprobe
+	KindUprobe
+	KindUretprobe
+)
+
+// String returns the kind's lower-case name ("tracepoint", "kretprobe", ...).
+func (k SourceKind) String() string {
+	switch k {
+	case KindTracepoint:
+		return "tracepoint"
+	case KindKprobe:
+		return "kprobe"
+	case KindKretprobe:
+		return "kretprobe"
+	case KindUprobe:
+		return "uprobe"
+	case KindUretprobe:
+		return "uretprobe"
+	}
+	return "unknown"
+}
+
+// IsReturn reports whether the kind fires on function return.
+func (k SourceKind) IsReturn() bool { return k == KindKretprobe || k == KindUretprobe }
+
+// Source describes one event source; it becomes one pcapng interface, and its
+// index in Header.Sources is the interface id of its samples.
+type Source struct {
+	Name       string     // "GROUP:EVENT" as the user wrote it, e.g. "syscalls:sys_enter_openat"
+	Kind       SourceKind //
+	Definition string     // the definition as the user gave it (-e / -p argument)
+	Filter     string     // in-kernel ftrace filter, "" if none
+	Target     string     // probed function: "do_sys_openat2", "/usr/bin/x:main"; "" for tracepoints. Entry and return probes of one function share it.
+	Format     string     // the tracefs "format" file text of the event, used to decode Raw
+}
+
+// Host describes the machine that recorded the trace.
+type Host struct {
+	Hostname string `json:"hostname"`
+	Kernel   string `json:"kernel"`  // uname release, e.g. "6.1.0-56-amd64"
+	Version  string `json:"version"` // uname version
+	Machine  string `json:"machine"` // uname machine, e.g. "x86_64"
+	OS       string `json:"os"`      // "linux"
+	CPUs     int    `json:"cpus"`
+	PageSize int    `json:"page_size"`
+	// WallOffsetNS is wall-clock time minus the sample clock (CLOCK_MONOTONIC)
+	// at the start of the capture: wall = ts + WallOffsetNS.
+	WallOffsetNS int64 `json:"wall_offset_ns"`
+}
+
+// Capture holds the options the capture ran with.
+type Capture struct {
+	Args       []string          `json:"args"`                  // the command line
+	Clock      string            `json:"clock"`                 // "monotonic"
+	BufferSize int               `json:"buffer_size,omitempty"` // ring bytes per CPU
+	CallGraph  bool              `json:"call_graph,omitempty"`
+	Targets    string            `json:"targets,omitempty"` // "system-wide", "pid 42", "command ...", "cpus 0-1"
+	Extra      map[string]string `json:"extra,omitempty"`
+}
+
+// Header is everything known when a capture starts; it is written in the first frame.
+type Header struct {
+	Application   string // "kpcap 0.1.0"
+	Host          Host
+	Sources       []Source
+	Capture       Capture
+	Notes         []string
+	FormatVersion [2]int // set by the reader: {major, minor}
+}
+
+// Sample is one recorded event. In readers the Raw slice aliases the frame
+// buffer (zero copy) and is valid only until the iterator moves on.
+type Sample struct {
+	Source    uint32   // index into Header.Sources
+	Time      uint64   // ns on the capture clock (CLOCK_MONOTONIC)
+	CPU       uint32   //
+	PID, TID  uint32   //
+	Raw       []byte   // PERF_SAMPLE_RAW payload, trimmed to the event's real size when known
+	Callchain []uint64 // PERF_SAMPLE_CALLCHAIN ips, context markers (>= 2^64-4095) kept
+}
+
+// Stats are the per-source counts of an Interface Statistics Block.
+type Stats struct {
+	Source   uint32
+	Received uint64 // samples written
+	Dropped  uint64 // samples lost (kernel ring full, kretprobe misses, ...)
+	StartNS  uint64
+	EndNS    uint64
+}
+
+// Lost is one loss report: Count samples lost on CPU's ring around Time.
+// Source is the source the kernel attributed it to, or ^uint32(0) when unknown.
+type Lost struct {
+	Time   uint64 `json:"time"`
+	CPU    uint32 `json:"cpu"`
+	Source uint32 `json:"source"`
+	Count  uint64 `json:"count"`
+}
+
+// Comm maps a pid (thread group) or tid to its command name from Time on.
+type Comm struct {
+	PID  uint32 `json:"pid"`
+	TID  uint32 `json:"tid"`
+	Time uint64 `json:"time"`
+	Comm string `json:"comm"`
+}
+
+// Symbol is a kernel symbol needed to symbolize the trace's kernel addresses.
+type Symbol struct {
+	Addr   uint64 `json:"addr"`
+	Size   uint64 `json:"size,omitempty"` // 0 if unknown: extends to the next symbol
+	Name   string `json:"name"`
+	Module string `json:"module,omitempty"`
+}
+
+// UserFrame resolves one user-space address of one process, as the recorder
+// saw it: stacks symbolize from the file alone.
+type UserFrame struct {
+	PID    uint32 `json:"pid"`
+	Addr   uint64 `json:"addr"`
+	Name   string `json:"name"`   // function, or "" if unknown
+	Offset uint64 `json:"offset"` // Addr - function start
+	Object string `json:"object"` // mapped file, e.g. "/usr/lib/x86_64-linux-gnu/libc.so.6"
+}
+
+// FrameInfo describes one zstd frame of a file.
+type FrameInfo struct {
+	Offset  int64  // of the compressed frame in the file
+	CSize   int64  // compressed bytes
+	RawSize int64  // decompressed bytes (0 if unknown before decoding)
+	Samples uint64 // EPBs in the frame
+	FirstNS uint64 // smallest sample time, 0 if no samples
+	LastNS  uint64 // largest sample time
+}
