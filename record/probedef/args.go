@@ -1,0 +1,373 @@
+package probedef
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+type fetchKind int
+
+const (
+	fkReg fetchKind = iota
+	fkDeref
+	fkMem // @ADDR, @SYM, @+OFFS
+	fkStack
+	fkArg
+	fkRetval
+	fkComm
+	fkImm
+	fkImmStr
+)
+
+// x86-64 pt_regs names the kernel accepts (arch/x86/kernel/ptrace.c regoffset_table).
+var kernelRegs = map[string]bool{
+	"ax": true, "bx": true, "cx": true, "dx": true, "si": true, "di": true, "bp": true, "sp": true,
+	"ip": true, "flags": true, "orig_ax": true, "cs": true, "ss": true, "ds": true, "es": true, "fs": true, "gs": true,
+	"r8": true, "r9": true, "r10": true, "r11": true, "r12": true, "r13": true, "r14": true, "r15": true,
+}
+
+// Assembler spellings mapped to the kernel's names; the kernel itself only knows the short ones.
+var regAliases = map[string]string{
+	"rax": "ax", "eax": "ax", "rbx": "bx", "ebx": "bx", "rcx": "cx", "ecx": "cx", "rdx": "dx", "edx": "dx",
+	"rsi": "si", "esi": "si", "rdi": "di", "edi": "di", "rbp": "bp", "ebp": "bp", "rsp": "sp", "esp": "sp",
+	"rip": "ip", "eip": "ip", "rflags": "flags", "eflags": "flags",
+}
+
+var reservedArgNames = map[string]bool{
+	"common_type": true, "common_flags": true, "common_preempt_count": true, "common_pid": true,
+	"common_tgid": true, "__probe_ip": true, "__probe_func": true, "__probe_ret_ip": true,
+}
+
+var basicTypes = map[string]bool{
+	"u8": true, "u16": true, "u32": true, "u64": true,
+	"s8": true, "s16": true, "s32": true, "s64": true,
+	"x8": true, "x16": true, "x32": true, "x64": true,
+	"string": true, "ustring": true, "symbol": true, "symstr": true, "char": true,
+}
+
+const typeHelp = "u8..u64, s8..s64, x8..x64, char, string, ustring, symbol, symstr, b<width>@<offset>/<size>, each optionally [N]"
+
+// parseArg parses one fetch argument token: [NAME=]FETCHARG[:TYPE].
+func (ps *parser) parseArg(t token) (FetchArg, int, error) {
+	fa := FetchArg{Raw: t.s}
+	body, bpos := t.s, t.pos
+	namePos := t.pos
+	q := strings.IndexByte(body, '"')
+	if eq := strings.IndexByte(body, '='); eq >= 0 && (q < 0 || eq < q) {
+		name := body[:eq]
+		if name == "" {
+			return fa, 0, ps.errAt(t.pos, 1, "empty argument name before '='")
+		}
+		if msg := checkIdent(name); msg != "" {
+			return fa, 0, ps.errAt(t.pos, eq, "bad argument name %q: %s", name, msg)
+		}
+		if reservedArgNames[name] {
+			return fa, 0, ps.errAt(t.pos, eq, "argument name %q is reserved by the kernel", name)
+		}
+		fa.Name = name
+		body, bpos = body[eq+1:], bpos+eq+1
+	}
+	if body == "" {
+		return fa, 0, ps.errAt(bpos-1, 1, "missing fetch argument after '='")
+	}
+	fetch, typ := body, ""
+	typPos := -1
+	if c := indexOutsideQuotes(body, ':'); c >= 0 {
+		fetch, typ, typPos = body[:c], body[c+1:], bpos+c+1
+		if typ == "" {
+			return fa, 0, ps.errAt(typPos-1, 1, "missing type after ':' (want %s)", typeHelp)
+		}
+	}
+	canon, kind, err := ps.parseFetch(fetch, bpos)
+	if err != nil {
+		return fa, 0, err
+	}
+	if typ != "" {
+		ct, err := ps.parseType(typ, typPos, kind)
+		if err != nil {
+			return fa, 0, err
+		}
+		fa.Type = ct
+	}
+	fa.Fetch = canon
+	if n := len(fa.Fetch) + len(fa.Type) + btoi(fa.Type != ""); n > maxArgLen {
+		return fa, 0, ps.errAt(bpos, len(body), "argument too long: %d characters (the kernel allows %d)", n, maxArgLen)
+	}
+	return fa, namePos, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func indexOutsideQuotes(s string, c byte) int {
+	inq := false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '"':
+			inq = !inq
+		case s[i] == c && !inq:
+			return i
+		}
+	}
+	return -1
+}
+
+// parseFetch parses a fetch expression at pos and returns its canonical text and kind.
+func (ps *parser) parseFetch(s string, pos int) (string, fetchKind, error) {
+	p := ps.p
+	if s == "" {
+		return "", 0, ps.errAt(pos, 1, "missing fetch argument")
+	}
+	switch s[0] {
+	case '%':
+		name := s[1:]
+		if kernelRegs[name] {
+			return s, fkReg, nil
+		}
+		if k, ok := regAliases[strings.ToLower(name)]; ok {
+			return "%" + k, fkReg, nil
+		}
+		if k := strings.ToLower(name); kernelRegs[k] {
+			return "%" + k, fkReg, nil
+		}
+		return "", 0, ps.errAt(pos, len(s), "unknown register %q (x86-64: ax bx cx dx si di bp sp ip flags r8..r15, or rax/eax forms)", s)
+	case '@':
+		rest := s[1:]
+		if rest == "" {
+			return "", 0, ps.errAt(pos, 1, "missing address or symbol after '@'")
+		}
+		if isDigit(rest[0]) {
+			if _, ok := parseUint(rest); !ok {
+				return "", 0, ps.errAt(pos+1, len(rest), "bad address %q", rest)
+			}
+			return s, fkMem, nil
+		}
+		if rest[0] == '+' {
+			if !p.IsUprobe() {
+				return "", 0, ps.errAt(pos, len(s), "@+OFFSET (a file offset) only works in uprobes")
+			}
+			if _, ok := parseUint(rest[1:]); !ok {
+				return "", 0, ps.errAt(pos+1, len(rest), "bad file offset %q", rest)
+			}
+			return s, fkMem, nil
+		}
+		if p.IsUprobe() {
+			return "", 0, ps.errAt(pos, len(s), "@SYMBOL only works in kprobes; use @+FILEOFFSET in uprobes")
+		}
+		sym := rest
+		if i := strings.IndexAny(rest, "+-"); i >= 0 {
+			sym = rest[:i]
+			if _, ok := parseUint(rest[i+1:]); !ok {
+				return "", 0, ps.errAt(pos+1+i, len(rest)-i, "bad offset %q", rest[i:])
+			}
+		}
+		if sym == "" {
+			return "", 0, ps.errAt(pos+1, 1, "missing symbol after '@'")
+		}
+		for i := 0; i < len(sym); i++ {
+			c := sym[i]
+			if !(c == '_' || c == '.' || isAlpha(c) || (i > 0 && isDigit(c))) {
+				return "", 0, ps.errAt(pos+1, len(sym), "bad symbol %q", sym)
+			}
+		}
+		return s, fkMem, nil
+	case '$':
+		return ps.parseVar(s, pos)
+	case '+', '-':
+		return ps.parseDeref(s, pos)
+	case '\\':
+		imm := s[1:]
+		if strings.HasPrefix(imm, `"`) {
+			if len(imm) < 2 || !strings.HasSuffix(imm, `"`) {
+				return "", 0, ps.errAt(pos, len(s), "unterminated immediate string (want \\\"text\" without spaces)")
+			}
+			if i := strings.IndexByte(imm[1:len(imm)-1], '"'); i >= 0 {
+				return "", 0, ps.errAt(pos+2+i, 1, "'\"' inside an immediate string")
+			}
+			return s, fkImmStr, nil
+		}
+		v := imm
+		if strings.HasPrefix(v, "-") {
+			v = v[1:]
+		}
+		if _, ok := parseUint(v); !ok {
+			return "", 0, ps.errAt(pos, len(s), "bad immediate %q (want \\NUMBER or \\\"string\")", s)
+		}
+		return s, fkImm, nil
+	case '(', ')':
+		return "", 0, ps.errAt(pos, 1, "unbalanced parentheses: %q needs an offset before it, e.g. +0(%%di)", s[:1])
+	}
+	if isDigit(s[0]) {
+		return "", 0, ps.errAt(pos, len(s), "bare number %q: write +N(...) to dereference, @ADDR for memory, \\N for a constant", s)
+	}
+	return "", 0, ps.errAt(pos, len(s), "unknown fetch argument %q (want %%REG, @ADDR, @SYM, $stackN, $stack, $argN, $retval, $comm, +|-[u]OFFS(FETCHARG), \\IMM)", s)
+}
+
+func (ps *parser) parseVar(s string, pos int) (string, fetchKind, error) {
+	p := ps.p
+	v := s[1:]
+	switch {
+	case v == "retval":
+		if !p.IsReturn() {
+			return "", 0, ps.errAt(pos, len(s), "$retval only exists in return probes (r or %%return)")
+		}
+		return s, fkRetval, nil
+	case v == "comm" || v == "COMM":
+		return s, fkComm, nil
+	case v == "stack":
+		return s, fkStack, nil
+	case strings.HasPrefix(v, "stack"):
+		// Only kernel stacks are bounded (PARAM_MAX_STACK); user stacks are not.
+		n, err := strconv.ParseUint(v[len("stack"):], 10, 32)
+		if err != nil || (!p.IsUprobe() && n > maxStackParam) {
+			return "", 0, ps.errAt(pos, len(s), "bad stack slot %q (want $stack0..$stack%d)", s, maxStackParam)
+		}
+		return s, fkStack, nil
+	case strings.HasPrefix(v, "arg"):
+		n, err := strconv.ParseUint(v[len("arg"):], 10, 32)
+		if err != nil || n == 0 || n > maxStackParam {
+			return "", 0, ps.errAt(pos, len(s), "bad argument number %q (want $arg1, $arg2, ...)", s)
+		}
+		if p.IsUprobe() {
+			return "", 0, ps.errAt(pos, len(s), "$argN only works in kprobes; use registers (%%di %%si %%dx %%cx %%r8 %%r9) in uprobes")
+		}
+		if p.Symbol == "" || p.Offset != 0 {
+			return "", 0, ps.errAt(pos, len(s), "$argN needs a probe on a function entry (a symbol without +offset)")
+		}
+		return s, fkArg, nil
+	}
+	return "", 0, ps.errAt(pos, len(s), "unknown variable %q (want $stackN, $stack, $argN, $retval, $comm)", s)
+}
+
+// parseDeref parses +|-[u]OFFS(FETCHARG).
+func (ps *parser) parseDeref(s string, pos int) (string, fetchKind, error) {
+	open := strings.IndexByte(s, '(')
+	if open < 0 {
+		if i := strings.IndexByte(s, ')'); i >= 0 {
+			return "", 0, ps.errAt(pos+i, 1, "unbalanced parentheses: ')' without '('")
+		}
+		return "", 0, ps.errAt(pos, len(s), "a dereference needs (FETCHARG) after the offset, e.g. +8(%%di)")
+	}
+	// Find the ')' matching the first '(' and demand it ends the expression.
+	depth, closeAt := 0, -1
+	for i := open; i < len(s); i++ {
+		if s[i] == '(' {
+			depth++
+		} else if s[i] == ')' {
+			depth--
+			if depth == 0 {
+				closeAt = i
+				break
+			}
+		}
+	}
+	if closeAt < 0 {
+		return "", 0, ps.errAt(pos+open, len(s)-open, "unbalanced parentheses: '(' is never closed")
+	}
+	if closeAt != len(s)-1 {
+		return "", 0, ps.errAt(pos+closeAt+1, len(s)-closeAt-1, "unexpected %q after ')'", s[closeAt+1:])
+	}
+	num := s[1:open]
+	npos := pos + 1
+	user := strings.HasPrefix(num, "u")
+	if user {
+		num, npos = num[1:], npos+1
+	}
+	if num == "" {
+		return "", 0, ps.errAt(npos, 1, "missing offset before '(' (want e.g. +0(...))")
+	}
+	if _, ok := parseUint(num); !ok {
+		return "", 0, ps.errAt(npos, len(num), "bad number %q in dereference offset", num)
+	}
+	inner := s[open+1 : closeAt]
+	if inner == "" {
+		return "", 0, ps.errAt(pos+open, 2, "empty parentheses: want a fetch argument inside, e.g. +0(%%di)")
+	}
+	ic, ik, err := ps.parseFetch(inner, pos+open+1)
+	if err != nil {
+		return "", 0, err
+	}
+	if ik == fkComm || ik == fkImmStr {
+		return "", 0, ps.errAt(pos+open+1, len(inner), "%s is a string and cannot be dereferenced", inner)
+	}
+	return s[:open+1] + ic + ")", fkDeref, nil
+}
+
+// parseType parses and validates TYPE for a fetch of the given kind, returning the canonical type.
+func (ps *parser) parseType(t string, pos int, kind fetchKind) (string, error) {
+	base, arr := t, ""
+	if i := strings.IndexByte(t, '['); i >= 0 {
+		base, arr = t[:i], t[i:]
+		if !strings.HasSuffix(arr, "]") {
+			return "", ps.errAt(pos+i, len(arr), "unclosed array suffix %q (want [N])", arr)
+		}
+		n, err := strconv.ParseUint(arr[1:len(arr)-1], 10, 32)
+		if err != nil || n == 0 || n > maxArrayLen {
+			return "", ps.errAt(pos+i, len(arr), "bad array length %q (want [1]..[%d])", arr, maxArrayLen)
+		}
+		arr = fmt.Sprintf("[%d]", n)
+		if kind != fkDeref && kind != fkMem {
+			return "", ps.errAt(pos+i, len(t)-i, "arrays need a memory fetch (+OFFS(...) or @ADDR)")
+		}
+	}
+	if base == "" {
+		return "", ps.errAt(pos, 1, "missing type before '[' (want %s)", typeHelp)
+	}
+	if base[0] == 'b' && len(base) > 1 && isDigit(base[1]) {
+		if arr != "" {
+			return "", ps.errAt(pos, len(t), "bitfield arrays are not supported")
+		}
+		cb, err := ps.parseBitfield(base, pos)
+		if err != nil {
+			return "", err
+		}
+		if kind == fkComm || kind == fkImmStr {
+			return "", ps.errAt(pos, len(base), "a string argument cannot be a bitfield")
+		}
+		return cb, nil
+	}
+	if !basicTypes[base] {
+		return "", ps.errAt(pos, len(base), "unknown type %q (want %s)", base, typeHelp)
+	}
+	switch base {
+	case "string", "ustring":
+		switch kind {
+		case fkDeref, fkMem, fkComm, fkImmStr:
+		default:
+			return "", ps.errAt(pos, len(base), "%s needs a memory fetch such as +0(%%di), @ADDR, $comm or \\\"text\"", base)
+		}
+	default:
+		if kind == fkComm || kind == fkImmStr {
+			return "", ps.errAt(pos, len(base), "this argument is a string: its type must be string")
+		}
+	}
+	return base + arr, nil
+}
+
+// parseBitfield validates b<width>@<offset>/<container size>.
+func (ps *parser) parseBitfield(s string, pos int) (string, error) {
+	at := strings.IndexByte(s, '@')
+	sl := strings.IndexByte(s, '/')
+	if at < 0 || sl < at {
+		return "", ps.errAt(pos, len(s), "bad bitfield %q (want b<width>@<offset>/<size>, e.g. b4@0/32)", s)
+	}
+	w, err1 := strconv.ParseUint(s[1:at], 10, 8)
+	o, err2 := strconv.ParseUint(s[at+1:sl], 10, 8)
+	z, err3 := strconv.ParseUint(s[sl+1:], 10, 8)
+	switch {
+	case err1 != nil || w == 0:
+		return "", ps.errAt(pos+1, at-1, "bad bitfield width %q", s[1:at])
+	case err2 != nil:
+		return "", ps.errAt(pos+at+1, sl-at-1, "bad bitfield offset %q", s[at+1:sl])
+	case err3 != nil || (z != 8 && z != 16 && z != 32 && z != 64):
+		return "", ps.errAt(pos+sl+1, len(s)-sl-1, "bad bitfield container size %q (want 8, 16, 32 or 64)", s[sl+1:])
+	case w+o > z:
+		return "", ps.errAt(pos, len(s), "bitfield width %d + offset %d exceeds its %d-bit container", w, o, z)
+	}
+	return fmt.Sprintf("b%d@%d/%d", w, o, z), nil
+}

@@ -1,0 +1,103 @@
+package probedef
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kind says what a probe attaches to and when it fires.
+type Kind int
+
+// The probe kinds, decided by the leading p/r and by the target (a path means user space).
+const (
+	KindKprobe Kind = iota
+	KindKretprobe
+	KindUprobe
+	KindUretprobe
+)
+
+// String names the kind as the kernel documentation does.
+func (k Kind) String() string {
+	switch k {
+	case KindKprobe:
+		return "kprobe"
+	case KindKretprobe:
+		return "kretprobe"
+	case KindUprobe:
+		return "uprobe"
+	case KindUretprobe:
+		return "uretprobe"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// FetchArg is one fetch argument of a probe.
+type FetchArg struct {
+	// Name is the field name the user gave, or "" (the kernel then names it argN, N counting from 1).
+	Name string
+	// Fetch is the canonical fetch expression as written to tracefs, e.g. "+0(%si)".
+	Fetch string
+	// Type is the canonical type, e.g. "string", "u64", "b4@0/32", "u8[4]", or "" for the kernel default.
+	Type string
+	// Raw is the argument exactly as given.
+	Raw string
+}
+
+// Probe is one parsed probe definition.
+type Probe struct {
+	Def       string // the definition as given
+	Kind      Kind
+	Group     string // "" if not given (the kernel default is "kprobes" / "uprobes")
+	Event     string // "" if not given
+	Module    string // kprobe MOD: prefix
+	Symbol    string // kprobe symbol or uprobe symbol ("" when an address/offset is used)
+	Offset    uint64 // +offs (for a uprobe without Symbol: the file offset)
+	Addr      uint64 // kprobe MEMADDR (when Symbol == "")
+	Path      string // uprobe binary path
+	MaxActive int    // r<N>
+	Args      []FetchArg
+
+	// resolved file offset of a uprobe target (see ResolveUprobe).
+	fileOff  uint64
+	resolved bool
+}
+
+// IsReturn reports whether the probe fires on function return.
+func (p *Probe) IsReturn() bool { return p.Kind == KindKretprobe || p.Kind == KindUretprobe }
+
+// IsUprobe reports whether the probe is in user space.
+func (p *Probe) IsUprobe() bool { return p.Kind == KindUprobe || p.Kind == KindUretprobe }
+
+// UsesPMU reports whether the probe can use the kprobe/uprobe PMU (no fetchargs, no maxactive),
+// which leaves nothing behind in tracefs.
+func (p *Probe) UsesPMU() bool { return len(p.Args) == 0 && p.MaxActive == 0 }
+
+// Target returns the probed location: "do_sys_openat2", "mod:sym+0x10", "0xaddr", "/path:sym", "/path:0x1234".
+func (p *Probe) Target() string {
+	var b strings.Builder
+	if p.IsUprobe() {
+		b.WriteString(p.Path)
+		b.WriteByte(':')
+		if p.Symbol != "" {
+			b.WriteString(p.Symbol)
+			if p.Offset != 0 {
+				fmt.Fprintf(&b, "+0x%x", p.Offset)
+			}
+		} else {
+			fmt.Fprintf(&b, "0x%x", p.Offset)
+		}
+		return b.String()
+	}
+	if p.Symbol == "" {
+		return fmt.Sprintf("0x%x", p.Addr)
+	}
+	if p.Module != "" {
+		b.WriteString(p.Module)
+		b.WriteByte(':')
+	}
+	b.WriteString(p.Symbol)
+	if p.Offset != 0 {
+		fmt.Fprintf(&b, "+0x%x", p.Offset)
+	}
+	return b.String()
+}
