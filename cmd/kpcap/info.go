@@ -1,0 +1,300 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kpcap/kpcap/format"
+)
+
+func init() {
+	register(&command{
+		name:    "info",
+		summary: "summarize a trace: host, event sources, counts, losses, time span",
+		usage:   infoUsage,
+		run:     runInfo,
+	})
+}
+
+const infoUsage = `Usage: kpcap info [--json] FILE
+
+Summarize a trace without decoding its samples: the host and kernel that
+recorded it, every event source with its definition and filter, the events and
+losses of each, the time span, the file's frames and sizes, notes, and
+warnings about damage (a truncated or corrupt file opens with warnings).
+
+Lost counts are what the kernel reported as dropped (ring buffer full,
+kretprobe misses); a trace with lost events is incomplete.
+
+With --json the summary is one JSON object with the keys: file, bytes,
+raw_bytes, frames, indexed, format_version, application, hostname, kernel,
+machine, os, cpus, start_ns, end_ns, duration_ns, wall_start, events, lost,
+probes (objects with name, kind, definition, filter, target, count, lost),
+symbols, user_frames, comms, capture, notes, warnings.
+
+Examples:
+  kpcap info trace.pcapng.zst
+  kpcap info --json trace.pcapng.zst | jq '.probes[] | {name, count, lost}'
+`
+
+// infoJSON is the --json output; scripts rely on its keys.
+type infoJSON struct {
+	File          string         `json:"file"`
+	Bytes         int64          `json:"bytes"`
+	RawBytes      int64          `json:"raw_bytes"`
+	Frames        int            `json:"frames"`
+	Indexed       bool           `json:"indexed"`
+	FormatVersion string         `json:"format_version"`
+	Application   string         `json:"application"`
+	Hostname      string         `json:"hostname"`
+	Kernel        string         `json:"kernel"`
+	Machine       string         `json:"machine"`
+	OS            string         `json:"os"`
+	CPUs          int            `json:"cpus"`
+	StartNS       uint64         `json:"start_ns"`
+	EndNS         uint64         `json:"end_ns"`
+	DurationNS    uint64         `json:"duration_ns"`
+	WallStart     string         `json:"wall_start,omitempty"`
+	Events        uint64         `json:"events"`
+	Lost          uint64         `json:"lost"`
+	Probes        []infoProbe    `json:"probes"`
+	Symbols       int            `json:"symbols"`
+	UserFrames    int            `json:"user_frames"`
+	Comms         int            `json:"comms"`
+	Capture       format.Capture `json:"capture"`
+	Notes         []string       `json:"notes"`
+	Warnings      []string       `json:"warnings"`
+}
+
+type infoProbe struct {
+	Name       string `json:"name"`
+	Kind       string `json:"kind"`
+	Definition string `json:"definition"`
+	Filter     string `json:"filter"`
+	Target     string `json:"target,omitempty"`
+	Count      uint64 `json:"count"`
+	Lost       uint64 `json:"lost"`
+}
+
+func runInfo(args []string) error {
+	c := commands["info"]
+	fs := newFlags(c)
+	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("expected one trace FILE, got %d arguments", fs.NArg())
+	}
+	return writeInfo(os.Stdout, fs.Arg(0), *asJSON)
+}
+
+// writeInfo opens path and prints its summary to out.
+func writeInfo(out io.Writer, path string, asJSON bool) error {
+	f, err := format.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info := summarize(path, f)
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(info)
+	}
+	return printInfo(out, info)
+}
+
+func summarize(path string, f *format.File) *infoJSON {
+	h := &f.Header
+	info := &infoJSON{
+		File:          path,
+		Bytes:         f.Size,
+		RawBytes:      f.RawBytes,
+		Frames:        len(f.Frames) + f.MetaFrames,
+		Indexed:       f.Indexed,
+		FormatVersion: fmt.Sprintf("%d.%d", h.FormatVersion[0], h.FormatVersion[1]),
+		Application:   h.Application,
+		Hostname:      h.Host.Hostname,
+		Kernel:        h.Host.Kernel,
+		Machine:       h.Host.Machine,
+		OS:            h.Host.OS,
+		CPUs:          h.Host.CPUs,
+		Probes:        []infoProbe{},
+		Symbols:       len(f.Symbols),
+		UserFrames:    len(f.UserFrames),
+		Comms:         len(f.Comms),
+		Capture:       h.Capture,
+		Notes:         append([]string{}, h.Notes...),
+		Warnings:      append([]string{}, f.Warnings...),
+	}
+	first := true
+	for i, src := range h.Sources {
+		p := infoProbe{Name: src.Name, Kind: src.Kind.String(), Definition: src.Definition,
+			Filter: src.Filter, Target: src.Target}
+		if i < len(f.Stats) {
+			st := f.Stats[i]
+			p.Count, p.Lost = st.Received, st.Dropped
+			if st.Received > 0 {
+				if first || st.StartNS < info.StartNS {
+					info.StartNS = st.StartNS
+				}
+				info.EndNS = max(info.EndNS, st.EndNS)
+				first = false
+			}
+		}
+		info.Events += p.Count
+		info.Lost += p.Lost
+		info.Probes = append(info.Probes, p)
+	}
+	// Losses the kernel could not attribute to a source.
+	for _, l := range f.Lost {
+		if int(l.Source) >= len(h.Sources) {
+			info.Lost += l.Count
+		}
+	}
+	if first { // no stats with samples: fall back to the frame index
+		for _, fi := range f.Frames {
+			if first || fi.FirstNS < info.StartNS {
+				info.StartNS = fi.FirstNS
+			}
+			info.EndNS = max(info.EndNS, fi.LastNS)
+			first = false
+		}
+	}
+	if info.EndNS > info.StartNS {
+		info.DurationNS = info.EndNS - info.StartNS
+	}
+	if h.Host.WallOffsetNS != 0 && info.StartNS != 0 {
+		info.WallStart = time.Unix(0, int64(info.StartNS)+h.Host.WallOffsetNS).UTC().Format(time.RFC3339Nano)
+	}
+	return info
+}
+
+func printInfo(out io.Writer, in *infoJSON) error {
+	var b strings.Builder
+	idx := "indexed"
+	if !in.Indexed {
+		idx = "no index: scanned"
+	}
+	fmt.Fprintf(&b, "File:        %s\n", in.File)
+	fmt.Fprintf(&b, "Size:        %s compressed, %s raw (%.1fx), %d frames, %s\n",
+		infoBytes(in.Bytes), infoBytes(in.RawBytes), infoRatio(in.RawBytes, in.Bytes), in.Frames, idx)
+	fmt.Fprintf(&b, "Format:      kpcap trace %s, written by %s\n", in.FormatVersion, infoOrDash(in.Application))
+	host := infoOrDash(in.Hostname)
+	var hw []string
+	if in.OS != "" || in.Kernel != "" {
+		hw = append(hw, strings.TrimSpace(in.OS+" "+in.Kernel))
+	}
+	if in.Machine != "" {
+		hw = append(hw, in.Machine)
+	}
+	if in.CPUs > 0 {
+		hw = append(hw, fmt.Sprintf("%d CPUs", in.CPUs))
+	}
+	if len(hw) > 0 {
+		host += " (" + strings.Join(hw, ", ") + ")"
+	}
+	fmt.Fprintf(&b, "Host:        %s\n", host)
+	if len(in.Capture.Args) > 0 {
+		q := make([]string, len(in.Capture.Args))
+		for i, a := range in.Capture.Args {
+			q[i] = infoQuote(a)
+		}
+		fmt.Fprintf(&b, "Command:     %s\n", strings.Join(q, " "))
+	}
+	if in.Capture.Targets != "" {
+		fmt.Fprintf(&b, "Targets:     %s\n", in.Capture.Targets)
+	}
+	span := "-"
+	if in.Events > 0 {
+		span = fmt.Sprintf("%s (%.9f to %.9f s on the capture clock)",
+			time.Duration(in.DurationNS).String(), float64(in.StartNS)/1e9, float64(in.EndNS)/1e9)
+		if in.WallStart != "" {
+			span += ", started " + in.WallStart
+		}
+	}
+	fmt.Fprintf(&b, "Time span:   %s\n", span)
+	rate := ""
+	if in.DurationNS > 0 {
+		rate = fmt.Sprintf(" (%.0f/s)", float64(in.Events)/(float64(in.DurationNS)/1e9))
+	}
+	lost := fmt.Sprintf("%d", in.Lost)
+	if in.Lost > 0 {
+		lost += " (the trace is incomplete)"
+	}
+	fmt.Fprintf(&b, "Events:      %d%s, lost %s\n", in.Events, rate, lost)
+	fmt.Fprintf(&b, "Metadata:    %d kernel symbols, %d user frames, %d comm records\n", in.Symbols, in.UserFrames, in.Comms)
+	if _, err := io.WriteString(out, b.String()); err != nil {
+		return err
+	}
+	if len(in.Probes) > 0 {
+		fmt.Fprintln(out, "\nEvent sources:")
+		tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "  NAME\tKIND\tEVENTS\tLOST\tDEFINITION")
+		for _, p := range in.Probes {
+			def := p.Definition
+			if p.Filter != "" {
+				def += "  [filter: " + p.Filter + "]"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%s\n", p.Name, p.Kind, p.Count, p.Lost, def)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	for _, sec := range []struct {
+		title string
+		lines []string
+	}{{"Notes", in.Notes}, {"Warnings", in.Warnings}} {
+		if len(sec.lines) == 0 {
+			continue
+		}
+		fmt.Fprintf(out, "\n%s:\n", sec.title)
+		for _, l := range sec.lines {
+			fmt.Fprintf(out, "  - %s\n", l)
+		}
+	}
+	return nil
+}
+
+// infoQuote quotes a command-line argument for a POSIX shell when needed.
+func infoQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func infoOrDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func infoRatio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// infoBytes prints n with a binary unit: "12.3 MiB".
+func infoBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}

@@ -1,0 +1,643 @@
+package format
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Frame size limits. Readers refuse frames that decompress to more than
+// MaxFrameRaw bytes; the writer keeps its frames well below that.
+const (
+	DefaultFrameBytes = 4 << 20
+	DefaultFrameAge   = time.Second
+	maxFrameBytes     = 32 << 20
+	MaxFrameRaw       = 64 << 20
+
+	// metaChunkBytes bounds the JSON payload of one metadata custom block.
+	metaChunkBytes = 1 << 20
+	// maxMetaEntry bounds one JSON-encoded metadata entry (a note, a symbol).
+	maxMetaEntry = 8 << 20
+	// maxQueued is how many comm or loss records wait before a frame closes.
+	maxQueued = 1 << 16
+)
+
+// writeVersion is the version written; tests change it to check that readers
+// reject other major versions.
+var writeVersion = [2]uint32{MajorVersion, MinorVersion}
+
+// WriterOptions tunes a Writer. Zero values pick defaults.
+type WriterOptions struct {
+	Level      int           // zstd level (klauspost: 1 fastest .. 4 best); default 1
+	FrameBytes int           // close a frame at this many raw bytes; default 4 MiB (at most 32 MiB)
+	FrameAge   time.Duration // close a frame at least this often; default 1s (checked on writes and by Tick)
+}
+
+// Writer writes a trace file. Not safe for concurrent use.
+//
+// WriteSample appends to an in-memory frame; full frames are compressed with
+// zstd.Encoder.EncodeAll by background goroutines and written in order, so
+// the caller's loop never waits for compression unless every frame buffer is
+// in flight (then it blocks: back-pressure instead of unbounded memory).
+// The writer assumes it writes from offset 0 of the file.
+type Writer struct {
+	out        io.Writer
+	nsrc       uint32
+	frameBytes int
+	frameAge   time.Duration
+
+	// current sample frame
+	buf          []byte
+	frameSamples uint64
+	frameFirst   uint64
+	frameLast    uint64
+	frameStart   time.Time // when the pending data got its first content; zero if none
+
+	// pending metadata
+	meta  []byte // encoded metadata blocks for the next metadata frame
+	comms []Comm
+	lost  []Lost
+	notes []string
+
+	counts    []srcCount
+	lostBySrc map[uint32]uint64
+
+	enc    *zstd.Encoder
+	ng     *pcapgo.NgWriter // renders ISBs (and wrote SHB and IDBs)
+	ngBuf  *bytes.Buffer
+	rawSub int64 // raw bytes of submitted frames
+
+	work, order, free chan *job
+	wg                sync.WaitGroup // background goroutines
+	pending           sync.WaitGroup // frames submitted but not yet written
+
+	mu      sync.Mutex
+	werr    error        // first write error of the background writer
+	entries []indexEntry // written frames; owned by the writer goroutine until it exits
+	offset  int64        // next frame's offset; owned by the writer goroutine
+	cbytes  atomic.Int64
+	closed  bool
+
+	// discard replaces every frame by an empty one: benchmarks use it to
+	// measure the caller's cost without compression.
+	discard bool
+}
+
+// zstdEmptyFrame is a valid zstd frame with no content.
+var zstdEmptyFrame = []byte{0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x00, 0x01, 0x00, 0x00}
+
+type srcCount struct {
+	n           uint64
+	first, last uint64
+}
+
+// job is one frame on its way through compression and writing.
+type job struct {
+	raw, out []byte
+	entry    indexEntry
+	done     chan struct{}
+}
+
+// NewWriter writes the first frame's SHB, IDBs and header custom blocks to w.
+// It writes that frame before returning, so that even a capture killed at once
+// leaves a readable file.
+func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
+	if h == nil {
+		return nil, errors.New("format: NewWriter: nil header")
+	}
+	var o WriterOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Level == 0 {
+		o.Level = 1
+	}
+	if o.Level < 1 || o.Level > 4 {
+		return nil, fmt.Errorf("format: zstd level %d out of range 1-4", o.Level)
+	}
+	if o.FrameBytes <= 0 {
+		o.FrameBytes = DefaultFrameBytes
+	}
+	if o.FrameBytes < 4096 {
+		o.FrameBytes = 4096
+	}
+	if o.FrameBytes > maxFrameBytes {
+		o.FrameBytes = maxFrameBytes
+	}
+	if o.FrameAge <= 0 {
+		o.FrameAge = DefaultFrameAge
+	}
+	if uint64(len(h.Sources)) > 1<<20 {
+		return nil, fmt.Errorf("format: %d event sources is too many", len(h.Sources))
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if workers > 4 {
+		workers = 4
+	}
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(zstd.EncoderLevel(o.Level)),
+		zstd.WithEncoderCRC(true),
+		zstd.WithEncoderConcurrency(workers),
+		zstd.WithWindowSize(8<<20))
+	if err != nil {
+		return nil, fmt.Errorf("format: zstd encoder: %w", err)
+	}
+	wr := &Writer{
+		out:        w,
+		nsrc:       uint32(len(h.Sources)),
+		frameBytes: o.FrameBytes,
+		frameAge:   o.FrameAge,
+		counts:     make([]srcCount, len(h.Sources)),
+		lostBySrc:  map[uint32]uint64{},
+		enc:        enc,
+		ngBuf:      &bytes.Buffer{},
+		buf:        make([]byte, 0, o.FrameBytes),
+	}
+	first, err := wr.headerFrame(h)
+	if err != nil {
+		return nil, err
+	}
+	out := enc.EncodeAll(first, nil)
+	if _, err := w.Write(out); err != nil {
+		return nil, fmt.Errorf("format: write header frame: %w", err)
+	}
+	wr.entries = append(wr.entries, indexEntry{
+		FrameInfo: FrameInfo{Offset: 0, CSize: int64(len(out)), RawSize: int64(len(first))},
+		Flags:     frameMeta,
+	})
+	wr.offset = int64(len(out))
+	wr.cbytes.Store(wr.offset)
+	wr.rawSub = int64(len(first))
+
+	njobs := workers + 2
+	wr.work = make(chan *job, njobs)
+	wr.order = make(chan *job, njobs)
+	wr.free = make(chan *job, njobs)
+	for i := 0; i < njobs; i++ {
+		wr.free <- &job{done: make(chan struct{}, 1)}
+	}
+	for i := 0; i < workers; i++ {
+		wr.wg.Add(1)
+		go wr.compressLoop()
+	}
+	wr.wg.Add(1)
+	go wr.writeLoop()
+	return wr, nil
+}
+
+// headerFrame renders the first frame: SHB, IDBs and the header custom blocks.
+func (w *Writer) headerFrame(h *Header) ([]byte, error) {
+	appl := h.Application
+	if appl == "" {
+		appl = "kpcap"
+	}
+	osName := h.Host.OS
+	if osName == "linux" {
+		osName = "Linux"
+	}
+	shbOS := strings.TrimSpace(osName + " " + h.Host.Kernel)
+	var frame []byte
+	if len(h.Sources) == 0 {
+		frame = appendSHB(nil, h.Host.Machine, shbOS, appl)
+	} else {
+		var tsoff uint64
+		if h.Host.WallOffsetNS > 0 {
+			// Wireshark then shows wall-clock times (to the second's precision
+			// of if_tsoffset); kpcap readers use EPB times as they are.
+			tsoff = uint64(h.Host.WallOffsetNS / 1e9)
+		}
+		intf := func(s *Source) pcapgo.NgInterface {
+			return pcapgo.NgInterface{
+				Name:                clipOption(s.Name),
+				Description:         clipOption(s.Definition),
+				Filter:              clipOption(s.Filter)[:min(len(s.Filter), 65531)], // pcapgo prepends a byte
+				LinkType:            layers.LinkType(LinkType),
+				TimestampResolution: 9,
+				TimestampOffset:     tsoff,
+			}
+		}
+		ng, err := pcapgo.NewNgWriterInterface(w.ngBuf, intf(&h.Sources[0]), pcapgo.NgWriterOptions{
+			SectionInfo: pcapgo.NgSectionInfo{Hardware: clipOption(h.Host.Machine), OS: clipOption(shbOS), Application: clipOption(appl)},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("format: pcapng header: %w", err)
+		}
+		for i := 1; i < len(h.Sources); i++ {
+			if _, err := ng.AddInterface(intf(&h.Sources[i])); err != nil {
+				return nil, fmt.Errorf("format: pcapng interface %d: %w", i, err)
+			}
+		}
+		if err := ng.Flush(); err != nil {
+			return nil, fmt.Errorf("format: pcapng header: %w", err)
+		}
+		w.ng = ng
+		frame = append(frame, w.ngBuf.Bytes()...)
+		w.ngBuf.Reset()
+	}
+	var v [8]byte
+	le.PutUint32(v[0:], writeVersion[0])
+	le.PutUint32(v[4:], writeVersion[1])
+	frame = appendCustom(frame, kindVersion, v[:])
+	host, err := json.Marshal(&h.Host)
+	if err != nil {
+		return nil, fmt.Errorf("format: encode host: %w", err)
+	}
+	frame = appendCustom(frame, kindHost, host)
+	capt, err := json.Marshal(&h.Capture)
+	if err != nil {
+		return nil, fmt.Errorf("format: encode capture options: %w", err)
+	}
+	frame = appendCustom(frame, kindCapture, capt)
+	srcs := make([]sourceJSON, len(h.Sources))
+	for i, s := range h.Sources {
+		srcs[i] = sourceJSON{Name: s.Name, Kind: s.Kind.String(), Definition: s.Definition,
+			Filter: s.Filter, Target: s.Target, Format: s.Format}
+	}
+	w.meta = frame
+	if err := appendJSONBlocks(w, kindSources, srcs); err != nil {
+		return nil, err
+	}
+	if err := appendJSONBlocks(w, kindNotes, h.Notes); err != nil {
+		return nil, err
+	}
+	frame, w.meta = w.meta, nil
+	if len(frame) > MaxFrameRaw {
+		return nil, fmt.Errorf("format: header of %d bytes is too large", len(frame))
+	}
+	return frame, nil
+}
+
+// sourceJSON is the kindSources payload entry.
+type sourceJSON struct {
+	Name       string `json:"name"`
+	Kind       string `json:"kind"`
+	Definition string `json:"definition"`
+	Filter     string `json:"filter,omitempty"`
+	Target     string `json:"target,omitempty"`
+	Format     string `json:"format,omitempty"`
+}
+
+// appendJSONBlocks appends items to w.meta as JSON arrays of the given kind,
+// split so that no block's payload much exceeds metaChunkBytes.
+func appendJSONBlocks[T any](w *Writer, kind uint32, items []T) error {
+	if len(items) == 0 {
+		return nil
+	}
+	buf := []byte{'['}
+	emit := func() {
+		buf = append(buf, ']')
+		w.meta = appendCustom(w.meta, kind, buf)
+		buf = buf[:1]
+	}
+	for i := range items {
+		b, err := json.Marshal(&items[i])
+		if err != nil {
+			return fmt.Errorf("format: encode metadata: %w", err)
+		}
+		if len(b) > maxMetaEntry {
+			return fmt.Errorf("format: metadata entry of %d bytes exceeds %d", len(b), maxMetaEntry)
+		}
+		if len(buf) > 1 && len(buf)+len(b) > metaChunkBytes {
+			emit()
+		}
+		if len(buf) > 1 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, b...)
+	}
+	if len(buf) > 1 {
+		emit()
+	}
+	return nil
+}
+
+func (w *Writer) compressLoop() {
+	defer w.wg.Done()
+	for j := range w.work {
+		if w.discard {
+			j.out = append(j.out[:0], zstdEmptyFrame...)
+			j.done <- struct{}{}
+			continue
+		}
+		j.out = w.enc.EncodeAll(j.raw, j.out[:0])
+		j.done <- struct{}{}
+	}
+}
+
+func (w *Writer) writeLoop() {
+	defer w.wg.Done()
+	for j := range w.order {
+		<-j.done
+		w.mu.Lock()
+		failed := w.werr != nil
+		w.mu.Unlock()
+		if !failed {
+			if _, err := w.out.Write(j.out); err != nil {
+				w.mu.Lock()
+				w.werr = fmt.Errorf("format: write frame at offset %d: %w", w.offset, err)
+				w.mu.Unlock()
+			} else {
+				j.entry.Offset = w.offset
+				j.entry.CSize = int64(len(j.out))
+				w.offset += int64(len(j.out))
+				w.cbytes.Store(w.offset)
+				w.mu.Lock()
+				w.entries = append(w.entries, j.entry)
+				w.mu.Unlock()
+			}
+		}
+		w.pending.Done()
+		w.free <- j
+	}
+}
+
+func (w *Writer) asyncErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.werr
+}
+
+// submit hands a raw frame to the compressors. The frame buffer is swapped
+// with the job's old one, so buffers are recycled without allocation.
+func (w *Writer) submit(raw *[]byte, e indexEntry) {
+	j := <-w.free
+	j.raw, *raw = *raw, j.raw[:0]
+	e.RawSize = int64(len(j.raw))
+	j.entry = e
+	w.rawSub += e.RawSize
+	w.pending.Add(1)
+	w.work <- j
+	w.order <- j
+}
+
+var errClosed = errors.New("format: writer is closed")
+
+// WriteSample appends one sample (s.Source must index h.Sources).
+func (w *Writer) WriteSample(s *Sample) error {
+	if w.closed {
+		return errClosed
+	}
+	if s.Source >= w.nsrc {
+		return fmt.Errorf("format: sample source %d out of range (%d sources)", s.Source, w.nsrc)
+	}
+	n := SampleHeaderLen + 8*len(s.Callchain) + len(s.Raw)
+	if n > MaxSampleLen || len(s.Callchain) > maxCallchain {
+		_, err := sampleLen(s)
+		return fmt.Errorf("format: %w", err)
+	}
+	blen := epbOverhead + pad4(n)
+	if w.frameSamples > 0 {
+		if len(w.buf)+blen > w.frameBytes {
+			if err := w.closeFrame(); err != nil {
+				return err
+			}
+		} else if w.frameSamples&1023 == 0 && time.Since(w.frameStart) >= w.frameAge {
+			if err := w.closeFrame(); err != nil {
+				return err
+			}
+		}
+	}
+	if w.frameStart.IsZero() {
+		w.frameStart = time.Now()
+	}
+	if w.frameSamples == 0 {
+		w.frameFirst, w.frameLast = s.Time, s.Time
+	} else if s.Time < w.frameFirst {
+		w.frameFirst = s.Time
+	} else if s.Time > w.frameLast {
+		w.frameLast = s.Time
+	}
+	w.frameSamples++
+	c := &w.counts[s.Source]
+	if c.n == 0 || s.Time < c.first {
+		c.first = s.Time
+	}
+	if s.Time > c.last {
+		c.last = s.Time
+	}
+	c.n++
+	w.buf = appendEPB(w.buf, s, n)
+	return nil
+}
+
+// closeFrame submits the current sample frame and then the pending metadata
+// as a frame of its own, so that readers find metadata without decoding
+// sample frames.
+func (w *Writer) closeFrame() error {
+	if err := w.asyncErr(); err != nil {
+		return err
+	}
+	if w.frameSamples > 0 {
+		w.submit(&w.buf, indexEntry{FrameInfo: FrameInfo{Samples: w.frameSamples, FirstNS: w.frameFirst, LastNS: w.frameLast}})
+		w.frameSamples = 0
+		if cap(w.buf) < w.frameBytes {
+			// A recycled buffer that never held a full frame: size it once
+			// rather than growing it sample by sample.
+			w.buf = make([]byte, 0, w.frameBytes)
+		}
+	}
+	if err := w.encodeQueued(); err != nil {
+		return err
+	}
+	if len(w.meta) > 0 {
+		w.submit(&w.meta, indexEntry{Flags: frameMeta})
+	}
+	w.frameStart = time.Time{}
+	return nil
+}
+
+// encodeQueued turns queued comm, loss and note records into custom blocks.
+func (w *Writer) encodeQueued() error {
+	if err := appendJSONBlocks(w, kindComms, w.comms); err != nil {
+		return err
+	}
+	if err := appendJSONBlocks(w, kindLost, w.lost); err != nil {
+		return err
+	}
+	if err := appendJSONBlocks(w, kindNotes, w.notes); err != nil {
+		return err
+	}
+	w.comms, w.lost, w.notes = w.comms[:0], w.lost[:0], w.notes[:0]
+	return nil
+}
+
+// metaAdded notes new pending metadata and closes the frame when enough piled up.
+func (w *Writer) metaAdded() error {
+	if w.frameStart.IsZero() {
+		w.frameStart = time.Now()
+	}
+	if len(w.meta) >= w.frameBytes || len(w.comms)+len(w.lost)+len(w.notes) >= maxQueued {
+		return w.closeFrame()
+	}
+	return nil
+}
+
+// AddComm queues a pid→comm record; it goes into the current frame's metadata.
+func (w *Writer) AddComm(c Comm) error {
+	if w.closed {
+		return errClosed
+	}
+	w.comms = append(w.comms, c)
+	return w.metaAdded()
+}
+
+// AddLost queues a loss record. Close adds the lost counts of sources without
+// caller-provided Stats to their ISBs.
+func (w *Writer) AddLost(l Lost) error {
+	if w.closed {
+		return errClosed
+	}
+	w.lost = append(w.lost, l)
+	w.lostBySrc[l.Source] += l.Count
+	return w.metaAdded()
+}
+
+// AddSymbols adds kernel symbols (any order; readers sort them).
+func (w *Writer) AddSymbols(s []Symbol) error {
+	if w.closed {
+		return errClosed
+	}
+	if err := appendJSONBlocks(w, kindSymbols, s); err != nil {
+		return err
+	}
+	return w.metaAdded()
+}
+
+// AddUserFrames adds resolved user-space addresses.
+func (w *Writer) AddUserFrames(u []UserFrame) error {
+	if w.closed {
+		return errClosed
+	}
+	if err := appendJSONBlocks(w, kindUserFrames, u); err != nil {
+		return err
+	}
+	return w.metaAdded()
+}
+
+// AddNote adds a free-text note shown by `kpcap info`.
+func (w *Writer) AddNote(note string) error {
+	if w.closed {
+		return errClosed
+	}
+	w.notes = append(w.notes, note)
+	return w.metaAdded()
+}
+
+// Tick closes the current frame if it is older than FrameAge; the recorder
+// calls it from its loop so that a quiet capture still closes frames.
+func (w *Writer) Tick(now time.Time) error {
+	if w.closed {
+		return errClosed
+	}
+	if !w.frameStart.IsZero() && now.Sub(w.frameStart) >= w.frameAge {
+		return w.closeFrame()
+	}
+	return w.asyncErr()
+}
+
+// Flush closes the current frame now and waits until every frame is written
+// to the underlying writer.
+func (w *Writer) Flush() error {
+	if w.closed {
+		return errClosed
+	}
+	if err := w.closeFrame(); err != nil {
+		return err
+	}
+	w.pending.Wait()
+	return w.asyncErr()
+}
+
+// Close writes per-source ISBs from stats, closes the last frame and writes the
+// seek index. It does not close the underlying io.Writer.
+//
+// Sources missing from stats get the writer's own counts: samples written,
+// first and last time, and the sum of AddLost counts as dropped.
+func (w *Writer) Close(stats []Stats) error {
+	if w.closed {
+		return errClosed
+	}
+	err := w.closeFrame()
+	w.closed = true
+	if err == nil && w.nsrc > 0 {
+		err = w.appendISBs(stats)
+		if err == nil && len(w.meta) > 0 {
+			w.submit(&w.meta, indexEntry{Flags: frameMeta})
+		}
+	}
+	close(w.work)
+	close(w.order)
+	w.wg.Wait()
+	w.enc.Close()
+	if err != nil {
+		return err
+	}
+	if err := w.asyncErr(); err != nil {
+		return err
+	}
+	idx := appendIndex(nil, w.entries)
+	if _, err := w.out.Write(idx); err != nil {
+		return fmt.Errorf("format: write seek index: %w", err)
+	}
+	w.cbytes.Add(int64(len(idx)))
+	return nil
+}
+
+func (w *Writer) appendISBs(stats []Stats) error {
+	final := make([]Stats, w.nsrc)
+	have := make([]bool, w.nsrc)
+	for _, s := range stats {
+		if s.Source < w.nsrc {
+			final[s.Source] = s
+			have[s.Source] = true
+		}
+	}
+	for i := range final {
+		c := w.counts[i]
+		st := &final[i]
+		st.Source = uint32(i)
+		if !have[i] {
+			st.Received = c.n
+			st.Dropped = w.lostBySrc[uint32(i)]
+		}
+		if st.StartNS == 0 && st.EndNS == 0 && c.n > 0 {
+			st.StartNS, st.EndNS = c.first, c.last
+		}
+		is := pcapgo.NgInterfaceStatistics{
+			PacketsReceived: st.Received,
+			PacketsDropped:  st.Dropped,
+		}
+		if st.StartNS != 0 || st.EndNS != 0 {
+			is.StartTime = time.Unix(0, int64(st.StartNS))
+			is.EndTime = time.Unix(0, int64(st.EndNS))
+			is.LastUpdate = is.EndTime
+		}
+		if err := w.ng.WriteInterfaceStats(i, is); err != nil {
+			return fmt.Errorf("format: interface statistics %d: %w", i, err)
+		}
+	}
+	if err := w.ng.Flush(); err != nil {
+		return fmt.Errorf("format: interface statistics: %w", err)
+	}
+	w.meta = append(w.meta, w.ngBuf.Bytes()...)
+	w.ngBuf.Reset()
+	return nil
+}
+
+// CompressedBytes reports the bytes written to the underlying writer so far.
+func (w *Writer) CompressedBytes() int64 { return w.cbytes.Load() }
+
+// RawBytes reports the uncompressed pcapng bytes produced so far, including
+// the frame still being filled.
+func (w *Writer) RawBytes() int64 { return w.rawSub + int64(len(w.buf)) }

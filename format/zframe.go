@@ -1,0 +1,141 @@
+package format
+
+import (
+	"errors"
+	"fmt"
+)
+
+// zstd frame magics (RFC 8878).
+const (
+	zstdMagic          = 0xFD2FB528
+	skippableMagicMask = 0xFFFFFFF0
+	skippableMagicBase = 0x184D2A50
+	// indexMagic is the skippable-frame magic of kpcap's seek index. It is
+	// not 0x184D2A5E so that zstd's seekable-format tools do not mistake our
+	// index for theirs.
+	indexMagic = 0x184D2A5B
+)
+
+// zframe is the structure of one zstd frame found by scanning headers
+// without decompressing.
+type zframe struct {
+	size        int64 // compressed bytes, header to checksum
+	contentSize int64 // from the frame header, -1 if absent
+	skippable   bool
+	magic       uint32 // for skippable frames
+}
+
+var errNotZstd = errors.New("not a zstd frame")
+
+// readAtFunc reads len(p) bytes at off, like io.ReaderAt but returning the
+// count read (short at end of file) and no error for short reads.
+type readAtFunc func(p []byte, off int64) int
+
+// scanFrame walks the frame starting at off using only its headers, reading
+// through ra, so that frame bounds are known without decompressing. It
+// returns errNotZstd if no frame magic is at off, and io-style truncation
+// errors if the frame runs past end.
+func scanFrame(ra readAtFunc, off, end int64) (zframe, error) {
+	var h [18]byte
+	n := ra(h[:], off)
+	if n < 4 {
+		return zframe{}, errTruncFrame
+	}
+	magic := le.Uint32(h[:])
+	if magic&skippableMagicMask == skippableMagicBase {
+		if n < 8 {
+			return zframe{}, errTruncFrame
+		}
+		sz := 8 + int64(le.Uint32(h[4:]))
+		if off+sz > end {
+			return zframe{}, errTruncFrame
+		}
+		return zframe{size: sz, contentSize: -1, skippable: true, magic: magic}, nil
+	}
+	if magic != zstdMagic {
+		return zframe{}, errNotZstd
+	}
+	if n < 5 {
+		return zframe{}, errTruncFrame
+	}
+	fhd := h[4]
+	if fhd&0x08 != 0 {
+		return zframe{}, errors.New("zstd frame header: reserved bit set")
+	}
+	single := fhd&0x20 != 0
+	hasCRC := fhd&0x04 != 0
+	hlen := 5
+	if !single {
+		hlen++ // window descriptor
+	}
+	didLen := [4]int{0, 1, 2, 4}[fhd&3]
+	hlen += didLen
+	fcsLen := [4]int{0, 2, 4, 8}[fhd>>6]
+	if fcsLen == 0 && single {
+		fcsLen = 1
+	}
+	hlen += fcsLen
+	if n < hlen {
+		return zframe{}, errTruncFrame
+	}
+	cs := int64(-1)
+	if fcsLen > 0 {
+		p := h[hlen-fcsLen : hlen]
+		var v uint64
+		for i := len(p) - 1; i >= 0; i-- {
+			v = v<<8 | uint64(p[i])
+		}
+		if fcsLen == 2 {
+			v += 256
+		}
+		if v > 1<<62 {
+			v = 1 << 62
+		}
+		cs = int64(v)
+	}
+	pos := off + int64(hlen)
+	for blocks := 0; ; blocks++ {
+		var bh [3]byte
+		if ra(bh[:], pos) < 3 {
+			return zframe{}, errTruncFrame
+		}
+		v := uint32(bh[0]) | uint32(bh[1])<<8 | uint32(bh[2])<<16
+		last := v&1 != 0
+		btype := (v >> 1) & 3
+		bsize := int64(v >> 3)
+		switch btype {
+		case 1: // RLE: one byte on disk
+			bsize = 1
+		case 3:
+			return zframe{}, fmt.Errorf("zstd block at offset %d: reserved block type", pos)
+		}
+		if bsize > 128<<10 {
+			return zframe{}, fmt.Errorf("zstd block at offset %d: size %d over 128 KiB", pos, bsize)
+		}
+		pos += 3 + bsize
+		if pos > end {
+			return zframe{}, errTruncFrame
+		}
+		if last {
+			break
+		}
+	}
+	if hasCRC {
+		pos += 4
+	}
+	if pos > end {
+		return zframe{}, errTruncFrame
+	}
+	return zframe{size: pos - off, contentSize: cs}, nil
+}
+
+var errTruncFrame = errors.New("truncated zstd frame")
+
+// appendSkippable appends a skippable frame with the given magic and payload.
+func appendSkippable(dst []byte, magic uint32, payload []byte) []byte {
+	var h [8]byte
+	le.PutUint32(h[0:], magic)
+	le.PutUint32(h[4:], uint32(len(payload)))
+	dst = append(dst, h[:]...)
+	return append(dst, payload...)
+}
