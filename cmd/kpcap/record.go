@@ -1,0 +1,288 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/kpcap/kpcap/record"
+	"github.com/kpcap/kpcap/record/probedef"
+	"github.com/spf13/pflag"
+)
+
+// The helper process that runs `kpcap record -- CMD` waits here, on the
+// main thread, until the events are attached, then execs CMD.
+func init() { record.MaybeRunChild() }
+
+func init() {
+	register(&command{
+		name:    "record",
+		summary: "record tracepoints, kprobes and uprobes into a trace file",
+		usage:   recordUsage,
+		run:     runRecord,
+	})
+}
+
+const recordUsage = `Usage: kpcap record [options] [-- COMMAND [ARGS...]]
+
+Record kernel tracepoints, kprobes/kretprobes and uprobes/uretprobes through
+perf_event_open into a compressed pcapng trace (default trace.pcapng.zst).
+System-wide by default; --pid follows one process, a COMMAND is run and
+followed with its children until it exits. Ctrl-C stops and finalizes the
+file (a second Ctrl-C stops at once). Needs root (or CAP_PERFMON and
+CAP_SYS_ADMIN).
+
+Without -e or -p, records sched:sched_process_exec/exit,
+syscalls:sys_enter/exit_openat and, where the kernel has kprobes,
+do_sys_openat2 entry (filename) and return (ret).
+
+Probe definitions use the kernel's kprobe_events / uprobe_events syntax:
+  p[:[GRP/]EVENT] [MOD:]SYM[+offs]|ADDR [FETCHARGS]   kprobe
+  r[MAXACTIVE][:[GRP/]EVENT] [MOD:]SYM[+0] [FETCHARGS] kretprobe
+  p[:[GRP/]EVENT] PATH:OFFSET|PATH:SYMBOL[+offs] [FETCHARGS]  uprobe (r: uretprobe)
+
+Probes without fetchargs are created through the kprobe/uprobe PMU when
+recording system-wide: private to kpcap, nothing can be left behind. With
+fetchargs, --pid or a command (whose events must follow forks), they are
+created in tracefs under the group kpcap_<pid>, removed when kpcap exits
+and, after a crash, by the next kpcap run. Output names stay GROUP:EVENT as
+written (default group kprobes or uprobes).
+
+Every sample the kernel could not deliver is counted: the summary and the
+file's statistics report lost samples per source exactly.
+
+Examples:
+  kpcap record -d 10s
+  kpcap record -e 'syscalls:sys_enter_open*' -e sched:sched_switch -o sched.pcapng.zst
+  kpcap record -p 'p:myopen do_sys_openat2 filename=+0(%si):string' -p 'r:myopen_ret do_sys_openat2 ret=$retval'
+  kpcap record -p 'p /usr/bin/bash:readline' -p 'r /usr/bin/bash:readline' --pid 1234
+  kpcap record -e syscalls:sys_enter_getppid --filter 'common_pid == 42'
+  kpcap record -g -e sched:sched_process_exec -- make -j2
+`
+
+func runRecord(args []string) error {
+	c := commands["record"]
+	fs := newFlags(c)
+	fs.SetInterspersed(false) // the first non-option starts the command
+	events := fs.StringArrayP("event", "e", nil, "tracepoint `SUBSYS:EVENT` (globs allowed); repeatable")
+	probes := fs.StringArrayP("probe", "p", nil, "kprobe/uprobe `DEF`inition (kprobe_events syntax); repeatable")
+	filter := fs.String("filter", "", "in-kernel ftrace filter `EXPR` for the sources that have its fields")
+	pid := fs.Int("pid", 0, "record only process `PID` (its threads and later children)")
+	cpuList := fs.String("cpu", "", "record only on CPUs `LIST`, e.g. 0,2-3")
+	duration := fs.DurationP("duration", "d", 0, "stop after `DURATION` (e.g. 10s, 5m)")
+	callGraph := fs.BoolP("call-graph", "g", false, "record kernel and user call chains")
+	bufSize := fs.String("buffer-size", "", "ring buffer `SIZE` per CPU, e.g. 8M (default 16M)")
+	output := fs.StringP("output", "o", record.DefaultOutput, "output `FILE`")
+	notes := fs.StringArray("note", nil, "store `TEXT` in the file; repeatable")
+	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
+	jsonOut := fs.Bool("json", false, "print the final summary as JSON on stdout")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return err
+		}
+		return usagef("%v", err)
+	}
+	opts := record.Options{
+		Events:    *events,
+		Probes:    *probes,
+		Filter:    *filter,
+		PID:       *pid,
+		Duration:  *duration,
+		CallGraph: *callGraph,
+		Output:    *output,
+		Notes:     *notes,
+		Command:   fs.Args(),
+		Args:      append([]string{"kpcap", "record"}, args...),
+	}
+	if *duration < 0 {
+		return usagef("bad --duration %v", *duration)
+	}
+	if *cpuList != "" {
+		cpus, err := record.ParseCPUList(*cpuList)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		opts.CPUs = cpus
+	}
+	if *bufSize != "" {
+		n, err := parseRecordSize(*bufSize)
+		if err != nil {
+			return usagef("bad --buffer-size: %v", err)
+		}
+		opts.BufferSize = n
+	}
+	record.Version = version
+	stderr := os.Stderr
+	live := !*quiet && isTerminal(stderr)
+	var mu sync.Mutex // the progress line and notices share stderr
+	lineShown := false
+	clearLine := func() {
+		if lineShown {
+			fmt.Fprint(stderr, "\r\033[K")
+			lineShown = false
+		}
+	}
+	if !*quiet {
+		opts.Notice = func(s string) {
+			mu.Lock()
+			defer mu.Unlock()
+			clearLine()
+			fmt.Fprintf(stderr, "kpcap record: %s\n", s)
+		}
+	}
+	if live {
+		var lastN uint64
+		var lastT time.Duration
+		opts.Progress = func(st record.Stats) {
+			mu.Lock()
+			defer mu.Unlock()
+			rate := 0.0
+			if dt := st.Elapsed - lastT; dt > 0 {
+				rate = float64(st.Samples-lastN) / dt.Seconds()
+			}
+			lastN, lastT = st.Samples, st.Elapsed
+			fmt.Fprintf(stderr, "\r\033[K%s  %d events  %s/s  %s written  %d lost",
+				st.Elapsed.Truncate(100*time.Millisecond), st.Samples, recordCount(rate), recordBytes(st.Bytes), st.Lost)
+			lineShown = true
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	force := make(chan struct{})
+	opts.Force = force
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		n := 0
+		for range sigs {
+			n++
+			if n == 1 {
+				cancel()
+			} else if n == 2 {
+				close(force)
+			}
+		}
+	}()
+
+	res, err := record.Run(ctx, opts)
+	mu.Lock()
+	clearLine()
+	mu.Unlock()
+	if err != nil {
+		var ue *record.UsageError
+		var se *probedef.SyntaxError
+		if errors.As(err, &ue) || errors.As(err, &se) {
+			return &usageError{err.Error()}
+		}
+		if res != nil && res.Stats.Samples > 0 {
+			return fmt.Errorf("%w (the file %s holds what was recorded before)", err, res.Output)
+		}
+		return err
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	}
+	if !*quiet {
+		printRecordSummary(res)
+	}
+	return nil
+}
+
+func printRecordSummary(res *record.Result) {
+	var b strings.Builder
+	st := res.Stats
+	rate := 0.0
+	if st.Elapsed > 0 {
+		rate = float64(st.Samples) / st.Elapsed.Seconds()
+	}
+	ratio := ""
+	if st.Bytes > 0 {
+		ratio = fmt.Sprintf(", %.1fx compression", float64(st.RawBytes)/float64(st.Bytes))
+	}
+	fmt.Fprintf(&b, "[ kpcap record: %d samples, %d lost, in %s (%s/s) ]\n", st.Samples, st.Lost, st.Elapsed.Truncate(time.Millisecond), recordCount(rate))
+	fmt.Fprintf(&b, "[ kpcap record: wrote %s to %s (%s raw%s) ]\n", recordBytes(st.Bytes), res.Output, recordBytes(st.RawBytes), ratio)
+	w := 0
+	for _, s := range st.Sources {
+		w = max(w, len(s.Name))
+	}
+	quiet := 0
+	for _, s := range st.Sources {
+		if len(st.Sources) > 20 && s.Samples == 0 && s.Lost == 0 {
+			quiet++ // many sources (globs): list the active ones
+			continue
+		}
+		fmt.Fprintf(&b, "  %-*s %12d events %8d lost\n", w, s.Name, s.Samples, s.Lost)
+	}
+	if quiet > 0 {
+		fmt.Fprintf(&b, "  (%d more sources without events)\n", quiet)
+	}
+	attributed := uint64(0)
+	for _, s := range st.Sources {
+		attributed += s.Lost
+	}
+	if st.Lost > attributed {
+		fmt.Fprintf(&b, "  %-*s %12s        %8d lost (ring overflow, not attributable to one source)\n", w, "(any)", "", st.Lost-attributed)
+	}
+	if res.ExitCode >= 0 {
+		fmt.Fprintf(&b, "[ kpcap record: command exited with status %d ]\n", res.ExitCode)
+	}
+	fmt.Fprint(os.Stderr, b.String())
+}
+
+// parseRecordSize parses "16M", "512K", "1G", "65536" (binary units; "MiB"/"MB" accepted).
+func parseRecordSize(s string) (int, error) {
+	t := strings.TrimSpace(strings.ToUpper(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "IB"), "B")
+	mult := 1
+	switch {
+	case strings.HasSuffix(t, "K"):
+		mult, t = 1<<10, t[:len(t)-1]
+	case strings.HasSuffix(t, "M"):
+		mult, t = 1<<20, t[:len(t)-1]
+	case strings.HasSuffix(t, "G"):
+		mult, t = 1<<30, t[:len(t)-1]
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("%q is not a size like 8M", s)
+	}
+	return n * mult, nil
+}
+
+func recordBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func recordCount(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}

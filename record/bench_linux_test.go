@@ -1,0 +1,102 @@
+//go:build linux
+
+package record
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// workloadEnv makes the test binary a workload process instead of running
+// tests: "getppid:N:THREADS" calls getppid N times spread over THREADS
+// locked threads, then exits.
+const workloadEnv = "KPCAP_TEST_WORKLOAD"
+
+func init() {
+	w := os.Getenv(workloadEnv)
+	if w == "" || len(os.Args) > 1 && os.Args[1] == childMarker {
+		return // not a workload, or still the helper before its exec
+	}
+	parts := strings.Split(w, ":")
+	if len(parts) != 3 || !strings.HasPrefix(parts[0], "getppid") {
+		os.Exit(99)
+	}
+	if parts[0] == "getppid-stdin" { // wait for a line on stdin first
+		var b [1]byte
+		os.Stdin.Read(b[:])
+	}
+	n, _ := strconv.Atoi(parts[1])
+	threads, _ := strconv.Atoi(parts[2])
+	var wg sync.WaitGroup
+	for i := 0; i < threads; i++ {
+		wg.Add(1)
+		go func(k int) {
+			defer wg.Done()
+			runtime.LockOSThread()
+			for j := 0; j < k; j++ {
+				unix.Syscall(unix.SYS_GETPPID, 0, 0, 0)
+			}
+		}(n/threads + btoi(i < n%threads))
+	}
+	wg.Wait()
+	os.Exit(0)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func cpuTime() time.Duration {
+	var ru unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkRecordGetppid records sys_enter_getppid from a child process
+// making b.N syscalls on two threads: events/s with the loss, recorder CPU
+// per million events and bytes per event.
+func BenchmarkRecordGetppid(b *testing.B) {
+	requireRoot(b)
+	n := max(b.N, 100000)
+	src := tracepointSource(b, "syscalls", "sys_enter_getppid")
+	out := filepath.Join(b.TempDir(), "b.pcapng.zst")
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	os.Setenv(workloadEnv, "getppid:"+strconv.Itoa(n)+":2")
+	defer os.Unsetenv(workloadEnv)
+	ctx, cancel := contextWithTimeout(5 * time.Minute)
+	defer cancel()
+	cpu0 := cpuTime()
+	t0 := time.Now()
+	b.ResetTimer()
+	res, err := runDirect(ctx, Options{Command: []string{exe}, Output: out}, src)
+	b.StopTimer()
+	wall := time.Since(t0)
+	cpu := cpuTime() - cpu0
+	if err != nil {
+		b.Fatal(err)
+	}
+	if res.ExitCode != 0 {
+		b.Fatalf("workload exit %d", res.ExitCode)
+	}
+	if res.Samples+res.Lost != uint64(n) {
+		b.Errorf("samples %d + lost %d != %d", res.Samples, res.Lost, n)
+	}
+	b.ReportMetric(float64(res.Samples)/wall.Seconds(), "events/s")
+	b.ReportMetric(float64(res.Lost), "lost")
+	b.ReportMetric(cpu.Seconds()*1e6/float64(n), "cpu-s/Mevents")
+	b.ReportMetric(float64(res.Bytes)/float64(n), "B/event")
+}

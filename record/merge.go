@@ -1,0 +1,151 @@
+package record
+
+import "slices"
+
+// chunk is a copy of one ring's new bytes: whole records, as the kernel
+// wrote them. It is recycled once every record in it is written.
+type chunk struct {
+	data []byte
+	live int // indexed records not yet written
+}
+
+// rec indexes one record of a chunk.
+type rec struct {
+	time uint64
+	off  uint32
+	size uint32
+	ch   *chunk
+}
+
+// cpuQueue holds the records read from one CPU's ring that are not written
+// yet. Records arrive nearly time-sorted (an interrupt between timestamp and
+// reservation can invert neighbours), so the pending records are sorted
+// before each merge, which is linear when they are already in order.
+type cpuQueue struct {
+	recs   []rec
+	next   int  // first record not yet merged
+	sorted bool // recs[next:] is in time order
+	last   uint64
+}
+
+// add indexes the records of ch; it returns how many trailing bytes were
+// malformed and skipped (a corrupt header ends the chunk).
+func (q *cpuQueue) add(ch *chunk, timeOf func([]byte) (uint64, bool)) (bad int) {
+	b := ch.data
+	off := 0
+	for off+8 <= len(b) {
+		size := int(uint16(b[off+6]) | uint16(b[off+7])<<8)
+		if size < 8 || off+size > len(b) {
+			return len(b) - off
+		}
+		if t, ok := timeOf(b[off : off+size]); ok {
+			if t < q.last {
+				q.sorted = false
+			}
+			q.last = t
+			q.recs = append(q.recs, rec{time: t, off: uint32(off), size: uint32(size), ch: ch})
+			ch.live++
+		}
+		off += size
+	}
+	return len(b) - off
+}
+
+// sort puts the pending records in time order, keeping the ring order of
+// records with equal times.
+func (q *cpuQueue) sort() {
+	if q.sorted {
+		return
+	}
+	slices.SortStableFunc(q.recs[q.next:], func(a, b rec) int {
+		switch {
+		case a.time < b.time:
+			return -1
+		case a.time > b.time:
+			return 1
+		}
+		return 0
+	})
+	q.sorted = true
+}
+
+// compact drops the merged records from the index.
+func (q *cpuQueue) compact() {
+	n := copy(q.recs, q.recs[q.next:])
+	clear(q.recs[n:]) // drop chunk references
+	q.recs, q.next = q.recs[:n], 0
+}
+
+// merger k-way merges the CPU queues with a binary heap keyed by each
+// queue's next record time.
+type merger struct {
+	heap []int // queue indices
+	qs   []*cpuQueue
+}
+
+func (m *merger) less(i, j int) bool {
+	a, b := m.qs[m.heap[i]], m.qs[m.heap[j]]
+	ta, tb := a.recs[a.next].time, b.recs[b.next].time
+	if ta != tb {
+		return ta < tb
+	}
+	return m.heap[i] < m.heap[j]
+}
+
+func (m *merger) down(i int) {
+	n := len(m.heap)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		c := l
+		if r := l + 1; r < n && m.less(r, l) {
+			c = r
+		}
+		if !m.less(c, i) {
+			return
+		}
+		m.heap[i], m.heap[c] = m.heap[c], m.heap[i]
+		i = c
+	}
+}
+
+// run calls emit, in time order, for every pending record with time <=
+// cutoff, across all queues, and release for each chunk whose records are
+// all written.
+func (m *merger) run(cutoff uint64, emit func(q int, r []byte) error, release func(*chunk)) error {
+	m.heap = m.heap[:0]
+	for i, q := range m.qs {
+		q.sort()
+		if q.next < len(q.recs) && q.recs[q.next].time <= cutoff {
+			m.heap = append(m.heap, i)
+		}
+	}
+	for i := len(m.heap)/2 - 1; i >= 0; i-- {
+		m.down(i)
+	}
+	for len(m.heap) > 0 {
+		qi := m.heap[0]
+		q := m.qs[qi]
+		r := q.recs[q.next]
+		q.next++
+		if err := emit(qi, r.ch.data[r.off:r.off+r.size]); err != nil {
+			return err
+		}
+		if r.ch.live--; r.ch.live == 0 && release != nil {
+			release(r.ch)
+		}
+		if q.next < len(q.recs) && q.recs[q.next].time <= cutoff {
+			m.down(0)
+		} else {
+			last := len(m.heap) - 1
+			m.heap[0] = m.heap[last]
+			m.heap = m.heap[:last]
+			if last > 0 {
+				m.down(0)
+			}
+		}
+	}
+	return nil
+}

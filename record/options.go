@@ -1,0 +1,106 @@
+package record
+
+import (
+	"time"
+
+	"github.com/kpcap/kpcap/format"
+)
+
+// Options configure a capture. The zero value (plus Output) records the
+// default event set system-wide until the context is cancelled.
+type Options struct {
+	Events     []string      // tracepoints "SUBSYS:EVENT", globs allowed
+	Probes     []string      // kprobe/uprobe definitions in kprobe_events syntax
+	Filter     string        // ftrace filter applied in the kernel to the sources that have its fields
+	PID        int           // trace this process (all its threads and later children); 0: system-wide
+	CPUs       []int         // restrict to these CPUs; nil: all online
+	Command    []string      // run and trace this command and its descendants; stop when it exits
+	Duration   time.Duration // stop after this long; 0: until cancelled
+	CallGraph  bool          // record kernel and user callchains
+	BufferSize int           // ring bytes per CPU (rounded down to a power of two); 0: default
+	Output     string        // file path; "" means DefaultOutput
+	Notes      []string      // free text stored in the file
+	Args       []string      // the command line, stored in the file header
+
+	// Progress, if set, is called about every ProgressEvery (default 250ms)
+	// from the capture loop with the counts so far. It must return quickly.
+	Progress      func(Stats)
+	ProgressEvery time.Duration
+	// Notice receives one-line informational messages (skipped default
+	// probes, swept stale probes). nil discards them.
+	Notice func(string)
+	// Ready, if set, is called once the events are enabled (for a command:
+	// just before it is allowed to exec).
+	Ready func()
+	// Force, when closed, ends the capture at once: the rings are not
+	// drained further, the file is finalized with what has been written.
+	Force <-chan struct{}
+
+	// sink replaces the format writer in tests of the capture loop.
+	sink sink
+	// memCap overrides the memory cap of copied ring data in tests.
+	memCap int64
+}
+
+// DefaultOutput is the file written when Options.Output is empty.
+const DefaultOutput = "trace.pcapng.zst"
+
+// DefaultEvents are recorded when neither Events nor Probes are given.
+var DefaultEvents = []string{
+	"sched:sched_process_exec",
+	"sched:sched_process_exit",
+	"syscalls:sys_enter_openat",
+	"syscalls:sys_exit_openat",
+}
+
+// DefaultProbes are added to DefaultEvents where the kernel has kprobes.
+var DefaultProbes = []string{
+	"p:kprobes/openat2 do_sys_openat2 filename=+0(%si):string",
+	"r:kprobes/openat2_ret do_sys_openat2 ret=$retval",
+}
+
+// SourceStats are the counts of one event source.
+type SourceStats struct {
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Samples uint64 `json:"samples"`
+	Lost    uint64 `json:"lost"`
+}
+
+// Stats are the running totals of a capture.
+type Stats struct {
+	Elapsed   time.Duration `json:"elapsed_ns"`
+	Samples   uint64        `json:"samples"`
+	Lost      uint64        `json:"lost"`                // every lost sample, attributed or not
+	Bytes     int64         `json:"bytes"`               // compressed bytes written
+	RawBytes  int64         `json:"raw_bytes"`           // uncompressed pcapng bytes
+	Sources   []SourceStats `json:"sources"`             //
+	Unmatched uint64        `json:"unmatched"`           // samples whose id matched no source (never expected)
+	Records   uint64        `json:"records"`             // ring records read, all types
+	Malformed uint64        `json:"malformed,omitempty"` // ring chunks with a corrupt record header (never expected)
+	Late      uint64        `json:"late,omitempty"`      // records written out of time order (reserved long after their timestamp)
+}
+
+// Result is what a finished capture reports.
+type Result struct {
+	Stats
+	Output  string          `json:"output"`
+	Sources []format.Source `json:"-"`
+	// ExitCode is the traced command's exit status (128+signal when killed),
+	// -1 without a command or when it was still running at the end.
+	ExitCode int      `json:"exit_code"`
+	Notices  []string `json:"notices,omitempty"`
+}
+
+// sink is the part of *format.Writer the capture loop uses.
+type sink interface {
+	WriteSample(s *format.Sample) error
+	AddComm(c format.Comm) error
+	AddLost(l format.Lost) error
+	AddSymbols(s []format.Symbol) error
+	AddUserFrames(u []format.UserFrame) error
+	Tick(now time.Time) error
+	Close(stats []format.Stats) error
+	CompressedBytes() int64
+	RawBytes() int64
+}

@@ -1,0 +1,345 @@
+//go:build linux
+
+package record
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/kpcap/kpcap/format"
+	"github.com/kpcap/kpcap/record/internal/perf"
+	"github.com/kpcap/kpcap/record/probedef"
+	"github.com/kpcap/kpcap/record/tracefs"
+	"golang.org/x/sys/unix"
+)
+
+// source is one event source being recorded: its file description and how
+// to open it.
+type source struct {
+	desc   format.Source
+	attr   perf.Attr
+	layout *eventLayout
+	filter bool // apply Options.Filter
+	// wide: opened CPU-wide and filtered in user space to the traced tasks,
+	// for events that per-task perf contexts miss (see perTaskBlind).
+	wide bool
+	// dynamic tracefs event to delete at the end ("" for none)
+	dynGroup, dynEvent string
+	dynUprobe          bool
+}
+
+// ErrNoKprobes explains a kernel without kprobe support.
+var ErrNoKprobes = errors.New("this kernel has no kprobes: it was built without CONFIG_KPROBES / CONFIG_KPROBE_EVENTS (tracepoints and uprobes still work)")
+
+// resolver turns -e and -p arguments into sources.
+type resolver struct {
+	fs      *tracefs.FS
+	fsErr   error
+	notice  func(string)
+	sources []*source
+	names   map[string]bool
+	// inherit: events follow tasks (--pid, command). Probe PMU events
+	// cannot be inherited (the kernel re-reads their symbol or path pointer
+	// in the forking task, and fork fails with EFAULT), so probes then go
+	// through tracefs.
+	inherit bool
+	common  string // common_* lines of a real format on this kernel
+	commEnd int
+	// created dynamic events, removed by cleanup on every exit path
+	created  []*source
+	dynNames map[string]bool
+}
+
+func (r *resolver) tracefs() (*tracefs.FS, error) {
+	if r.fs == nil && r.fsErr == nil {
+		r.fs, r.fsErr = tracefs.Open()
+		if r.fsErr != nil {
+			if errors.Is(r.fsErr, os.ErrPermission) {
+				r.fsErr = fmt.Errorf("%w\n(kpcap record needs root, or CAP_PERFMON+CAP_SYS_ADMIN and access to tracefs; kernel.perf_event_paranoid = %s)", r.fsErr, readSysctl("kernel.perf_event_paranoid"))
+			} else {
+				r.fsErr = fmt.Errorf("tracefs: %w", r.fsErr)
+			}
+		}
+	}
+	return r.fs, r.fsErr
+}
+
+func (r *resolver) add(s *source) error {
+	if r.names[s.desc.Name] {
+		return fmt.Errorf("event source %s given twice", s.desc.Name)
+	}
+	r.names[s.desc.Name] = true
+	r.sources = append(r.sources, s)
+	return nil
+}
+
+// addEvents resolves tracepoint names and globs.
+func (r *resolver) addEvents(defs []string, optional bool) error {
+	for _, def := range defs {
+		group, event, ok := strings.Cut(def, ":")
+		if !ok || group == "" || event == "" || strings.ContainsAny(def, " /") {
+			return &UsageError{fmt.Sprintf("bad tracepoint %q: want SUBSYS:EVENT, e.g. sched:sched_process_exec or 'syscalls:sys_enter_open*'", def)}
+		}
+		fs, err := r.tracefs()
+		if err != nil {
+			return err
+		}
+		names := []string{def}
+		if strings.ContainsAny(def, "*?[") {
+			names, err = fs.Glob(def)
+			if err != nil {
+				return fmt.Errorf("tracepoints %s: %w", def, err)
+			}
+			if len(names) == 0 {
+				return fmt.Errorf("no tracepoint matches %s (see %s/available_events)", def, fs.Dir)
+			}
+		}
+		for _, name := range names {
+			g, e, _ := strings.Cut(name, ":")
+			id, err := fs.EventID(g, e)
+			if err != nil {
+				if optional {
+					r.note(fmt.Sprintf("skipping %s: not on this kernel", name))
+					continue
+				}
+				return fmt.Errorf("%w (see %s/available_events)", err, fs.Dir)
+			}
+			text, err := fs.Format(g, e)
+			if err != nil {
+				return fmt.Errorf("tracepoint %s: %w", name, err)
+			}
+			s := &source{
+				desc: format.Source{Name: name, Kind: format.KindTracepoint, Definition: def, Format: text},
+				attr: perf.Attr{Type: unix.PERF_TYPE_TRACEPOINT, Config: id},
+			}
+			s.layout, _ = parseLayout(text)
+			if r.common == "" {
+				r.common, r.commEnd = commonPart(text)
+			}
+			if err := r.add(s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *resolver) note(s string) {
+	if r.notice != nil {
+		r.notice(s)
+	}
+}
+
+// kindOf maps a probe kind to the file's source kind.
+func kindOf(p *probedef.Probe) format.SourceKind {
+	switch p.Kind {
+	case probedef.KindKprobe:
+		return format.KindKprobe
+	case probedef.KindKretprobe:
+		return format.KindKretprobe
+	case probedef.KindUprobe:
+		return format.KindUprobe
+	}
+	return format.KindUretprobe
+}
+
+// parseProbes validates every definition before anything touches the kernel.
+func parseProbes(defs []string) ([]*probedef.Probe, error) {
+	out := make([]*probedef.Probe, 0, len(defs))
+	for _, def := range defs {
+		p, err := probedef.Parse(def)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// kprobesAvailable reports whether kprobes can be created at all.
+func (r *resolver) kprobesAvailable() bool {
+	if _, err := tracefs.PMUType("kprobe"); err == nil {
+		return true
+	}
+	fs, err := r.tracefs()
+	return err == nil && fs.HasKprobes()
+}
+
+// addProbe creates one probe: through the PMU when it has no fetchargs
+// (nothing can be left behind), else through tracefs under kpcap's group.
+func (r *resolver) addProbe(p *probedef.Probe) error {
+	name := p.Name()
+	if !p.IsUprobe() && !r.kprobesAvailable() {
+		return fmt.Errorf("probe %s: %w", name, ErrNoKprobes)
+	}
+	s := &source{desc: format.Source{Name: name, Kind: kindOf(p), Definition: p.Def, Target: p.Target()}}
+	if p.IsUprobe() {
+		if _, err := os.Stat(p.Path); err != nil {
+			return fmt.Errorf("probe %s: %w", name, err)
+		}
+	}
+	if p.UsesPMU() && !r.inherit {
+		pmu := "kprobe"
+		if p.IsUprobe() {
+			pmu = "uprobe"
+		}
+		typ, err := tracefs.PMUType(pmu)
+		if err != nil {
+			if p.IsUprobe() {
+				return fmt.Errorf("probe %s: no uprobe PMU (kernel without CONFIG_UPROBE_EVENTS or older than 4.17): %w", name, err)
+			}
+			return fmt.Errorf("probe %s: no kprobe PMU (kernel older than 4.17?): %w", name, err)
+		}
+		s.attr = perf.Attr{Type: typ}
+		if p.IsReturn() {
+			bit, err := tracefs.RetprobeBit(pmu)
+			if err != nil {
+				return fmt.Errorf("probe %s: %w", name, err)
+			}
+			s.attr.Config = 1 << bit
+		}
+		switch {
+		case p.IsUprobe():
+			off, err := p.ResolveUprobe()
+			if err != nil {
+				return err // names the definition already
+			}
+			s.attr.Config1Str, s.attr.Config2 = p.Path, off
+		case p.Symbol != "":
+			sym := p.Symbol
+			if p.Module != "" {
+				sym = p.Module + ":" + sym
+			}
+			s.attr.Config1Str, s.attr.Config2 = sym, p.Offset
+		default:
+			s.attr.Config2 = p.Addr
+		}
+		if r.common == "" {
+			r.loadCommon()
+		}
+		s.desc.Format = pmuFormat(strings.ReplaceAll(name, ":", "/"), p.IsReturn(), r.common, r.commEnd)
+		s.layout, _ = parseLayout(s.desc.Format)
+		return r.add(s)
+	}
+	fs, err := r.tracefs()
+	if err != nil {
+		return fmt.Errorf("probe %s needs tracefs for its fetchargs: %w", name, err)
+	}
+	if p.IsUprobe() {
+		if _, err := p.ResolveUprobe(); err != nil {
+			return err
+		}
+	}
+	group := fs.GroupName(os.Getpid())
+	_, event, _ := strings.Cut(name, ":")
+	base := event
+	for i := 2; r.dynNames[event]; i++ { // a:x and b:x share kpcap's group
+		event = fmt.Sprintf("%s_%d", base, i)
+	}
+	if r.dynNames == nil {
+		r.dynNames = map[string]bool{}
+	}
+	r.dynNames[event] = true
+	line := p.TracefsLine(group, event)
+	if p.IsUprobe() {
+		err = fs.AddUprobe(line)
+	} else {
+		err = fs.AddKprobe(line)
+	}
+	if err != nil {
+		return fmt.Errorf("probe %s: %w", name, err) // err carries the kernel's error_log entry
+	}
+	s.dynGroup, s.dynEvent, s.dynUprobe = group, event, p.IsUprobe()
+	r.created = append(r.created, s)
+	id, err := fs.EventID(group, event)
+	if err != nil {
+		return fmt.Errorf("probe %s: %w", name, err)
+	}
+	text, err := fs.Format(group, event)
+	if err != nil {
+		return fmt.Errorf("probe %s: %w", name, err)
+	}
+	s.attr = perf.Attr{Type: unix.PERF_TYPE_TRACEPOINT, Config: id}
+	s.desc.Format = text
+	s.layout, _ = parseLayout(text)
+	return r.add(s)
+}
+
+// loadCommon copies the common fields from a real tracepoint format so
+// synthesized PMU formats match the running kernel.
+func (r *resolver) loadCommon() {
+	r.common, r.commEnd = commonFields, 8
+	fs, err := r.tracefs()
+	if err != nil {
+		return
+	}
+	for _, ev := range [][2]string{{"sched", "sched_process_exec"}, {"syscalls", "sys_enter_getppid"}, {"raw_syscalls", "sys_enter"}} {
+		if text, err := fs.Format(ev[0], ev[1]); err == nil {
+			r.common, r.commEnd = commonPart(text)
+			return
+		}
+	}
+}
+
+// cleanup deletes every dynamic event this capture created. Event fds must
+// be closed first (the kernel refuses to delete a probe in use).
+func (r *resolver) cleanup() error {
+	var errs []error
+	for i := len(r.created) - 1; i >= 0; i-- {
+		s := r.created[i]
+		var err error
+		if s.dynUprobe {
+			err = r.fs.RemoveUprobe(s.dynGroup, s.dynEvent)
+		} else {
+			err = r.fs.RemoveKprobe(s.dynGroup, s.dynEvent)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("remove probe %s/%s: %w", s.dynGroup, s.dynEvent, err))
+		}
+	}
+	r.created = nil
+	return errors.Join(errs...)
+}
+
+// UsageError is a mistake in the options (exit status 2 in the CLI).
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// probeMisses returns how often the kernel missed a tracefs kprobe or
+// kretprobe (the third column of kprobe_profile: kretprobe instances beyond
+// maxactive, or reentrant hits). The profile lists event names without
+// their group, so a name that appears twice is not trusted.
+func (r *resolver) probeMisses(s *source) (uint64, bool) {
+	if r.fs == nil || s.dynEvent == "" || s.dynUprobe {
+		return 0, false
+	}
+	b, err := os.ReadFile(r.fs.Dir + "/kprobe_profile")
+	if err != nil {
+		return 0, false
+	}
+	var misses uint64
+	found := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 || (f[0] != s.dynEvent && f[0] != s.dynGroup+"/"+s.dynEvent) {
+			continue
+		}
+		n, err := strconv.ParseUint(f[2], 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		misses = n
+		found++
+	}
+	return misses, found == 1
+}
+
+// perTaskBlind lists tracepoints that fire after a task's perf context is
+// torn down on some kernels (sched_process_exit on 6.1 and 6.12: per-task
+// events never see it). With --pid or a command they are recorded CPU-wide
+// and kept for the traced tasks only.
+var perTaskBlind = map[string]bool{"sched:sched_process_exit": true}
