@@ -1,0 +1,234 @@
+// Package report renders a trace's analysis as one self-contained HTML file
+// (inline CSS, JavaScript and SVG; nothing fetched from the network) to
+// attach to a bug report.
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/kpcap/kpcap/analyze"
+	"github.com/kpcap/kpcap/analyze/flame"
+)
+
+// Data is what a report shows.
+type Data struct {
+	Title     string
+	Generated time.Time
+	Summary   *analyze.Summary
+	Latency   *analyze.Latency
+	Flame     *analyze.Flame
+}
+
+// Write renders d as HTML to w.
+func Write(w io.Writer, d *Data) error {
+	var fg bytes.Buffer
+	if d.Flame != nil {
+		sub := fmt.Sprintf("%d events, %d without a stack; lost %d samples", d.Flame.Events, d.Flame.NoStack, d.Flame.Lost.Total)
+		if err := flame.WriteSVG(&fg, d.Flame.Profile, flame.SVGOptions{Title: "Flame graph", Subtitle: sub}); err != nil {
+			return err
+		}
+	}
+	type histView struct {
+		F   *analyze.FuncLatency
+		SVG template.HTML
+	}
+	var hists []histView
+	if d.Latency != nil {
+		for _, f := range d.Latency.Functions {
+			hists = append(hists, histView{f, template.HTML(histSVG(f))})
+		}
+	}
+	raw, err := json.Marshal(struct {
+		Summary *analyze.Summary `json:"summary"`
+		Latency *analyze.Latency `json:"latency"`
+	}{d.Summary, d.Latency})
+	if err != nil {
+		return err
+	}
+	view := map[string]any{
+		"D":     d,
+		"S":     d.Summary,
+		"L":     d.Latency,
+		"Hists": hists,
+		"Flame": template.HTML(fg.String()),
+		"Rate":  template.HTML(rateSVG(d.Summary)),
+		"JSON":  template.JS(raw),
+	}
+	return page.Execute(w, view)
+}
+
+var funcs = template.FuncMap{
+	"ns": analyze.FormatNS,
+	"pct": func(a, b uint64) string {
+		if b == 0 {
+			return "0%"
+		}
+		return fmt.Sprintf("%.2f%%", 100*float64(a)/float64(b))
+	},
+	"join": strings.Join,
+	"wall": func(s *analyze.Summary) string {
+		if s == nil || s.Host.WallOffsetNS == 0 || s.Events == 0 {
+			return "unknown"
+		}
+		return time.Unix(0, int64(s.FirstNS)+s.Host.WallOffsetNS).UTC().Format(time.RFC3339)
+	},
+	"rate": func(n, dur uint64) string {
+		if dur == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f", float64(n)/(float64(dur)/1e9))
+	},
+}
+
+// histSVG draws a log2 histogram as horizontal bars, one row per bucket.
+func histSVG(f *analyze.FuncLatency) string {
+	if len(f.Histogram) == 0 {
+		return `<p class="muted">no completed pairs</p>`
+	}
+	const rowH, labelW, barW, countW = 16, 190, 420, 80
+	var maxC uint64
+	for _, b := range f.Histogram {
+		maxC = max(maxC, b.Count)
+	}
+	h := rowH*len(f.Histogram) + 4
+	var s strings.Builder
+	fmt.Fprintf(&s, `<svg class="hist" width="%d" height="%d" viewBox="0 0 %d %d" xmlns="http://www.w3.org/2000/svg">`, labelW+barW+countW, h, labelW+barW+countW, h)
+	for i, b := range f.Histogram {
+		y := i*rowH + 2
+		w := 0.0
+		if maxC > 0 {
+			w = float64(barW) * float64(b.Count) / float64(maxC)
+		}
+		if b.Count > 0 {
+			w = math.Max(w, 1)
+		}
+		label := analyze.FormatNS(b.Low) + " – " + analyze.FormatNS(b.High)
+		fmt.Fprintf(&s, `<text x="%d" y="%d" text-anchor="end">%s</text>`, labelW-6, y+12, template.HTMLEscapeString(label))
+		fmt.Fprintf(&s, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="#3b7dd8"><title>%s: %d</title></rect>`, labelW, y+1, w, rowH-3, template.HTMLEscapeString(label), b.Count)
+		fmt.Fprintf(&s, `<text x="%d" y="%d">%d</text>`, labelW+barW+6, y+12, b.Count)
+	}
+	s.WriteString(`</svg>`)
+	return s.String()
+}
+
+// rateSVG draws events (and loss, in red) per time bucket as columns.
+func rateSVG(s *analyze.Summary) string {
+	if s == nil || len(s.Rate.Events) == 0 {
+		return ""
+	}
+	const W, H = 900, 120
+	n := len(s.Rate.Events)
+	var maxC uint64
+	for i, c := range s.Rate.Events {
+		maxC = max(maxC, c, s.Rate.Lost[i])
+	}
+	if maxC == 0 {
+		maxC = 1
+	}
+	bw := float64(W) / float64(n)
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="rate" width="%d" height="%d" viewBox="0 0 %d %d" xmlns="http://www.w3.org/2000/svg"><rect width="%d" height="%d" fill="#fafafa"/>`, W, H+16, W, H+16, W, H)
+	for i, c := range s.Rate.Events {
+		x := float64(i) * bw
+		h := float64(H) * float64(c) / float64(maxC)
+		off := analyze.FormatNS(uint64(i) * s.Rate.BucketNS)
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#5a9"><title>+%s: %d events, %d lost</title></rect>`,
+			x, float64(H)-h, math.Max(bw-1, 0.5), h, off, c, s.Rate.Lost[i])
+		if l := s.Rate.Lost[i]; l > 0 {
+			lh := math.Max(2, float64(H)*float64(l)/float64(maxC))
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#d33"><title>+%s: %d lost</title></rect>`,
+				x, float64(H)-lh, math.Max(bw-1, 0.5), lh, off, l)
+		}
+	}
+	fmt.Fprintf(&b, `<text x="0" y="%d">+0</text><text x="%d" y="%d" text-anchor="end">+%s</text></svg>`,
+		H+13, W, H+13, template.HTMLEscapeString(analyze.FormatNS(uint64(n)*s.Rate.BucketNS)))
+	return b.String()
+}
+
+var page = template.Must(template.New("report").Funcs(funcs).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.D.Title}}</title>
+<style>
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1240px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+h3{font-size:15px;margin:18px 0 4px;font-family:ui-monospace,monospace}
+table{border-collapse:collapse;font-size:13px;margin:6px 0}td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}
+td:first-child,th:first-child{text-align:left}th{background:#f4f4f4}
+.kv td{text-align:left}.muted{color:#777}.lost{color:#b00;font-weight:bold}.ok{color:#070}
+.warn{background:#fff3cd;border:1px solid #e0c060;padding:8px 12px;margin:8px 0}
+svg.hist text{font-size:11px;font-family:ui-monospace,monospace}svg.rate text{font-size:11px}
+.grid{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
+details{margin:8px 0}#flame svg{width:100%;height:auto}code,pre{font-family:ui-monospace,monospace;font-size:12px}
+</style></head>
+<body>
+<h1>{{.D.Title}}</h1>
+<div class="muted">generated {{.D.Generated.UTC.Format "2006-01-02 15:04:05 MST"}} by kpcap analyze report</div>
+{{with .S}}
+{{range .Warnings}}<div class="warn">{{.}}</div>{{end}}
+<h2>Trace</h2>
+<table class="kv">
+<tr><td>File</td><td>{{.File}}</td></tr>
+<tr><td>Recorder</td><td>{{.Application}}</td></tr>
+<tr><td>Host</td><td>{{.Host.Hostname}} — {{.Host.OS}} {{.Host.Machine}}, {{.Host.CPUs}} CPUs, page size {{.Host.PageSize}}</td></tr>
+<tr><td>Kernel</td><td>{{.Host.Kernel}} <span class="muted">{{.Host.Version}}</span></td></tr>
+<tr><td>Command</td><td><code>{{join .Capture.Args " "}}</code></td></tr>
+<tr><td>Targets</td><td>{{.Capture.Targets}}</td></tr>
+<tr><td>Start (UTC)</td><td>{{wall .}}</td></tr>
+<tr><td>Span</td><td>{{ns .DurationNS}}</td></tr>
+<tr><td>Events</td><td>{{.Events}} ({{rate .Events .DurationNS}}/s), {{.StacksWith}} with a stack</td></tr>
+<tr><td>Lost</td><td>{{if .Lost.Total}}<span class="lost">{{.Lost.Total}} samples lost</span> (ring loss records {{.Lost.RingLost}}, dropped per source {{.Lost.SourceDropped}}){{range .Lost.ByCPU}} cpu{{.CPU}}={{.Count}}{{end}}{{if .Lost.NoCPU}}, not tied to a CPU: {{.Lost.NoCPU}}{{end}}{{else}}<span class="ok">0 samples lost</span>{{end}}{{if .Lost.Window}} in the analyzed window ({{.Lost.CaptureTotal}} in the whole capture){{end}}</td></tr>
+{{range .Notes}}<tr><td>Note</td><td>{{.}}</td></tr>{{end}}
+</table>
+
+<h2>Summary</h2>
+<div class="grid"><div>
+<table><tr><th>Source</th><th>Kind</th><th>Events</th><th>Rate/s</th><th>Lost</th></tr>
+{{range .Sources}}<tr><td>{{.Name}}</td><td>{{.Kind}}</td><td>{{.Events}}</td><td>{{printf "%.1f" .RatePerSec}}</td><td{{if .Lost}} class="lost"{{end}}>{{.Lost}}</td></tr>{{end}}
+</table>
+<table><tr><th>CPU</th><th>Events</th><th>Lost</th></tr>
+{{range .CPUs}}<tr><td>{{.CPU}}</td><td>{{.Events}}</td><td{{if .Lost}} class="lost"{{end}}>{{.Lost}}</td></tr>{{end}}
+</table></div><div>
+<table><tr><th>Command</th><th>Events</th></tr>{{range .Comms}}<tr><td>{{.Name}}</td><td>{{.Count}}</td></tr>{{end}}</table>
+<table><tr><th>PID</th><th>Command</th><th>Events</th></tr>{{range .PIDs}}<tr><td>{{.PID}}</td><td>{{.Comm}}</td><td>{{.Events}}</td></tr>{{end}}</table>
+</div></div>
+<h3>Events over time ({{ns .Rate.BucketNS}} per column; red = lost)</h3>
+{{$.Rate}}
+{{if .Fields}}<h3>Top values of string fields</h3><div class="grid">
+{{range .Fields}}<table><tr><th>{{.Field}}{{if .Approximate}} (approx.){{end}}</th><th>Count</th></tr>{{range .Values}}<tr><td><code>{{.Name}}</code></td><td>{{.Count}}</td></tr>{{end}}</table>{{end}}
+</div>{{end}}
+{{end}}
+
+{{with .L}}
+<h2>Latency</h2>
+<p>Lost in the trace: {{if .Lost}}<span class="lost">{{.Lost}} samples</span>{{else}}0 samples{{end}};
+unmatched: {{.UnmatchedEntries}} entries ({{.OpenAtEnd}} still open at the end), {{.UnmatchedReturns}} returns.</p>
+{{range .Warnings}}<div class="warn">{{.}}</div>{{end}}
+{{if .Functions}}<table><tr><th>Function</th><th>Count</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>Unmatched entries</th><th>Unmatched returns</th></tr>
+{{range .Functions}}<tr><td>{{.Name}}{{if .Group}} [{{.Group}}]{{end}}</td><td>{{.Count}}</td><td>{{ns .P50}}</td><td>{{ns .P90}}</td><td>{{ns .P99}}</td><td>{{ns .P999}}</td><td>{{ns .Max}}</td>
+<td>{{with .Unmatched}}{{.Entries}}{{end}}</td><td>{{with .Unmatched}}{{.Returns}}{{end}}</td></tr>{{end}}
+</table>{{end}}
+{{end}}
+{{range .Hists}}<h3>{{.F.Name}}{{if .F.Group}} [{{.F.Group}}]{{end}} — {{.F.Count}} calls, p50 {{ns .F.P50}}, p99 {{ns .F.P99}}</h3>{{.SVG}}{{end}}
+
+{{if .D.Flame}}<h2>Flame graph</h2>
+<p class="muted">Click a frame to zoom, "Search" to highlight by regular expression; hover for counts.</p>
+<div id="flame">{{.Flame}}</div>{{end}}
+
+<details><summary>Raw analysis (JSON)</summary><pre id="raw"></pre></details>
+<script>
+(function(){
+  var data = {{.JSON}};
+  document.getElementById('raw').textContent = JSON.stringify(data, null, 1);
+  document.body.setAttribute('data-report-ready', '1');
+})();
+</script>
+</body></html>
+`))

@@ -1,0 +1,420 @@
+package analyze
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/kpcap/kpcap/format"
+)
+
+// SummaryOptions shape a summary.
+type SummaryOptions struct {
+	TopN       int // rows in the comm, pid and field-value tables; default 10
+	MaxBuckets int // rate buckets; default 60
+}
+
+// Summary is the overview of one trace.
+type Summary struct {
+	File        string         `json:"file"`
+	Application string         `json:"application"`
+	Host        format.Host    `json:"host"`
+	Capture     format.Capture `json:"capture"`
+	Notes       []string       `json:"notes,omitempty"`
+	Warnings    []string       `json:"warnings,omitempty"`
+	FirstNS     uint64         `json:"first_ns"`
+	LastNS      uint64         `json:"last_ns"`
+	DurationNS  uint64         `json:"duration_ns"`
+	Events      uint64         `json:"events"`
+	Lost        Loss           `json:"loss"`
+	LostTotal   uint64         `json:"lost"`
+	Sources     []SourceCount  `json:"sources"`
+	CPUs        []CPUCount     `json:"cpus"`
+	Comms       []NameCount    `json:"comms"`
+	PIDs        []PIDCount     `json:"pids"`
+	Rate        Timeline       `json:"rate"`
+	Fields      []FieldTop     `json:"fields,omitempty"`
+	// StacksWith counts events that carry a call stack.
+	StacksWith uint64 `json:"events_with_stack"`
+}
+
+// SourceCount is one source's event count.
+type SourceCount struct {
+	Name       string  `json:"name"`
+	Kind       string  `json:"kind"`
+	Target     string  `json:"target,omitempty"`
+	Events     uint64  `json:"events"`
+	RatePerSec float64 `json:"rate_per_sec"`
+	Lost       uint64  `json:"lost"`
+}
+
+// CPUCount is one CPU's events and ring loss.
+type CPUCount struct {
+	CPU    uint32 `json:"cpu"`
+	Events uint64 `json:"events"`
+	Lost   uint64 `json:"lost"`
+}
+
+// NameCount is a name (comm, field value) and its count.
+type NameCount struct {
+	Name  string `json:"name"`
+	Count uint64 `json:"count"`
+}
+
+// PIDCount is one process's events; Comm is its latest command name.
+type PIDCount struct {
+	PID    int32  `json:"pid"`
+	Comm   string `json:"comm"`
+	Events uint64 `json:"events"`
+}
+
+// FieldTop lists the most frequent values of one string field.
+type FieldTop struct {
+	Field  string      `json:"field"`
+	Values []NameCount `json:"values"`
+	// Approximate is set when more distinct values were seen than kept:
+	// counts are then lower bounds, short by at most MaxError.
+	Approximate bool   `json:"approximate"`
+	MaxError    uint64 `json:"max_error,omitempty"`
+}
+
+type pidKey struct {
+	pid  int32
+	comm string
+}
+
+type summaryAcc struct {
+	opts    SummaryOptions
+	s       *Summary
+	perSrc  []uint64
+	unknown uint64 // events whose probe is not in the header
+	perCPU  map[uint32]uint64
+	comms   map[string]uint64
+	pids    map[int32]*pidCount
+	rate    *timeline
+	fields  map[string]*topK
+	in      interner
+	first   bool
+	dictBuf []uint64
+}
+
+type pidCount struct {
+	comm string
+	n    uint64
+}
+
+func newSummaryAcc(o SummaryOptions) *summaryAcc {
+	if o.TopN <= 0 {
+		o.TopN = 10
+	}
+	if o.MaxBuckets <= 0 {
+		o.MaxBuckets = 60
+	}
+	return &summaryAcc{
+		opts: o, s: &Summary{}, perCPU: map[uint32]uint64{}, comms: map[string]uint64{},
+		pids: map[int32]*pidCount{}, rate: newTimeline(o.MaxBuckets), fields: map[string]*topK{},
+		in: interner{}, first: true,
+	}
+}
+
+func (a *summaryAcc) begin(in Input) error {
+	a.perSrc = make([]uint64, len(in.File().Header.Sources))
+	return nil
+}
+
+func (a *summaryAcc) add(b *batch) error {
+	s := a.s
+	// A dictionary-encoded comm column is counted per dictionary index
+	// (the last slot counts nulls), then folded into the map once per batch.
+	var perDict []uint64
+	if b.comm.dict != nil {
+		n := b.comm.vals.Len() + 1
+		if cap(a.dictBuf) < n {
+			a.dictBuf = make([]uint64, n)
+		}
+		perDict = a.dictBuf[:n]
+		clear(perDict)
+	}
+	for i := 0; i < b.n; i++ {
+		ts := b.ts.Value(i)
+		if a.first {
+			s.FirstNS, a.first = ts, false
+		}
+		s.FirstNS = min(s.FirstNS, ts)
+		s.LastNS = max(s.LastNS, ts)
+		s.Events++
+		if src := b.srcOf(i); src >= 0 {
+			a.perSrc[src]++
+		} else {
+			a.unknown++
+		}
+		a.perCPU[b.cpu.Value(i)]++
+		a.rate.add(ts, 1)
+		if b.stackID(i) >= 0 {
+			s.StacksWith++
+		}
+		comm := b.comm.value(i)
+		if perDict != nil {
+			if b.comm.valid(i) {
+				perDict[b.comm.index(i)]++
+			} else {
+				perDict[len(perDict)-1]++
+			}
+		} else if c, ok := a.comms[comm]; ok {
+			a.comms[comm] = c + 1
+		} else {
+			a.comms[a.in.get(comm)] = 1
+		}
+		pid := b.pid.Value(i)
+		pc := a.pids[pid]
+		if pc == nil {
+			pc = &pidCount{comm: a.in.get(comm)}
+			a.pids[pid] = pc
+		} else if pc.comm != comm && comm != "" {
+			pc.comm = a.in.get(comm) // the latest name: after exec
+		}
+		pc.n++
+	}
+	for di, c := range perDict {
+		if c == 0 {
+			continue
+		}
+		comm := ""
+		if di < len(perDict)-1 && b.comm.vals.IsValid(di) {
+			comm = b.comm.vals.Value(di)
+		}
+		if _, ok := a.comms[comm]; !ok {
+			comm = a.in.get(comm)
+		}
+		a.comms[comm] += c
+	}
+	// String fields: top values.
+	for ci, f := range b.rec.Schema().Fields() {
+		if commonColumns[f.Name] || !isStringType(f.Type) {
+			continue
+		}
+		tk := a.fields[f.Name]
+		if tk == nil {
+			tk = newTopK(1024)
+			a.fields[f.Name] = tk
+		}
+		col := b.rec.Column(ci)
+		for i := 0; i < b.n; i++ {
+			if v, ok := valueString(col, i); ok {
+				tk.add(v)
+			}
+		}
+	}
+	return nil
+}
+
+func isStringType(t arrow.DataType) bool {
+	switch x := t.(type) {
+	case *arrow.StringType, *arrow.LargeStringType:
+		return true
+	case *arrow.DictionaryType:
+		return isStringType(x.ValueType)
+	}
+	return false
+}
+
+func (a *summaryAcc) finish(in Input) error {
+	f := in.File()
+	s := a.s
+	s.Application = f.Header.Application
+	s.Host = f.Header.Host
+	s.Capture = f.Header.Capture
+	s.Notes = f.Header.Notes
+	s.Warnings = append(s.Warnings, inputWarnings(in)...)
+	if s.Events > 0 {
+		s.DurationNS = s.LastNS - s.FirstNS
+	}
+	s.Lost = lossOfInput(in)
+	s.LostTotal = s.Lost.Total
+	secs := float64(s.DurationNS) / 1e9
+	for i, src := range f.Header.Sources {
+		sc := SourceCount{Name: src.Name, Kind: src.Kind.String(), Target: src.Target, Events: a.perSrc[i], Lost: s.Lost.source(src.Name)}
+		if secs > 0 {
+			sc.RatePerSec = float64(sc.Events) / secs
+		}
+		s.Sources = append(s.Sources, sc)
+	}
+	if a.unknown > 0 {
+		s.Sources = append(s.Sources, SourceCount{Name: "(not in header)", Kind: "unknown", Events: a.unknown})
+	}
+	ringByCPU := map[uint32]uint64{}
+	for _, l := range s.Lost.ByCPU {
+		ringByCPU[l.CPU] = l.Count
+	}
+	for cpu, n := range a.perCPU {
+		s.CPUs = append(s.CPUs, CPUCount{CPU: cpu, Events: n, Lost: ringByCPU[cpu]})
+		delete(ringByCPU, cpu)
+	}
+	for cpu, l := range ringByCPU {
+		s.CPUs = append(s.CPUs, CPUCount{CPU: cpu, Lost: l})
+	}
+	slices.SortFunc(s.CPUs, func(x, y CPUCount) int { return cmp.Compare(x.CPU, y.CPU) })
+	for c, n := range a.comms {
+		s.Comms = append(s.Comms, NameCount{c, n})
+	}
+	s.Comms = topNames(s.Comms, a.opts.TopN)
+	for pid, pc := range a.pids {
+		s.PIDs = append(s.PIDs, PIDCount{PID: pid, Comm: pc.comm, Events: pc.n})
+	}
+	slices.SortFunc(s.PIDs, func(x, y PIDCount) int {
+		return cmp.Or(cmp.Compare(y.Events, x.Events), cmp.Compare(x.PID, y.PID))
+	})
+	if len(s.PIDs) > a.opts.TopN {
+		s.PIDs = s.PIDs[:a.opts.TopN]
+	}
+	since, until := windowOf(in)
+	for _, l := range f.Lost {
+		if l.Time >= since && (until == 0 || l.Time < until) {
+			a.rate.addLost(l.Time, l.Count)
+		}
+	}
+	s.Rate = a.rate.result()
+	names := make([]string, 0, len(a.fields))
+	for n := range a.fields {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		tk := a.fields[n]
+		if len(tk.counts) == 0 {
+			continue
+		}
+		ft := FieldTop{Field: n, Approximate: tk.maxErr > 0, MaxError: tk.maxErr}
+		for v, c := range tk.counts {
+			ft.Values = append(ft.Values, NameCount{v, c})
+		}
+		ft.Values = topNames(ft.Values, a.opts.TopN)
+		s.Fields = append(s.Fields, ft)
+	}
+	return nil
+}
+
+// topNames sorts by count (descending, then name) and keeps n.
+func topNames(v []NameCount, n int) []NameCount {
+	slices.SortFunc(v, func(x, y NameCount) int {
+		return cmp.Or(cmp.Compare(y.Count, x.Count), strings.Compare(x.Name, y.Name))
+	})
+	if len(v) > n {
+		v = v[:n]
+	}
+	return v
+}
+
+// topK counts values approximately in bounded memory: when it holds more
+// than capacity values it drops the less frequent half, remembering the
+// largest count dropped (the error bound of later counts).
+type topK struct {
+	capacity int
+	counts   map[string]uint64
+	maxErr   uint64
+}
+
+func newTopK(capacity int) *topK { return &topK{capacity: capacity, counts: map[string]uint64{}} }
+
+func (t *topK) add(v string) {
+	if c, ok := t.counts[v]; ok {
+		t.counts[v] = c + 1
+		return
+	}
+	if len(t.counts) >= 2*t.capacity {
+		cs := make([]uint64, 0, len(t.counts))
+		for _, c := range t.counts {
+			cs = append(cs, c)
+		}
+		slices.Sort(cs)
+		cut := cs[len(cs)-t.capacity] // keep values counted more than the median-ish cut
+		for k, c := range t.counts {
+			if c < cut || (c == cut && len(t.counts) > t.capacity) {
+				t.maxErr = max(t.maxErr, c)
+				delete(t.counts, k)
+			}
+		}
+	}
+	t.counts[string([]byte(v))] = 1
+}
+
+// Timeline is event and loss counts in equal time buckets.
+type Timeline struct {
+	StartNS  uint64   `json:"start_ns"`
+	BucketNS uint64   `json:"bucket_ns"`
+	Events   []uint64 `json:"events"`
+	Lost     []uint64 `json:"lost"`
+}
+
+// timeline buckets counts with a width that doubles (merging neighbours)
+// whenever the buckets would exceed max: bounded memory, one pass.
+type timeline struct {
+	max    int
+	start  uint64
+	width  uint64
+	events []uint64
+	lost   []uint64
+	seen   bool
+}
+
+func newTimeline(max int) *timeline { return &timeline{max: max, width: 1_000_000} }
+
+func (t *timeline) add(ts, n uint64) {
+	if !t.seen {
+		t.start, t.seen = ts, true
+	}
+	if ts < t.start {
+		ts = t.start // inversions before the first event land in bucket 0
+	}
+	idx := (ts - t.start) / t.width
+	for idx >= uint64(t.max) {
+		t.grow()
+		idx = (ts - t.start) / t.width
+	}
+	for int(idx) >= len(t.events) {
+		t.events = append(t.events, 0)
+	}
+	t.events[idx] += n
+}
+
+func (t *timeline) grow() {
+	t.width *= 2
+	merged := make([]uint64, (len(t.events)+1)/2)
+	for i, c := range t.events {
+		merged[i/2] += c
+	}
+	t.events = merged
+}
+
+// addLost places loss records after all events are in.
+func (t *timeline) addLost(ts, n uint64) {
+	if len(t.lost) < len(t.events) {
+		t.lost = append(t.lost, make([]uint64, len(t.events)-len(t.lost))...)
+	}
+	if len(t.lost) == 0 {
+		t.lost = make([]uint64, 1)
+		t.events = make([]uint64, 1)
+	}
+	idx := uint64(0)
+	if ts > t.start {
+		idx = min((ts-t.start)/t.width, uint64(len(t.lost)-1))
+	}
+	t.lost[idx] += n
+}
+
+func (t *timeline) result() Timeline {
+	if len(t.lost) < len(t.events) {
+		t.lost = append(t.lost, make([]uint64, len(t.events)-len(t.lost))...)
+	}
+	return Timeline{StartNS: t.start, BucketNS: t.width, Events: t.events, Lost: t.lost}
+}
+
+// Summarize reads in once and returns its summary.
+func Summarize(in Input, o SummaryOptions) (*Summary, error) {
+	a := newSummaryAcc(o)
+	if err := run(in, a); err != nil {
+		return nil, err
+	}
+	return a.s, nil
+}

@@ -1,0 +1,564 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kpcap/kpcap/analyze"
+	"github.com/kpcap/kpcap/analyze/flame"
+	"github.com/kpcap/kpcap/analyze/report"
+	"github.com/kpcap/kpcap/format"
+	"github.com/kpcap/kpcap/replay"
+	"github.com/spf13/pflag"
+)
+
+func init() {
+	register(&command{
+		name:    "analyze",
+		summary: "summaries, latency histograms, flame graphs, diffs and HTML reports of traces",
+		usage:   analyzeUsage,
+		run:     runAnalyze,
+	})
+}
+
+const analyzeUsage = `Usage: kpcap analyze SUBCOMMAND [options] FILE...
+
+Analyze trace files offline, on any machine: everything (symbols, event
+formats, command names) comes from the file. Each subcommand reads the trace
+once, streaming, in bounded memory. Lost samples and unmatched entry/return
+events are always reported.
+
+Subcommands:
+  summary FILE         events per source, CPU, command and process; rate over
+                       time; loss per CPU and time window; top string values
+  latency FILE         durations of entry/return pairs (kprobe+kretprobe or
+                       uprobe+uretprobe on one function, syscalls:sys_enter_X
+                       + sys_exit_X) or of --start/--end pairs: percentiles
+                       and BCC-style log2 histograms
+  flame FILE           folded stacks (flamegraph.pl, speedscope), --svg
+                       interactive flame graph, --pprof profile.proto
+  diff A B             compare two traces (e.g. one workload on two kernels):
+                       counts, rates, latency with Mann-Whitney U and
+                       Kolmogorov-Smirnov p-values, stack shares; --svg
+                       differential flame graph (red grew, blue shrank)
+  report FILE -o OUT   one self-contained HTML file for a bug report
+
+Options common to all: --probe PATTERN (repeatable) keeps only these sources,
+--filter EXPR applies an ftrace filter offline, --since/--until OFFSET limit
+the analysis to a time window (from the first event; the loss shown is then
+the window's), -q hides progress.
+
+Examples:
+  kpcap analyze summary trace.pcapng.zst
+  kpcap analyze summary --json trace.pcapng.zst | jq .lost
+  kpcap analyze latency trace.pcapng.zst
+  kpcap analyze latency --by comm --unit ms trace.pcapng.zst
+  kpcap analyze latency --since 10s --until 20s --probe 'kprobes:*' trace.pcapng.zst
+  kpcap analyze latency --start kpcap:req_begin --end kpcap:req_end --key req_id trace.pcapng.zst
+  kpcap analyze flame trace.pcapng.zst > out.folded
+  kpcap analyze flame --svg flame.svg --pprof cpu.pb.gz trace.pcapng.zst
+  kpcap analyze flame --weight latency --svg slow.svg trace.pcapng.zst
+  kpcap analyze diff openat-6.1.pcapng.zst openat-6.12.pcapng.zst --svg diff.svg
+  kpcap analyze report trace.pcapng.zst -o report.html
+`
+
+func runAnalyze(args []string) error {
+	if len(args) == 0 {
+		return usagef("missing subcommand (summary, latency, flame, diff or report)")
+	}
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "-h", "--help", "help":
+		fmt.Fprint(os.Stdout, analyzeUsage)
+		return nil
+	case "summary":
+		return analyzeSummary(rest)
+	case "latency":
+		return analyzeLatency(rest)
+	case "flame":
+		return analyzeFlame(rest)
+	case "diff":
+		return analyzeDiff(rest)
+	case "report":
+		return analyzeReport(rest)
+	}
+	return usagef("unknown analyze subcommand %q (want summary, latency, flame, diff or report)", sub)
+}
+
+// commonOpts are the options every subcommand takes.
+type commonOpts struct {
+	probes       []string
+	filter       string
+	quiet        bool
+	since, until time.Duration
+}
+
+func addCommon(fs *pflag.FlagSet) *commonOpts {
+	o := &commonOpts{}
+	fs.StringArrayVar(&o.probes, "probe", nil, "analyze only sources matching `PATTERN` (name or glob); repeatable")
+	fs.StringVar(&o.filter, "filter", "", "ftrace filter `EXPR` applied offline")
+	fs.DurationVar(&o.since, "since", 0, "start at this `OFFSET` from the first event (e.g. 2s)")
+	fs.DurationVar(&o.until, "until", 0, "stop at this `OFFSET` from the first event")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
+	return o
+}
+
+func (o *commonOpts) check() error {
+	if o.since < 0 || o.until < 0 {
+		return usagef("--since and --until are offsets from the first event: not negative")
+	}
+	if o.until != 0 && o.until <= o.since {
+		return usagef("--until %v is not after --since %v", o.until, o.since)
+	}
+	return nil
+}
+
+// latencyFlags are the pairing options of latency, flame --weight latency and diff.
+func latencyFlags(fs *pflag.FlagSet) *analyze.LatencyOptions {
+	o := &analyze.LatencyOptions{}
+	fs.StringArrayVar(&o.Start, "start", nil, "pair from this source `SRC` (name or glob; repeatable) instead of automatic entry/return pairs")
+	fs.StringArrayVar(&o.End, "end", nil, "... to this source `SRC` (repeatable)")
+	fs.StringVar(&o.Key, "key", "", "`FIELD` linking a start to its end, e.g. a request id (default: the thread)")
+	return o
+}
+
+func subFlags(name string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("analyze "+name, pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.Usage = func() {
+		fmt.Fprint(os.Stdout, analyzeUsage)
+		fmt.Fprintf(os.Stdout, "\nOptions of %s:\n", name)
+		fmt.Fprint(os.Stdout, fs.FlagUsages())
+	}
+	return fs
+}
+
+func parseFlags(fs *pflag.FlagSet, args []string, nfiles int, what string) ([]string, error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usagef("%v", err)
+	}
+	if fs.NArg() != nfiles {
+		return nil, usagef("want %s, got %d file arguments", what, fs.NArg())
+	}
+	return fs.Args(), nil
+}
+
+// progressInput wraps a replay reader, shows events/s on a TTY and tells
+// the analysis its time window.
+type progressInput struct {
+	*replay.Reader
+	f            *format.File
+	since, until uint64
+	name         string
+	rows         int64
+	start        time.Time
+	last         time.Time
+	live         bool
+	printed      bool
+}
+
+func (p *progressInput) Next() bool {
+	ok := p.Reader.Next()
+	if ok {
+		p.rows += p.Reader.Record().NumRows()
+	}
+	if p.live {
+		now := time.Now()
+		if now.Sub(p.last) >= 250*time.Millisecond || !ok {
+			p.last = now
+			secs := now.Sub(p.start).Seconds()
+			lost := uint64(0)
+			for _, l := range p.File().Lost {
+				lost += l.Count
+			}
+			fmt.Fprintf(os.Stderr, "\r%s: %d events, %.0f events/s, %d lost in trace ", p.name, p.rows, float64(p.rows)/max(secs, 1e-9), lost)
+			p.printed = true
+		}
+		if !ok && p.printed {
+			fmt.Fprintln(os.Stderr)
+		}
+	}
+	return ok
+}
+
+// Window is the analyzed time window on the capture clock.
+func (p *progressInput) Window() (since, until uint64) { return p.since, p.until }
+
+// Close closes the reader and the file.
+func (p *progressInput) Close() error {
+	err := p.Reader.Close()
+	if cerr := p.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func openInput(path string, co *commonOpts) (*progressInput, error) {
+	if err := co.check(); err != nil {
+		return nil, err
+	}
+	f, err := format.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	p := &progressInput{f: f, name: filepath.Base(path), live: !co.quiet && isTerminal(os.Stderr)}
+	if co.since != 0 || co.until != 0 {
+		// Offsets count from the first sample of the file.
+		first := uint64(0)
+		for _, fi := range f.Frames {
+			if fi.Samples > 0 && (first == 0 || fi.FirstNS < first) {
+				first = fi.FirstNS
+			}
+		}
+		if first == 0 {
+			first = 1 // no samples: any window is empty, but stays a window
+		}
+		p.since = first + uint64(co.since)
+		if co.until != 0 {
+			p.until = first + uint64(co.until)
+		}
+	}
+	r, err := replay.NewReader(f, replay.Options{Probes: co.probes, Filter: co.filter, Since: p.since, Until: p.until})
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	p.Reader = r
+	p.start = time.Now()
+	p.last = p.start
+	return p, nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func analyzeSummary(args []string) error {
+	fs := subFlags("summary")
+	co := addCommon(fs)
+	top := fs.Int("top", 10, "rows in the command, process and value tables")
+	buckets := fs.Int("buckets", 60, "time buckets of the rate")
+	jsonOut := fs.Bool("json", false, "print JSON")
+	files, err := parseFlags(fs, args, 1, "one trace FILE")
+	if err != nil {
+		return err
+	}
+	if *top <= 0 || *buckets <= 0 {
+		return usagef("--top and --buckets must be positive")
+	}
+	in, err := openInput(files[0], co)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	s, err := analyze.Summarize(in, analyze.SummaryOptions{TopN: *top, MaxBuckets: *buckets})
+	if err != nil {
+		return fmt.Errorf("%s: %w", files[0], err)
+	}
+	s.File = files[0]
+	if *jsonOut {
+		return writeJSON(os.Stdout, s)
+	}
+	w := bufio.NewWriter(os.Stdout)
+	if err := analyze.WriteSummaryText(w, s, isTerminal(os.Stdout)); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+var unitFlag = map[string]uint64{"ns": 1, "nsecs": 1, "us": 1000, "usecs": 1000, "ms": 1_000_000, "msecs": 1_000_000, "s": 1_000_000_000, "secs": 1_000_000_000}
+
+func analyzeLatency(args []string) error {
+	fs := subFlags("latency")
+	co := addCommon(fs)
+	lo := latencyFlags(fs)
+	fs.StringVar(&lo.By, "by", "", "split by `comm|pid|tid|cpu|FIELD` (of the entry event)")
+	unit := fs.String("unit", "us", "histogram `UNIT`: ns, us, ms or s")
+	jsonOut := fs.Bool("json", false, "print JSON")
+	files, err := parseFlags(fs, args, 1, "one trace FILE")
+	if err != nil {
+		return err
+	}
+	u, ok := unitFlag[*unit]
+	if !ok {
+		return usagef("--unit %q: want ns, us, ms or s", *unit)
+	}
+	lo.UnitNS = u
+	if (len(lo.Start) > 0) != (len(lo.End) > 0) {
+		return usagef("--start and --end go together")
+	}
+	if lo.Key != "" && len(lo.Start) == 0 {
+		return usagef("--key needs --start and --end")
+	}
+	in, err := openInput(files[0], co)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	l, err := analyze.MeasureLatency(in, *lo)
+	if err != nil {
+		return fmt.Errorf("%s: %w", files[0], err)
+	}
+	if *jsonOut {
+		return writeJSON(os.Stdout, l)
+	}
+	w := bufio.NewWriter(os.Stdout)
+	if err := analyze.WriteLatencyText(w, l); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// createOutput opens path for writing ("-" is stdout); the returned close
+// reports write errors.
+func createOutput(path string) (io.Writer, func() error, error) {
+	if path == "-" {
+		w := bufio.NewWriter(os.Stdout)
+		return w, w.Flush, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	w := bufio.NewWriter(f)
+	var once sync.Once
+	var cerr error
+	return w, func() error {
+		once.Do(func() {
+			cerr = w.Flush()
+			if err := f.Close(); cerr == nil {
+				cerr = err
+			}
+			if cerr != nil {
+				cerr = fmt.Errorf("write %s: %w", path, cerr)
+			}
+		})
+		return cerr
+	}, nil
+}
+
+func analyzeFlame(args []string) error {
+	fs := subFlags("flame")
+	co := addCommon(fs)
+	lo := latencyFlags(fs)
+	weight := fs.String("weight", "samples", "weigh stacks by `samples` or by paired `latency` (entry stack × duration)")
+	folded := fs.StringP("output", "o", "", "write folded stacks to `FILE` (default stdout unless --svg or --pprof)")
+	svg := fs.String("svg", "", "write an interactive flame graph to `FILE`")
+	pprofOut := fs.String("pprof", "", "write a gzipped profile.proto to `FILE` (go tool pprof)")
+	title := fs.String("title", "", "flame graph `TITLE`")
+	noComm := fs.Bool("no-comm", false, "leave out the command-name root frame")
+	files, err := parseFlags(fs, args, 1, "one trace FILE")
+	if err != nil {
+		return err
+	}
+	if *weight != "samples" && *weight != "latency" {
+		return usagef("--weight %q: want samples or latency", *weight)
+	}
+	if (len(lo.Start) > 0 || lo.Key != "") && *weight != "latency" {
+		return usagef("--start/--end/--key apply to --weight latency")
+	}
+	if *folded == "" && *svg == "" && *pprofOut == "" {
+		*folded = "-"
+	}
+	in, err := openInput(files[0], co)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	fl, err := analyze.BuildFlame(in, analyze.FlameOptions{Weight: *weight, Latency: *lo, NoComm: *noComm})
+	if err != nil {
+		return fmt.Errorf("%s: %w", files[0], err)
+	}
+	for _, w := range fl.Warnings {
+		fmt.Fprintf(os.Stderr, "kpcap analyze flame: %s: warning: %s\n", files[0], w)
+	}
+	if fl.Events > 0 && fl.NoStack == fl.Events {
+		fmt.Fprintf(os.Stderr, "kpcap analyze flame: %s: no event carries a call stack (record with -g); frames are the sources\n", files[0])
+	}
+	if fl.Lost.Total > 0 || (fl.Latency != nil && fl.Latency.UnmatchedEntries+fl.Latency.UnmatchedReturns > 0) {
+		msg := fmt.Sprintf("kpcap analyze flame: %s: %d samples lost", files[0], fl.Lost.Total)
+		if fl.Latency != nil {
+			msg += fmt.Sprintf("; unmatched %d entries, %d returns", fl.Latency.UnmatchedEntries, fl.Latency.UnmatchedReturns)
+		}
+		fmt.Fprintln(os.Stderr, msg)
+	}
+	if *folded != "" {
+		w, closeFn, err := createOutput(*folded)
+		if err != nil {
+			return err
+		}
+		if err := fl.Profile.WriteFolded(w); err != nil {
+			closeFn()
+			return err
+		}
+		if err := closeFn(); err != nil {
+			return err
+		}
+	}
+	if *svg != "" {
+		t := *title
+		if t == "" {
+			t = "Flame graph: " + filepath.Base(files[0])
+			if *weight == "latency" {
+				t = "Latency flame graph: " + filepath.Base(files[0])
+			}
+		}
+		sub := fmt.Sprintf("%d %s weighed, %d without a stack; %d samples lost", fl.Events, map[bool]string{true: "pairs", false: "events"}[*weight == "latency"], fl.NoStack, fl.Lost.Total)
+		if fl.Latency != nil {
+			sub += fmt.Sprintf("; unmatched %d entries, %d returns", fl.Latency.UnmatchedEntries, fl.Latency.UnmatchedReturns)
+		}
+		w, closeFn, err := createOutput(*svg)
+		if err != nil {
+			return err
+		}
+		if err := flame.WriteSVG(w, fl.Profile, flame.SVGOptions{Title: t, Subtitle: sub, Standalone: true}); err != nil {
+			closeFn()
+			return err
+		}
+		if err := closeFn(); err != nil {
+			return err
+		}
+	}
+	if *pprofOut != "" {
+		po := flame.PprofOptions{DurationNS: int64(fl.DurationNS),
+			Comments: []string{fmt.Sprintf("kpcap: %s, %d samples lost", files[0], fl.Lost.Total)}}
+		if *weight == "latency" {
+			po.SampleType, po.Unit = "latency", "nanoseconds"
+		}
+		w, closeFn, err := createOutput(*pprofOut)
+		if err != nil {
+			return err
+		}
+		if err := flame.WritePprof(w, fl.Profile, po); err != nil {
+			closeFn()
+			return err
+		}
+		if err := closeFn(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func analyzeDiff(args []string) error {
+	fs := subFlags("diff")
+	co := addCommon(fs)
+	lo := latencyFlags(fs)
+	jsonOut := fs.Bool("json", false, "print JSON")
+	svg := fs.String("svg", "", "write a differential flame graph to `FILE` (red grew, blue shrank)")
+	alpha := fs.Float64("alpha", 0.01, "significance level for flagging latency changes")
+	top := fs.Int("top", 30, "stack changes to list")
+	files, err := parseFlags(fs, args, 2, "two trace files A B")
+	if err != nil {
+		return err
+	}
+	if *alpha <= 0 || *alpha >= 1 {
+		return usagef("--alpha must be between 0 and 1")
+	}
+	if (len(lo.Start) > 0) != (len(lo.End) > 0) {
+		return usagef("--start and --end go together")
+	}
+	var ta [2]*analyze.TraceAnalysis
+	for i, f := range files {
+		in, err := openInput(f, co)
+		if err != nil {
+			return err
+		}
+		ta[i], err = analyze.Analyze(in, analyze.SummaryOptions{}, *lo)
+		in.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		ta[i].Summary.File = f
+	}
+	d := analyze.Compare(files[0], ta[0], files[1], ta[1], analyze.DiffOptions{Alpha: *alpha, TopStacks: *top})
+	if d.LossMismatch && !*jsonOut {
+		// Loud on stderr too, in case stdout goes to a file.
+		fmt.Fprintln(os.Stderr, "kpcap analyze diff: "+d.Warnings[0])
+	}
+	if *svg != "" {
+		a, b := d.FlameProfiles()
+		sub := fmt.Sprintf("A %s (kernel %s, %d lost) → B %s (kernel %s, %d lost); width = larger share, red = grew, blue = shrank",
+			filepath.Base(files[0]), d.A.Kernel, d.A.Lost, filepath.Base(files[1]), d.B.Kernel, d.B.Lost)
+		if d.LossMismatch {
+			sub = "WARNING: different loss. " + sub
+		}
+		w, closeFn, err := createOutput(*svg)
+		if err != nil {
+			return err
+		}
+		if err := flame.WriteDiffSVG(w, a, b, flame.SVGOptions{Title: "Differential flame graph", Subtitle: sub, Standalone: true}); err != nil {
+			closeFn()
+			return err
+		}
+		if err := closeFn(); err != nil {
+			return err
+		}
+	}
+	if *jsonOut {
+		return writeJSON(os.Stdout, d)
+	}
+	w := bufio.NewWriter(os.Stdout)
+	if err := analyze.WriteDiffText(w, d); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+func analyzeReport(args []string) error {
+	fs := subFlags("report")
+	co := addCommon(fs)
+	lo := latencyFlags(fs)
+	out := fs.StringP("output", "o", "", "write the HTML report to `FILE` (required)")
+	title := fs.String("title", "", "report `TITLE`")
+	files, err := parseFlags(fs, args, 1, "one trace FILE")
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("missing -o FILE for the HTML report")
+	}
+	in, err := openInput(files[0], co)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	ta, err := analyze.Analyze(in, analyze.SummaryOptions{}, *lo)
+	if err != nil {
+		return fmt.Errorf("%s: %w", files[0], err)
+	}
+	ta.Summary.File = files[0]
+	t := *title
+	if t == "" {
+		t = "kpcap report: " + filepath.Base(files[0])
+		host := ta.Summary.Host.Hostname
+		if host == "(none)" {
+			host = ""
+		}
+		if k := strings.TrimSpace(host + " " + ta.Summary.Host.Kernel); k != "" {
+			t += " (" + k + ")"
+		}
+	}
+	w, closeFn, err := createOutput(*out)
+	if err != nil {
+		return err
+	}
+	if err := report.Write(w, &report.Data{Title: t, Generated: time.Now(), Summary: ta.Summary, Latency: ta.Latency, Flame: ta.Flame}); err != nil {
+		closeFn()
+		return err
+	}
+	return closeFn()
+}

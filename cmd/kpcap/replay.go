@@ -1,0 +1,291 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kpcap/kpcap/format"
+	"github.com/kpcap/kpcap/replay"
+	"github.com/spf13/pflag"
+)
+
+func init() {
+	register(&command{
+		name:    "replay",
+		summary: "decode a trace to text (like trace_pipe), JSON lines, Arrow IPC or Parquet",
+		usage:   replayUsage,
+		run:     runReplay,
+	})
+}
+
+const replayUsage = `Usage: kpcap replay [options] FILE
+
+Decode every sample of a trace with the event formats stored in the file and
+print it in time order. Everything needed (formats, symbols, command names)
+comes from the file, so this works on any machine.
+
+Formats (--format, or guessed from the -o extension):
+  text     one line per event in the style of ftrace's trace_pipe:
+             comm-tid [cpu] seconds.micros: event: (sym+off/size) field=value ...
+  json     one JSON object per line: ts, cpu, pid, tid, comm, probe, the event's
+           fields by name, and "stack": [function names] when it has a callchain
+  arrow    one Arrow IPC file (.arrow) holding every selected event
+  parquet  one zstd-compressed Parquet file (.parquet)
+Arrow and Parquet hold the columns ts (ns, capture clock), cpu, pid, tid, comm,
+probe, stack_id, then each source's fields as nullable typed columns (a field
+name whose type differs between sources, or that clashes with a common column,
+becomes "SOURCE.field"). When the trace has stacks, -o OUT.parquet also writes
+OUT.stacks.parquet (OUT.arrow: OUT.stacks.arrow) with one row per frame:
+stack_id, depth (0 = leaf), addr, name, offset, module, kernel.
+
+Selecting events:
+  --probe NAME     keep sources matching NAME ("syscalls:sys_enter_openat",
+                   "sys_enter_*", "kpcap:*"); repeatable
+  --filter EXPR    ftrace filter language, evaluated offline:
+                   ==, !=, <, <=, >, >=, & (bit test), ~ (glob on strings),
+                   &&, ||, !, ( ); fields: every event field, common_pid, comm, cpu.
+                   A source lacking a field the filter names yields no events.
+  --since T        keep events at or after T: a duration from the start of the
+                   capture (2s, 1.5s, 300ms) or an absolute time in ns on the
+                   capture clock (the ts column; text shows it in seconds)
+  --until T        keep events before T (same forms)
+
+Examples:
+  kpcap replay trace.pcapng.zst | head
+  kpcap replay --probe 'syscalls:sys_enter_openat' --filter 'comm ~ "py*" && flags & 0x40' trace.pcapng.zst
+  kpcap replay --since 2s --until 2.5s trace.pcapng.zst
+  kpcap replay --format json trace.pcapng.zst | jq -r .probe | sort | uniq -c
+  kpcap replay -o events.parquet trace.pcapng.zst
+  duckdb -c "SELECT probe, count(*) FROM 'events.parquet' GROUP BY ALL"
+  kpcap replay --format arrow --probe kpcap:open -o open.arrow trace.pcapng.zst
+`
+
+func runReplay(args []string) error {
+	c := commands["replay"]
+	fs := newFlags(c)
+	formatName := fs.StringP("format", "f", "", "output `FORMAT`: text, json, arrow or parquet (default: from the -o extension, else text)")
+	out := fs.StringP("output", "o", "", "write to `FILE` instead of stdout")
+	probes := fs.StringArray("probe", nil, "keep only sources matching `NAME` (exact or glob); repeatable")
+	filterExpr := fs.String("filter", "", "ftrace filter `EXPR` evaluated offline")
+	since := fs.String("since", "", "keep events from `T` on (duration from trace start, or absolute ns)")
+	until := fs.String("until", "", "keep events before `T` (duration from trace start, or absolute ns)")
+	workers := fs.IntP("jobs", "j", 0, "decode with `N` goroutines (default: all CPUs)")
+	quiet := fs.BoolP("quiet", "q", false, "no progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return err
+		}
+		return usagef("%v", err)
+	}
+	if fs.NArg() != 1 {
+		return usagef("want one trace FILE, got %d arguments", fs.NArg())
+	}
+	path := fs.Arg(0)
+	kind := *formatName
+	if kind == "" {
+		kind = "text"
+		switch strings.ToLower(filepath.Ext(*out)) {
+		case ".parquet", ".pq":
+			kind = "parquet"
+		case ".arrow", ".ipc", ".feather":
+			kind = "arrow"
+		case ".json", ".jsonl", ".ndjson":
+			kind = "json"
+		}
+	}
+	switch kind {
+	case "text", "json", "arrow", "parquet":
+	default:
+		return usagef("unknown --format %q (want text, json, arrow or parquet)", kind)
+	}
+	binary := kind == "arrow" || kind == "parquet"
+	if binary && *out == "" && isTerminal(os.Stdout) {
+		return usagef("--format %s writes binary data: give -o FILE or redirect stdout", kind)
+	}
+
+	f, err := format.Open(path)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	opts := replay.Options{Probes: *probes, Filter: *filterExpr, Workers: *workers}
+	start := replay.TraceStart(f)
+	if *since != "" {
+		if opts.Since, err = replay.ParseTime(*since, start); err != nil {
+			return usagef("--since: %v", err)
+		}
+	}
+	if *until != "" {
+		if opts.Until, err = replay.ParseTime(*until, start); err != nil {
+			return usagef("--until: %v", err)
+		}
+	}
+	r, err := replay.NewReader(f, opts)
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "filter:") || strings.Contains(err.Error(), ": filter:") || strings.HasPrefix(err.Error(), "no source matches") {
+			return usagef("%v", err)
+		}
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer r.Close()
+
+	// A reader that went away (| head) is not an error: make writes to a
+	// closed pipe return EPIPE instead of killing the process.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+
+	var w io.Writer = os.Stdout
+	var tmp *os.File
+	if *out != "" {
+		tmp, err = os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".*.tmp")
+		if err != nil {
+			return fmt.Errorf("create output: %w", err)
+		}
+		defer func() {
+			if tmp != nil {
+				tmp.Close()
+				os.Remove(tmp.Name())
+			}
+		}()
+		w = tmp
+	}
+
+	// Progress only when it cannot interleave with events on the terminal.
+	live := !*quiet && isTerminal(os.Stderr) && (*out != "" || !isTerminal(os.Stdout))
+	stop := replayProgress(r, filepath.Base(path), live)
+	var n int64
+	switch kind {
+	case "text":
+		n, err = replay.WriteText(r, w)
+	case "json":
+		n, err = replay.WriteJSON(r, w)
+	case "arrow":
+		n, err = replay.WriteArrow(r, w)
+	case "parquet":
+		n, err = replay.WriteParquet(r, w)
+	}
+	stop()
+	if err != nil {
+		if errors.Is(err, syscall.EPIPE) {
+			return nil
+		}
+		return fmt.Errorf("replay %s: %w", path, err)
+	}
+	if tmp != nil {
+		if err := tmp.Chmod(0o644); err != nil {
+			return fmt.Errorf("write %s: %w", *out, err)
+		}
+		if err := tmp.Close(); err != nil {
+			return fmt.Errorf("write %s: %w", *out, err)
+		}
+		if err := os.Rename(tmp.Name(), *out); err != nil {
+			return fmt.Errorf("write %s: %w", *out, err)
+		}
+		tmp = nil
+		if binary && r.StackCount() > 0 {
+			sp := stacksPath(*out, kind)
+			if err := writeStacks(r, sp, kind); err != nil {
+				return err
+			}
+			if !*quiet {
+				fmt.Fprintf(os.Stderr, "kpcap replay: %d stacks written to %s\n", r.StackCount(), sp)
+			}
+		}
+		if !*quiet {
+			fmt.Fprintf(os.Stderr, "kpcap replay: %d events written to %s\n", n, *out)
+		}
+	}
+	replayWarnings(r)
+	return nil
+}
+
+// stacksPath turns out.parquet into out.stacks.parquet.
+func stacksPath(out, kind string) string {
+	ext := filepath.Ext(out)
+	if ext == "" {
+		return out + ".stacks." + kind
+	}
+	return strings.TrimSuffix(out, ext) + ".stacks" + ext
+}
+
+func writeStacks(r *replay.Reader, path, kind string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if kind == "arrow" {
+		_, err = replay.WriteStacksArrow(r, f)
+	} else {
+		_, err = replay.WriteStacksParquet(r, f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// replayWarnings prints what could not be decoded and the capture's losses.
+func replayWarnings(r *replay.Reader) {
+	f := r.File()
+	for _, w := range f.Warnings {
+		fmt.Fprintf(os.Stderr, "kpcap replay: warning: %s\n", w)
+	}
+	for _, w := range r.Warnings() {
+		fmt.Fprintf(os.Stderr, "kpcap replay: warning: %s\n", w)
+	}
+	var lost uint64
+	for _, l := range f.Lost {
+		lost += l.Count
+	}
+	var dropped uint64
+	for _, s := range f.Stats {
+		dropped += s.Dropped
+	}
+	if dropped > lost {
+		lost = dropped
+	}
+	if lost > 0 {
+		fmt.Fprintf(os.Stderr, "kpcap replay: warning: the capture lost %d samples (see kpcap analyze summary)\n", lost)
+	}
+}
+
+// replayProgress shows events and events/s on stderr while live; the
+// returned func stops it and ends the line.
+func replayProgress(r *replay.Reader, name string, live bool) func() {
+	if !live {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		printed := false
+		for {
+			select {
+			case <-done:
+				if printed {
+					fmt.Fprintln(os.Stderr)
+				}
+				return
+			case now := <-t.C:
+				n := r.Rows()
+				fmt.Fprintf(os.Stderr, "\r%s: %d events, %.0f events/s ", name, n, float64(n)/now.Sub(start).Seconds())
+				printed = true
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}

@@ -1,0 +1,590 @@
+package replay
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"sort"
+	"strings"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/kpcap/kpcap/format"
+	"github.com/kpcap/kpcap/replay/internal/eventfmt"
+)
+
+// colBuf accumulates one field column of a chunk in Arrow's memory layout, so
+// that finishing a chunk wraps the buffers without copying. Rows never written
+// stay null: buffers start zeroed and only written rows set their valid bit.
+type colBuf struct {
+	width   int     // bytes per value for fixed columns; 0 for variable
+	data    []byte  // fixed: cap*width bytes; variable: concatenated values
+	valid   []byte  // validity bitmap
+	offsets []int32 // variable: cap+1 entries, valid up to offsets[filled]
+	filled  int
+}
+
+func (c *colBuf) setValid(r int) { c.valid[r>>3] |= 1 << (r & 7) }
+
+// appendVar writes value v at row r (> every row written before) of a
+// variable-width column; rows skipped in between become empty nulls.
+func (c *colBuf) appendVar(r int, v []byte) {
+	end := int32(len(c.data))
+	for j := c.filled + 1; j <= r; j++ {
+		c.offsets[j] = end
+	}
+	c.data = append(c.data, v...)
+	c.offsets[r+1] = int32(len(c.data))
+	c.filled = r + 1
+	c.valid[r>>3] |= 1 << (r & 7)
+}
+
+// finishVar completes the offsets of a variable-width column of n rows.
+func (c *colBuf) finishVar(n int) {
+	end := int32(len(c.data))
+	for j := c.filled + 1; j <= n; j++ {
+		c.offsets[j] = end
+	}
+	c.filled = n
+}
+
+// chunk is the decoded rows of one frame (or a merge of frames), columnar.
+type chunk struct {
+	seq   int // frame order
+	n     int
+	cap   int
+	ts    []uint64
+	cpu   []uint32
+	pid   []int32
+	tid   []int32
+	comm  []int32 // index into the comm dictionary, -1 = unknown
+	probe []int32
+	stack []int64 // chunk-local stack index, -1 = none; global id after assignStacks
+	cols  []*colBuf
+	raw   [numRaw][]byte // pooled backing of the common columns
+
+	stacks   []stackKey
+	stackMap map[string]int32
+
+	minTS, maxTS uint64
+	sorted       bool
+	hasStacks    bool
+	unknownComm  bool
+
+	truncated []uint64 // per source: samples with fields beyond the payload
+	err       error
+}
+
+type stackKey struct {
+	pid uint32
+	ips []uint64
+}
+
+func newChunk(ncols, nsrc, capacity int) *chunk {
+	if capacity < 16 {
+		capacity = 16
+	}
+	c := &chunk{cap: capacity, sorted: true, minTS: ^uint64(0)}
+	c.alloc(capacity)
+	c.cols = make([]*colBuf, ncols)
+	c.truncated = make([]uint64, nsrc)
+	return c
+}
+
+// Common column indexes into chunk.raw.
+const (
+	rawTS = iota
+	rawCPU
+	rawPID
+	rawTID
+	rawComm
+	rawProbe
+	rawStack
+	numRaw
+)
+
+var rawWidth = [numRaw]int{8, 4, 4, 4, 4, 4, 8}
+
+// alloc (re)allocates the common columns for capacity rows from the pool,
+// keeping the rows already decoded.
+func (c *chunk) alloc(capacity int) {
+	for i := range c.raw {
+		nb := pool.get(capacity * rawWidth[i])
+		if c.raw[i] != nil {
+			copy(nb, c.raw[i][:c.n*rawWidth[i]])
+			pool.put(c.raw[i])
+		}
+		c.raw[i] = nb
+	}
+	c.ts = u64s(c.raw[rawTS])
+	c.cpu = u32s(c.raw[rawCPU])
+	c.pid = i32s(c.raw[rawPID])
+	c.tid = i32s(c.raw[rawTID])
+	c.comm = i32s(c.raw[rawComm])
+	c.probe = i32s(c.raw[rawProbe])
+	c.stack = i64s(c.raw[rawStack])
+	c.cap = capacity
+}
+
+// release returns a chunk's pooled memory when it is not turned into a record.
+func (c *chunk) release() {
+	for i, b := range c.raw {
+		pool.put(b)
+		c.raw[i] = nil
+	}
+	for _, b := range c.cols {
+		if b != nil {
+			pool.put(b.valid)
+			if b.width > 0 {
+				pool.put(b.data)
+			} else {
+				pool.put(int32Bytes(b.offsets))
+			}
+		}
+	}
+}
+
+func int32Bytes(v []int32) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), cap(v)*4)
+}
+
+// newColBuf allocates a column buffer of capacity rows: validity zeroed (all
+// null), values undefined until written.
+func newColBuf(width, capacity, sizeHint int) *colBuf {
+	b := &colBuf{width: width, valid: pool.getZero((capacity + 7) / 8)}
+	if width > 0 {
+		b.data = pool.get(capacity * width)
+	} else {
+		b.offsets = i32s(pool.get((capacity + 1) * 4))
+		b.offsets[0] = 0
+		b.data = make([]byte, 0, capacity*sizeHint)
+	}
+	return b
+}
+
+// col returns column i, allocating it on first use.
+func (c *chunk) col(i int, cols []column) *colBuf {
+	b := c.cols[i]
+	if b == nil {
+		b = newColBuf(cols[i].width, c.cap, cols[i].sizeHint)
+		c.cols[i] = b
+	}
+	return b
+}
+
+// grow doubles the capacity.
+func (c *chunk) grow() {
+	n := c.cap * 2
+	for _, b := range c.cols {
+		if b == nil {
+			continue
+		}
+		nb := newColBuf(b.width, n, 0)
+		copy(nb.valid, b.valid)
+		pool.put(b.valid)
+		b.valid = nb.valid
+		if b.width > 0 {
+			copy(nb.data, b.data[:c.n*b.width])
+			pool.put(b.data)
+			b.data = nb.data
+		} else {
+			copy(nb.offsets, b.offsets[:b.filled+1])
+			pool.put(int32Bytes(b.offsets))
+			b.offsets = nb.offsets
+		}
+	}
+	c.alloc(n)
+}
+
+// internStack returns the chunk-local index of a callchain.
+func (c *chunk) internStack(pid uint32, ips []uint64) int64 {
+	if c.stackMap == nil {
+		c.stackMap = map[string]int32{}
+	}
+	user := hasUser(ips)
+	if !user {
+		pid = 0
+	}
+	var kb [8 + 8*128]byte
+	key := kb[:0]
+	key = binary.LittleEndian.AppendUint32(key, pid)
+	key = append(key, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(ips))), len(ips)*8)...)
+	if i, ok := c.stackMap[string(key)]; ok {
+		return int64(i)
+	}
+	i := int32(len(c.stacks))
+	c.stackMap[string(key)] = i
+	c.stacks = append(c.stacks, stackKey{pid: pid, ips: append([]uint64(nil), ips...)})
+	c.hasStacks = true
+	return int64(i)
+}
+
+// Perf callchain context markers.
+const (
+	contextMax         = ^uint64(0) - 4095 + 1 // values >= this are markers
+	contextHV          = ^uint64(32) + 1
+	contextKernel      = ^uint64(128) + 1
+	contextUser        = ^uint64(512) + 1
+	contextGuestKernel = ^uint64(2176) + 1
+	contextGuestUser   = ^uint64(2560) + 1
+)
+
+func hasUser(ips []uint64) bool {
+	for _, ip := range ips {
+		if ip == contextUser || ip == contextGuestUser {
+			return true
+		}
+		if ip < contextMax && ip < 1<<63 {
+			return true // a user address with no marker
+		}
+	}
+	return false
+}
+
+// decoder holds per-worker state for decoding samples into a chunk.
+type decoder struct {
+	r   *Reader
+	c   *chunk
+	row filterRow
+	// comm lookups cached per tid (direct-mapped): rows of a frame come
+	// from few threads, interleaved across CPUs.
+	cache [256]commCacheEntry
+	// intCols[source] are the chunk's buffers of sd.ints, resolved once.
+	intCols [][]*colBuf
+}
+
+func newDecoder(r *Reader, c *chunk) *decoder {
+	return &decoder{r: r, c: c, intCols: make([][]*colBuf, len(r.decs))}
+}
+
+// intColsOf returns the column buffers of a source's integer fields.
+func (d *decoder) intColsOf(sd *sourceDec) []*colBuf {
+	cb := d.intCols[sd.idx]
+	if cb == nil {
+		cb = make([]*colBuf, len(sd.ints))
+		for k, f := range sd.ints {
+			cb[k] = d.c.col(f.col, d.r.cols)
+		}
+		d.intCols[sd.idx] = cb
+	}
+	return cb
+}
+
+type commCacheEntry struct {
+	tid       uint32
+	idx       int32
+	from, til uint64
+	ok        bool
+}
+
+// add decodes one sample into the chunk, after time, probe and filter selection.
+func (d *decoder) add(s *format.Sample) {
+	r := d.r
+	if int(s.Source) >= len(r.decs) {
+		return
+	}
+	sd := r.decs[s.Source]
+	if sd == nil || s.Time < r.opts.Since || (r.opts.Until != 0 && s.Time >= r.opts.Until) {
+		return
+	}
+	c := d.c
+	if sd.pred != nil {
+		if sd.predFalse {
+			return
+		}
+		d.row.s, d.row.sd, d.row.d = s, sd, d
+		if !sd.pred(&d.row) {
+			return
+		}
+	}
+	if c.n == c.cap {
+		c.grow()
+	}
+	n := c.n
+	c.ts[n] = s.Time
+	// Only sortedness is tracked per row; finishRange computes the range.
+	if s.Time < c.maxTS {
+		c.sorted = false
+	} else {
+		c.maxTS = s.Time
+	}
+	c.cpu[n] = s.CPU
+	c.pid[n] = int32(s.PID)
+	c.tid[n] = int32(s.TID)
+	var ci int32
+	if l := &d.cache[s.TID&255]; l.ok && l.tid == s.TID && s.Time >= l.from && s.Time < l.til {
+		ci = l.idx // inlined cache hit
+	} else {
+		ci = d.commIndex(s.PID, s.TID, s.Time)
+	}
+	if ci < 0 {
+		c.unknownComm = true
+	}
+	c.comm[n] = ci
+	c.probe[n] = int32(s.Source)
+	if len(s.Callchain) > 0 {
+		c.stack[n] = c.internStack(s.PID, s.Callchain)
+	} else {
+		c.stack[n] = -1
+	}
+	raw := s.Raw
+	trunc := false
+	if len(raw) >= sd.minLen {
+		// Fast path: every fixed integer field is inside the payload.
+		cb := d.intCols[sd.idx]
+		if cb == nil {
+			cb = d.intColsOf(sd)
+		}
+		for k, f := range sd.ints {
+			b := cb[k]
+			switch f.size {
+			case 8:
+				binary.LittleEndian.PutUint64(b.data[n*8:], binary.LittleEndian.Uint64(raw[f.off:]))
+			case 4:
+				binary.LittleEndian.PutUint32(b.data[n*4:], binary.LittleEndian.Uint32(raw[f.off:]))
+			case 2:
+				binary.LittleEndian.PutUint16(b.data[n*2:], binary.LittleEndian.Uint16(raw[f.off:]))
+			default:
+				b.data[n] = raw[f.off]
+			}
+			b.valid[n>>3] |= 1 << (n & 7)
+		}
+	} else {
+		for _, f := range sd.ints {
+			if f.off+f.size > len(raw) {
+				trunc = true
+				continue
+			}
+			b := c.col(f.col, r.cols)
+			copy(b.data[n*f.size:], raw[f.off:f.off+f.size])
+			b.setValid(n)
+		}
+	}
+	if len(sd.vars) > 0 {
+		for i := range sd.vars {
+			fd := &sd.vars[i]
+			v, ok := fieldBytes(raw, &fd.f)
+			if !ok {
+				trunc = true
+				continue
+			}
+			b := c.col(fd.col, r.cols)
+			if r.cols[fd.col].kind == colString {
+				v = trimNUL(v)
+				if !utf8.Valid(v) {
+					v = []byte(strings.ToValidUTF8(string(v), "\uFFFD"))
+				}
+			}
+			b.appendVar(n, v)
+		}
+	}
+	if trunc {
+		c.truncated[s.Source]++
+	}
+	c.n++
+}
+
+// finishRange sets minTS and maxTS once decoding is done.
+func (c *chunk) finishRange() {
+	if c.n == 0 {
+		return
+	}
+	if c.sorted {
+		c.minTS, c.maxTS = c.ts[0], c.ts[c.n-1]
+		return
+	}
+	c.minTS, c.maxTS = c.ts[0], c.ts[0]
+	for _, t := range c.ts[:c.n] {
+		c.minTS, c.maxTS = min(c.minTS, t), max(c.maxTS, t)
+	}
+}
+
+// fieldBytes returns the bytes of a non-integer field, bounds-checked.
+func fieldBytes(raw []byte, f *eventfmt.Field) ([]byte, bool) {
+	switch f.Kind {
+	case eventfmt.KindDataLoc, eventfmt.KindRelLoc:
+		if f.Offset+4 > len(raw) {
+			return nil, false
+		}
+		v := binary.LittleEndian.Uint32(raw[f.Offset:])
+		off, n := int(v&0xffff), int(v>>16)
+		if f.Kind == eventfmt.KindRelLoc {
+			off += f.Offset + 4
+		}
+		if off+n > len(raw) {
+			return nil, false
+		}
+		return raw[off : off+n], true
+	default:
+		if f.Offset+f.Size > len(raw) {
+			return nil, false
+		}
+		return raw[f.Offset : f.Offset+f.Size], true
+	}
+}
+
+func trimNUL(b []byte) []byte {
+	for i, c := range b {
+		if c == 0 {
+			return b[:i]
+		}
+	}
+	return b
+}
+
+// intValue reads an integer field, sign-extended when signed.
+func intValue(raw []byte, f *eventfmt.Field) (uint64, bool) {
+	if f.Offset+f.Size > len(raw) {
+		return 0, false
+	}
+	b := raw[f.Offset:]
+	switch f.Size {
+	case 1:
+		if f.Signed {
+			return uint64(int64(int8(b[0]))), true
+		}
+		return uint64(b[0]), true
+	case 2:
+		v := binary.LittleEndian.Uint16(b)
+		if f.Signed {
+			return uint64(int64(int16(v))), true
+		}
+		return uint64(v), true
+	case 4:
+		v := binary.LittleEndian.Uint32(b)
+		if f.Signed {
+			return uint64(int64(int32(v))), true
+		}
+		return uint64(v), true
+	case 8:
+		return binary.LittleEndian.Uint64(b), true
+	}
+	return 0, false
+}
+
+// commIndex returns the comm dictionary index of tid (or pid) at t, -1 if unknown.
+func (d *decoder) commIndex(pid, tid uint32, t uint64) int32 {
+	l := &d.cache[tid&255]
+	if l.ok && l.tid == tid && t >= l.from && t < l.til {
+		return l.idx
+	}
+	idx, from, til := d.r.comms.lookup(pid, tid, t)
+	l.tid, l.from, l.til, l.idx, l.ok = tid, from, til, idx, true
+	return idx
+}
+
+// commIndex maps (tid, time) to comm dictionary indexes.
+type commIndex struct {
+	byTID map[uint32][]commEntry
+	byPID map[uint32][]commEntry
+	dict  []string
+}
+
+type commEntry struct {
+	t   uint64
+	idx int32
+}
+
+func newCommIndex(comms []format.Comm) *commIndex {
+	ci := &commIndex{byTID: map[uint32][]commEntry{}, byPID: map[uint32][]commEntry{}}
+	ids := map[string]int32{}
+	for _, c := range comms {
+		i, ok := ids[c.Comm]
+		if !ok {
+			i = int32(len(ci.dict))
+			ids[c.Comm] = i
+			ci.dict = append(ci.dict, c.Comm)
+		}
+		if c.TID != 0 {
+			ci.byTID[c.TID] = append(ci.byTID[c.TID], commEntry{c.Time, i})
+		}
+		if c.PID != 0 && (c.TID == 0 || c.TID == c.PID) {
+			ci.byPID[c.PID] = append(ci.byPID[c.PID], commEntry{c.Time, i})
+		}
+	}
+	for _, m := range []map[uint32][]commEntry{ci.byTID, ci.byPID} {
+		for k, es := range m {
+			sort.SliceStable(es, func(a, b int) bool { return es[a].t < es[b].t })
+			m[k] = es
+		}
+	}
+	return ci
+}
+
+// lookup returns the comm index valid for tid at t and the time range over
+// which that answer holds.
+func (ci *commIndex) lookup(pid, tid uint32, t uint64) (idx int32, from, til uint64) {
+	es, ok := ci.byTID[tid]
+	if !ok {
+		es, ok = ci.byPID[pid]
+	}
+	if !ok || len(es) == 0 {
+		return -1, 0, ^uint64(0)
+	}
+	// Last entry at or before t; before the first entry, the first one (the
+	// recorder names tasks when it first meets them).
+	j := sort.Search(len(es), func(i int) bool { return es[i].t > t }) - 1
+	if j < 0 {
+		return es[0].idx, 0, es[0].t
+	}
+	til = ^uint64(0)
+	if j+1 < len(es) {
+		til = es[j+1].t
+	}
+	if j == 0 {
+		return es[j].idx, 0, til
+	}
+	return es[j].idx, es[j].t, til
+}
+
+// filterRow lets a compiled filter read the current sample.
+type filterRow struct {
+	s  *format.Sample
+	sd *sourceDec
+	d  *decoder
+}
+
+func (fr *filterRow) Int(id int) (int64, bool) {
+	switch id {
+	case idCPU:
+		return int64(fr.s.CPU), true
+	case idPID:
+		return int64(int32(fr.s.TID)), true
+	}
+	v, ok := intValue(fr.s.Raw, &fr.sd.ev.Fields[id])
+	return int64(v), ok
+}
+
+func (fr *filterRow) Uint(id int) (uint64, bool) {
+	switch id {
+	case idCPU:
+		return uint64(fr.s.CPU), true
+	case idPID:
+		return uint64(fr.s.TID), true
+	}
+	return intValue(fr.s.Raw, &fr.sd.ev.Fields[id])
+}
+
+func (fr *filterRow) Str(id int) ([]byte, bool) {
+	if id == idComm {
+		i := fr.d.commIndex(fr.s.PID, fr.s.TID, fr.s.Time)
+		if i < 0 {
+			return nil, false
+		}
+		return []byte(fr.d.r.comms.dict[i]), true
+	}
+	v, ok := fieldBytes(fr.s.Raw, &fr.sd.ev.Fields[id])
+	return trimNUL(v), ok
+}
+
+// popcount counts set bits of the first n bits of a bitmap.
+func popcount(bm []byte, n int) int {
+	c := 0
+	full := n / 8
+	for _, b := range bm[:full] {
+		c += bits.OnesCount8(b)
+	}
+	if rem := n % 8; rem != 0 {
+		c += bits.OnesCount8(bm[full] & (1<<rem - 1))
+	}
+	return c
+}

@@ -1,0 +1,615 @@
+package replay
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/kpcap/kpcap/format"
+)
+
+// Column names common to every batch, in this order, before the event fields:
+//
+//	ts       uint64                    ns on the capture clock (CLOCK_MONOTONIC)
+//	cpu      uint32
+//	pid      int32
+//	tid      int32
+//	comm     dictionary<int32, utf8>   null when the trace does not name the task
+//	probe    dictionary<int32, utf8>   the source name "GROUP:EVENT"; the index is the source's index in Header.Sources
+//	stack_id int64 (nullable)          id into Reader.Stack; null when no callchain
+//
+// then one nullable typed column per event field (common_* fields omitted): uN/sN
+// → Uint/Int, char arrays and __data_loc strings → utf8, other arrays → binary.
+// A field name that clashes between sources with different types, or with a
+// common column (e.g. sched_process_exec's "pid"), is prefixed "SOURCE.field"
+// (with ':' kept).
+//
+// The dictionaries of comm and probe are the same arrays in every batch.
+const (
+	ColTS      = "ts"
+	ColCPU     = "cpu"
+	ColPID     = "pid"
+	ColTID     = "tid"
+	ColComm    = "comm"
+	ColProbe   = "probe"
+	ColStackID = "stack_id"
+)
+
+// Options select and shape what a Reader returns.
+type Options struct {
+	Probes    []string // source names to keep (exact or glob, "GROUP:EVENT" or "EVENT"); empty = all
+	Filter    string   // ftrace filter expression evaluated offline; "" = none
+	Since     uint64   // keep ts >= Since (0 = from start); ns on the capture clock
+	Until     uint64   // keep ts < Until (0 = to end)
+	BatchSize int      // maximum rows per record batch; default 64Ki
+	Workers   int      // frame decoders (and text/JSON formatters); default runtime.NumCPU()
+}
+
+// Frame is one symbolized stack frame.
+type Frame struct {
+	Addr   uint64
+	Name   string // function ("[unknown]" when unresolved)
+	Offset uint64
+	Module string // kernel module or user object; "" for vmlinux
+	Kernel bool
+}
+
+// Reader streams Arrow record batches of a trace, merged in time order, with
+// bounded memory: frames are decoded in parallel, a few at a time, and
+// batches are handed out in time order.
+type Reader struct {
+	f      *format.File
+	ownsF  bool
+	opts   Options
+	schema *arrow.Schema
+	cols   []column
+	decs   []*sourceDec
+	infos  []SourceInfo
+	comms  *commIndex
+
+	probeDict, commDict arrow.Array
+
+	frames []int // frame indexes to decode
+
+	// pipeline
+	order   chan chan *chunk
+	done    chan struct{}
+	wg      sync.WaitGroup
+	started bool
+	closed  bool
+
+	pending  *chunk
+	queue    []arrow.Record
+	cur      arrow.Record
+	lastTS   uint64
+	emitted  bool
+	err      error
+	finished bool
+
+	stacks *stackTable
+	ksyms  *kernelSymbols
+
+	mu         sync.Mutex
+	warnings   []string
+	truncated  []uint64
+	outOfOrder uint64
+	rows       atomic.Int64
+}
+
+// Open opens path with opts.
+func Open(path string, opts Options) (*Reader, error) {
+	f, err := format.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := NewReader(f, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	r.ownsF = true
+	return r, nil
+}
+
+// NewReader wraps an already open format.File. Close does not close f.
+func NewReader(f *format.File, opts Options) (*Reader, error) {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 64 << 10
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.NumCPU()
+	}
+	r := &Reader{f: f, opts: opts, done: make(chan struct{})}
+	if err := r.buildSchema(); err != nil {
+		return nil, err
+	}
+	r.truncated = make([]uint64, len(f.Header.Sources))
+	r.comms = newCommIndex(f.Comms)
+	r.ksyms = newKernelSymbols(f.Symbols)
+	r.stacks = newStackTable(r)
+	names := make([]string, len(f.Header.Sources))
+	for i, s := range f.Header.Sources {
+		names[i] = s.Name
+	}
+	r.probeDict = stringArray(names)
+	r.commDict = stringArray(r.comms.dict)
+	for i, fi := range f.Frames {
+		if opts.Since != 0 && fi.Samples > 0 && fi.LastNS < opts.Since {
+			continue
+		}
+		if opts.Until != 0 && fi.Samples > 0 && fi.FirstNS >= opts.Until {
+			continue
+		}
+		r.frames = append(r.frames, i)
+	}
+	return r, nil
+}
+
+func stringArray(vals []string) arrow.Array {
+	b := array.NewStringBuilder(memory.DefaultAllocator)
+	defer b.Release()
+	b.AppendValues(vals, nil)
+	return b.NewArray()
+}
+
+// Schema is the schema of every batch.
+func (r *Reader) Schema() *arrow.Schema { return r.schema }
+
+// Sources describes every source of the file; the probe column's dictionary
+// index of a row is the index into this slice.
+func (r *Reader) Sources() []SourceInfo { return r.infos }
+
+// FieldColumn returns the column index holding field of source (the index in
+// Header.Sources), or -1 when the source has no such decoded field.
+func (r *Reader) FieldColumn(source int, field string) int {
+	if source < 0 || source >= len(r.infos) {
+		return -1
+	}
+	if i, ok := r.infos[source].Fields[field]; ok {
+		return i
+	}
+	return -1
+}
+
+// File is the underlying trace file (metadata, stats, loss).
+func (r *Reader) File() *format.File { return r.f }
+
+// Rows returns how many rows have been returned so far; safe to call from
+// another goroutine (progress display).
+func (r *Reader) Rows() int64 { return r.rows.Load() }
+
+// Warnings lists what could not be decoded cleanly so far: unparsable event
+// formats, truncated payloads (their fields are null), out-of-order samples
+// beyond the reorder window. The file's own warnings are in File().Warnings.
+func (r *Reader) Warnings() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := append([]string(nil), r.warnings...)
+	for i, n := range r.truncated {
+		if n > 0 {
+			out = append(out, fmt.Sprintf("source %s: %d samples shorter than their event format (missing fields are null)", r.f.Header.Sources[i].Name, n))
+		}
+	}
+	if r.outOfOrder > 0 {
+		out = append(out, fmt.Sprintf("%d samples came out of time order beyond the reorder window", r.outOfOrder))
+	}
+	return out
+}
+
+func (r *Reader) warnf(format string, a ...any) {
+	r.mu.Lock()
+	r.warnings = append(r.warnings, fmt.Sprintf(format, a...))
+	r.mu.Unlock()
+}
+
+// start launches the frame decoders. Results come back through r.order in
+// frame order; its capacity bounds the frames in flight (memory).
+func (r *Reader) start() {
+	r.started = true
+	w := r.opts.Workers
+	r.order = make(chan chan *chunk, 2*w)
+	jobs := make(chan job)
+	r.wg.Add(1 + w)
+	go func() {
+		defer r.wg.Done()
+		defer close(r.order)
+		defer close(jobs)
+		for seq, fi := range r.frames {
+			ch := make(chan *chunk, 1)
+			select {
+			case r.order <- ch:
+			case <-r.done:
+				return
+			}
+			select {
+			case jobs <- job{seq: seq, frame: fi, out: ch}:
+			case <-r.done:
+				return
+			}
+		}
+	}()
+	for i := 0; i < w; i++ {
+		go func() {
+			defer r.wg.Done()
+			var buf []byte
+			for j := range jobs {
+				var c *chunk
+				c, buf = r.decodeFrame(j.frame, buf)
+				c.seq = j.seq
+				j.out <- c
+			}
+		}()
+	}
+}
+
+type job struct {
+	seq, frame int
+	out        chan *chunk
+}
+
+// decodeFrame decodes one frame into a chunk sorted by time.
+func (r *Reader) decodeFrame(fi int, buf []byte) (*chunk, []byte) {
+	info := r.f.Frames[fi]
+	capacity := int(info.Samples)
+	if capacity > 1<<20 || capacity <= 0 {
+		capacity = 4096
+	}
+	c := newChunk(len(r.cols), len(r.decs), capacity)
+	data, err := r.f.ReadFrame(fi, buf)
+	if err != nil {
+		c.err = fmt.Errorf("frame %d: %w", fi, err)
+		return c, buf
+	}
+	d := newDecoder(r, c)
+	if err := format.ForEachSample(data, func(s *format.Sample) error { d.add(s); return nil }); err != nil {
+		c.err = fmt.Errorf("frame %d: %w", fi, err)
+	}
+	c.finishRange()
+	if !c.sorted {
+		c = sortChunk(c, len(r.cols), len(r.decs))
+	}
+	return c, data
+}
+
+// sortChunk returns c's rows stably sorted by time.
+func sortChunk(c *chunk, ncols, nsrc int) *chunk {
+	refs := make([]rowRef, c.n)
+	for i := range refs {
+		refs[i] = rowRef{0, int32(i)}
+	}
+	srcs := []*chunk{c}
+	sort.SliceStable(refs, func(a, b int) bool { return c.ts[refs[a].row] < c.ts[refs[b].row] })
+	out := take(srcs, refs, ncols, nsrc)
+	out.seq, out.err = c.seq, c.err
+	c.release()
+	return out
+}
+
+// mergeChunks merges two time-sorted chunks.
+func mergeChunks(a, b *chunk, ncols, nsrc int) *chunk {
+	refs := make([]rowRef, 0, a.n+b.n)
+	i, j := 0, 0
+	for i < a.n || j < b.n {
+		if j >= b.n || i < a.n && a.ts[i] <= b.ts[j] {
+			refs = append(refs, rowRef{0, int32(i)})
+			i++
+		} else {
+			refs = append(refs, rowRef{1, int32(j)})
+			j++
+		}
+	}
+	out := take([]*chunk{a, b}, refs, ncols, nsrc)
+	out.seq = b.seq
+	a.release()
+	b.release()
+	return out
+}
+
+// concatChunks appends b's rows after a's (b starts no earlier than a ends).
+func concatChunks(a, b *chunk, ncols, nsrc int) *chunk {
+	refs := make([]rowRef, 0, a.n+b.n)
+	for i := 0; i < a.n; i++ {
+		refs = append(refs, rowRef{0, int32(i)})
+	}
+	for i := 0; i < b.n; i++ {
+		refs = append(refs, rowRef{1, int32(i)})
+	}
+	out := take([]*chunk{a, b}, refs, ncols, nsrc)
+	out.seq = b.seq
+	a.release()
+	b.release()
+	return out
+}
+
+type rowRef struct {
+	src int32
+	row int32
+}
+
+// take builds a chunk from rows of srcs in the order of refs.
+func take(srcs []*chunk, refs []rowRef, ncols, nsrc int) *chunk {
+	out := newChunk(ncols, nsrc, len(refs))
+	for _, s := range srcs {
+		for k, v := range s.truncated {
+			out.truncated[k] += v
+		}
+		out.unknownComm = out.unknownComm || s.unknownComm
+	}
+	for n, ref := range refs {
+		s, i := srcs[ref.src], int(ref.row)
+		out.ts[n], out.cpu[n], out.pid[n], out.tid[n] = s.ts[i], s.cpu[i], s.pid[i], s.tid[i]
+		out.comm[n], out.probe[n] = s.comm[i], s.probe[i]
+		out.stack[n] = -1
+		if st := s.stack[i]; st >= 0 {
+			k := s.stacks[st]
+			out.stack[n] = out.internStack(k.pid, k.ips)
+		}
+		for ci, b := range s.cols {
+			if b == nil || b.valid[i>>3]&(1<<(i&7)) == 0 {
+				continue
+			}
+			ob := out.cols[ci]
+			if ob == nil {
+				ob = newColBuf(b.width, out.cap, 0)
+				out.cols[ci] = ob
+			}
+			if b.width > 0 {
+				copy(ob.data[n*b.width:(n+1)*b.width], b.data[i*b.width:])
+				ob.setValid(n)
+			} else {
+				ob.appendVar(n, b.data[b.offsets[i]:b.offsets[i+1]])
+			}
+		}
+		if s.ts[i] < out.minTS {
+			out.minTS = s.ts[i]
+		}
+		if s.ts[i] > out.maxTS {
+			out.maxTS = s.ts[i]
+		}
+	}
+	out.n = len(refs)
+	return out
+}
+
+// reorderWindow bounds how many rows the merge of overlapping frames holds back.
+const reorderWindow = 4 << 20
+
+// Next advances to the next batch.
+func (r *Reader) Next() bool {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	if r.closed {
+		return false
+	}
+	if !r.started {
+		r.start()
+	}
+	for len(r.queue) == 0 {
+		if r.finished || r.err != nil {
+			return false
+		}
+		ch, ok := <-r.order
+		if !ok {
+			r.finished = true
+			if r.pending != nil {
+				r.emit(r.pending)
+				r.pending = nil
+			}
+			continue
+		}
+		c := <-ch
+		r.mu.Lock()
+		for k, v := range c.truncated {
+			r.truncated[k] += v
+		}
+		r.mu.Unlock()
+		if c.err != nil {
+			// A corrupt frame loses its samples from the damage on, not
+			// the whole trace.
+			r.warnf("%v (the frame's samples from there on are lost)", c.err)
+		}
+		if c.n == 0 {
+			c.release()
+			continue
+		}
+		for k := range c.truncated {
+			c.truncated[k] = 0 // counted above
+		}
+		switch {
+		case r.pending == nil:
+			r.pending = c
+		case c.minTS >= r.pending.maxTS && r.pending.n+c.n <= r.opts.BatchSize && r.pending.n < r.opts.BatchSize/2:
+			// Small frames (quiet captures) are coalesced into fuller batches.
+			r.pending = concatChunks(r.pending, c, len(r.cols), len(r.decs))
+		case c.minTS >= r.pending.maxTS:
+			r.emit(r.pending)
+			r.pending = c
+		default:
+			m := mergeChunks(r.pending, c, len(r.cols), len(r.decs))
+			if m.n > reorderWindow {
+				r.emit(m)
+				r.pending = nil
+			} else {
+				r.pending = m
+			}
+		}
+	}
+	r.cur = r.queue[0]
+	r.queue[0] = nil
+	r.queue = r.queue[1:]
+	r.rows.Add(r.cur.NumRows())
+	return true
+}
+
+// emit turns a chunk into batches of at most BatchSize rows.
+func (r *Reader) emit(c *chunk) {
+	if r.emitted && c.minTS < r.lastTS {
+		var n uint64
+		for _, t := range c.ts[:c.n] {
+			if t < r.lastTS {
+				n++
+			}
+		}
+		r.mu.Lock()
+		r.outOfOrder += n
+		r.mu.Unlock()
+	}
+	r.emitted = true
+	if c.maxTS > r.lastTS {
+		r.lastTS = c.maxTS
+	}
+	if c.hasStacks {
+		ids := make([]int64, len(c.stacks))
+		for i, k := range c.stacks {
+			ids[i] = r.stacks.intern(k)
+		}
+		for i, s := range c.stack[:c.n] {
+			if s >= 0 {
+				c.stack[i] = ids[s]
+			}
+		}
+	}
+	rec := r.toRecord(c)
+	defer rec.Release()
+	bs := int64(r.opts.BatchSize)
+	for off := int64(0); off < rec.NumRows(); off += bs {
+		end := off + bs
+		if end > rec.NumRows() {
+			end = rec.NumRows()
+		}
+		if off == 0 && end == rec.NumRows() {
+			rec.Retain()
+			r.queue = append(r.queue, rec)
+			break
+		}
+		r.queue = append(r.queue, rec.NewSlice(off, end))
+	}
+}
+
+// toRecord wraps a chunk's buffers as an Arrow record without copying. The
+// pooled buffers go back to the pool when the record is released.
+func (r *Reader) toRecord(c *chunk) arrow.Record {
+	n := c.n
+	cols := make([]arrow.Array, 0, numCommon+len(r.cols))
+	// mk builds an array over buffers, taking ownership of the pooled ones:
+	// a nil validity means no nulls; an unused pooled validity is returned.
+	mk := func(t arrow.DataType, valid []byte, nulls int, bufs ...*memory.Buffer) arrow.Array {
+		var vb *memory.Buffer
+		if nulls > 0 {
+			vb = memory.NewBufferWithAllocator(valid, &pool)
+		} else if valid != nil {
+			pool.put(valid)
+		}
+		d := array.NewData(t, n, append([]*memory.Buffer{vb}, bufs...), nil, nulls, 0)
+		if vb != nil {
+			vb.Release()
+		}
+		for _, b := range bufs {
+			b.Release()
+		}
+		a := array.MakeFromData(d)
+		d.Release()
+		return a
+	}
+	pooled := func(b []byte) *memory.Buffer { return memory.NewBufferWithAllocator(b, &pool) }
+	common := func(i int, t arrow.DataType, valid []byte, nulls int) arrow.Array {
+		b := c.raw[i][:n*rawWidth[i]]
+		c.raw[i] = nil
+		return mk(t, valid, nulls, pooled(b))
+	}
+	cols = append(cols,
+		common(rawTS, arrow.PrimitiveTypes.Uint64, nil, 0),
+		common(rawCPU, arrow.PrimitiveTypes.Uint32, nil, 0),
+		common(rawPID, arrow.PrimitiveTypes.Int32, nil, 0),
+		common(rawTID, arrow.PrimitiveTypes.Int32, nil, 0))
+	// comm: indexes with nulls where the task is unnamed.
+	var cv []byte
+	cnulls := 0
+	if c.unknownComm {
+		cv = pool.getZero((n + 7) / 8)
+		for i, v := range c.comm[:n] {
+			if v >= 0 {
+				cv[i>>3] |= 1 << (i & 7)
+			} else {
+				c.comm[i] = 0
+				cnulls++
+			}
+		}
+	}
+	ci := common(rawComm, arrow.PrimitiveTypes.Int32, cv, cnulls)
+	cols = append(cols, array.NewDictionaryArray(dictType, ci, r.commDict))
+	ci.Release()
+	pi := common(rawProbe, arrow.PrimitiveTypes.Int32, nil, 0)
+	cols = append(cols, array.NewDictionaryArray(dictType, pi, r.probeDict))
+	pi.Release()
+	sv := pool.getZero((n + 7) / 8)
+	snulls := 0
+	for i, v := range c.stack[:n] {
+		if v >= 0 {
+			sv[i>>3] |= 1 << (i & 7)
+		} else {
+			c.stack[i] = 0
+			snulls++
+		}
+	}
+	cols = append(cols, common(rawStack, arrow.PrimitiveTypes.Int64, sv, snulls))
+	for i, col := range r.cols {
+		b := c.cols[i]
+		if b == nil {
+			cols = append(cols, array.MakeArrayOfNull(memory.DefaultAllocator, col.typ, n))
+			continue
+		}
+		nulls := n - popcount(b.valid, n)
+		if b.width > 0 {
+			cols = append(cols, mk(col.typ, b.valid, nulls, pooled(b.data[:n*b.width])))
+			continue
+		}
+		b.finishVar(n)
+		cols = append(cols, mk(col.typ, b.valid, nulls, pooled(int32Bytes(b.offsets)[:(n+1)*4]), memory.NewBufferBytes(b.data)))
+	}
+	c.cols = nil
+	rec := array.NewRecord(r.schema, cols, int64(n))
+	for _, a := range cols {
+		a.Release()
+	}
+	return rec
+}
+
+// Record is the current batch, valid until the next call to Next (Retain to keep it).
+func (r *Reader) Record() arrow.Record { return r.cur }
+
+// Err is the first error met.
+func (r *Reader) Err() error { return r.err }
+
+// Close releases everything (and the file when the Reader opened it).
+func (r *Reader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	close(r.done)
+	if r.started {
+		// The dispatcher stops on done; workers never block (result channels
+		// are buffered), so this returns once in-flight frames are decoded.
+		r.wg.Wait()
+	}
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	for _, q := range r.queue {
+		q.Release()
+	}
+	r.queue = nil
+	if r.ownsF {
+		return r.f.Close()
+	}
+	return nil
+}

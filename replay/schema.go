@@ -1,0 +1,331 @@
+package replay
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/kpcap/kpcap/format"
+	"github.com/kpcap/kpcap/replay/filter"
+	"github.com/kpcap/kpcap/replay/internal/eventfmt"
+)
+
+// colKind says how a field column is accumulated.
+type colKind uint8
+
+const (
+	colFixed  colKind = iota + 1 // little-endian integer of width bytes
+	colString                    // utf8
+	colBinary                    // binary
+)
+
+// column is one event-field column of the output schema.
+type column struct {
+	name     string
+	typ      arrow.DataType
+	kind     colKind
+	width    int
+	sizeHint int // expected bytes per value of variable columns
+}
+
+// fieldDec decodes one field of one source into column col.
+type fieldDec struct {
+	f   eventfmt.Field
+	col int // index into Reader.cols
+}
+
+// sourceDec is everything needed to decode one selected source's samples.
+type sourceDec struct {
+	idx    int
+	src    *format.Source
+	ev     *eventfmt.Event
+	fields []fieldDec // non-common fields, in format order
+	// ints are the fixed integer fields, split out for the hot loop.
+	ints      []intDec
+	vars      []fieldDec // the other fields (strings, arrays)
+	minLen    int        // payload bytes needed by every fixed field
+	pred      filter.Predicate
+	predFalse bool   // the filter names a field this source lacks
+	short     string // event name for text output ("sys_enter_openat")
+	isProbe   bool   // kprobe/uprobe: print (sym+off) prefix, quote strings
+	special   [3]int // record column indexes of __probe_ip, __probe_func, __probe_ret_ip (u64); -1 if absent
+	textCols  []textCol
+}
+
+type intDec struct {
+	off, size, col int
+}
+
+// SourceInfo describes one source of the file as the Reader decodes it.
+type SourceInfo struct {
+	Index    int    // index in the file's Header.Sources, and the probe column's dictionary index
+	Name     string // "GROUP:EVENT"
+	Kind     format.SourceKind
+	Selected bool // passes Options.Probes
+	// Fields maps each decoded field name to its column index in the schema
+	// (common columns included in the count); nil when not selected.
+	Fields map[string]int
+	// Err is why the source's format could not be parsed; such a source is skipped.
+	Err error
+}
+
+// typeFor returns the Arrow type and accumulation of a field.
+func typeFor(f *eventfmt.Field) (arrow.DataType, colKind, int) {
+	switch f.Kind {
+	case eventfmt.KindInt:
+		switch {
+		case f.Size == 1 && f.Signed:
+			return arrow.PrimitiveTypes.Int8, colFixed, 1
+		case f.Size == 1:
+			return arrow.PrimitiveTypes.Uint8, colFixed, 1
+		case f.Size == 2 && f.Signed:
+			return arrow.PrimitiveTypes.Int16, colFixed, 2
+		case f.Size == 2:
+			return arrow.PrimitiveTypes.Uint16, colFixed, 2
+		case f.Size == 4 && f.Signed:
+			return arrow.PrimitiveTypes.Int32, colFixed, 4
+		case f.Size == 4:
+			return arrow.PrimitiveTypes.Uint32, colFixed, 4
+		case f.Signed:
+			return arrow.PrimitiveTypes.Int64, colFixed, 8
+		default:
+			return arrow.PrimitiveTypes.Uint64, colFixed, 8
+		}
+	case eventfmt.KindString:
+		return arrow.BinaryTypes.String, colString, 0
+	case eventfmt.KindDataLoc, eventfmt.KindRelLoc:
+		if f.Text {
+			return arrow.BinaryTypes.String, colString, 0
+		}
+	}
+	return arrow.BinaryTypes.Binary, colBinary, 0
+}
+
+var commonNames = map[string]bool{ColTS: true, ColCPU: true, ColPID: true, ColTID: true, ColComm: true, ColProbe: true, ColStackID: true}
+
+// matchProbe reports whether name passes the --probe patterns.
+func matchProbe(patterns []string, name string) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, p := range patterns {
+		if p == name {
+			return true
+		}
+		if ok, err := path.Match(p, name); err == nil && ok {
+			return true
+		}
+		// "sys_enter_openat" matches "syscalls:sys_enter_openat".
+		if i := strings.LastIndexByte(name, ':'); i >= 0 {
+			if ok, err := path.Match(p, name[i+1:]); err == nil && ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// buildSchema parses every selected source's format and lays out the columns.
+func (r *Reader) buildSchema() error {
+	srcs := r.f.Header.Sources
+	r.decs = make([]*sourceDec, len(srcs))
+	r.infos = make([]SourceInfo, len(srcs))
+	type use struct {
+		sd *sourceDec
+		fi int
+		t  arrow.DataType
+	}
+	byName := map[string][]use{}
+	var order []string
+	var expr *filter.Expr
+	if r.opts.Filter != "" {
+		e, err := filter.Parse(r.opts.Filter)
+		if err != nil {
+			return err
+		}
+		expr = e
+	}
+	anySelected := false
+	for i := range srcs {
+		s := &srcs[i]
+		info := SourceInfo{Index: i, Name: s.Name, Kind: s.Kind, Selected: matchProbe(r.opts.Probes, s.Name)}
+		if info.Selected {
+			anySelected = true
+			ev, err := eventfmt.Parse(s.Format)
+			if err != nil {
+				info.Err = fmt.Errorf("source %s: %w", s.Name, err)
+				r.warnf("source %s: cannot parse its event format, skipping its samples: %v", s.Name, err)
+				info.Selected = false
+			} else {
+				sd := &sourceDec{idx: i, src: s, ev: ev, special: [3]int{-1, -1, -1}}
+				sd.short = s.Name
+				if j := strings.LastIndexByte(sd.short, ':'); j >= 0 {
+					sd.short = sd.short[j+1:]
+				}
+				sd.isProbe = s.Kind != format.KindTracepoint
+				for fi := range ev.Fields {
+					f := &ev.Fields[fi]
+					if f.Common {
+						continue
+					}
+					t, _, _ := typeFor(f)
+					if _, seen := byName[f.Name]; !seen {
+						order = append(order, f.Name)
+					}
+					byName[f.Name] = append(byName[f.Name], use{sd, fi, t})
+				}
+				r.decs[i] = sd
+			}
+		}
+		r.infos[i] = info
+	}
+	if len(r.opts.Probes) > 0 && !anySelected {
+		names := make([]string, len(srcs))
+		for i := range srcs {
+			names[i] = srcs[i].Name
+		}
+		return fmt.Errorf("no source matches --probe %s; the trace has: %s", strings.Join(r.opts.Probes, ","), strings.Join(names, ", "))
+	}
+	// Lay out columns: a name shared with one type is one column; a name used
+	// with different types, or clashing with a common column, is per source.
+	colIdx := map[string]int{}
+	addCol := func(name string, f *eventfmt.Field) int {
+		if i, ok := colIdx[name]; ok {
+			return i
+		}
+		t, k, w := typeFor(f)
+		hint := 0
+		if k != colFixed {
+			// Char arrays are mostly shorter than their size; strings vary.
+			hint = min(max(f.Size/2, 8), 64)
+		}
+		r.cols = append(r.cols, column{name: name, typ: t, kind: k, width: w, sizeHint: hint})
+		colIdx[name] = len(r.cols) - 1
+		return len(r.cols) - 1
+	}
+	for _, name := range order {
+		uses := byName[name]
+		same := !commonNames[name]
+		for _, u := range uses[1:] {
+			if !arrow.TypeEqual(u.t, uses[0].t) {
+				same = false
+			}
+		}
+		for _, u := range uses {
+			cname := name
+			if !same {
+				cname = u.sd.src.Name + "." + name
+			}
+			f := &u.sd.ev.Fields[u.fi]
+			u.sd.fields = append(u.sd.fields, fieldDec{f: *f, col: addCol(cname, f)})
+		}
+	}
+	fields := []arrow.Field{
+		{Name: ColTS, Type: arrow.PrimitiveTypes.Uint64},
+		{Name: ColCPU, Type: arrow.PrimitiveTypes.Uint32},
+		{Name: ColPID, Type: arrow.PrimitiveTypes.Int32},
+		{Name: ColTID, Type: arrow.PrimitiveTypes.Int32},
+		{Name: ColComm, Type: dictType, Nullable: true},
+		{Name: ColProbe, Type: dictType},
+		{Name: ColStackID, Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	}
+	for _, c := range r.cols {
+		fields = append(fields, arrow.Field{Name: c.name, Type: c.typ, Nullable: true})
+	}
+	md := arrow.NewMetadata([]string{"kpcap.application", "kpcap.hostname", "kpcap.kernel"},
+		[]string{r.f.Header.Application, r.f.Header.Host.Hostname, r.f.Header.Host.Kernel})
+	r.schema = arrow.NewSchema(fields, &md)
+
+	var typeErr error
+	compiled := 0
+	for i, sd := range r.decs {
+		if sd == nil {
+			continue
+		}
+		m := map[string]int{}
+		for _, fd := range sd.fields {
+			m[fd.f.Name] = numCommon + fd.col
+			if fd.f.Kind == eventfmt.KindInt {
+				sd.ints = append(sd.ints, intDec{off: fd.f.Offset, size: fd.f.Size, col: fd.col})
+				if e := fd.f.Offset + fd.f.Size; e > sd.minLen {
+					sd.minLen = e
+				}
+			} else {
+				sd.vars = append(sd.vars, fd)
+			}
+		}
+		r.infos[i].Fields = m
+		for k, name := range []string{"__probe_ip", "__probe_func", "__probe_ret_ip"} {
+			if f := sd.ev.Field(name); f != nil && f.Kind == eventfmt.KindInt && f.Size == 8 {
+				sd.special[k] = m[name]
+			}
+		}
+		sd.textCols = r.textColsFor(sd)
+		if expr != nil {
+			// A field missing in a source, or of another type there, makes
+			// the filter false for that source only.
+			pred, ok, err := expr.Compile(sd.resolve)
+			switch {
+			case err != nil:
+				if typeErr == nil {
+					typeErr = fmt.Errorf("source %s: %w", sd.src.Name, err)
+				}
+				sd.pred, sd.predFalse = func(filter.Row) bool { return false }, true
+			case ok:
+				compiled++
+				sd.pred = pred
+			default:
+				sd.pred, sd.predFalse = pred, true
+			}
+		}
+	}
+	if expr != nil && compiled == 0 {
+		if typeErr != nil {
+			return typeErr
+		}
+		return fmt.Errorf("filter: no selected source has all of the fields %s", strings.Join(expr.Fields(), ", "))
+	}
+	return nil
+}
+
+// numCommon is the number of common columns before the event fields.
+const numCommon = 7
+
+var dictType = &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+
+// Filter field ids beyond the event's own fields.
+const (
+	idCPU = -1 - iota
+	idComm
+	idPID
+)
+
+// resolve maps a filter field name to this source's field: the event's own
+// fields first (as ftrace does), then cpu/comm/common_pid.
+func (sd *sourceDec) resolve(name string) (filter.Field, bool) {
+	for i := range sd.ev.Fields {
+		f := &sd.ev.Fields[i]
+		if f.Name != name {
+			continue
+		}
+		switch {
+		case f.Kind == eventfmt.KindInt && f.Signed:
+			return filter.Field{Type: filter.Signed, ID: i}, true
+		case f.Kind == eventfmt.KindInt:
+			return filter.Field{Type: filter.Unsigned, ID: i}, true
+		case f.Kind == eventfmt.KindString || f.Text:
+			return filter.Field{Type: filter.String, ID: i}, true
+		}
+		return filter.Field{}, false
+	}
+	switch name {
+	case "cpu", "CPU", "common_cpu":
+		return filter.Field{Type: filter.Unsigned, ID: idCPU}, true
+	case "comm", "COMM":
+		return filter.Field{Type: filter.String, ID: idComm}, true
+	case "common_pid":
+		return filter.Field{Type: filter.Signed, ID: idPID}, true
+	}
+	return filter.Field{}, false
+}

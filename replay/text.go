@@ -1,0 +1,591 @@
+package replay
+
+import (
+	"encoding/binary"
+	"io"
+	"math/bits"
+	"slices"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+)
+
+// textCol says how text and JSON print one field of a source.
+type textCol struct {
+	name   string // field name as in the format file
+	key    string // JSON key: the field name, or the column name when it clashes with a common key
+	col    int    // record column index
+	kind   colKind
+	width  int
+	signed bool
+	hex    bool
+	symbol bool
+	skip   bool // printed in the "(sym+off)" prefix instead
+}
+
+func (r *Reader) textColsFor(sd *sourceDec) []textCol {
+	var out []textCol
+	for _, fd := range sd.fields {
+		c := r.cols[fd.col]
+		tc := textCol{name: fd.f.Name, key: fd.f.Name, col: numCommon + fd.col, kind: c.kind, width: c.width,
+			signed: fd.f.Signed, hex: fd.f.Hex, symbol: fd.f.Symbol}
+		if commonNames[fd.f.Name] || fd.f.Name == "stack" {
+			tc.key = c.name
+		}
+		switch fd.f.Name {
+		case "__probe_ip", "__probe_func", "__probe_ret_ip":
+			tc.skip = sd.isProbe
+		}
+		out = append(out, tc)
+	}
+	return out
+}
+
+// colView reads one column of a batch without per-value interface calls.
+type colView struct {
+	arr   arrow.Array
+	data  []byte // fixed-width values, batch offset applied
+	str   *array.String
+	bin   *array.Binary
+	nulls bool
+	valid []byte // validity bitmap when nulls
+	voff  int    // bit offset of row 0 in valid
+}
+
+func (v *colView) isNull(i int) bool {
+	if !v.nulls {
+		return false
+	}
+	j := v.voff + i
+	return v.valid[j>>3]&(1<<(j&7)) == 0
+}
+
+// bytes returns the value of a string or binary column.
+func (v *colView) bytes(i int) []byte {
+	if v.str != nil {
+		s := v.str.Value(i)
+		return []byte(s)
+	}
+	return v.bin.Value(i)
+}
+
+func (v *colView) uint(i, width int, signed bool) uint64 {
+	b := v.data[i*width:]
+	switch width {
+	case 8:
+		return binary.LittleEndian.Uint64(b)
+	case 4:
+		x := binary.LittleEndian.Uint32(b)
+		if signed {
+			return uint64(int64(int32(x)))
+		}
+		return uint64(x)
+	case 2:
+		x := binary.LittleEndian.Uint16(b)
+		if signed {
+			return uint64(int64(int16(x)))
+		}
+		return uint64(x)
+	}
+	if signed {
+		return uint64(int64(int8(b[0])))
+	}
+	return uint64(b[0])
+}
+
+func makeViews(rec arrow.Record) []colView {
+	views := make([]colView, rec.NumCols())
+	for i, a := range rec.Columns() {
+		v := colView{arr: a, nulls: a.NullN() > 0}
+		if v.nulls {
+			if vb := a.Data().Buffers()[0]; vb != nil {
+				v.valid, v.voff = vb.Bytes(), a.Data().Offset()
+			} else {
+				v.nulls = false // all null without a bitmap cannot happen with NullN > 0 in practice
+			}
+		}
+		switch t := a.(type) {
+		case *array.String:
+			v.str = t
+		case *array.Binary:
+			v.bin = t
+		case *array.Dictionary:
+		default:
+			d := a.Data()
+			if len(d.Buffers()) > 1 && d.Buffers()[1] != nil {
+				if fw, ok := a.DataType().(arrow.FixedWidthDataType); ok {
+					w := fw.BitWidth() / 8
+					v.data = d.Buffers()[1].Bytes()[d.Offset()*w:]
+				}
+			}
+		}
+		views[i] = v
+	}
+	return views
+}
+
+// textWriter formats batches as trace_pipe-like lines or JSON lines into its
+// own buffer, written out in large blocks (no per-line copy or call).
+type textWriter struct {
+	r    *Reader
+	w    io.Writer
+	json bool
+	buf  []byte
+	// collect keeps the whole batch in buf (parallel formatting).
+	collect bool
+}
+
+const textFlushAt = 192 << 10
+
+func (tw *textWriter) flush() error {
+	if len(tw.buf) == 0 {
+		return nil
+	}
+	_, err := tw.w.Write(tw.buf)
+	tw.buf = tw.buf[:0]
+	return err
+}
+
+// WriteText writes every remaining event of r to w in the style of ftrace's
+// trace_pipe, one line per event, and returns the number of events written.
+func WriteText(r *Reader, w io.Writer) (int64, error) {
+	return writeLines(r, w, false)
+}
+
+// WriteJSON writes every remaining event of r to w as one JSON object per line
+// (ts, cpu, pid, tid, comm, probe, the fields by name, and "stack" when the
+// event has a callchain), returning the number of events written.
+func WriteJSON(r *Reader, w io.Writer) (int64, error) {
+	return writeLines(r, w, true)
+}
+
+func writeLines(r *Reader, w io.Writer, json bool) (int64, error) {
+	workers := r.opts.Workers
+	if workers <= 1 {
+		tw := &textWriter{r: r, w: w, json: json, buf: make([]byte, 0, textFlushAt+64<<10)}
+		var n int64
+		for r.Next() {
+			rec := r.Record()
+			if err := tw.batch(rec); err != nil {
+				return n, err
+			}
+			n += rec.NumRows()
+		}
+		if err := r.Err(); err != nil {
+			tw.flush()
+			return n, err
+		}
+		return n, tw.flush()
+	}
+	// Format batches in parallel, write them in order. In flight: at most
+	// 2*workers batches of text.
+	type result struct {
+		text []byte
+		rows int64
+	}
+	type job struct {
+		rec arrow.Record
+		out chan result
+	}
+	order := make(chan chan result, 2*workers)
+	jobs := make(chan job)
+	done := make(chan struct{})
+	free := make(chan []byte, 3*workers)
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		for r.Next() {
+			rec := r.Record()
+			rec.Retain()
+			ch := make(chan result, 1)
+			select {
+			case order <- ch:
+			case <-done:
+				rec.Release()
+				return
+			}
+			select {
+			case jobs <- job{rec, ch}:
+			case <-done:
+				rec.Release()
+				ch <- result{} // already queued in order: the writer waits for it
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tw := &textWriter{r: r, json: json, collect: true}
+			for j := range jobs {
+				select {
+				case tw.buf = <-free:
+				default:
+					tw.buf = nil
+				}
+				tw.buf = tw.buf[:0]
+				tw.batch(j.rec)
+				j.out <- result{tw.buf, j.rec.NumRows()}
+				j.rec.Release()
+			}
+		}()
+	}
+	var n int64
+	var werr error
+	for ch := range order {
+		res := <-ch
+		if werr == nil {
+			if _, werr = w.Write(res.text); werr != nil {
+				close(done)
+			} else {
+				n += res.rows
+			}
+		}
+		select {
+		case free <- res.text:
+		default:
+		}
+	}
+	wg.Wait()
+	if werr != nil {
+		return n, werr
+	}
+	return n, r.Err()
+}
+
+func (tw *textWriter) batch(rec arrow.Record) error {
+	views := makeViews(rec)
+	ts := arrow.Uint64Traits.CastFromBytes(views[0].data)
+	cpu := arrow.Uint32Traits.CastFromBytes(views[1].data)
+	pid := arrow.Int32Traits.CastFromBytes(views[2].data)
+	tid := arrow.Int32Traits.CastFromBytes(views[3].data)
+	commArr := rec.Column(4).(*array.Dictionary)
+	commIdx := commArr.Indices().(*array.Int32)
+	probeIdx := rec.Column(5).(*array.Dictionary).Indices().(*array.Int32)
+	stackArr := rec.Column(6).(*array.Int64)
+	for i := 0; i < int(rec.NumRows()); i++ {
+		p := int(probeIdx.Value(i))
+		sd := tw.r.decs[p]
+		comm := ""
+		commOK := commIdx.IsValid(i)
+		if commOK {
+			comm = tw.r.comms.dict[commIdx.Value(i)]
+		}
+		b := tw.buf
+		if tw.json {
+			b = append(b, `{"ts":`...)
+			b = appendUint(b, ts[i])
+			b = append(b, `,"cpu":`...)
+			b = appendUint(b, uint64(cpu[i]))
+			b = append(b, `,"pid":`...)
+			b = appendInt(b, int64(pid[i]))
+			b = append(b, `,"tid":`...)
+			b = appendInt(b, int64(tid[i]))
+			b = append(b, `,"comm":`...)
+			if commOK {
+				b = appendJSONString(b, comm)
+			} else {
+				b = append(b, "null"...)
+			}
+			b = append(b, `,"probe":`...)
+			b = appendJSONString(b, sd.src.Name)
+			for _, tc := range sd.textCols {
+				b = append(b, ',')
+				b = appendJSONString(b, tc.key)
+				b = append(b, ':')
+				v := &views[tc.col]
+				switch {
+				case v.isNull(i):
+					b = append(b, "null"...)
+				case tc.kind == colFixed:
+					x := v.uint(i, tc.width, tc.signed)
+					if tc.signed {
+						b = appendInt(b, int64(x))
+					} else {
+						b = appendUint(b, x)
+					}
+				case tc.kind == colString:
+					b = appendJSONString(b, v.str.Value(i))
+				default:
+					b = append(b, '"')
+					b = appendHex(b, v.bin.Value(i))
+					b = append(b, '"')
+				}
+			}
+			if stackArr.IsValid(i) {
+				b = append(b, `,"stack":[`...)
+				for k, f := range tw.r.Stack(stackArr.Value(i)) {
+					if k > 0 {
+						b = append(b, ',')
+					}
+					b = appendJSONString(b, f.Name)
+				}
+				b = append(b, ']')
+			}
+			b = append(b, "}\n"...)
+		} else {
+			// "            bash-1234    [001]   123.456789: event: "
+			if !commOK {
+				comm = "<...>"
+			}
+			for k := len(comm); k < 16; k++ {
+				b = append(b, ' ')
+			}
+			b = append(b, comm...)
+			b = append(b, '-')
+			l := len(b)
+			b = appendInt(b, int64(tid[i]))
+			for len(b)-l < 7 {
+				b = append(b, ' ')
+			}
+			b = append(b, " ["...)
+			c := uint64(cpu[i])
+			if c < 100 {
+				b = append(b, '0')
+			}
+			if c < 10 {
+				b = append(b, '0')
+			}
+			b = appendUint(b, c)
+			b = append(b, "] "...)
+			sec, us := ts[i]/1e9, ts[i]%1e9/1e3
+			for k := decLen(sec); k < 5; k++ {
+				b = append(b, ' ')
+			}
+			b = appendUint(b, sec)
+			b = append(b, '.')
+			b = append6(b, us)
+			b = append(b, ": "...)
+			b = append(b, sd.short...)
+			b = append(b, ':')
+			if sd.isProbe {
+				b = tw.appendProbePrefix(b, sd, views, i)
+			}
+			for _, tc := range sd.textCols {
+				if tc.skip {
+					continue
+				}
+				b = append(b, ' ')
+				b = append(b, tc.name...)
+				b = append(b, '=')
+				v := &views[tc.col]
+				switch {
+				case v.isNull(i):
+					b = append(b, "(fault)"...)
+				case tc.kind == colFixed:
+					x := v.uint(i, tc.width, tc.signed)
+					switch {
+					case tc.symbol:
+						b = tw.appendSym(b, x)
+					case tc.hex:
+						b = append(b, "0x"...)
+						b = appendHex64(b, x)
+					case tc.signed:
+						b = appendInt(b, int64(x))
+					default:
+						b = appendUint(b, x)
+					}
+				case tc.kind == colString:
+					if sd.isProbe {
+						b = append(b, '"')
+						b = append(b, v.str.Value(i)...)
+						b = append(b, '"')
+					} else {
+						b = append(b, v.str.Value(i)...)
+					}
+				default:
+					b = appendHex(b, v.bin.Value(i))
+				}
+			}
+			b = append(b, '\n')
+		}
+		tw.buf = b
+		if len(b) >= textFlushAt && !tw.collect {
+			if err := tw.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// appendProbePrefix writes " (sym+off/size)" for entry probes or
+// " (caller+off/size <- func)" for return probes, as ftrace does.
+func (tw *textWriter) appendProbePrefix(b []byte, sd *sourceDec, views []colView, i int) []byte {
+	get := func(col int) (uint64, bool) {
+		if col < 0 || views[col].isNull(i) || views[col].data == nil {
+			return 0, false
+		}
+		return views[col].uint(i, 8, false), true
+	}
+	if ip, ok := get(sd.special[0]); ok {
+		b = append(b, " ("...)
+		b = tw.appendSym(b, ip)
+		return append(b, ')')
+	}
+	fn, ok1 := get(sd.special[1])
+	ret, ok2 := get(sd.special[2])
+	if ok1 && ok2 {
+		// As ftrace prints return probes: the caller with its offset, then
+		// the probed function's name.
+		b = append(b, " ("...)
+		b = tw.appendSym(b, ret)
+		b = append(b, " <- "...)
+		if s, ok := tw.r.ksyms.lookup(fn); ok && s.Addr == fn {
+			b = append(b, s.Name...)
+		} else {
+			b = tw.appendSym(b, fn)
+		}
+		return append(b, ')')
+	}
+	return b
+}
+
+// appendSym writes addr as sym+0xoff/0xsize, or 0xaddr when unknown.
+func (tw *textWriter) appendSym(b []byte, addr uint64) []byte {
+	s, ok := tw.r.ksyms.lookup(addr)
+	if !ok {
+		b = append(b, "0x"...)
+		return appendHex64(b, addr)
+	}
+	b = append(b, s.Name...)
+	b = append(b, "+0x"...)
+	b = appendHex64(b, addr-s.Addr)
+	if s.Size != 0 {
+		b = append(b, "/0x"...)
+		b = appendHex64(b, s.Size)
+	}
+	if s.Module != "" {
+		b = append(b, " ["...)
+		b = append(b, s.Module...)
+		b = append(b, ']')
+	}
+	return b
+}
+
+func appendPad(b []byte, v uint64, width int) []byte {
+	for k := decLen(v); k < width; k++ {
+		b = append(b, '0')
+	}
+	return appendUint(b, v)
+}
+
+// append6 appends v < 1e6 as exactly six digits (the microseconds).
+func append6(b []byte, v uint64) []byte {
+	h, m, l := v/10000%100*2, v/100%100*2, v%100*2
+	return append(b, digits2[h], digits2[h+1], digits2[m], digits2[m+1], digits2[l], digits2[l+1])
+}
+
+// decLen is the number of decimal digits of v.
+func decLen(v uint64) int {
+	n := 1
+	for v >= 10 {
+		v /= 10
+		n++
+	}
+	return n
+}
+
+const digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
+// appendUint appends v in decimal, writing the digits in place (strconv's
+// Append functions format into a temporary and copy).
+func appendUint(b []byte, v uint64) []byte {
+	n := decLen(v)
+	l := len(b)
+	b = slices.Grow(b, n)[:l+n]
+	i := l + n
+	for v >= 100 {
+		q := v / 100
+		r := (v - q*100) * 2
+		i -= 2
+		b[i], b[i+1] = digits2[r], digits2[r+1]
+		v = q
+	}
+	if v >= 10 {
+		i -= 2
+		b[i], b[i+1] = digits2[v*2], digits2[v*2+1]
+	} else {
+		i--
+		b[i] = byte('0' + v)
+	}
+	return b
+}
+
+func appendInt(b []byte, v int64) []byte {
+	if v < 0 {
+		b = append(b, '-')
+		return appendUint(b, uint64(-v))
+	}
+	return appendUint(b, uint64(v))
+}
+
+// appendHex64 appends v in lower-case hex without a prefix.
+func appendHex64(b []byte, v uint64) []byte {
+	n := (bits.Len64(v) + 3) / 4
+	if n == 0 {
+		n = 1
+	}
+	l := len(b)
+	b = slices.Grow(b, n)[:l+n]
+	for i := l + n - 1; i >= l; i-- {
+		b[i] = hexDigits[v&15]
+		v >>= 4
+	}
+	return b
+}
+
+const hexDigits = "0123456789abcdef"
+
+func appendHex(b, v []byte) []byte {
+	for _, c := range v {
+		b = append(b, hexDigits[c>>4], hexDigits[c&15])
+	}
+	return b
+}
+
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\r':
+				b = append(b, '\\', 'r')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, "\ufffd"...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

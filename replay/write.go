@@ -1,0 +1,200 @@
+package replay
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/ipc"
+	"github.com/apache/arrow/go/v17/parquet"
+	"github.com/apache/arrow/go/v17/parquet/compress"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+	"github.com/kpcap/kpcap/format"
+)
+
+// WriteArrow writes every remaining batch of r to w as one Arrow IPC file
+// (the random-access "file" format) and returns the number of rows written.
+func WriteArrow(r *Reader, w io.Writer) (int64, error) {
+	return writeIPC(r.Schema(), w, r)
+}
+
+type recordSource interface {
+	Next() bool
+	Record() arrow.Record
+	Err() error
+}
+
+func writeIPC(schema *arrow.Schema, w io.Writer, src recordSource) (int64, error) {
+	ws, ok := w.(io.WriteSeeker)
+	if !ok {
+		ws = &countingWriter{w: w}
+	}
+	fw, err := ipc.NewFileWriter(ws, ipc.WithSchema(schema))
+	if err != nil {
+		return 0, fmt.Errorf("arrow writer: %w", err)
+	}
+	var n int64
+	for src.Next() {
+		rec := src.Record()
+		if err := fw.Write(rec); err != nil {
+			fw.Close()
+			return n, fmt.Errorf("write arrow batch: %w", err)
+		}
+		n += rec.NumRows()
+	}
+	if err := src.Err(); err != nil {
+		fw.Close()
+		return n, err
+	}
+	if err := fw.Close(); err != nil {
+		return n, fmt.Errorf("close arrow file: %w", err)
+	}
+	return n, nil
+}
+
+// countingWriter lets the IPC writer, which only asks for its current
+// position, write to pipes and buffers.
+type countingWriter struct {
+	w   io.Writer
+	pos int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.pos += int64(n)
+	return n, err
+}
+
+func (c *countingWriter) Seek(off int64, whence int) (int64, error) {
+	if off == 0 && whence == io.SeekCurrent {
+		return c.pos, nil
+	}
+	return c.pos, fmt.Errorf("arrow output: cannot seek")
+}
+
+// parquetProps are zstd-compressed with the Arrow schema stored, so that
+// dictionaries and unsigned types read back as they were written. Dictionary
+// encoding is kept for string columns (comm, probe, names: few distinct
+// values) and left off for numbers, where it mostly costs time.
+func parquetProps(schema *arrow.Schema) (*parquet.WriterProperties, pqarrow.ArrowWriterProperties) {
+	opts := []parquet.WriterProperty{
+		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithMaxRowGroupLength(1 << 20),
+		parquet.WithDictionaryDefault(false),
+		// Min/max statistics cost a fifth of the write time on sparse
+		// columns: keep them where queries prune, on the common columns.
+		parquet.WithStats(false),
+	}
+	for _, c := range []string{ColTS, ColCPU, ColPID, ColTID} {
+		opts = append(opts, parquet.WithStatsFor(c, true))
+	}
+	for _, f := range schema.Fields() {
+		switch f.Type.ID() {
+		case arrow.STRING, arrow.DICTIONARY:
+			opts = append(opts, parquet.WithDictionaryFor(f.Name, true))
+		}
+	}
+	return parquet.NewWriterProperties(opts...), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())
+}
+
+// WriteParquet writes every remaining batch of r to w as one zstd-compressed
+// Parquet file and returns the number of rows written.
+func WriteParquet(r *Reader, w io.Writer) (int64, error) {
+	return writeParquet(r.Schema(), w, r)
+}
+
+func writeParquet(schema *arrow.Schema, w io.Writer, src recordSource) (int64, error) {
+	props, aprops := parquetProps(schema)
+	fw, err := pqarrow.NewFileWriter(schema, nopCloser{w}, props, aprops)
+	if err != nil {
+		return 0, fmt.Errorf("parquet writer: %w", err)
+	}
+	var n int64
+	for src.Next() {
+		rec := src.Record()
+		// WriteBuffered packs small batches into the same row group.
+		if err := fw.WriteBuffered(rec); err != nil {
+			fw.Close()
+			return n, fmt.Errorf("write parquet batch: %w", err)
+		}
+		n += rec.NumRows()
+	}
+	if err := src.Err(); err != nil {
+		fw.Close()
+		return n, err
+	}
+	if err := fw.Close(); err != nil {
+		return n, fmt.Errorf("close parquet file: %w", err)
+	}
+	return n, nil
+}
+
+// nopCloser keeps pqarrow from closing the caller's writer.
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// oneRecord yields a single record.
+type oneRecord struct {
+	rec  arrow.Record
+	done bool
+}
+
+func (o *oneRecord) Next() bool           { d := o.done; o.done = true; return !d }
+func (o *oneRecord) Record() arrow.Record { return o.rec }
+func (o *oneRecord) Err() error           { return nil }
+
+// WriteStacksArrow writes the stacks table (StacksSchema) to w as an Arrow IPC file.
+func WriteStacksArrow(r *Reader, w io.Writer) (int64, error) {
+	rec := r.StacksRecord()
+	defer rec.Release()
+	return writeIPC(StacksSchema, w, &oneRecord{rec: rec})
+}
+
+// WriteStacksParquet writes the stacks table (StacksSchema) to w as Parquet.
+func WriteStacksParquet(r *Reader, w io.Writer) (int64, error) {
+	rec := r.StacksRecord()
+	defer rec.Release()
+	return writeParquet(StacksSchema, w, &oneRecord{rec: rec})
+}
+
+// TraceStart returns the time of the trace's first sample (ns on the capture
+// clock), 0 if unknown: relative --since/--until count from it.
+func TraceStart(f *format.File) uint64 {
+	var start uint64
+	for _, fr := range f.Frames {
+		if fr.Samples > 0 && fr.FirstNS != 0 && (start == 0 || fr.FirstNS < start) {
+			start = fr.FirstNS
+		}
+	}
+	for _, s := range f.Stats {
+		if s.StartNS != 0 && (start == 0 || s.StartNS < start) {
+			start = s.StartNS
+		}
+	}
+	return start
+}
+
+// ParseTime parses a --since/--until value: a duration relative to start
+// ("2s", "1.5s", "250ms", "1m30s") or an absolute time in ns on the capture
+// clock (a bare integer, e.g. "123456789000").
+func ParseTime(s string, start uint64) (uint64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, fmt.Errorf("empty time")
+	}
+	if v, err := strconv.ParseUint(s, 10, 64); err == nil {
+		return v, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("bad time %q: want a duration from the trace start (2s, 1.5s, 300ms) or absolute ns", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("bad time %q: negative", s)
+	}
+	return start + uint64(d), nil
+}
