@@ -172,27 +172,9 @@ func Compare(fileA string, a *TraceAnalysis, fileB string, b *TraceAnalysis, o D
 	}
 
 	// Sources by normalized name.
-	type pairSrc struct{ a, b *SourceCount }
-	srcs := map[string]*pairSrc{}
-	var order []string
-	get := func(name string) *pairSrc {
-		n := symname.Normalize(name)
-		p := srcs[n]
-		if p == nil {
-			p = &pairSrc{}
-			srcs[n] = p
-			order = append(order, n)
-		}
-		return p
-	}
-	for i := range a.Summary.Sources {
-		get(a.Summary.Sources[i].Name).a = &a.Summary.Sources[i]
-	}
-	for i := range b.Summary.Sources {
-		get(b.Summary.Sources[i].Name).b = &b.Summary.Sources[i]
-	}
-	for _, n := range order {
-		p := srcs[n]
+	for _, m := range matchBy(a.Summary.Sources, b.Summary.Sources, func(s SourceCount) string { return symname.Normalize(s.Name) }) {
+		n := m.key
+		p := struct{ a, b *SourceCount }{pick(a.Summary.Sources, m.a), pick(b.Summary.Sources, m.b)}
 		pd := ProbeDiff{Name: n, Kind: "source"}
 		if p.a != nil {
 			pd.A = Side{Count: p.a.Events, RatePerSec: p.a.RatePerSec, Lost: p.a.Lost}
@@ -216,28 +198,14 @@ func Compare(fileA string, a *TraceAnalysis, fileB string, b *TraceAnalysis, o D
 	}
 
 	// Paired functions by normalized name (and group).
-	type pairFn struct{ a, b *FuncLatency }
-	fns := map[string]*pairFn{}
-	var forder []string
-	fget := func(f *FuncLatency) *pairFn {
+	fnKey := func(f *FuncLatency) string {
 		n := symname.Normalize(f.Name)
 		if f.Group != "" {
 			n += " [" + f.Group + "]"
 		}
-		p := fns[n]
-		if p == nil {
-			p = &pairFn{}
-			fns[n] = p
-			forder = append(forder, n)
-		}
-		return p
+		return n
 	}
-	for _, f := range a.Latency.Functions {
-		fget(f).a = f
-	}
-	for _, f := range b.Latency.Functions {
-		fget(f).b = f
-	}
+	fpairs := matchBy(a.Latency.Functions, b.Latency.Functions, fnKey)
 	latSide := func(f *FuncLatency, secs float64, lost uint64) Side {
 		s := Side{Count: f.Count, P50: f.P50, P90: f.P90, P99: f.P99, Max: f.Max, Lost: lost}
 		if secs > 0 {
@@ -248,8 +216,15 @@ func Compare(fileA string, a *TraceAnalysis, fileB string, b *TraceAnalysis, o D
 		}
 		return s
 	}
-	for _, n := range forder {
-		p := fns[n]
+	for _, m := range fpairs {
+		n := m.key
+		var p struct{ a, b *FuncLatency }
+		if m.a >= 0 {
+			p.a = a.Latency.Functions[m.a]
+		}
+		if m.b >= 0 {
+			p.b = b.Latency.Functions[m.b]
+		}
 		pd := ProbeDiff{Name: n, Kind: "latency"}
 		if p.a != nil {
 			pd.A = latSide(p.a, float64(d.A.DurationNS)/1e9, d.A.Lost)
@@ -315,6 +290,43 @@ func Compare(fileA string, a *TraceAnalysis, fileB string, b *TraceAnalysis, o D
 		d.Stacks = []StackDiff{}
 	}
 	return d
+}
+
+// pairing is one key of matchBy: the index of its item in A and in B, -1 where absent.
+type pairing struct {
+	key  string
+	a, b int
+}
+
+// matchBy pairs the items of a and b by key, in order of first appearance
+// (A's, then those only in B). A key repeated within one side keeps its last item.
+func matchBy[T any](a, b []T, key func(T) string) []pairing {
+	idx := map[string]int{}
+	var out []pairing
+	at := func(k string) *pairing {
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, pairing{key: k, a: -1, b: -1})
+		}
+		return &out[i]
+	}
+	for i, v := range a {
+		at(key(v)).a = i
+	}
+	for i, v := range b {
+		at(key(v)).b = i
+	}
+	return out
+}
+
+// pick returns &s[i], or nil for i < 0.
+func pick[T any](s []T, i int) *T {
+	if i < 0 {
+		return nil
+	}
+	return &s[i]
 }
 
 func share(v, total uint64) float64 {

@@ -196,7 +196,7 @@ func (a *summaryAcc) add(b *batch) error {
 		}
 		tk := a.fields[f.Name]
 		if tk == nil {
-			tk = newTopK(1024)
+			tk = newTopK(topKCapacity)
 			a.fields[f.Name] = tk
 		}
 		col := b.rec.Column(ci)
@@ -306,6 +306,9 @@ func topNames(v []NameCount, n int) []NameCount {
 	return v
 }
 
+// topKCapacity is how many values of a string field the summary keeps.
+const topKCapacity = 1024
+
 // topK counts values approximately in bounded memory: when it holds more
 // than capacity values it drops the less frequent half, remembering the
 // largest count dropped (the error bound of later counts).
@@ -369,6 +372,10 @@ func (t *timeline) add(ts, n uint64) {
 	}
 	idx := (ts - t.start) / t.width
 	for idx >= uint64(t.max) {
+		if t.width >= 1<<62 { // hostile times: doubling would overflow
+			idx = uint64(t.max) - 1
+			break
+		}
 		t.grow()
 		idx = (ts - t.start) / t.width
 	}
@@ -410,8 +417,18 @@ func (t *timeline) result() Timeline {
 	return Timeline{StartNS: t.start, BucketNS: t.width, Events: t.events, Lost: t.lost}
 }
 
-// Summarize reads in once and returns its summary.
+// Summarize reads in once and returns its summary. A fresh *replay.Reader
+// (or a wrapper embedding one) without --filter or time window is counted
+// by the fast path of summary_fast.go; anything else goes through batches.
 func Summarize(in Input, o SummaryOptions) (*Summary, error) {
+	if s, ok, err := summarizeFast(in, o); ok || err != nil {
+		return s, err
+	}
+	return summarizeBatches(in, o)
+}
+
+// summarizeBatches summarizes the replay batches of in.
+func summarizeBatches(in Input, o SummaryOptions) (*Summary, error) {
 	a := newSummaryAcc(o)
 	if err := run(in, a); err != nil {
 		return nil, err

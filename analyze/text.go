@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/kpcap/kpcap/replay"
 )
 
 // FormatNS prints a duration in ns with three significant digits.
@@ -360,20 +362,27 @@ type errWriter struct {
 	err error
 }
 
+// Write escapes control bytes other than newlines: the names printed come
+// from the trace file and the traced programs (comm, probe arguments), and an
+// escape sequence there must not reach the terminal.
 func (e *errWriter) Write(b []byte) (int, error) {
 	if e.err != nil {
 		return 0, e.err
 	}
-	n, err := e.w.Write(b)
-	e.err = err
-	return n, err
+	if _, err := e.w.Write(replay.EscapeControlLines(b)); err != nil {
+		e.err = err
+		return 0, err
+	}
+	return len(b), nil
 }
 
 func (e *errWriter) printf(format string, a ...any) { fmt.Fprintf(e, format, a...) }
 
+// orUnknown prints a command name in a table: "?" when unknown, its control
+// bytes (a newline, a tab) escaped so that it stays in its row and column.
 func orUnknown(comm string) string {
 	if comm == "" {
 		return "?"
 	}
-	return comm
+	return replay.EscapeControl(comm)
 }

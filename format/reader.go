@@ -109,6 +109,11 @@ func Open(path string) (*File, error) {
 		fh.Close()
 		return nil, fmt.Errorf("open %s: is a directory", path)
 	}
+	if !st.Mode().IsRegular() {
+		// A pipe reads as 0 bytes and cannot seek; the reader needs offsets.
+		fh.Close()
+		return nil, fmt.Errorf("open %s: not a regular file (a pipe or device): save the trace to a file first", path)
+	}
 	f, err := NewReader(fh, st.Size())
 	if err != nil {
 		fh.Close()

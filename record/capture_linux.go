@@ -32,12 +32,24 @@ const (
 	maxStack = 127
 )
 
-// monotonicNS reads the sample clock.
+// monotonicNS reads the sample clock (CLOCK_MONOTONIC) through Go's
+// monotonic clock, which is the same clock read through the vDSO: a real
+// syscall here, right after the recorder wakes from idle, would wake the
+// runtime's sysmon into a burst of 20µs polls (thousands of context
+// switches per second).
 func monotonicNS() uint64 {
-	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return uint64(ts.Nano())
+	return monoBase + uint64(time.Since(monoStart))
 }
+
+// monoStart and monoBase pair a time.Time with CLOCK_MONOTONIC read around
+// it (the midpoint is off by well under a microsecond).
+var monoStart, monoBase = func() (time.Time, uint64) {
+	var a, b unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &a)
+	t := time.Now()
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &b)
+	return t, uint64(a.Nano()+b.Nano()) / 2
+}()
 
 // srcFD is one source's event on one CPU (or one thread on one CPU).
 type srcFD struct {
@@ -80,10 +92,12 @@ type capture struct {
 	resolver *resolver
 
 	// chunks between the reader and the writer
-	free      chan *chunk
-	inflight  atomic.Int64 // bytes of chunk memory in use or pooled
-	memCap    int64
-	malformed uint64 // chunks with a corrupt record (never expected)
+	free       chan *chunk
+	inflight   atomic.Int64 // bytes of chunk memory in use or pooled
+	chunkBytes int          // size of the large chunks
+	small      chan *chunk  // pooled small chunks (smallChunk bytes), for quiet rings
+	memCap     int64
+	malformed  uint64 // chunks with a corrupt record (never expected)
 
 	// tasks traced with --pid or a command, for the wide sources
 	tracked     map[uint32]uint64 // tid -> exit time (0: alive)
@@ -381,7 +395,10 @@ func (c *capture) open(r *resolver, child *childProc) error {
 			d.Mmap = o.CallGraph
 			d.CallGraph = false
 			if owner < 0 {
-				d.WakeupBytes = uint32(ringBytes / 8)
+				// A quarter: fewer wakeups (each costs the runtime a burst
+				// of scheduler activity) while three quarters of the ring
+				// absorb the reader's scheduling delay.
+				d.WakeupBytes = uint32(ringBytes / 4)
 			}
 			fd, err := perf.Open(&d, tid, cpu)
 			if err != nil {
@@ -645,7 +662,11 @@ func (c *capture) loop(ctx context.Context, child *childProc) {
 	if o.memCap > 0 {
 		c.memCap = o.memCap
 	}
-	c.free = make(chan *chunk, 4*len(c.rings)+8)
+	// Chunks have one fixed size and are all pooled: fresh memory would
+	// cost a page fault per 4 KiB copied.
+	c.chunkBytes = min(max(ringTotal/len(c.rings)/4, smallChunk), 1<<20)
+	c.free = make(chan *chunk, c.memCap/int64(c.chunkBytes)+1)
+	c.small = make(chan *chunk, c.memCap/smallChunk+1)
 	items := make(chan item, 1024)
 	readerDone := make(chan error, 1)
 	go func() { readerDone <- c.reader(&stop, items, quit) }()
@@ -675,6 +696,8 @@ func (c *capture) reader(stop *atomic.Bool, out chan<- item, quit <-chan struct{
 	start := time.Now()
 	nextAlive := start.Add(250 * time.Millisecond)
 	var hups []int32
+	var peek []byte
+	lastPass, stuck, force := uint64(0), 0, -1
 	for {
 		stopping := stop.Load()
 		if o.Duration > 0 && time.Since(start) >= o.Duration {
@@ -696,23 +719,61 @@ func (c *capture) reader(stop *atomic.Bool, out chan<- item, quit <-chan struct{
 			}
 		}
 		pass := monotonicNS()
+		safe := pass // the pass, or older if a ring was left with unread records
+		oldest := -1 // the ring holding the oldest unread record
 		throttled := false
 		for qi, ring := range c.rings {
-			if ring.Pending() == 0 {
-				continue
+			// Bounded: a ring refilling as fast as it is read waits for the
+			// next pass.
+			drained := false
+			for range ring.Size()/smallChunk + 1 {
+				if ring.Pending() == 0 {
+					drained = true
+					break
+				}
+				ch := c.getChunk(ring.Pending(), qi == force)
+				if qi == force {
+					force = -1
+				}
+				if ch == nil {
+					throttled = true // over the memory cap: let the ring absorb it
+					break
+				}
+				var more bool
+				before := cap(ch.data)
+				ch.data, more = ring.ReadIntoMax(ch.data[:0], cap(ch.data))
+				c.inflight.Add(int64(cap(ch.data) - before)) // a record larger than a small chunk
+				if !send(item{q: qi, ch: ch}) {
+					return nil
+				}
+				if !more {
+					drained = true
+					break
+				}
 			}
-			ch := c.getChunk()
-			if ch == nil {
-				throttled = true // over the memory cap: let the ring absorb it
-				continue
-			}
-			before := cap(ch.data)
-			ch.data = ring.ReadInto(ch.data[:0])
-			c.inflight.Add(int64(cap(ch.data) - before))
-			if !send(item{q: qi, ch: ch}) {
-				return nil
+			if !drained {
+				// Records still in this ring must not be overtaken: the
+				// writer merges only up to the oldest of them.
+				if peek = ring.Peek(peek); peek != nil {
+					if t, _, ok := perf.RecordTime(peek); ok && t < safe {
+						safe, oldest = t, qi
+					}
+				}
 			}
 		}
+		if throttled && safe <= lastPass {
+			stuck++
+		} else {
+			stuck = 0
+		}
+		if stuck >= 3 {
+			// Memory is full of records younger than the oldest one left
+			// in a ring: read that ring once beyond the memory cap, so
+			// that the merge moves on in time order.
+			force, stuck = oldest, 0
+		}
+		lastPass = max(lastPass, safe)
+		pass = safe
 		if stopping {
 			if throttled && !c.forced() {
 				// Let the writer free chunks (it merges at pass markers), then
@@ -747,25 +808,45 @@ func (c *capture) reader(stop *atomic.Bool, out chan<- item, quit <-chan struct{
 	}
 }
 
+// smallChunk is the size of the chunks for rings with little pending
+// data, so that quiet rings do not pin large chunks against the memory cap.
+const smallChunk = 16 << 10
+
 // getChunk returns a pooled chunk, a new one, or nil when chunk memory
-// (in use or pooled) has reached memCap.
-func (c *capture) getChunk() *chunk {
+// (in use or pooled) has reached memCap and overCap is false. Chunks are pooled rather than
+// left to the GC: fresh memory costs a page fault per 4 KiB copied.
+func (c *capture) getChunk(pending int, overCap bool) *chunk {
+	pool, other, size := c.free, c.small, c.chunkBytes
+	if pending <= smallChunk {
+		pool, other, size = c.small, c.free, smallChunk
+	}
 	select {
-	case ch := <-c.free:
+	case ch := <-pool:
 		return ch
 	default:
 	}
-	if c.inflight.Load() >= c.memCap {
+	if c.inflight.Load() >= c.memCap && !overCap {
+		// Pooled chunks of the other size count against the cap too.
+		select {
+		case ch := <-other:
+			return ch
+		default:
+		}
 		return nil
 	}
-	return &chunk{}
+	c.inflight.Add(int64(size))
+	return &chunk{data: make([]byte, 0, size)}
 }
 
 // release recycles a chunk whose records are all written.
 func (c *capture) release(ch *chunk) {
 	ch.live = 0
+	pool := c.free
+	if cap(ch.data) < c.chunkBytes {
+		pool = c.small
+	}
 	select {
-	case c.free <- ch: // stays counted in inflight
+	case pool <- ch: // stays counted in inflight
 	default:
 		c.inflight.Add(-int64(cap(ch.data)))
 	}

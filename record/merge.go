@@ -128,13 +128,35 @@ func (m *merger) run(cutoff uint64, emit func(q int, r []byte) error, release fu
 	for len(m.heap) > 0 {
 		qi := m.heap[0]
 		q := m.qs[qi]
-		r := q.recs[q.next]
-		q.next++
-		if err := emit(qi, r.ch.data[r.off:r.off+r.size]); err != nil {
-			return err
+		// Emit the top queue's run of records that sort before every other
+		// queue's next one in bulk: rings rarely interleave record by record.
+		limit, strict := cutoff, false
+		if len(m.heap) > 1 {
+			o := m.heap[1]
+			if len(m.heap) > 2 && m.less(2, 1) {
+				o = m.heap[2]
+			}
+			oq := m.qs[o]
+			if t := oq.recs[oq.next].time; t <= limit {
+				limit, strict = t, o < qi // equal times: lower queue first
+			}
 		}
-		if r.ch.live--; r.ch.live == 0 && release != nil {
-			release(r.ch)
+		recs := q.recs
+		for {
+			r := recs[q.next]
+			q.next++
+			if err := emit(qi, r.ch.data[r.off:r.off+r.size]); err != nil {
+				return err
+			}
+			if r.ch.live--; r.ch.live == 0 && release != nil {
+				release(r.ch)
+			}
+			if q.next >= len(recs) {
+				break
+			}
+			if t := recs[q.next].time; t > limit || t == limit && strict {
+				break
+			}
 		}
 		if q.next < len(q.recs) && q.recs[q.next].time <= cutoff {
 			m.down(0)

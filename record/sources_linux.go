@@ -69,7 +69,7 @@ func (r *resolver) tracefs() (*tracefs.FS, error) {
 
 func (r *resolver) add(s *source) error {
 	if r.names[s.desc.Name] {
-		return fmt.Errorf("event source %s given twice", s.desc.Name)
+		return &UsageError{fmt.Sprintf("event source %s given twice: give each probe its own name (p:NAME ...)", s.desc.Name)}
 	}
 	r.names[s.desc.Name] = true
 	r.sources = append(r.sources, s)
@@ -98,6 +98,9 @@ func (r *resolver) addEvents(defs []string, optional bool) error {
 			}
 		}
 		for _, name := range names {
+			if r.names[name] {
+				continue // overlapping -e patterns ('sched:*' and sched:sched_switch) name one tracepoint
+			}
 			g, e, _ := strings.Cut(name, ":")
 			id, err := fs.EventID(g, e)
 			if err != nil {
@@ -177,8 +180,13 @@ func (r *resolver) addProbe(p *probedef.Probe) error {
 	}
 	s := &source{desc: format.Source{Name: name, Kind: kindOf(p), Definition: p.Def, Target: p.Target()}}
 	if p.IsUprobe() {
-		if _, err := os.Stat(p.Path); err != nil {
+		st, err := os.Stat(p.Path)
+		if err != nil {
 			return fmt.Errorf("probe %s: %w", name, err)
+		}
+		// The kernel answers an offset past the end with a bare EINVAL at open.
+		if p.Symbol == "" && p.Offset >= uint64(st.Size()) {
+			return fmt.Errorf("probe %s: offset 0x%x is beyond the end of %s (%d bytes); give a file offset inside its code, or a symbol", name, p.Offset, p.Path, st.Size())
 		}
 	}
 	if p.UsesPMU() && !r.inherit {
@@ -226,7 +234,11 @@ func (r *resolver) addProbe(p *probedef.Probe) error {
 	}
 	fs, err := r.tracefs()
 	if err != nil {
-		return fmt.Errorf("probe %s needs tracefs for its fetchargs: %w", name, err)
+		why := "its fetchargs"
+		if p.UsesPMU() {
+			why = "events that follow forks (--pid or a command)"
+		}
+		return fmt.Errorf("probe %s needs tracefs for %s: %w", name, why, err)
 	}
 	if p.IsUprobe() {
 		if _, err := p.ResolveUprobe(); err != nil {

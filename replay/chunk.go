@@ -247,7 +247,7 @@ type decoder struct {
 	row filterRow
 	// comm lookups cached per tid (direct-mapped): rows of a frame come
 	// from few threads, interleaved across CPUs.
-	cache [256]commCacheEntry
+	cache commCache
 	// intCols[source] are the chunk's buffers of sd.ints, resolved once.
 	intCols [][]*colBuf
 }
@@ -274,6 +274,21 @@ type commCacheEntry struct {
 	idx       int32
 	from, til uint64
 	ok        bool
+}
+
+// commCache remembers, per tid modulo 256, the comm index last found and the
+// time range it holds for: consecutive samples of a thread mostly hit it.
+type commCache [256]commCacheEntry
+
+// lookup returns the comm dictionary index of tid (or pid) at t, -1 if unknown.
+func (c *commCache) lookup(comms *commIndex, pid, tid uint32, t uint64) int32 {
+	l := &c[tid&255]
+	if l.ok && l.tid == tid && t >= l.from && t < l.til {
+		return l.idx
+	}
+	idx, from, til := comms.lookup(pid, tid, t)
+	l.tid, l.from, l.til, l.idx, l.ok = tid, from, til, idx, true
+	return idx
 }
 
 // add decodes one sample into the chunk, after time, probe and filter selection.
@@ -463,13 +478,7 @@ func intValue(raw []byte, f *eventfmt.Field) (uint64, bool) {
 
 // commIndex returns the comm dictionary index of tid (or pid) at t, -1 if unknown.
 func (d *decoder) commIndex(pid, tid uint32, t uint64) int32 {
-	l := &d.cache[tid&255]
-	if l.ok && l.tid == tid && t >= l.from && t < l.til {
-		return l.idx
-	}
-	idx, from, til := d.r.comms.lookup(pid, tid, t)
-	l.tid, l.from, l.til, l.idx, l.ok = tid, from, til, idx, true
-	return idx
+	return d.cache.lookup(d.r.comms, pid, tid, t)
 }
 
 // commIndex maps (tid, time) to comm dictionary indexes.

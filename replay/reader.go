@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -612,4 +614,155 @@ func (r *Reader) Close() error {
 		return r.f.Close()
 	}
 	return nil
+}
+
+// Options returns the options r was opened with (defaults filled in).
+func (r *Reader) Options() Options { return r.opts }
+
+// Unread reports whether Next was never called: an analysis may then read
+// the file's samples itself through a SampleDecoder instead of the batches.
+func (r *Reader) Unread() bool { return !r.started && !r.closed }
+
+// CommNames is the comm dictionary: SampleDecoder.Comm returns indexes into it.
+func (r *Reader) CommNames() []string { return r.comms.dict }
+
+// SampleDecoder makes, for one raw sample, the decisions the Reader makes
+// when it decodes it (kept or not, comm, truncated, string field values),
+// without building Arrow columns: analyses that only count, such as the
+// summary, read frames with format.ForEachSample and ask it. It honours
+// neither Options.Filter nor the time window; callers use it only when
+// those are unset. One per goroutine.
+type SampleDecoder struct {
+	r     *Reader
+	cache commCache
+}
+
+// NewSampleDecoder returns a decoder sharing r's schema and comm index.
+func (r *Reader) NewSampleDecoder() *SampleDecoder { return &SampleDecoder{r: r} }
+
+// Keeps reports whether the Reader returns samples of source src (it is
+// selected by Options.Probes and its event format parsed).
+func (d *SampleDecoder) Keeps(src uint32) bool {
+	return int(src) < len(d.r.decs) && d.r.decs[src] != nil
+}
+
+// Comm is the comm dictionary index of the task at t (the comm column's
+// value), -1 when the trace does not name it.
+func (d *SampleDecoder) Comm(pid, tid uint32, t uint64) int32 {
+	return d.cache.lookup(d.r.comms, pid, tid, t)
+}
+
+// CommSpan is Comm with the time range [from, til) over which the same tid
+// (with its pid) keeps that answer.
+func (d *SampleDecoder) CommSpan(pid, tid uint32, t uint64) (idx int32, from, til uint64) {
+	l := &d.cache[tid&255]
+	if !(l.ok && l.tid == tid && t >= l.from && t < l.til) {
+		l.idx, l.from, l.til = d.r.comms.lookup(pid, tid, t)
+		l.tid, l.ok = tid, true
+	}
+	return l.idx, l.from, l.til
+}
+
+// Truncated reports whether the payload of a kept sample misses some of
+// its source's fields (the Reader counts it in Warnings and nulls them).
+func (d *SampleDecoder) Truncated(s *format.Sample) bool {
+	sd := d.r.decs[s.Source]
+	if len(s.Raw) < sd.minLen {
+		return true
+	}
+	for i := range sd.vars {
+		if _, ok := fieldBytes(s.Raw, &sd.vars[i].f); !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// MinLen is the payload length below which a sample of kept source src is
+// truncated; when fixedOnly, it is also the only test: Truncated is then
+// len(Raw) < n and callers may skip the call.
+func (d *SampleDecoder) MinLen(src uint32) (n int, fixedOnly bool) {
+	sd := d.r.decs[src]
+	return sd.minLen, len(sd.vars) == 0
+}
+
+// HasStrings reports whether source src of a kept sample has utf8 field columns.
+func (d *SampleDecoder) HasStrings(src uint32) bool {
+	for _, fd := range d.r.decs[src].vars {
+		if d.r.cols[fd.col].kind == colString {
+			return true
+		}
+	}
+	return false
+}
+
+// Strings calls fn with the schema column index and value of every
+// non-null utf8 field of a kept sample, as the Reader would store them.
+// v is valid only during the call.
+func (d *SampleDecoder) Strings(s *format.Sample, fn func(col int, v []byte)) {
+	for i := range d.r.decs[s.Source].vars {
+		fd := &d.r.decs[s.Source].vars[i]
+		if d.r.cols[fd.col].kind != colString {
+			continue
+		}
+		v, ok := fieldBytes(s.Raw, &fd.f)
+		if !ok {
+			continue
+		}
+		v = trimNUL(v)
+		if !utf8.Valid(v) {
+			v = []byte(strings.ToValidUTF8(string(v), "\uFFFD"))
+		}
+		fn(numCommon+fd.col, v)
+	}
+}
+
+// FrameSpan is the time range and count of the rows the Reader keeps from one frame.
+type FrameSpan struct {
+	MinTS, MaxTS uint64
+	Rows         int
+}
+
+// MergeOrder predicts how Next merges frames with the given spans (in frame
+// order): first is the ts of the first row it returns, and ordered reports
+// that rows come out sorted by (ts, frame, position in frame), i.e. that no
+// frame falls behind the reorder window.
+func (r *Reader) MergeOrder(spans []FrameSpan) (first uint64, ordered bool) {
+	ordered = true
+	var p FrameSpan
+	var lastTS uint64
+	emitted := false
+	emit := func() {
+		if !emitted {
+			first = p.MinTS
+		} else if p.MinTS < lastTS {
+			ordered = false
+		}
+		emitted = true
+		lastTS = max(lastTS, p.MaxTS)
+		p = FrameSpan{}
+	}
+	bs := r.opts.BatchSize
+	for _, c := range spans {
+		switch {
+		case c.Rows == 0:
+		case p.Rows == 0:
+			p = c
+		case c.MinTS >= p.MaxTS && p.Rows+c.Rows <= bs && p.Rows < bs/2:
+			p.Rows += c.Rows
+			p.MaxTS = max(p.MaxTS, c.MaxTS)
+		case c.MinTS >= p.MaxTS:
+			emit()
+			p = c
+		default:
+			p = FrameSpan{MinTS: min(p.MinTS, c.MinTS), MaxTS: max(p.MaxTS, c.MaxTS), Rows: p.Rows + c.Rows}
+			if p.Rows > reorderWindow {
+				emit()
+			}
+		}
+	}
+	if p.Rows > 0 {
+		emit()
+	}
+	return first, ordered
 }

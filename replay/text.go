@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io"
 	"math/bits"
@@ -135,6 +136,91 @@ type textWriter struct {
 	buf  []byte
 	// collect keeps the whole batch in buf (parallel formatting).
 	collect bool
+
+	// Text that repeats from line to line, formatted once: the padded
+	// "comm-tid [" of the last task, the "] sec." of the last second, and
+	// per source ": event:" and the " name=" of each field.
+	hdrs    [64]taskHeader // by tid, direct-mapped
+	lineLen int            // expected bytes per line, to size buffers
+	sec     uint64
+	secOK   bool
+	secText []byte
+	srcText []*srcText
+}
+
+// srcText is the fixed text of one source's lines.
+type srcText struct {
+	head  []byte   // ": event:"
+	names [][]byte // " name=" per textCol
+	keys  [][]byte // `,"key":` per textCol (JSON)
+	probe []byte   // `,"probe":"GROUP:EVENT"` (JSON)
+}
+
+func (tw *textWriter) srcTextOf(p int, sd *sourceDec) *srcText {
+	if p < len(tw.srcText) && tw.srcText[p] != nil {
+		return tw.srcText[p]
+	}
+	if p >= len(tw.srcText) {
+		tw.srcText = append(tw.srcText, make([]*srcText, p+1-len(tw.srcText))...)
+	}
+	st := &srcText{head: []byte(": " + sd.short + ":")}
+	st.probe = appendJSONString([]byte(`,"probe":`), sd.src.Name)
+	for _, tc := range sd.textCols {
+		st.names = append(st.names, []byte(" "+tc.name+"="))
+		k := appendJSONString([]byte{','}, tc.key)
+		st.keys = append(st.keys, append(k, ':'))
+	}
+	tw.srcText[p] = st
+	return st
+}
+
+// taskHeader is the cached line start of one task.
+type taskHeader struct {
+	comm, tid int32 // comm -1: unnamed
+	ok        bool
+	text      []byte
+}
+
+// header appends "            comm-tid     [" for the task, cached.
+func (tw *textWriter) header(b []byte, commOK bool, ci, tid int32) []byte {
+	if !commOK {
+		ci = -1
+	}
+	th := &tw.hdrs[uint32(tid)&63]
+	if !th.ok || th.comm != ci || th.tid != tid {
+		comm := "<...>"
+		if commOK {
+			comm = tw.r.comms.dict[ci]
+		}
+		h := th.text[:0]
+		for k := len(comm); k < 16; k++ {
+			h = append(h, ' ')
+		}
+		h = appendTextString(h, comm)
+		h = append(h, '-')
+		l := len(h)
+		h = appendInt(h, int64(tid))
+		for len(h)-l < 7 {
+			h = append(h, ' ')
+		}
+		h = append(h, " ["...)
+		th.text, th.comm, th.tid, th.ok = h, ci, tid, true
+	}
+	return append(b, th.text...)
+}
+
+// seconds appends "] " and the seconds of ts padded to 5 columns and ".", cached.
+func (tw *textWriter) seconds(b []byte, sec uint64) []byte {
+	if !tw.secOK || sec != tw.sec {
+		t := append(tw.secText[:0], "] "...)
+		for k := decLen(sec); k < 5; k++ {
+			t = append(t, ' ')
+		}
+		t = appendUint(t, sec)
+		t = append(t, '.')
+		tw.secText, tw.sec, tw.secOK = t, sec, true
+	}
+	return append(b, tw.secText...)
 }
 
 const textFlushAt = 192 << 10
@@ -220,7 +306,7 @@ func writeLines(r *Reader, w io.Writer, json bool) (int64, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tw := &textWriter{r: r, json: json, collect: true}
+			tw := &textWriter{r: r, json: json, collect: true, lineLen: 128}
 			for j := range jobs {
 				select {
 				case tw.buf = <-free:
@@ -228,7 +314,15 @@ func writeLines(r *Reader, w io.Writer, json bool) (int64, error) {
 					tw.buf = nil
 				}
 				tw.buf = tw.buf[:0]
+				// Size the buffer for the whole batch up front: growing
+				// it line by line copies it over and over.
+				if need := int(j.rec.NumRows()) * tw.lineLen; cap(tw.buf) < need {
+					tw.buf = make([]byte, 0, need+need/8)
+				}
 				tw.batch(j.rec)
+				if rows := int(j.rec.NumRows()); rows > 0 {
+					tw.lineLen = len(tw.buf)/rows + 8
+				}
 				j.out <- result{tw.buf, j.rec.NumRows()}
 				j.rec.Release()
 			}
@@ -270,11 +364,9 @@ func (tw *textWriter) batch(rec arrow.Record) error {
 	for i := 0; i < int(rec.NumRows()); i++ {
 		p := int(probeIdx.Value(i))
 		sd := tw.r.decs[p]
-		comm := ""
+		st := tw.srcTextOf(p, sd)
 		commOK := commIdx.IsValid(i)
-		if commOK {
-			comm = tw.r.comms.dict[commIdx.Value(i)]
-		}
+		ci := commIdx.Value(i)
 		b := tw.buf
 		if tw.json {
 			b = append(b, `{"ts":`...)
@@ -287,16 +379,14 @@ func (tw *textWriter) batch(rec arrow.Record) error {
 			b = appendInt(b, int64(tid[i]))
 			b = append(b, `,"comm":`...)
 			if commOK {
-				b = appendJSONString(b, comm)
+				b = appendJSONString(b, tw.r.comms.dict[ci])
 			} else {
 				b = append(b, "null"...)
 			}
-			b = append(b, `,"probe":`...)
-			b = appendJSONString(b, sd.src.Name)
-			for _, tc := range sd.textCols {
-				b = append(b, ',')
-				b = appendJSONString(b, tc.key)
-				b = append(b, ':')
+			b = append(b, st.probe...)
+			for k := range sd.textCols {
+				tc := &sd.textCols[k]
+				b = append(b, st.keys[k]...)
 				v := &views[tc.col]
 				switch {
 				case v.isNull(i):
@@ -329,49 +419,28 @@ func (tw *textWriter) batch(rec arrow.Record) error {
 			b = append(b, "}\n"...)
 		} else {
 			// "            bash-1234    [001]   123.456789: event: "
-			if !commOK {
-				comm = "<...>"
+			b = tw.header(b, commOK, ci, tid[i])
+			if c := cpu[i]; c < 1000 {
+				d := c / 100
+				r := (c - d*100) * 2
+				b = append(b, byte('0'+d), digits2[r], digits2[r+1])
+			} else {
+				b = appendUint(b, uint64(c))
 			}
-			for k := len(comm); k < 16; k++ {
-				b = append(b, ' ')
-			}
-			b = append(b, comm...)
-			b = append(b, '-')
-			l := len(b)
-			b = appendInt(b, int64(tid[i]))
-			for len(b)-l < 7 {
-				b = append(b, ' ')
-			}
-			b = append(b, " ["...)
-			c := uint64(cpu[i])
-			if c < 100 {
-				b = append(b, '0')
-			}
-			if c < 10 {
-				b = append(b, '0')
-			}
-			b = appendUint(b, c)
-			b = append(b, "] "...)
-			sec, us := ts[i]/1e9, ts[i]%1e9/1e3
-			for k := decLen(sec); k < 5; k++ {
-				b = append(b, ' ')
-			}
-			b = appendUint(b, sec)
-			b = append(b, '.')
-			b = append6(b, us)
-			b = append(b, ": "...)
-			b = append(b, sd.short...)
-			b = append(b, ':')
+			t := ts[i]
+			sec := t / 1e9
+			b = tw.seconds(b, sec)
+			b = append6(b, (t-sec*1e9)/1e3)
+			b = append(b, st.head...)
 			if sd.isProbe {
 				b = tw.appendProbePrefix(b, sd, views, i)
 			}
-			for _, tc := range sd.textCols {
+			for k := range sd.textCols {
+				tc := &sd.textCols[k]
 				if tc.skip {
 					continue
 				}
-				b = append(b, ' ')
-				b = append(b, tc.name...)
-				b = append(b, '=')
+				b = append(b, st.names[k]...)
 				v := &views[tc.col]
 				switch {
 				case v.isNull(i):
@@ -392,10 +461,10 @@ func (tw *textWriter) batch(rec arrow.Record) error {
 				case tc.kind == colString:
 					if sd.isProbe {
 						b = append(b, '"')
-						b = append(b, v.str.Value(i)...)
+						b = appendTextString(b, v.str.Value(i))
 						b = append(b, '"')
 					} else {
-						b = append(b, v.str.Value(i)...)
+						b = appendTextString(b, v.str.Value(i))
 					}
 				default:
 					b = appendHex(b, v.bin.Value(i))
@@ -482,19 +551,37 @@ func append6(b []byte, v uint64) []byte {
 
 // decLen is the number of decimal digits of v.
 func decLen(v uint64) int {
-	n := 1
-	for v >= 10 {
-		v /= 10
-		n++
+	if v < 10 {
+		return 1
 	}
-	return n
+	// 1233/4096 ~ log10(2): t is floor(log10(v)) or one more.
+	t := (bits.Len64(v) * 1233) >> 12
+	if v < pow10[t] {
+		return t
+	}
+	return t + 1
 }
+
+var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
 
 const digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 
 // appendUint appends v in decimal, writing the digits in place (strconv's
 // Append functions format into a temporary and copy).
 func appendUint(b []byte, v uint64) []byte {
+	// Small values (syscall numbers, return values, CPUs) are the common case.
+	if v < 10 {
+		return append(b, byte('0'+v))
+	}
+	if v < 100 {
+		return append(b, digits2[v*2], digits2[v*2+1])
+	}
+	if v < 1000 {
+		q := v / 100
+		r := (v - q*100) * 2
+		return append(b, byte('0'+q), digits2[r], digits2[r+1])
+	}
 	n := decLen(v)
 	l := len(b)
 	b = slices.Grow(b, n)[:l+n]
@@ -526,24 +613,103 @@ func appendInt(b []byte, v int64) []byte {
 
 // appendHex64 appends v in lower-case hex without a prefix.
 func appendHex64(b []byte, v uint64) []byte {
-	n := (bits.Len64(v) + 3) / 4
-	if n == 0 {
-		n = 1
+	if v < 16 {
+		return append(b, hexDigits[v])
 	}
+	// Two digits a step, written in place (a short append of a temporary
+	// costs a memmove call).
+	n := (bits.Len64(v) + 3) >> 2
 	l := len(b)
 	b = slices.Grow(b, n)[:l+n]
-	for i := l + n - 1; i >= l; i-- {
-		b[i] = hexDigits[v&15]
-		v >>= 4
+	d := b[l : l+n]
+	i := n
+	for v >= 256 {
+		x := (v & 255) * 2
+		i -= 2
+		d[i], d[i+1] = hexPairs[x], hexPairs[x+1]
+		v >>= 8
+	}
+	x := v * 2
+	if i == 2 {
+		d[0], d[1] = hexPairs[x], hexPairs[x+1]
+	} else {
+		d[0] = hexPairs[x+1]
 	}
 	return b
 }
 
 const hexDigits = "0123456789abcdef"
 
+// hexPairs holds the two hex digits of every byte value.
+const hexPairs = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" +
+	"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f" +
+	"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f" +
+	"606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f" +
+	"808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f" +
+	"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf" +
+	"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf" +
+	"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"
+
 func appendHex(b, v []byte) []byte {
 	for _, c := range v {
 		b = append(b, hexDigits[c>>4], hexDigits[c&15])
+	}
+	return b
+}
+
+// appendTextString appends s for the text format, escaping control bytes
+// (\n, \t, \r, else \xNN): strings come from traced programs and hostile files,
+// and a raw newline would forge an event line, an escape sequence drive the terminal.
+func appendTextString(b []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != 0x7f {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\r':
+			b = append(b, '\\', 'r')
+		default:
+			b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&15])
+		}
+		start = i + 1
+	}
+	return append(b, s[start:]...)
+}
+
+// EscapeControl returns s with its control bytes escaped as the text format
+// prints them (\n, \t, \r, else \xNN), for printing names from a trace file.
+func EscapeControl(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return string(appendTextString(make([]byte, 0, len(s)+8), s))
+		}
+	}
+	return s
+}
+
+// EscapeControlLines is EscapeControl for multi-line text: newlines stay.
+// It returns b itself when there is nothing to escape.
+func EscapeControlLines(b []byte) []byte {
+	for _, c := range b {
+		if (c < 0x20 && c != '\n') || c == 0x7f {
+			out := make([]byte, 0, len(b)+8)
+			for len(b) > 0 {
+				line, rest, found := bytes.Cut(b, []byte{'\n'})
+				out = appendTextString(out, string(line))
+				if found {
+					out = append(out, '\n')
+				}
+				b = rest
+			}
+			return out
+		}
 	}
 	return b
 }

@@ -36,21 +36,27 @@ func writeIPC(schema *arrow.Schema, w io.Writer, src recordSource) (int64, error
 	if err != nil {
 		return 0, fmt.Errorf("arrow writer: %w", err)
 	}
+	return drain(src, fw.Write, fw.Close, "arrow")
+}
+
+// drain writes every record of src, then closes the file writer (also on
+// failure); kind names the format in errors. It returns the rows written.
+func drain(src recordSource, write func(arrow.Record) error, close func() error, kind string) (int64, error) {
 	var n int64
 	for src.Next() {
 		rec := src.Record()
-		if err := fw.Write(rec); err != nil {
-			fw.Close()
-			return n, fmt.Errorf("write arrow batch: %w", err)
+		if err := write(rec); err != nil {
+			close()
+			return n, fmt.Errorf("write %s batch: %w", kind, err)
 		}
 		n += rec.NumRows()
 	}
 	if err := src.Err(); err != nil {
-		fw.Close()
+		close()
 		return n, err
 	}
-	if err := fw.Close(); err != nil {
-		return n, fmt.Errorf("close arrow file: %w", err)
+	if err := close(); err != nil {
+		return n, fmt.Errorf("close %s file: %w", kind, err)
 	}
 	return n, nil
 }
@@ -112,24 +118,8 @@ func writeParquet(schema *arrow.Schema, w io.Writer, src recordSource) (int64, e
 	if err != nil {
 		return 0, fmt.Errorf("parquet writer: %w", err)
 	}
-	var n int64
-	for src.Next() {
-		rec := src.Record()
-		// WriteBuffered packs small batches into the same row group.
-		if err := fw.WriteBuffered(rec); err != nil {
-			fw.Close()
-			return n, fmt.Errorf("write parquet batch: %w", err)
-		}
-		n += rec.NumRows()
-	}
-	if err := src.Err(); err != nil {
-		fw.Close()
-		return n, err
-	}
-	if err := fw.Close(); err != nil {
-		return n, fmt.Errorf("close parquet file: %w", err)
-	}
-	return n, nil
+	// WriteBuffered packs small batches into the same row group.
+	return drain(src, fw.WriteBuffered, fw.Close, "parquet")
 }
 
 // nopCloser keeps pqarrow from closing the caller's writer.
@@ -161,8 +151,10 @@ func WriteStacksParquet(r *Reader, w io.Writer) (int64, error) {
 	return writeParquet(StacksSchema, w, &oneRecord{rec: rec})
 }
 
-// TraceStart returns the time of the trace's first sample (ns on the capture
-// clock), 0 if unknown: relative --since/--until count from it.
+// TraceStart returns the start of the capture (ns on the capture clock): the
+// earliest start in the file's statistics, which the recorder takes before the
+// first sample, else the first sample's time; 0 if unknown. Relative
+// --since/--until count from it, in kpcap replay and kpcap analyze alike.
 func TraceStart(f *format.File) uint64 {
 	var start uint64
 	for _, fr := range f.Frames {

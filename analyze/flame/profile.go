@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/kpcap/kpcap/replay"
 )
 
 // Profile is a set of stacks (root first) with weights. Frames are kept as
@@ -24,12 +26,10 @@ type Profile struct {
 func New(unit string) *Profile { return &Profile{stacks: map[string]uint64{}, Unit: unit} }
 
 // CleanFrame makes a frame name safe for the folded format: ';' separates
-// frames and newlines end records, so both are replaced.
+// frames, so it becomes ':'; control bytes (a newline would end the record, an
+// escape sequence drive a terminal) are escaped as kpcap replay prints them.
 func CleanFrame(s string) string {
-	if !strings.ContainsAny(s, ";\n\r") {
-		return s
-	}
-	return strings.NewReplacer(";", ":", "\n", " ", "\r", " ").Replace(s)
+	return replay.EscapeControl(strings.ReplaceAll(s, ";", ":"))
 }
 
 // Add adds weight v to the stack frames (root first; names are cleaned).

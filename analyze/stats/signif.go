@@ -22,30 +22,13 @@ func MannWhitney(a, b []ValueCount) TestResult {
 	// Walk both sorted lists; each group of equal values gets the average rank.
 	var r1, tieSum float64
 	rank := 0.0 // ranks used so far
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		var v uint64
-		switch {
-		case j >= len(b) || (i < len(a) && a[i].Value <= b[j].Value):
-			v = a[i].Value
-		default:
-			v = b[j].Value
-		}
-		var ca, cb float64
-		if i < len(a) && a[i].Value == v {
-			ca = float64(a[i].Count)
-			i++
-		}
-		if j < len(b) && b[j].Value == v {
-			cb = float64(b[j].Count)
-			j++
-		}
-		t := ca + cb
+	eachValue(a, b, func(na, nb uint64) {
+		ca, t := float64(na), float64(na+nb)
 		avg := rank + (t+1)/2
 		r1 += ca * avg
 		rank += t
 		tieSum += t*t*t - t
-	}
+	})
 	fn1, fn2 := float64(n1), float64(n2)
 	n := fn1 + fn2
 	u1 := r1 - fn1*(fn1+1)/2
@@ -81,6 +64,19 @@ func KS(a, b []ValueCount) TestResult {
 	fn1, fn2 := float64(n1), float64(n2)
 	var ca, cb uint64
 	d := 0.0
+	eachValue(a, b, func(na, nb uint64) {
+		ca += na
+		cb += nb
+		d = math.Max(d, math.Abs(float64(ca)/fn1-float64(cb)/fn2))
+	})
+	ne := fn1 * fn2 / (fn1 + fn2)
+	sq := math.Sqrt(ne)
+	return TestResult{Statistic: d, P: KolmogorovQ((sq + 0.12 + 0.11/sq) * d)}
+}
+
+// eachValue walks two value lists sorted by Value together, calling f once per
+// distinct value, in increasing order, with its count in a and in b (0 where absent).
+func eachValue(a, b []ValueCount, f func(na, nb uint64)) {
 	i, j := 0, 0
 	for i < len(a) || j < len(b) {
 		var v uint64
@@ -90,19 +86,17 @@ func KS(a, b []ValueCount) TestResult {
 		default:
 			v = b[j].Value
 		}
+		var na, nb uint64
 		if i < len(a) && a[i].Value == v {
-			ca += a[i].Count
+			na = a[i].Count
 			i++
 		}
 		if j < len(b) && b[j].Value == v {
-			cb += b[j].Count
+			nb = b[j].Count
 			j++
 		}
-		d = math.Max(d, math.Abs(float64(ca)/fn1-float64(cb)/fn2))
+		f(na, nb)
 	}
-	ne := fn1 * fn2 / (fn1 + fn2)
-	sq := math.Sqrt(ne)
-	return TestResult{Statistic: d, P: KolmogorovQ((sq + 0.12 + 0.11/sq) * d)}
 }
 
 // KolmogorovQ is the survival function of the Kolmogorov distribution:

@@ -52,9 +52,10 @@ Subcommands:
   report FILE -o OUT   one self-contained HTML file for a bug report
 
 Options common to all: --probe PATTERN (repeatable) keeps only these sources,
---filter EXPR applies an ftrace filter offline, --since/--until OFFSET limit
-the analysis to a time window (from the first event; the loss shown is then
-the window's), -q hides progress.
+--filter EXPR applies an ftrace filter offline, --since/--until T limit
+the analysis to a time window (T is an offset from the capture start as in
+kpcap replay, e.g. 2s, or absolute ns; the loss shown is then the window's),
+-q hides progress.
 
 Examples:
   kpcap analyze summary trace.pcapng.zst
@@ -98,27 +99,17 @@ type commonOpts struct {
 	probes       []string
 	filter       string
 	quiet        bool
-	since, until time.Duration
+	since, until string
 }
 
 func addCommon(fs *pflag.FlagSet) *commonOpts {
 	o := &commonOpts{}
 	fs.StringArrayVar(&o.probes, "probe", nil, "analyze only sources matching `PATTERN` (name or glob); repeatable")
 	fs.StringVar(&o.filter, "filter", "", "ftrace filter `EXPR` applied offline")
-	fs.DurationVar(&o.since, "since", 0, "start at this `OFFSET` from the first event (e.g. 2s)")
-	fs.DurationVar(&o.until, "until", 0, "stop at this `OFFSET` from the first event")
+	fs.StringVar(&o.since, "since", "", "start at `T`: an offset from the capture start (e.g. 2s) or absolute ns")
+	fs.StringVar(&o.until, "until", "", "stop before `T` (same forms as --since)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
 	return o
-}
-
-func (o *commonOpts) check() error {
-	if o.since < 0 || o.until < 0 {
-		return usagef("--since and --until are offsets from the first event: not negative")
-	}
-	if o.until != 0 && o.until <= o.since {
-		return usagef("--until %v is not after --since %v", o.until, o.since)
-	}
-	return nil
 }
 
 // latencyFlags are the pairing options of latency, flame --weight latency and diff.
@@ -205,34 +196,20 @@ func (p *progressInput) Close() error {
 }
 
 func openInput(path string, co *commonOpts) (*progressInput, error) {
-	if err := co.check(); err != nil {
-		return nil, err
-	}
 	f, err := format.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err // it names the path
 	}
 	p := &progressInput{f: f, name: filepath.Base(path), live: !co.quiet && isTerminal(os.Stderr)}
-	if co.since != 0 || co.until != 0 {
-		// Offsets count from the first sample of the file.
-		first := uint64(0)
-		for _, fi := range f.Frames {
-			if fi.Samples > 0 && (first == 0 || fi.FirstNS < first) {
-				first = fi.FirstNS
-			}
-		}
-		if first == 0 {
-			first = 1 // no samples: any window is empty, but stays a window
-		}
-		p.since = first + uint64(co.since)
-		if co.until != 0 {
-			p.until = first + uint64(co.until)
-		}
+	// The same window as kpcap replay's: offsets count from the capture start.
+	if p.since, p.until, err = parseWindow(f, co.since, co.until); err != nil {
+		f.Close()
+		return nil, err
 	}
 	r, err := replay.NewReader(f, replay.Options{Probes: co.probes, Filter: co.filter, Since: p.since, Until: p.until})
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, readerError(path, err)
 	}
 	p.Reader = r
 	p.start = time.Now()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kpcap/kpcap/format"
+	"github.com/kpcap/kpcap/replay"
 )
 
 func init() {
@@ -177,6 +178,7 @@ func summarize(path string, f *format.File) *infoJSON {
 }
 
 func printInfo(out io.Writer, in *infoJSON) error {
+	out = escapeWriter{out} // notes, host and source names come from the file
 	var b strings.Builder
 	idx := "indexed"
 	if !in.Indexed {
@@ -297,4 +299,15 @@ func infoBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}
+
+// escapeWriter escapes control bytes other than newlines in text for people,
+// so that a hostile or odd trace cannot send escape sequences to the terminal.
+type escapeWriter struct{ w io.Writer }
+
+func (e escapeWriter) Write(b []byte) (int, error) {
+	if _, err := e.w.Write(replay.EscapeControlLines(b)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kpcap/kpcap/record"
 	"github.com/kpcap/kpcap/record/probedef"
+	"github.com/kpcap/kpcap/replay/filter"
 	"github.com/spf13/pflag"
 )
 
@@ -107,6 +108,10 @@ func runRecord(args []string) error {
 	if *duration < 0 {
 		return usagef("bad --duration %v", *duration)
 	}
+	if *output == "-" || *output == "" {
+		// The file is finalized with a seek index at its end: it needs a real file.
+		return usagef("-o %q: kpcap record writes a file, not a pipe; give a file name (then kpcap replay FILE)", *output)
+	}
 	if *cpuList != "" {
 		cpus, err := record.ParseCPUList(*cpuList)
 		if err != nil {
@@ -184,7 +189,7 @@ func runRecord(args []string) error {
 		var ue *record.UsageError
 		var se *probedef.SyntaxError
 		if errors.As(err, &ue) || errors.As(err, &se) {
-			return &usageError{err.Error()}
+			return &usageError{explainFilter(err.Error(), *filter)}
 		}
 		if res != nil && res.Stats.Samples > 0 {
 			return fmt.Errorf("%w (the file %s holds what was recorded before)", err, res.Output)
@@ -200,8 +205,31 @@ func runRecord(args []string) error {
 	}
 	if !*quiet {
 		printRecordSummary(res)
+		if len(opts.Command) > 0 && res.ExitCode < 0 {
+			// The recording stopped first (-d, a signal to kpcap alone): say so,
+			// the command goes on untraced.
+			fmt.Fprintf(os.Stderr, "[ kpcap record: the command %s is still running, no longer recorded ]\n", opts.Command[0])
+		}
 	}
 	return nil
+}
+
+// explainFilter points at the bad token of a filter the kernel refused. The
+// kernel says only EINVAL to perf (its error_log covers filters written to
+// tracefs), so the offline parser of the same language locates syntax errors.
+func explainFilter(msg, expr string) string {
+	if expr == "" || !strings.Contains(msg, "rejected by the kernel") {
+		return msg
+	}
+	_, err := filter.Parse(expr)
+	var fe *filter.Error
+	if !errors.As(err, &fe) {
+		return msg // valid syntax: the field list hint in msg is the best help
+	}
+	if i := strings.Index(msg, " (check the operators"); i >= 0 {
+		msg = msg[:i]
+	}
+	return msg + "\n" + err.Error()
 }
 
 func printRecordSummary(res *record.Result) {

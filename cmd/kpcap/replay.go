@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -112,27 +113,16 @@ func runReplay(args []string) error {
 
 	f, err := format.Open(path)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
+		return err // it names the path
 	}
 	defer f.Close()
 	opts := replay.Options{Probes: *probes, Filter: *filterExpr, Workers: *workers}
-	start := replay.TraceStart(f)
-	if *since != "" {
-		if opts.Since, err = replay.ParseTime(*since, start); err != nil {
-			return usagef("--since: %v", err)
-		}
-	}
-	if *until != "" {
-		if opts.Until, err = replay.ParseTime(*until, start); err != nil {
-			return usagef("--until: %v", err)
-		}
+	if opts.Since, opts.Until, err = parseWindow(f, *since, *until); err != nil {
+		return err
 	}
 	r, err := replay.NewReader(f, opts)
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "filter:") || strings.Contains(err.Error(), ": filter:") || strings.HasPrefix(err.Error(), "no source matches") {
-			return usagef("%v", err)
-		}
-		return fmt.Errorf("%s: %w", path, err)
+		return readerError(path, err)
 	}
 	defer r.Close()
 
@@ -143,9 +133,8 @@ func runReplay(args []string) error {
 	var w io.Writer = os.Stdout
 	var tmp *os.File
 	if *out != "" {
-		tmp, err = os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".*.tmp")
-		if err != nil {
-			return fmt.Errorf("create output: %w", err)
+		if tmp, err = createTemp(*out); err != nil {
+			return err
 		}
 		defer func() {
 			if tmp != nil {
@@ -203,6 +192,24 @@ func runReplay(args []string) error {
 	}
 	replayWarnings(r)
 	return nil
+}
+
+// createTemp creates the temporary file that is renamed to path once complete,
+// failing before any decoding when path cannot be written; errors name path,
+// not the temporary file.
+func createTemp(path string) (*os.File, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("create %s: is a directory", path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return f, nil
 }
 
 // stacksPath turns out.parquet into out.stacks.parquet.
@@ -288,4 +295,37 @@ func replayProgress(r *replay.Reader, name string, live bool) func() {
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// readerError explains a replay.NewReader failure: a usage error (exit 2)
+// when --probe or --filter caused it, else an error naming the file.
+func readerError(path string, err error) error {
+	if msg := err.Error(); strings.HasPrefix(msg, "filter:") || strings.Contains(msg, ": filter:") || strings.HasPrefix(msg, "no source matches") {
+		return usagef("%v", err)
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+// parseWindow resolves --since and --until (offsets from the capture start,
+// or absolute ns on the capture clock) to ns; 0 means unbounded. replay and
+// analyze share it so that one offset selects the same events in both.
+func parseWindow(f *format.File, since, until string) (s, u uint64, err error) {
+	start := replay.TraceStart(f)
+	if since != "" {
+		if s, err = replay.ParseTime(since, start); err != nil {
+			return 0, 0, usagef("--since: %v", err)
+		}
+	}
+	if until != "" {
+		if u, err = replay.ParseTime(until, start); err != nil {
+			return 0, 0, usagef("--until: %v", err)
+		}
+		if u <= s {
+			if since == "" {
+				return 0, 0, usagef("--until %s: the window is empty", until)
+			}
+			return 0, 0, usagef("--until %s is not after --since %s: the window is empty", until, since)
+		}
+	}
+	return s, u, nil
 }

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kpcap/kpcap/record/internal/closest"
 	"golang.org/x/sys/unix"
 )
 
@@ -147,7 +148,7 @@ func (fs *FS) EventID(group, event string) (uint64, error) {
 	b, err := os.ReadFile(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return 0, fmt.Errorf("no such trace event %s:%s (%s)", group, event, filepath.Dir(p))
+			return 0, fs.noSuchEvent(group, event)
 		}
 		return 0, fmt.Errorf("read event id: %w", err)
 	}
@@ -167,7 +168,7 @@ func (fs *FS) Format(group, event string) (string, error) {
 	b, err := os.ReadFile(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("no such trace event %s:%s (%s)", group, event, filepath.Dir(p))
+			return "", fs.noSuchEvent(group, event)
 		}
 		return "", fmt.Errorf("read event format: %w", err)
 	}
@@ -232,21 +233,50 @@ func (fs *FS) Glob(pattern string) ([]string, error) {
 		}
 	}
 	if len(gmatched) == 0 {
-		msg := fmt.Sprintf("no trace event group matches %q", gpat)
-		if s := suggest(groups, gpat, 5); len(s) > 0 {
-			msg += "; did you mean " + strings.Join(s, ", ") + "?"
-		}
-		return nil, errors.New(msg)
+		return nil, fmt.Errorf("no trace event group matches %q%s", gpat, didYouMean(suggest(groups, gpat, 5)))
 	}
 	if len(out) == 0 {
-		msg := fmt.Sprintf("no trace event matches %q", pattern)
-		if s := suggest(events, epat, 5); len(s) > 0 {
-			msg += "; did you mean " + strings.Join(s, ", ") + "?"
-		}
-		return nil, errors.New(msg)
+		return nil, fmt.Errorf("no trace event matches %q%s", pattern, didYouMean(suggest(events, epat, 5)))
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// noSuchEvent is the error for a missing events/GROUP/EVENT, with the closest
+// existing names: a typo (sched_swich) or a wrong group (syscall:) is the usual cause.
+func (fs *FS) noSuchEvent(group, event string) error {
+	msg := fmt.Sprintf("no such trace event %s:%s", group, event)
+	evdir := filepath.Join(fs.Dir, "events")
+	if evs, err := listDirs(filepath.Join(evdir, group)); err == nil {
+		names := make([]string, len(evs))
+		for i, e := range evs {
+			names[i] = group + ":" + e
+		}
+		return errors.New(msg + didYouMean(suggest(names, event, 5)))
+	}
+	// No such group: name the groups that have this event, else groups named alike.
+	groups, _ := listDirs(evdir)
+	var have []string
+	for _, g := range groups {
+		if isTracefsEvent(filepath.Join(evdir, g, event)) {
+			have = append(have, g+":"+event)
+		}
+	}
+	if len(have) == 0 {
+		have = suggest(groups, group, 5)
+	}
+	return fmt.Errorf("%s (no group %q)%s", msg, group, didYouMean(have[:min(len(have), 5)]))
+}
+
+// isTracefsEvent reports whether dir is an event directory (it has an id file).
+func isTracefsEvent(dir string) bool { return exists(filepath.Join(dir, "id")) }
+
+// didYouMean formats suggestions as "; did you mean a, b?", or "" without any.
+func didYouMean(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return "; did you mean " + strings.Join(names, ", ") + "?"
 }
 
 // HasKprobes reports whether this kernel has kprobe events: the kprobe_events file and the
@@ -510,17 +540,13 @@ func parseConfigBit(s string) (uint, error) {
 // suggest returns up to n names close to the pattern pat: the part after ':' in each name is
 // compared with pat without its wildcards, and with a trailing '*' only the name's prefix counts.
 func suggest(names []string, pat string, n int) []string {
-	type cand struct {
-		name string
-		d    int
-	}
 	prefix := strings.HasSuffix(pat, "*")
 	want := strings.NewReplacer("*", "", "?", "").Replace(pat)
 	if want == "" {
 		return nil
 	}
 	limit := max(1, len(want)/5)
-	var cs []cand
+	var cs closest.Ranked
 	for _, name := range names {
 		short := name
 		if i := strings.LastIndexByte(name, ':'); i >= 0 {
@@ -531,54 +557,10 @@ func suggest(names []string, pat string, n int) []string {
 			cmp = cmp[:len(want)]
 		}
 		if strings.Contains(short, want) {
-			cs = append(cs, cand{name, 0})
-		} else if d := editDistance(cmp, want, limit); d <= limit {
-			cs = append(cs, cand{name, d})
+			cs.Add(name, 0)
+		} else if d := closest.Distance(cmp, want, limit); d <= limit {
+			cs.Add(name, d)
 		}
 	}
-	sort.Slice(cs, func(i, j int) bool {
-		if cs[i].d != cs[j].d {
-			return cs[i].d < cs[j].d
-		}
-		return cs[i].name < cs[j].name
-	})
-	var out []string
-	for i := 0; i < len(cs) && i < n; i++ {
-		out = append(out, cs[i].name)
-	}
-	return out
-}
-
-// editDistance is the optimal-string-alignment distance (Levenshtein plus adjacent
-// transpositions, so "shced" is 1 from "sched"), returning limit+1 once it must exceed limit.
-func editDistance(a, b string, limit int) int {
-	if d := len(a) - len(b); d > limit || -d > limit {
-		return limit + 1
-	}
-	pp := make([]int, len(b)+1) // row i-2
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		best := i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], pp[j-2]+1)
-			}
-			best = min(best, cur[j])
-		}
-		if best > limit {
-			return limit + 1
-		}
-		pp, prev, cur = prev, cur, pp
-	}
-	return prev[len(b)]
+	return cs.Best(n)
 }

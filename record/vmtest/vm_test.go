@@ -18,7 +18,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/kernels/openat-*.pcapng.zst from fresh VM runs")
 
 // jobOrder is the order jobs run in, in one boot per kernel.
-var jobOrder = []string{"tracefs_baseline", "openat", "features", "cleanup", "sample"}
+var jobOrder = []string{"tracefs_baseline", "tracefs_gotest", "openat", "features", "cleanup", "sample"}
 
 var workDir string // VM outputs of this test process
 
@@ -112,7 +112,13 @@ var bootAll = sync.OnceValues(func() (*bootResults, error) {
 	if err != nil {
 		return nil, err
 	}
-	ir := &Initramfs{Busybox: busyboxPath(), Kpcap: kpcap, JobTime: 60 * time.Second}
+	// record/tracefs's kprobe tests exist only under the kpcapvm tag: they
+	// run here, on kernels that have kprobes (job tracefs_gotest).
+	tracefsTest := filepath.Join(workDir, "tracefs.test")
+	if err := BuildTestBinary(ctx, root, "./record/tracefs", tracefsTest, "kpcapvm"); err != nil {
+		return nil, err
+	}
+	ir := &Initramfs{Busybox: busyboxPath(), Kpcap: kpcap, Bins: []string{tracefsTest}, JobTime: 60 * time.Second}
 	for _, name := range selectedJobs() {
 		j, ok := all[name]
 		if !ok {

@@ -219,6 +219,27 @@ func BuildKpcap(ctx context.Context, root, out string) error {
 	return nil
 }
 
+// BuildTestBinary compiles the tests of package pkg (e.g. "./record/tracefs")
+// into a static linux/amd64 test binary at out, with the given build tags, to
+// run inside the VM.
+func BuildTestBinary(ctx context.Context, root, pkg, out string, tags ...string) error {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = "/usr/local/go/bin/go"
+	}
+	args := []string{"test", "-c", "-trimpath", "-o", out}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.CommandContext(ctx, goBin, append(args, pkg)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go test -c %s: %v\n%s", pkg, err, tail(b, 4000))
+	}
+	return nil
+}
+
 // CheckStaticAMD64 verifies that bin is a statically linked x86-64 ELF
 // executable, the only kind that runs in the bare initramfs.
 func CheckStaticAMD64(bin string) error {
@@ -242,6 +263,7 @@ func CheckStaticAMD64(bin string) error {
 type Initramfs struct {
 	Busybox string        // static busybox binary, installed as /bin/busybox
 	Kpcap   string        // static kpcap binary, installed as /bin/kpcap ("" for none)
+	Bins    []string      // more static executables (e.g. test binaries), installed as /bin/BASENAME
 	Jobs    []Job         // run in this order by /init
 	JobTime time.Duration // per-job time limit inside the VM
 }
@@ -270,6 +292,14 @@ func (ir *Initramfs) Pack(ctx context.Context, out string) error {
 			return err
 		}
 		if err := copyFile(ir.Kpcap, filepath.Join(root, "bin", "kpcap"), 0o755); err != nil {
+			return err
+		}
+	}
+	for _, b := range ir.Bins {
+		if err := CheckStaticAMD64(b); err != nil {
+			return err
+		}
+		if err := copyFile(b, filepath.Join(root, "bin", filepath.Base(b)), 0o755); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/kpcap/kpcap/record/internal/closest"
 )
 
 // ErrNotFound is wrapped by errors for symbols that are not in the file.
@@ -178,12 +180,8 @@ func (w *wrapped) Unwrap() error { return w.err }
 
 // suggest returns up to n symbol names close to want: containing it, or within a small edit distance.
 func suggest(syms []Symbol, want string, n int) []string {
-	type cand struct {
-		name string
-		d    int
-	}
 	seen := map[string]bool{}
-	var cs []cand
+	var cs closest.Ranked
 	lw := strings.ToLower(want)
 	limit := max(2, len(want)/3)
 	for _, s := range syms {
@@ -196,25 +194,15 @@ func suggest(syms []Symbol, want string, n int) []string {
 		if strings.Contains(ln, lw) || (len(lw) >= 4 && strings.Contains(lw, ln) && len(ln) >= 4) {
 			d = abs(len(ln)-len(lw)) / 4
 		} else if abs(len(ln)-len(lw)) <= limit {
-			if e := editDistance(ln, lw, limit); e <= limit {
+			if e := closest.Distance(ln, lw, limit); e <= limit {
 				d = e
 			}
 		}
 		if d >= 0 {
-			cs = append(cs, cand{s.Name, d})
+			cs.Add(s.Name, d)
 		}
 	}
-	sort.Slice(cs, func(i, j int) bool {
-		if cs[i].d != cs[j].d {
-			return cs[i].d < cs[j].d
-		}
-		return cs[i].name < cs[j].name
-	})
-	var out []string
-	for i := 0; i < len(cs) && i < n; i++ {
-		out = append(out, cs[i].name)
-	}
-	return out
+	return cs.Best(n)
 }
 
 func abs(x int) int {
@@ -222,40 +210,6 @@ func abs(x int) int {
 		return -x
 	}
 	return x
-}
-
-// editDistance is the optimal-string-alignment distance (Levenshtein plus adjacent
-// transpositions, so "shced" is 1 from "sched"), returning limit+1 once it must exceed limit.
-func editDistance(a, b string, limit int) int {
-	if d := len(a) - len(b); d > limit || -d > limit {
-		return limit + 1
-	}
-	pp := make([]int, len(b)+1) // row i-2
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		best := i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], pp[j-2]+1)
-			}
-			best = min(best, cur[j])
-		}
-		if best > limit {
-			return limit + 1
-		}
-		pp, prev, cur = prev, cur, pp
-	}
-	return prev[len(b)]
 }
 
 // Table holds the function symbols and loadable segments of one ELF file, for symbolization.

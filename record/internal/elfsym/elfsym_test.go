@@ -339,20 +339,6 @@ func TestLookupAgreesWithNm(t *testing.T) {
 	}
 }
 
-func TestEditDistance(t *testing.T) {
-	for _, c := range []struct {
-		a, b string
-		d    int
-	}{{"marker", "markr", 1}, {"abc", "abc", 0}, {"kitten", "sitting", 3}, {"", "ab", 2}, {"shced", "sched", 1}, {"ab", "ba", 1}, {"abcd", "badc", 2}} {
-		if got := editDistance(c.a, c.b, 10); got != c.d {
-			t.Errorf("editDistance(%q,%q) = %d, want %d", c.a, c.b, got, c.d)
-		}
-	}
-	if got := editDistance("aaaaaaaa", "bbbbbbbb", 2); got != 3 {
-		t.Errorf("bounded distance = %d, want 3", got)
-	}
-}
-
 // FuzzParse feeds arbitrary bytes as an ELF file: errors are fine, panics are not.
 func FuzzParse(f *testing.F) {
 	if b, err := os.ReadFile("/bin/true"); err == nil {

@@ -5,15 +5,26 @@ package perf
 import (
 	"errors"
 	"fmt"
+	"os"
+	"syscall"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // Poller waits for ring wakeups with epoll; Wake interrupts a Wait from
 // another goroutine through an eventfd.
+//
+// The epoll fd is itself registered with Go's network poller, so a Wait
+// parks the goroutine instead of blocking its thread in epoll_wait: a
+// thread blocked in a syscall makes the runtime's sysmon retake its P and
+// poll every 20µs, costing thousands of context switches per second.
 type Poller struct {
 	epfd, evfd int
 	events     []unix.EpollEvent
+	file       *os.File        // owns epfd
+	rc         syscall.RawConn // of file
 }
 
 // wakeTag marks the eventfd among the epoll results.
@@ -31,6 +42,19 @@ func NewPoller() (*Poller, error) {
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
 	p := &Poller{epfd: epfd, evfd: evfd}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return nil, fmt.Errorf("epoll: set nonblocking: %w", err)
+	}
+	// A non-blocking fd makes os.NewFile register it with the runtime poller.
+	p.file = os.NewFile(uintptr(epfd), "epoll")
+	rc, err := p.file.SyscallConn()
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	p.rc = rc
 	if err := p.add(evfd, wakeTag); err != nil {
 		p.Close()
 		return nil, err
@@ -56,7 +80,7 @@ func (p *Poller) add(fd int, tag int32) error {
 // they do not wake every Wait again.
 func (p *Poller) Wait(msec int, hup []int32) (woken, ready bool, hups []int32, err error) {
 	hups = hup[:0]
-	n, err := unix.EpollWait(p.epfd, p.events, msec)
+	n, err := p.wait(msec)
 	if err != nil {
 		if errors.Is(err, unix.EINTR) {
 			return false, false, hups, nil
@@ -79,6 +103,47 @@ func (p *Poller) Wait(msec int, hup []int32) (woken, ready bool, hups []int32, e
 	return woken, ready, hups, nil
 }
 
+// wait collects ready events without blocking the thread: it parks in the
+// runtime poller until the epoll fd is readable or msec pass.
+func (p *Poller) wait(msec int) (int, error) {
+	if p.rc == nil {
+		return unix.EpollWait(p.epfd, p.events, msec)
+	}
+	if err := p.file.SetReadDeadline(time.Now().Add(time.Duration(msec) * time.Millisecond)); err != nil {
+		return unix.EpollWait(p.epfd, p.events, msec)
+	}
+	var n int
+	var werr error
+	err := p.rc.Read(func(fd uintptr) bool {
+		n, werr = epollPoll(int(fd), p.events)
+		if werr == unix.EINTR {
+			werr = nil
+		}
+		return n > 0 || werr != nil
+	})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, werr
+}
+
+// epollPoll collects ready events without waiting. It is a raw syscall (it
+// never blocks): entering the runtime's syscall path right after waking
+// from idle would wake sysmon into a burst of 20µs polls.
+func epollPoll(epfd int, events []unix.EpollEvent) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
 // Remove unregisters a ring owner's fd.
 func (p *Poller) Remove(fd int) error {
 	return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
@@ -93,5 +158,8 @@ func (p *Poller) Wake() {
 // Close releases the epoll instance and the eventfd.
 func (p *Poller) Close() error {
 	unix.Close(p.evfd)
+	if p.file != nil {
+		return p.file.Close()
+	}
 	return unix.Close(p.epfd)
 }

@@ -82,6 +82,82 @@ func (r *Ring) ReadInto(dst []byte) []byte {
 	return dst
 }
 
+// ReadIntoMax is ReadInto limited to the whole records that fit in limit
+// bytes (but at least the oldest record, however large), so that the
+// caller can use fixed-size buffers; more reports that records remain in
+// the ring. Only the copied records are released to the kernel.
+func (r *Ring) ReadIntoMax(dst []byte, limit int) (out []byte, more bool) {
+	limit = min(limit, len(r.data))
+	head := atomic.LoadUint64(&r.meta.Data_head)
+	tail := atomic.LoadUint64(&r.meta.Data_tail)
+	n := head - tail
+	if n == 0 {
+		return dst, false
+	}
+	if n > uint64(len(r.data)) { // cannot happen with a writable mapping; never trust it
+		n = uint64(len(r.data))
+		tail = head - n
+	}
+	if n > uint64(limit) {
+		first := uint64(r.data[(tail+6)&r.mask]) | uint64(r.data[(tail+7)&r.mask])<<8
+		n, more = max(uint64(limit), min(first, n)), true
+	}
+	base := len(dst)
+	start := tail & r.mask
+	end := start + n
+	if end <= uint64(len(r.data)) {
+		dst = append(dst, r.data[start:end]...)
+	} else {
+		dst = append(dst, r.data[start:]...)
+		dst = append(dst, r.data[:end-uint64(len(r.data))]...)
+	}
+	if more {
+		// Keep whole records; the kernel publishes head only after whole
+		// records, so this is needed only when the copy was cut short.
+		b := dst[base:]
+		off := 0
+		for off+HeaderLen <= len(b) {
+			size := int(ne.Uint16(b[off+6:]))
+			if size < HeaderLen {
+				off = len(b) // corrupt: hand everything to the parser, which reports it
+				break
+			}
+			if off+size > len(b) {
+				break
+			}
+			off += size
+		}
+		if off == 0 {
+			off = len(b) // the first record's size lies: hand it to the parser too
+		}
+		dst = dst[:base+off]
+		n = uint64(off)
+	}
+	atomic.StoreUint64(&r.meta.Data_tail, tail+n)
+	return dst, more
+}
+
+// Peek copies the oldest unread record into buf (reusing its storage) and
+// returns it, or nil when the ring is empty or the header is corrupt. It
+// releases nothing.
+func (r *Ring) Peek(buf []byte) []byte {
+	head := atomic.LoadUint64(&r.meta.Data_head)
+	tail := atomic.LoadUint64(&r.meta.Data_tail)
+	if head-tail < HeaderLen || head-tail > uint64(len(r.data)) {
+		return nil
+	}
+	at := func(i uint64) byte { return r.data[(tail+i)&r.mask] }
+	size := uint64(at(6)) | uint64(at(7))<<8
+	if size < HeaderLen || size > head-tail {
+		return nil
+	}
+	buf = buf[:0]
+	for i := uint64(0); i < size; i++ {
+		buf = append(buf, at(i))
+	}
+	return buf
+}
+
 // Close unmaps the ring (the fd is closed by its owner).
 func (r *Ring) Close() error {
 	if r.mem == nil {
