@@ -19,6 +19,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// slowReleaseEvents is the number of perf events above which closing them
+// takes long enough (seconds) to be announced.
+var slowReleaseEvents = 200
+
 // Tuning of the drain loop.
 const (
 	// pollTimeout bounds how long a quiet ring waits to be drained.
@@ -110,7 +114,14 @@ type capture struct {
 	comms  map[uint32]string // tid -> comm, to name forked children
 	syms   *symbolizer
 	err    error
+
+	// aborted is set when opts.Force closes: the writer stops between two
+	// samples, the rest is counted lost by account.
+	aborted atomic.Bool
 }
+
+// errForced ends the merge when the capture is forced to stop.
+var errForced = errors.New("forced stop")
 
 // Run records until ctx is cancelled, the duration elapses, the traced
 // command or process exits, or opts.Force is closed. The file is finalized
@@ -251,6 +262,9 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 	if c.err == nil && o.Ready != nil {
 		o.Ready()
 	}
+	if c.err == nil && o.Started != nil {
+		o.Started(StartInfo{Sources: len(c.sources), CPUs: len(c.cpus), Events: len(c.fds), Output: o.Output})
+	}
 	if c.err == nil && child != nil {
 		c.err = child.release()
 	}
@@ -267,6 +281,12 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 		c.err = c.account()
 	}
 	cerr := c.finish()
+	if cerr == nil && len(c.fds) > slowReleaseEvents && o.Notice != nil {
+		// Closing each tracepoint event waits for the kernel to unregister
+		// it (tens of ms each): say the file is safe meanwhile. Not a
+		// Result notice: it is about this moment only.
+		o.Notice(fmt.Sprintf("trace finalized; releasing %d kernel events...", len(c.fds)))
+	}
 	res.Stats = c.stats()
 	if res.Late > 0 {
 		msg := fmt.Sprintf("%d records arrived more than %v late and are slightly out of time order", res.Late, lagWindow)
@@ -286,6 +306,9 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 }
 
 func (c *capture) forced() bool {
+	if c.aborted.Load() {
+		return true
+	}
 	if c.opts.Force == nil {
 		return false
 	}
@@ -368,6 +391,9 @@ func (c *capture) open(r *resolver, child *childProc) error {
 		tids = []int{-1}
 	}
 	ringBytes := bufferSize(o.BufferSize, len(c.cpus))
+	if err := checkRingMemory(ringBytes, len(c.cpus)); err != nil {
+		return err
+	}
 	raiseMemlock(ringBytes, len(c.cpus))
 	poller, err := perf.NewPoller()
 	if err != nil {
@@ -415,7 +441,7 @@ func (c *capture) open(r *resolver, child *childProc) error {
 				owner = fd
 				ring, err := perf.NewRing(fd, ringBytes)
 				if err != nil {
-					return mmapError(cpu, ringBytes, err)
+					return mmapError(cpu, ringBytes, len(c.cpus), err)
 				}
 				c.rings = append(c.rings, ring)
 				c.qs = append(c.qs, &cpuQueue{sorted: true})
@@ -654,6 +680,15 @@ func (c *capture) loop(ctx context.Context, child *childProc) {
 		stop.Store(true)
 		c.poller.Wake()
 	}()
+	if o.Force != nil {
+		go func() {
+			select {
+			case <-o.Force:
+				c.aborted.Store(true)
+			case <-quit:
+			}
+		}()
+	}
 	ringTotal := 0
 	for _, r := range c.rings {
 		ringTotal += r.Size()
@@ -690,6 +725,8 @@ func (c *capture) reader(stop *atomic.Bool, out chan<- item, quit <-chan struct{
 		case out <- it:
 			return true
 		case <-quit:
+			return false
+		case <-o.Force: // the writer no longer reads
 			return false
 		}
 	}
@@ -889,6 +926,9 @@ func (c *capture) writer(items <-chan item) error {
 			}
 		}
 		if err := c.merge.run(cutoff, c.emit, c.release); err != nil {
+			if errors.Is(err, errForced) {
+				return nil // what is left is counted lost by account
+			}
 			return err
 		}
 		for _, q := range c.qs {
@@ -930,6 +970,9 @@ func (c *capture) timeOf(r []byte) (uint64, bool) {
 // emit writes one record. It allocates nothing for samples.
 func (c *capture) emit(qi int, r []byte) error {
 	typ, misc, _ := perf.RecordHeader(r)
+	if typ == perf.RecordSample && c.aborted.Load() {
+		return errForced // a forced stop: account counts the rest lost
+	}
 	if t, _, _ := perf.RecordTime(r); t < c.emittedNS {
 		c.late++
 	} else {
@@ -1075,6 +1118,19 @@ func (c *capture) account() error {
 			}
 		}
 		c.lostTotal += missing
+		if missing > 0 && c.lostCPU[q] == 0 && single == -2 {
+			// No loss reported by the kernel on this CPU (a forced stop
+			// discarding what was read or left in the ring): the counters
+			// give each source's share exactly.
+			for s := range c.sources {
+				if d := fired[s][q] - min(fired[s][q], c.recvCPU[s][q]+c.filteredCPU[s][q]); d > 0 {
+					if err := c.out.AddLost(format.Lost{Time: end, CPU: c.cpuOf[q], Source: uint32(s), Count: d}); err != nil {
+						return fmt.Errorf("write %s: %w", c.opts.Output, err)
+					}
+				}
+			}
+			continue
+		}
 		if missing > c.lostCPU[q] {
 			l := format.Lost{Time: end, CPU: c.cpuOf[q], Source: ^uint32(0), Count: missing - c.lostCPU[q]}
 			if single >= 0 {

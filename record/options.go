@@ -32,6 +32,8 @@ type Options struct {
 	// Ready, if set, is called once the events are enabled (for a command:
 	// just before it is allowed to exec).
 	Ready func()
+	// Started, if set, is called right after Ready with what is recorded.
+	Started func(StartInfo)
 	// Force, when closed, ends the capture at once: the rings are not
 	// drained further, the file is finalized with what has been written.
 	Force <-chan struct{}
@@ -57,6 +59,14 @@ var DefaultEvents = []string{
 var DefaultProbes = []string{
 	"p:kprobes/openat2 do_sys_openat2 filename=+0(%si):string",
 	"r:kprobes/openat2_ret do_sys_openat2 ret=$retval",
+}
+
+// StartInfo describes a capture whose events are all enabled.
+type StartInfo struct {
+	Sources int    // event sources (tracepoints, probes)
+	CPUs    int    // CPUs recorded on
+	Events  int    // perf events opened (sources times CPUs, times threads for --pid, plus one per CPU)
+	Output  string // the file written
 }
 
 // SourceStats are the counts of one event source.

@@ -113,11 +113,90 @@ func openError(what string, cpu int, err error) error {
 	return fmt.Errorf("open %s on CPU %d: %w", what, cpu, err)
 }
 
-// mmapError explains a ring mapping failure.
-func mmapError(cpu, bytes int, err error) error {
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOMEM) {
-		return fmt.Errorf("map the %d KiB ring of CPU %d: %w: the rings exceed kernel.perf_event_mlock_kb (%s) and RLIMIT_MEMLOCK; use a smaller --buffer-size or run as root",
-			bytes>>10, cpu, err, readSysctl("kernel.perf_event_mlock_kb"))
+// mmapError explains a ring mapping failure: the kernel says only EPERM
+// (over the locked-memory limits) or ENOMEM, so name the limit that applies.
+func mmapError(cpu, bytes, ncpu int, err error) error {
+	total := uint64(bytes) * uint64(ncpu)
+	what := fmt.Sprintf("map the %s ring of CPU %d (%s for %d CPUs)", sizeText(uint64(bytes)), cpu, sizeText(total), ncpu)
+	if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.ENOMEM) {
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	return fmt.Errorf("map the ring of CPU %d: %w", cpu, err)
+	if avail, ok := memAvailable(); ok && total > avail {
+		return fmt.Errorf("%s: %w: the rings exceed the memory available (%s); use a smaller --buffer-size (default 16M)", what, err, sizeText(avail))
+	}
+	if canLockMemory() {
+		// The mlock limits do not apply: the kernel could not allocate the ring.
+		return fmt.Errorf("%s: %w: the kernel could not allocate a ring this large; use a smaller --buffer-size (default 16M)", what, err)
+	}
+	var rl unix.Rlimit
+	lim := "?"
+	if unix.Getrlimit(unix.RLIMIT_MEMLOCK, &rl) == nil {
+		lim = "unlimited"
+		if rl.Cur != unix.RLIM_INFINITY {
+			lim = sizeText(rl.Cur)
+		}
+	}
+	return fmt.Errorf("%s: %w: the rings exceed kernel.perf_event_mlock_kb (%s KiB per user) plus RLIMIT_MEMLOCK (%s); use a smaller --buffer-size, raise the limits (sysctl kernel.perf_event_mlock_kb, ulimit -l) or record as root",
+		what, err, readSysctl("kernel.perf_event_mlock_kb"), lim)
+}
+
+// checkRingMemory refuses rings larger than the machine's memory before any
+// event is opened: the kernel would answer only ENOMEM, after a long try.
+func checkRingMemory(bytes, ncpu int) error {
+	total := uint64(bytes) * uint64(ncpu)
+	if mem, ok := memTotal(); ok && total > mem {
+		return &UsageError{fmt.Sprintf("--buffer-size: %s per CPU (rounded down to a power of two) for %d CPUs is %s, more than the machine's memory (%s); use a smaller --buffer-size (default 16M)",
+			sizeText(uint64(bytes)), ncpu, sizeText(total), sizeText(mem))}
+	}
+	return nil
+}
+
+// memTotal and memAvailable read /proc/meminfo.
+func memTotal() (uint64, bool)     { return meminfo("MemTotal:") }
+func memAvailable() (uint64, bool) { return meminfo("MemAvailable:") }
+
+func meminfo(key string) (uint64, bool) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, key); ok {
+			f := strings.Fields(rest)
+			if len(f) == 0 {
+				return 0, false
+			}
+			n, err := strconv.ParseUint(f[0], 10, 64)
+			return n << 10, err == nil // kB
+		}
+	}
+	return 0, false
+}
+
+// canLockMemory reports CAP_IPC_LOCK, which lifts the perf mlock limits.
+func canLockMemory() bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return os.Geteuid() == 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			caps, err := strconv.ParseUint(strings.TrimSpace(rest), 16, 64)
+			return err == nil && caps&(1<<unix.CAP_IPC_LOCK) != 0
+		}
+	}
+	return false
+}
+
+// sizeText formats bytes in binary units.
+func sizeText(n uint64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
 }

@@ -90,11 +90,14 @@ func (r *resolver) addEvents(defs []string, optional bool) error {
 		names := []string{def}
 		if strings.ContainsAny(def, "*?[") {
 			names, err = fs.Glob(def)
+			if errors.Is(err, tracefs.ErrNoEvent) {
+				return &UsageError{fmt.Sprintf("tracepoints %s: %v (see %s/available_events)", def, err, fs.Dir)}
+			}
 			if err != nil {
 				return fmt.Errorf("tracepoints %s: %w", def, err)
 			}
 			if len(names) == 0 {
-				return fmt.Errorf("no tracepoint matches %s (see %s/available_events)", def, fs.Dir)
+				return &UsageError{fmt.Sprintf("no tracepoint matches %s (see %s/available_events)", def, fs.Dir)}
 			}
 		}
 		for _, name := range names {
@@ -107,6 +110,9 @@ func (r *resolver) addEvents(defs []string, optional bool) error {
 				if optional {
 					r.note(fmt.Sprintf("skipping %s: not on this kernel", name))
 					continue
+				}
+				if errors.Is(err, tracefs.ErrNoEvent) {
+					return &UsageError{fmt.Sprintf("%v (see %s/available_events)", err, fs.Dir)}
 				}
 				return fmt.Errorf("%w (see %s/available_events)", err, fs.Dir)
 			}

@@ -8,13 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/kpcap/kpcap/cmd/kpcap/internal/earlysignal"
 	"github.com/kpcap/kpcap/record"
 	"github.com/kpcap/kpcap/record/probedef"
 	"github.com/kpcap/kpcap/replay/filter"
@@ -39,9 +38,11 @@ const recordUsage = `Usage: kpcap record [options] [-- COMMAND [ARGS...]]
 Record kernel tracepoints, kprobes/kretprobes and uprobes/uretprobes through
 perf_event_open into a compressed pcapng trace (default trace.pcapng.zst).
 System-wide by default; --pid follows one process, a COMMAND is run and
-followed with its children until it exits. Ctrl-C stops and finalizes the
-file (a second Ctrl-C stops at once). Needs root (or CAP_PERFMON and
-CAP_SYS_ADMIN).
+followed with its children until it exits. Once every event is enabled it
+prints "kpcap record: recording N sources on M CPUs to FILE" on stderr
+(unless -q): scripts may wait for that line. Ctrl-C stops and finalizes the
+file (a second Ctrl-C stops at once, counting what it discards as lost).
+Needs root (or CAP_PERFMON and CAP_SYS_ADMIN).
 
 Without -e or -p, records sched:sched_process_exec/exit,
 syscalls:sys_enter/exit_openat and, where the kernel has kprobes,
@@ -72,6 +73,10 @@ Examples:
 `
 
 func runRecord(args []string) error {
+	// First of all (earlysignal began at init): a SIGINT or SIGTERM during
+	// the setup below stops the recording cleanly once it has started.
+	sigs := earlysignal.Signals()
+	defer earlysignal.Stop()
 	c := commands["record"]
 	fs := newFlags(c)
 	fs.SetInterspersed(false) // the first non-option starts the command
@@ -145,6 +150,16 @@ func runRecord(args []string) error {
 			fmt.Fprintf(stderr, "kpcap record: %s\n", s)
 		}
 	}
+	if !*quiet {
+		// The signal that recording has begun, for people and scripts.
+		opts.Started = func(si record.StartInfo) {
+			mu.Lock()
+			defer mu.Unlock()
+			clearLine()
+			fmt.Fprintf(stderr, "kpcap record: recording %s on %s to %s (Ctrl-C to stop)\n",
+				plural(si.Sources, "source"), plural(si.CPUs, "CPU"), si.Output)
+		}
+	}
 	if live {
 		var lastN uint64
 		var lastT time.Duration
@@ -166,9 +181,6 @@ func runRecord(args []string) error {
 	defer cancel()
 	force := make(chan struct{})
 	opts.Force = force
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	go func() {
 		n := 0
 		for range sigs {
@@ -291,6 +303,14 @@ func parseRecordSize(s string) (int, error) {
 		return 0, fmt.Errorf("%q is not a size like 8M", s)
 	}
 	return n * mult, nil
+}
+
+// plural says "1 source", "3 sources".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 func recordBytes(n int64) string {

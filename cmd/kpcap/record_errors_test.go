@@ -30,9 +30,10 @@ func TestRecordErrorMessages(t *testing.T) {
 		{[]string{"-e", "syscalls:sys_enter_openat", "--filter", "(flags == 1"}, 2, []string{"want ')' at column 12"}},
 		// Valid syntax, wrong types: the fields of the event are listed instead.
 		{[]string{"-e", "syscalls:sys_enter_openat", "--filter", `flags ~ "x*"`}, 2, []string{"has fields", "filename, flags"}},
-		{[]string{"-e", "sched:sched_swich"}, 1, []string{"did you mean sched:sched_switch?"}},
-		{[]string{"-e", "syscall:sys_enter_openat"}, 1, []string{"did you mean syscalls:sys_enter_openat?"}},
-		{[]string{"-e", "syscalls:sys_enter_opnat*"}, 1, []string{"did you mean syscalls:sys_enter_openat"}},
+		// An unknown tracepoint is a command-line mistake: exit 2, with suggestions.
+		{[]string{"-e", "sched:sched_swich"}, 2, []string{"did you mean sched:sched_switch?"}},
+		{[]string{"-e", "syscall:sys_enter_openat"}, 2, []string{"did you mean syscalls:sys_enter_openat?"}},
+		{[]string{"-e", "syscalls:sys_enter_opnat*"}, 2, []string{"did you mean syscalls:sys_enter_openat"}},
 		{[]string{"-p", "p " + bin + ":0x99999999"}, 1, []string{"offset 0x99999999 is beyond the end of " + bin}},
 		{[]string{"-e", "sched:sched_switch", "-o", "-"}, 2, []string{`-o "-": kpcap record writes a file, not a pipe`}},
 		// Two probes with one name are a usage error; overlapping tracepoint patterns are not (below).
@@ -127,5 +128,19 @@ func TestRecordCommandOutlivesCapture(t *testing.T) {
 	}
 	if r.code != 0 || !strings.Contains(r.stderr, "the command sh is still running, no longer recorded") {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestRecordBufferTooLarge: root is not the problem with a huge
+// --buffer-size; the message names the limit (memory, the kernel's
+// allocation or the mlock limits) and the fix.
+func TestRecordBufferTooLarge(t *testing.T) {
+	recordNeedRoot(t)
+	bin := buildKpcap(t)
+	out := filepath.Join(t.TempDir(), "t.pcapng.zst")
+	r := runCLI(t, bin, "record", "-q", "-d", "300ms", "--buffer-size", "100G", "-e", "sched:sched_switch", "-o", out)
+	if r.code == 0 || strings.Contains(r.stderr, "as root") || !strings.Contains(r.stderr, "use a smaller --buffer-size") ||
+		!strings.Contains(r.stderr, "memory") && !strings.Contains(r.stderr, "could not allocate") {
+		t.Errorf("--buffer-size 100G as root: exit %d, stderr %q; want the limit it exceeds and a smaller --buffer-size", r.code, r.stderr)
 	}
 }

@@ -174,7 +174,8 @@ func TestRecordCLI(t *testing.T) {
 		}{
 			{[]string{"-p", "p:x/y do_sys_openat2 a=+0(%zz):string"}, 2, "^"},
 			{[]string{"-p", "p /bin/true:no_such_symbol_kpcap"}, 1, "no_such_symbol_kpcap"},
-			{[]string{"-e", "nosuch:tracepoint"}, 1, "nosuch:tracepoint"},
+			{[]string{"-e", "nosuch:tracepoint"}, 2, "nosuch:tracepoint"},
+			{[]string{"-e", "sched:nope"}, 2, "no such trace event sched:nope"},
 			{[]string{"-e", "bad"}, 2, "SUBSYS:EVENT"},
 			{[]string{"--cpu", "x"}, 2, "CPU"},
 			{[]string{"--buffer-size", "lots"}, 2, "buffer-size"},

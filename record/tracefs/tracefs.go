@@ -29,6 +29,17 @@ const (
 // sysBus is where perf PMUs are described; a variable so tests can point elsewhere.
 var sysBus = "/sys/bus/event_source/devices"
 
+// ErrNoEvent is matched (errors.Is) by the errors for a trace event or
+// pattern that names nothing on this kernel: a mistake in the request, not
+// in the system.
+var ErrNoEvent = errors.New("no such trace event")
+
+// noEventError carries the message (with suggestions) of an ErrNoEvent.
+type noEventError struct{ msg string }
+
+func (e *noEventError) Error() string        { return e.msg }
+func (e *noEventError) Is(target error) bool { return target == ErrNoEvent }
+
 // Find returns the tracefs directory: a tracefs mount from /proc/mounts (preferring
 // /sys/kernel/tracing), else the tracing directory of a debugfs mount. When neither exists it
 // mounts tracefs at /sys/kernel/tracing, which needs root (CAP_SYS_ADMIN).
@@ -233,10 +244,10 @@ func (fs *FS) Glob(pattern string) ([]string, error) {
 		}
 	}
 	if len(gmatched) == 0 {
-		return nil, fmt.Errorf("no trace event group matches %q%s", gpat, didYouMean(suggest(groups, gpat, 5)))
+		return nil, &noEventError{fmt.Sprintf("no trace event group matches %q%s", gpat, didYouMean(suggest(groups, gpat, 5)))}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no trace event matches %q%s", pattern, didYouMean(suggest(events, epat, 5)))
+		return nil, &noEventError{fmt.Sprintf("no trace event matches %q%s", pattern, didYouMean(suggest(events, epat, 5)))}
 	}
 	sort.Strings(out)
 	return out, nil
@@ -252,7 +263,7 @@ func (fs *FS) noSuchEvent(group, event string) error {
 		for i, e := range evs {
 			names[i] = group + ":" + e
 		}
-		return errors.New(msg + didYouMean(suggest(names, event, 5)))
+		return &noEventError{msg + didYouMean(suggest(names, event, 5))}
 	}
 	// No such group: name the groups that have this event, else groups named alike.
 	groups, _ := listDirs(evdir)
@@ -265,7 +276,7 @@ func (fs *FS) noSuchEvent(group, event string) error {
 	if len(have) == 0 {
 		have = suggest(groups, group, 5)
 	}
-	return fmt.Errorf("%s (no group %q)%s", msg, group, didYouMean(have[:min(len(have), 5)]))
+	return &noEventError{fmt.Sprintf("%s (no group %q)%s", msg, group, didYouMean(have[:min(len(have), 5)]))}
 }
 
 // isTracefsEvent reports whether dir is an event directory (it has an id file).

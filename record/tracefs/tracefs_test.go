@@ -127,8 +127,8 @@ func TestFindAndEvents(t *testing.T) {
 		{"syscall", "sys_enter_openat", `(no group "syscall"); did you mean syscalls:sys_enter_openat?`},
 		{"shced", "no_such_event", `(no group "shced"); did you mean sched`},
 	} {
-		if _, err := fs.EventID(c.group, c.event); err == nil || !strings.Contains(err.Error(), c.msg) {
-			t.Errorf("EventID(%s, %s) error = %v, want one mentioning %q", c.group, c.event, err, c.msg)
+		if _, err := fs.EventID(c.group, c.event); err == nil || !strings.Contains(err.Error(), c.msg) || !errors.Is(err, ErrNoEvent) {
+			t.Errorf("EventID(%s, %s) error = %v, want ErrNoEvent mentioning %q", c.group, c.event, err, c.msg)
 		}
 		if _, err := fs.Format(c.group, c.event); err == nil || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("Format(%s, %s) error = %v, want one mentioning %q", c.group, c.event, err, c.msg)
