@@ -117,7 +117,8 @@ func TestJSONGolden(t *testing.T) {
 		value any
 	}{
 		{0, "ts", 1e9}, {0, "probe", "syscalls:sys_enter_openat"}, {0, "comm", "bash"}, {0, "flags", float64(0x80000)},
-		{1, "filename", "/etc/ld.so.cache"}, {1, "dfd", -100.0}, {1, "caller", float64(0xffffffff81400210)},
+		{1, "filename", "/etc/ld.so.cache"}, {1, "dfd", -100.0}, {1, "caller", "18446744071583040016"}, // above 2^53-1: a string
+		{0, "dfd", "18446744073709551516"}, // -100 in an unsigned long
 		{2, "ret", 3.0}, {4, "comm", "cat"}, {4, "filename", "/usr/bin/cat"}, {4, "pid", 100.0}, {4, "sched:sched_process_exec.pid", 100.0},
 		{5, "comm", nil}, {5, "next_comm", "cat"}, {5, "cpu", 1.0}, {5, "prev_comm", "swapper/1"},
 	}

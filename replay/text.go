@@ -242,7 +242,9 @@ func WriteText(r *Reader, w io.Writer) (int64, error) {
 
 // WriteJSON writes every remaining event of r to w as one JSON object per line
 // (ts, cpu, pid, tid, comm, probe, the fields by name, and "stack" when the
-// event has a callchain), returning the number of events written.
+// event has a callchain), returning the number of events written. Integers
+// whose magnitude exceeds MaxSafeJSONInt are JSON strings of their decimal
+// value, so JavaScript and jq readers keep them exact.
 func WriteJSON(r *Reader, w io.Writer) (int64, error) {
 	return writeLines(r, w, true)
 }
@@ -370,7 +372,7 @@ func (tw *textWriter) batch(rec arrow.Record) error {
 		b := tw.buf
 		if tw.json {
 			b = append(b, `{"ts":`...)
-			b = appendUint(b, ts[i])
+			b = appendJSONUint(b, ts[i])
 			b = append(b, `,"cpu":`...)
 			b = appendUint(b, uint64(cpu[i]))
 			b = append(b, `,"pid":`...)
@@ -394,9 +396,9 @@ func (tw *textWriter) batch(rec arrow.Record) error {
 				case tc.kind == colFixed:
 					x := v.uint(i, tc.width, tc.signed)
 					if tc.signed {
-						b = appendInt(b, int64(x))
+						b = appendJSONInt(b, int64(x))
 					} else {
-						b = appendUint(b, x)
+						b = appendJSONUint(b, x)
 					}
 				case tc.kind == colString:
 					b = appendJSONString(b, v.str.Value(i))
@@ -712,6 +714,34 @@ func EscapeControlLines(b []byte) []byte {
 		}
 	}
 	return b
+}
+
+// MaxSafeJSONInt is the largest magnitude WriteJSON writes as a bare JSON
+// number (2^53-1, Number.MAX_SAFE_INTEGER): a larger integer (a pointer, a
+// sign-extended -100 read as u64, a 64-bit fetcharg) is written as a JSON
+// string of its exact decimal value, as protobuf's JSON mapping does for
+// 64-bit integers, since JavaScript and jq would round it as a number.
+const MaxSafeJSONInt = 1<<53 - 1
+
+// appendJSONUint appends x as a JSON number, or a string above MaxSafeJSONInt.
+func appendJSONUint(b []byte, x uint64) []byte {
+	if x <= MaxSafeJSONInt {
+		return appendUint(b, x)
+	}
+	b = append(b, '"')
+	b = appendUint(b, x)
+	return append(b, '"')
+}
+
+// appendJSONInt appends x as a JSON number, or a string when its magnitude
+// exceeds MaxSafeJSONInt.
+func appendJSONInt(b []byte, x int64) []byte {
+	if x >= -MaxSafeJSONInt && x <= MaxSafeJSONInt {
+		return appendInt(b, x)
+	}
+	b = append(b, '"')
+	b = appendInt(b, x)
+	return append(b, '"')
 }
 
 // appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kpcap/kpcap/analyze"
 	"github.com/kpcap/kpcap/analyze/flame"
+	"github.com/kpcap/kpcap/replay"
 )
 
 // Data is what a report shows.
@@ -26,8 +27,13 @@ type Data struct {
 	Flame     *analyze.Flame
 }
 
-// Write renders d as HTML to w.
+// Write renders d as HTML to w. Strings from the trace have their control
+// bytes escaped as kpcap's text outputs print them; d is not modified.
 func Write(w io.Writer, d *Data) error {
+	d = &Data{Title: replay.EscapeControl(d.Title), Generated: d.Generated,
+		Summary: escapedCopy(d.Summary), Latency: escapedCopy(d.Latency),
+		// Flame frames are escaped as the profile is built (flame.CleanFrame).
+		Flame: d.Flame}
 	var fg bytes.Buffer
 	if d.Flame != nil {
 		sub := fmt.Sprintf("%d events, %d without a stack; lost %d samples", d.Flame.Events, d.Flame.NoStack, d.Flame.Lost.Total)
@@ -45,13 +51,19 @@ func Write(w io.Writer, d *Data) error {
 			hists = append(hists, histView{f, template.HTML(histSVG(f))})
 		}
 	}
-	raw, err := json.Marshal(struct {
+	// The data sits in an inline <script>: HTML escaping (\u003c for '<',
+	// also '>', '&', U+2028/9) keeps a "</script>" or "<!--" in a string
+	// from ending the script early.
+	var js bytes.Buffer
+	enc := json.NewEncoder(&js)
+	enc.SetEscapeHTML(true)
+	if err := enc.Encode(struct {
 		Summary *analyze.Summary `json:"summary"`
 		Latency *analyze.Latency `json:"latency"`
-	}{d.Summary, d.Latency})
-	if err != nil {
-		return err
+	}{d.Summary, d.Latency}); err != nil {
+		return fmt.Errorf("encode report data: %w", err)
 	}
+	raw := bytes.TrimSpace(js.Bytes())
 	view := map[string]any{
 		"D":     d,
 		"S":     d.Summary,

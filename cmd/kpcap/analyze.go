@@ -108,7 +108,7 @@ func addCommon(fs *pflag.FlagSet) *commonOpts {
 	fs.StringVar(&o.filter, "filter", "", "ftrace filter `EXPR` applied offline")
 	fs.StringVar(&o.since, "since", "", "start at `T`: an offset from the capture start (e.g. 2s) or absolute ns")
 	fs.StringVar(&o.until, "until", "", "stop before `T` (same forms as --since)")
-	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress or notes on stderr; only errors and warnings about lost or corrupt data")
 	return o
 }
 
@@ -362,7 +362,8 @@ func analyzeFlame(args []string) error {
 	for _, w := range fl.Warnings {
 		fmt.Fprintf(os.Stderr, "kpcap analyze flame: %s: warning: %s\n", files[0], w)
 	}
-	if fl.Events > 0 && fl.NoStack == fl.Events {
+	// A trace without stacks is not an error, so -q keeps this note quiet.
+	if fl.Events > 0 && fl.NoStack == fl.Events && !co.quiet {
 		fmt.Fprintf(os.Stderr, "kpcap analyze flame: %s: no event carries a call stack (record with -g); frames are the sources\n", files[0])
 	}
 	if fl.Lost.Total > 0 || (fl.Latency != nil && fl.Latency.UnmatchedEntries+fl.Latency.UnmatchedReturns > 0) {

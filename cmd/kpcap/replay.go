@@ -37,6 +37,9 @@ Formats (--format, or guessed from the -o extension):
              comm-tid [cpu] seconds.micros: event: (sym+off/size) field=value ...
   json     one JSON object per line: ts, cpu, pid, tid, comm, probe, the event's
            fields by name, and "stack": [function names] when it has a callchain
+           (an integer beyond ±(2^53-1), such as a pointer or -100 in an unsigned
+           field, is a string of its exact decimal value: "18446744073709551516";
+           JavaScript and jq would round it as a number)
   arrow    one Arrow IPC file (.arrow) holding every selected event
   parquet  one zstd-compressed Parquet file (.parquet)
 Arrow and Parquet hold the columns ts (ns, capture clock), cpu, pid, tid, comm,
