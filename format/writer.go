@@ -79,8 +79,14 @@ type Writer struct {
 	rawSub int64 // raw bytes of submitted frames
 
 	work, order, free chan *job
-	wg                sync.WaitGroup // background goroutines
-	pending           sync.WaitGroup // frames submitted but not yet written
+	// spares holds written sample-frame buffers, most recently used last:
+	// reusing the newest keeps the working set to the frames actually in
+	// flight (cache-warm, already faulted in) instead of cycling through
+	// every job's buffer.
+	spareMu sync.Mutex
+	spares  [][]byte
+	wg      sync.WaitGroup // background goroutines
+	pending sync.WaitGroup // frames submitted but not yet written
 
 	mu      sync.Mutex
 	werr    error        // first write error of the background writer
@@ -363,6 +369,8 @@ func (w *Writer) writeLoop() {
 			}
 		}
 		w.pending.Done()
+		w.putSpare(j.raw)
+		j.raw = nil
 		w.free <- j
 	}
 }
@@ -373,11 +381,42 @@ func (w *Writer) asyncErr() error {
 	return w.werr
 }
 
-// submit hands a raw frame to the compressors. The frame buffer is swapped
-// with the job's old one, so buffers are recycled without allocation.
+// putSpare keeps a written frame buffer for reuse if it is frame-sized.
+// Smaller ones (metadata frames) are left to the GC: they are few and small.
+func (w *Writer) putSpare(b []byte) {
+	if cap(b) < w.frameBytes {
+		return
+	}
+	w.spareMu.Lock()
+	if len(w.spares) < cap(w.free) {
+		w.spares = append(w.spares, b[:0])
+	}
+	w.spareMu.Unlock()
+}
+
+// takeSpare returns the most recently written frame buffer, or nil.
+func (w *Writer) takeSpare() []byte {
+	w.spareMu.Lock()
+	defer w.spareMu.Unlock()
+	n := len(w.spares)
+	if n == 0 {
+		return nil
+	}
+	b := w.spares[n-1]
+	w.spares[n-1] = nil
+	w.spares = w.spares[:n-1]
+	return b
+}
+
+// submit hands a raw frame to the compressors. The sample buffer is
+// replaced by a recycled frame buffer (or nil: closeFrame sizes it); the
+// metadata buffer starts afresh, as it is small.
 func (w *Writer) submit(raw *[]byte, e indexEntry) {
 	j := <-w.free
-	j.raw, *raw = *raw, j.raw[:0]
+	j.raw, *raw = *raw, nil
+	if raw == &w.buf {
+		*raw = w.takeSpare()
+	}
 	e.RawSize = int64(len(j.raw))
 	j.entry = e
 	w.rawSub += e.RawSize

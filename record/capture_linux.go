@@ -137,6 +137,7 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 	if o.PID < 0 {
 		return nil, &UsageError{fmt.Sprintf("bad --pid %d", o.PID)}
 	}
+	defer tuneGC()()
 	res = &Result{Output: o.Output, ExitCode: -1}
 	notice := func(s string) {
 		res.Notices = append(res.Notices, s)

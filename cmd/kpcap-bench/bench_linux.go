@@ -251,8 +251,10 @@ func recordArgs(tool string, spec workloadSpec, out, kpcap, perfMmap string, fif
 		}
 		return a
 	case toolKpcap:
-		// System-wide is kpcap's default; -q: no progress lines.
-		a := []string{kpcap, "record", "-q", "-o", out}
+		// System-wide is kpcap's default. No -q: its start line on stderr
+		// ("kpcap record: recording ...") tells when every event is enabled;
+		// progress lines only go to a terminal, and stderr is a log file.
+		a := []string{kpcap, "record", "-o", out}
 		for _, e := range spec.events {
 			a = append(a, "-e", e)
 		}
@@ -405,7 +407,7 @@ func (b *bench) runRecorded(ctx context.Context, tool string, spec workloadSpec,
 	if fifos != nil {
 		err = waitPerfEnabled(ctx, rec, fifos)
 	} else {
-		err = waitPerfFDs(ctx, rec)
+		err = waitKpcapStarted(ctx, rec)
 	}
 	if err != nil {
 		return err
@@ -484,12 +486,37 @@ func waitPerfEnabled(ctx context.Context, rec *recorder, fifos []string) error {
 	}
 }
 
+// kpcapStartLine is what kpcap record prints on stderr once every event is enabled.
+const kpcapStartLine = "kpcap record: recording "
+
+// waitKpcapStarted waits for kpcap record's start line in its log.
+func waitKpcapStarted(ctx context.Context, rec *recorder) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if b, err := os.ReadFile(rec.log); err == nil && strings.Contains(string(b), kpcapStartLine) {
+			return nil
+		}
+		if done, err := rec.exited(); done {
+			if err == nil {
+				err = fmt.Errorf("kpcap record exited before recording; log: %s", tail(rec.log))
+			}
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("kpcap record did not start recording within 1 minute; log: %s", tail(rec.log))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 // waitPerfFDs waits until the recorder holds perf_event file descriptors,
 // their number has been stable for a while, and the recorder has gone idle
-// (its setup done, e.g. reading every /proc/PID/comm, it waits for samples):
-// kpcap record enables its events right after that setup and offers no
-// readiness signal of its own. A late start would show as samples missing
-// without loss in the exactness check.
+// (its setup done, it waits for samples); used for the perf profiler, which
+// has no readiness signal of its own here.
 func waitPerfFDs(ctx context.Context, rec *recorder) error {
 	pid := rec.cmd.Process.Pid
 	start := time.Now()

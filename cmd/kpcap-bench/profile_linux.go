@@ -63,7 +63,7 @@ func (b *bench) profileRecorder(ctx context.Context, spec workloadSpec) *Profile
 		return p
 	}
 	defer rec.stop()
-	if err := waitPerfFDs(ctx, rec); err != nil {
+	if err := waitKpcapStarted(ctx, rec); err != nil {
 		p.Error = err.Error()
 		return p
 	}
