@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -96,10 +97,9 @@ type capture struct {
 	resolver *resolver
 
 	// chunks between the reader and the writer
-	free       chan *chunk
+	pool       chunkPool
 	inflight   atomic.Int64 // bytes of chunk memory in use or pooled
 	chunkBytes int          // size of the large chunks
-	small      chan *chunk  // pooled small chunks (smallChunk bytes), for quiet rings
 	memCap     int64
 	malformed  uint64 // chunks with a corrupt record (never expected)
 
@@ -137,7 +137,9 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 	if o.PID < 0 {
 		return nil, &UsageError{fmt.Sprintf("bad --pid %d", o.PID)}
 	}
-	defer tuneGC()()
+	gc := tuneGC()
+	defer gc.restore()
+	o.gc = gc
 	res = &Result{Output: o.Output, ExitCode: -1}
 	notice := func(s string) {
 		res.Notices = append(res.Notices, s)
@@ -701,8 +703,6 @@ func (c *capture) loop(ctx context.Context, child *childProc) {
 	// Chunks have one fixed size and are all pooled: fresh memory would
 	// cost a page fault per 4 KiB copied.
 	c.chunkBytes = min(max(ringTotal/len(c.rings)/4, smallChunk), 1<<20)
-	c.free = make(chan *chunk, c.memCap/int64(c.chunkBytes)+1)
-	c.small = make(chan *chunk, c.memCap/smallChunk+1)
 	items := make(chan item, 1024)
 	readerDone := make(chan error, 1)
 	go func() { readerDone <- c.reader(&stop, items, quit) }()
@@ -854,40 +854,62 @@ const smallChunk = 16 << 10
 // (in use or pooled) has reached memCap and overCap is false. Chunks are pooled rather than
 // left to the GC: fresh memory costs a page fault per 4 KiB copied.
 func (c *capture) getChunk(pending int, overCap bool) *chunk {
-	pool, other, size := c.free, c.small, c.chunkBytes
+	large, size := true, c.chunkBytes
 	if pending <= smallChunk {
-		pool, other, size = c.small, c.free, smallChunk
+		large, size = false, smallChunk
 	}
-	select {
-	case ch := <-pool:
+	if ch := c.pool.get(large); ch != nil {
 		return ch
-	default:
 	}
 	if c.inflight.Load() >= c.memCap && !overCap {
 		// Pooled chunks of the other size count against the cap too.
-		select {
-		case ch := <-other:
-			return ch
-		default:
-		}
-		return nil
+		return c.pool.get(!large)
 	}
 	c.inflight.Add(int64(size))
 	return &chunk{data: make([]byte, 0, size)}
 }
 
-// release recycles a chunk whose records are all written.
+// release recycles a chunk whose records are all written (it stays
+// counted in inflight).
 func (c *capture) release(ch *chunk) {
 	ch.live = 0
-	pool := c.free
-	if cap(ch.data) < c.chunkBytes {
-		pool = c.small
+	c.pool.put(ch, cap(ch.data) >= c.chunkBytes)
+}
+
+// chunkPool holds the chunks free for reuse, large and small. It hands out
+// the most recently released one first: its pages are mapped and likely
+// still in cache, and a steady capture cycles through few chunks, where a
+// FIFO would touch every chunk ever allocated.
+type chunkPool struct {
+	mu           sync.Mutex
+	large, small []*chunk
+}
+
+func (p *chunkPool) get(large bool) *chunk {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := &p.small
+	if large {
+		s = &p.large
 	}
-	select {
-	case pool <- ch: // stays counted in inflight
-	default:
-		c.inflight.Add(-int64(cap(ch.data)))
+	n := len(*s)
+	if n == 0 {
+		return nil
 	}
+	ch := (*s)[n-1]
+	(*s)[n-1] = nil
+	*s = (*s)[:n-1]
+	return ch
+}
+
+func (p *chunkPool) put(ch *chunk, large bool) {
+	p.mu.Lock()
+	if large {
+		p.large = append(p.large, ch)
+	} else {
+		p.small = append(p.small, ch)
+	}
+	p.mu.Unlock()
 }
 
 // writer indexes the chunks and, at each pass marker, writes in time order
@@ -946,6 +968,7 @@ func (c *capture) writer(items <-chan item) error {
 		if c.trackTasks && len(c.tracked) > 1024 {
 			c.purgeTracked(it.pass)
 		}
+		o.gc.check()
 		wall := time.Now()
 		if err := c.out.Tick(wall); err != nil {
 			return fmt.Errorf("write %s: %w", o.Output, err)

@@ -1,28 +1,6 @@
 package record
 
-import (
-	"os"
-	"runtime/debug"
-	"slices"
-)
-
-// recordGCPercent is the GC target while recording. The recorder's heap is
-// nearly all long-lived buffers (frames, chunks, encoder windows) that grow
-// to a few tens of MB in the first second; at Go's default every doubling
-// on the way triggers a collection, which cost about a tenth of the
-// recorder's CPU on short captures. Steady state makes little garbage, so a
-// higher target changes peak memory little.
-const recordGCPercent = 400
-
-// tuneGC raises the GC target for a recording unless the user set GOGC, and
-// returns the function that restores it.
-func tuneGC() (restore func()) {
-	if os.Getenv("GOGC") != "" {
-		return func() {}
-	}
-	old := debug.SetGCPercent(recordGCPercent)
-	return func() { debug.SetGCPercent(old) }
-}
+import "slices"
 
 // chunk is a copy of one ring's new bytes: whole records, as the kernel
 // wrote them. It is recycled once every record in it is written.

@@ -42,6 +42,8 @@ type Options struct {
 	sink sink
 	// memCap overrides the memory cap of copied ring data in tests.
 	memCap int64
+	// gc is the recording's GC tuner, set by Run (nil in tests of the loop).
+	gc *gcTuner
 }
 
 // DefaultOutput is the file written when Options.Output is empty.
