@@ -82,17 +82,17 @@ type capture struct {
 	denseIDs []int32 // ids[minID+i], -2 for none; used when ids are compact
 	minID    uint64
 
-	recv, drop []uint64   // per source
-	recvCPU    [][]uint64 // [source][queue] samples written
-	lostCPU    []uint64   // [queue] ring loss the kernel reported
-	srcFDs     []srcFD
-	lostTotal  uint64
-	unmatched  uint64
-	records    uint64
-	late       uint64 // records older than one already written (beyond the lag window)
-	emittedNS  uint64
-	startNS    uint64
-	lastNS     uint64
+	drop      []uint64   // per source
+	recvCPU   [][]uint64 // [source][queue] samples written
+	lostCPU   []uint64   // [queue] ring loss the kernel reported
+	srcFDs    []srcFD
+	lostTotal uint64
+	unmatched uint64
+	records   uint64
+	late      uint64 // records older than one already written (beyond the lag window)
+	emittedNS uint64
+	startNS   uint64
+	lastNS    uint64
 
 	resolver *resolver
 
@@ -226,7 +226,6 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 		}
 	}
 	c := &capture{opts: o, sources: r.sources, cpus: cpus, comms: map[uint32]string{}, resolver: r, tracked: map[uint32]uint64{}, trackTasks: o.PID != 0 || len(o.Command) > 0}
-	c.recv = make([]uint64, len(c.sources))
 	c.drop = make([]uint64, len(c.sources))
 	defer c.closeEvents() // before r.cleanup: probes in use cannot be deleted
 
@@ -701,8 +700,10 @@ func (c *capture) loop(ctx context.Context, child *childProc) {
 		c.memCap = o.memCap
 	}
 	// Chunks have one fixed size and are all pooled: fresh memory would
-	// cost a page fault per 4 KiB copied.
-	c.chunkBytes = min(max(ringTotal/len(c.rings)/4, smallChunk), 1<<20)
+	// cost a page fault per 4 KiB copied. A quarter ring (the wakeup
+	// watermark) holds what a busy ring gathers between two passes, so that
+	// a read is rarely cut short (which costs a walk over its records).
+	c.chunkBytes = min(max(ringTotal/len(c.rings)/4, smallChunk), 4<<20)
 	items := make(chan item, 1024)
 	readerDone := make(chan error, 1)
 	go func() { readerDone <- c.reader(&stop, items, quit) }()
@@ -933,7 +934,9 @@ func (c *capture) writer(items <-chan item) error {
 			return nil // the reader stopped without a final pass (forced)
 		}
 		if it.ch != nil {
-			if c.qs[it.q].add(it.ch, c.timeOf) > 0 {
+			n, bad := c.qs[it.q].add(it.ch)
+			c.records += uint64(n)
+			if bad > 0 {
 				c.malformed++
 			}
 			if it.ch.live == 0 {
@@ -980,23 +983,9 @@ func (c *capture) writer(items <-chan item) error {
 	}
 }
 
-// timeOf indexes the record types the recorder writes; others are skipped.
-func (c *capture) timeOf(r []byte) (uint64, bool) {
-	c.records++
-	switch typ, _, _ := perf.RecordHeader(r); typ {
-	case perf.RecordSample, perf.RecordComm, perf.RecordFork, perf.RecordExit, perf.RecordLost, perf.RecordLostSamples, perf.RecordMmap:
-		t, _, ok := perf.RecordTime(r)
-		return t, ok
-	}
-	return 0, false
-}
-
 // emit writes one record. It allocates nothing for samples.
 func (c *capture) emit(qi int, r []byte) error {
 	typ, misc, _ := perf.RecordHeader(r)
-	if typ == perf.RecordSample && c.aborted.Load() {
-		return errForced // a forced stop: account counts the rest lost
-	}
 	if t, _, _ := perf.RecordTime(r); t < c.emittedNS {
 		c.late++
 	} else {
@@ -1004,34 +993,7 @@ func (c *capture) emit(qi int, r []byte) error {
 	}
 	switch typ {
 	case perf.RecordSample:
-		ps := &c.psamp
-		if !perf.ParseSample(r, c.opts.CallGraph, ps) {
-			c.unmatched++
-			return nil
-		}
-		src := c.sourceOf(ps.ID)
-		if src < 0 {
-			c.unmatched++
-			return nil
-		}
-		if c.sources[src].wide && !c.isTracked(ps.TID, ps.Time) {
-			c.filteredCPU[src][qi]++
-			return nil
-		}
-		s := &c.sample
-		s.Source, s.Time, s.CPU, s.PID, s.TID = uint32(src), ps.Time, ps.CPU, ps.PID, ps.TID
-		s.Raw = ps.Raw[:c.sources[src].layout.rawLen(ps.Raw)]
-		s.Callchain = s.Callchain[:0]
-		if c.opts.CallGraph {
-			s.Callchain = ps.AppendChain(s.Callchain)
-			c.syms.see(ps.PID, s.Callchain)
-		}
-		c.recv[src]++
-		c.recvCPU[src][qi]++
-		c.lastNS = ps.Time
-		if err := c.out.WriteSample(s); err != nil {
-			return fmt.Errorf("write %s: %w", c.opts.Output, err)
-		}
+		return c.emitSample(qi, r)
 	case perf.RecordComm:
 		pid, tid, name, ok := perf.Comm(r)
 		if !ok {
@@ -1104,6 +1066,50 @@ func (c *capture) emit(qi int, r []byte) error {
 		return c.out.AddLost(l)
 	}
 	return nil
+}
+
+// emitSample writes one SAMPLE record: the hot path, once per event.
+func (c *capture) emitSample(qi int, r []byte) error {
+	if c.aborted.Load() {
+		return errForced // a forced stop: account counts the rest lost
+	}
+	ps := &c.psamp
+	if !perf.ParseSample(r, c.opts.CallGraph, ps) {
+		c.unmatched++
+		return nil
+	}
+	src := c.sourceOf(ps.ID)
+	if src < 0 {
+		c.unmatched++
+		return nil
+	}
+	so := c.sources[src]
+	if so.wide && !c.isTracked(ps.TID, ps.Time) {
+		c.filteredCPU[src][qi]++
+		return nil
+	}
+	s := &c.sample
+	s.Source, s.Time, s.CPU, s.PID, s.TID = uint32(src), ps.Time, ps.CPU, ps.PID, ps.TID
+	s.Raw = ps.Raw[:so.layout.rawLen(ps.Raw)]
+	if c.opts.CallGraph {
+		s.Callchain = ps.AppendChain(s.Callchain[:0])
+		c.syms.see(ps.PID, s.Callchain)
+	}
+	c.recvCPU[src][qi]++
+	c.lastNS = ps.Time
+	if err := c.out.WriteSample(s); err != nil {
+		return fmt.Errorf("write %s: %w", c.opts.Output, err)
+	}
+	return nil
+}
+
+// received returns the samples of source i written so far.
+func (c *capture) received(i int) uint64 {
+	var n uint64
+	for _, v := range c.recvCPU[i] {
+		n += v
+	}
+	return n
 }
 
 // account settles the loss exactly once the events are disabled: each
@@ -1203,8 +1209,9 @@ func (c *capture) stats() Stats {
 	st := Stats{Lost: c.lostTotal, Unmatched: c.unmatched, Records: c.records, Late: c.late, Malformed: c.malformed}
 	st.Elapsed = time.Duration(monotonicNS() - c.startNS)
 	for i, s := range c.sources {
-		st.Samples += c.recv[i]
-		st.Sources = append(st.Sources, SourceStats{Name: s.desc.Name, Kind: s.desc.Kind.String(), Samples: c.recv[i], Lost: c.drop[i]})
+		n := c.received(i)
+		st.Samples += n
+		st.Sources = append(st.Sources, SourceStats{Name: s.desc.Name, Kind: s.desc.Kind.String(), Samples: n, Lost: c.drop[i]})
 	}
 	if c.out != nil {
 		st.Bytes, st.RawBytes = c.out.CompressedBytes(), c.out.RawBytes()
@@ -1231,7 +1238,7 @@ func (c *capture) finish() error {
 	end := max(c.lastNS, monotonicNS())
 	stats := make([]format.Stats, len(c.sources))
 	for i := range c.sources {
-		stats[i] = format.Stats{Source: uint32(i), Received: c.recv[i], Dropped: c.drop[i], StartNS: c.startNS, EndNS: end}
+		stats[i] = format.Stats{Source: uint32(i), Received: c.received(i), Dropped: c.drop[i], StartNS: c.startNS, EndNS: end}
 	}
 	if err := c.out.Close(stats); err != nil {
 		errs = append(errs, err)

@@ -27,7 +27,6 @@ func BenchmarkDrain(b *testing.B) {
 		sources: []*source{src},
 		out:     w,
 		ids:     map[uint64]int32{77: 0},
-		recv:    make([]uint64, 1),
 		recvCPU: [][]uint64{make([]uint64, 2)},
 		qs:      []*cpuQueue{{sorted: true}, {sorted: true}},
 		cpuOf:   []uint32{0, 1},
@@ -67,7 +66,7 @@ func BenchmarkDrain(b *testing.B) {
 		chunks := [2]*chunk{{data: data[0]}, {data: data[1]}}
 		b.StartTimer()
 		for cpu, ch := range chunks {
-			c.qs[cpu].add(ch, c.timeOf)
+			c.qs[cpu].add(ch)
 		}
 		if err := c.merge.run(^uint64(0), c.emit, nil); err != nil {
 			b.Fatal(err)

@@ -46,7 +46,6 @@ func BenchmarkDrainOpenat(b *testing.B) {
 		sources: srcs,
 		out:     w,
 		ids:     map[uint64]int32{77: 0, 78: 1},
-		recv:    make([]uint64, 2),
 		recvCPU: [][]uint64{make([]uint64, 2), make([]uint64, 2)},
 		qs:      []*cpuQueue{{sorted: true}, {sorted: true}},
 		cpuOf:   []uint32{0, 1},
@@ -120,7 +119,7 @@ func BenchmarkDrainOpenat(b *testing.B) {
 	for i := 0; events < b.N; i++ {
 		for cpu, ch := range chunks {
 			ch.data = pre[i%nchunks][cpu]
-			c.qs[cpu].add(ch, c.timeOf)
+			c.qs[cpu].add(ch)
 		}
 		if err := c.merge.run(^uint64(0), c.emit, nil); err != nil {
 			b.Fatal(err)

@@ -1,6 +1,10 @@
 package record
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/kpcap/kpcap/record/internal/perf"
+)
 
 // chunk is a copy of one ring's new bytes: whole records, as the kernel
 // wrote them. It is recycled once every record in it is written.
@@ -28,17 +32,19 @@ type cpuQueue struct {
 	last   uint64
 }
 
-// add indexes the records of ch; it returns how many trailing bytes were
-// malformed and skipped (a corrupt header ends the chunk).
-func (q *cpuQueue) add(ch *chunk, timeOf func([]byte) (uint64, bool)) (bad int) {
+// add indexes the records of ch that the recorder writes (see recordTime);
+// it returns how many records the chunk held and how many trailing bytes
+// were malformed and skipped (a corrupt header ends the chunk).
+func (q *cpuQueue) add(ch *chunk) (records, bad int) {
 	b := ch.data
 	off := 0
 	for off+8 <= len(b) {
 		size := int(uint16(b[off+6]) | uint16(b[off+7])<<8)
 		if size < 8 || off+size > len(b) {
-			return len(b) - off
+			return records, len(b) - off
 		}
-		if t, ok := timeOf(b[off : off+size]); ok {
+		records++
+		if t, ok := recordTime(b[off : off+size]); ok {
 			if t < q.last {
 				q.sorted = false
 			}
@@ -48,7 +54,18 @@ func (q *cpuQueue) add(ch *chunk, timeOf func([]byte) (uint64, bool)) (bad int) 
 		}
 		off += size
 	}
-	return len(b) - off
+	return records, len(b) - off
+}
+
+// recordTime returns the time of the record types the recorder writes;
+// it reports false for the others, which are skipped.
+func recordTime(r []byte) (uint64, bool) {
+	switch typ, _, _ := perf.RecordHeader(r); typ {
+	case perf.RecordSample, perf.RecordComm, perf.RecordFork, perf.RecordExit, perf.RecordLost, perf.RecordLostSamples, perf.RecordMmap:
+		t, _, ok := perf.RecordTime(r)
+		return t, ok
+	}
+	return 0, false
 }
 
 // sort puts the pending records in time order, keeping the ring order of

@@ -6,17 +6,19 @@ import (
 	"testing"
 )
 
-// fakeRecord is a 24-byte record: header, time, sequence number.
+// fakeRecord is a 40-byte SAMPLE record (the fixed part only): the id
+// field holds a sequence number.
 func fakeRecord(t uint64, seq uint64) []byte {
-	b := make([]byte, 24)
-	binary.LittleEndian.PutUint32(b, 9)
-	binary.LittleEndian.PutUint16(b[6:], 24)
-	binary.LittleEndian.PutUint64(b[8:], t)
-	binary.LittleEndian.PutUint64(b[16:], seq)
+	b := make([]byte, 40)
+	binary.NativeEndian.PutUint32(b, 9)
+	binary.NativeEndian.PutUint16(b[6:], 40)
+	binary.NativeEndian.PutUint64(b[8:], seq)
+	binary.NativeEndian.PutUint64(b[24:], t)
 	return b
 }
 
-func fakeTime(r []byte) (uint64, bool) { return binary.LittleEndian.Uint64(r[8:]), true }
+func fakeTime(r []byte) uint64 { return binary.NativeEndian.Uint64(r[24:]) }
+func fakeSeq(r []byte) uint64  { return binary.NativeEndian.Uint64(r[8:]) }
 
 // TestMergeOrder feeds nearly sorted per-CPU streams in rounds with a
 // cutoff and checks the output is globally sorted, complete and unique.
@@ -33,11 +35,11 @@ func TestMergeOrder(t *testing.T) {
 	seen := map[uint64]bool{}
 	emitted := 0
 	emit := func(q int, r []byte) error {
-		tm, _ := fakeTime(r)
+		tm := fakeTime(r)
 		if tm < last {
 			t.Fatalf("time %d after %d", tm, last)
 		}
-		seq := binary.LittleEndian.Uint64(r[16:])
+		seq := fakeSeq(r)
 		if seen[seq] {
 			t.Fatalf("record %d twice", seq)
 		}
@@ -63,7 +65,7 @@ func TestMergeOrder(t *testing.T) {
 				ch.data = append(ch.data, fakeRecord(tm, uint64(total))...)
 				total++
 			}
-			if bad := q.add(ch, fakeTime); bad != 0 {
+			if _, bad := q.add(ch); bad != 0 {
 				t.Fatal("bad records")
 			}
 		}
@@ -88,9 +90,12 @@ func TestMergeOrder(t *testing.T) {
 
 func TestIndexTruncated(t *testing.T) {
 	q := &cpuQueue{sorted: true}
-	ch := &chunk{data: append(fakeRecord(5, 0), 9, 0, 0, 0, 0, 0, 40, 0)} // second header claims 40 bytes
-	if bad := q.add(ch, fakeTime); bad != 8 || len(q.recs) != 1 || ch.live != 1 {
-		t.Fatalf("bad %d recs %d live %d", bad, len(q.recs), ch.live)
+	// a sample, a THROTTLE record (counted, not indexed), then a header
+	// claiming 40 bytes with 8 left
+	data := append(fakeRecord(5, 0), 5, 0, 0, 0, 0, 0, 8, 0)
+	ch := &chunk{data: append(data, 9, 0, 0, 0, 0, 0, 40, 0)}
+	if n, bad := q.add(ch); n != 2 || bad != 8 || len(q.recs) != 1 || ch.live != 1 {
+		t.Fatalf("records %d bad %d indexed %d live %d", n, bad, len(q.recs), ch.live)
 	}
 }
 
@@ -109,7 +114,7 @@ func BenchmarkMerge(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		for ci, q := range qs {
 			ch := &chunk{data: data[ci]}
-			q.add(ch, fakeTime)
+			q.add(ch)
 		}
 		m.run(^uint64(0), emit, nil)
 		for _, q := range qs {
