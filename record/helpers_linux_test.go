@@ -5,6 +5,7 @@ package record
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -78,3 +79,122 @@ func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// counted is a finished capture of recordCounted: its result, its file
+// opened, and what the file holds.
+type counted struct {
+	res    *Result
+	file   *format.File
+	counts map[uint32]int    // samples per source, in time order (countSamples)
+	lost   uint64            // sum of the file's Lost records
+	lostOf map[uint32]uint64 // the same per source
+}
+
+// captureSpec is the setup shared by the loss tests.
+type captureSpec struct {
+	opts Options
+	srcs []*source
+	// workload, e.g. "getppid:200000:2", runs this test binary as
+	// Options.Command making that many getppid calls on that many threads
+	// (see bench_linux_test.go); the capture ends when it exits.
+	workload string
+	// wrap, if set, wraps the file writer (a slow or stalled disk).
+	wrap func(sink) sink
+	// during, if set, runs once every event is enabled, while the capture
+	// goes on; it must end the capture (stop cancels its context).
+	during func(stop context.CancelFunc)
+}
+
+// recordCounted runs the capture of spec on its hand-built sources into a
+// new file, then opens the file and counts its samples and Lost records.
+// A capture that fails, never gets ready or never ends fails the test.
+func recordCounted(t *testing.T, spec captureSpec) *counted {
+	t.Helper()
+	o := spec.opts
+	if o.Output == "" {
+		o.Output = filepath.Join(t.TempDir(), "t.pcapng.zst")
+	}
+	if spec.workload != "" {
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv(workloadEnv, spec.workload)
+		o.Command = []string{exe}
+	}
+	var fh *os.File
+	if spec.wrap != nil {
+		var err error
+		if fh, err = os.Create(o.Output); err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		descs := make([]format.Source, len(spec.srcs))
+		for i, s := range spec.srcs {
+			descs[i] = s.desc
+		}
+		w, err := format.NewWriter(fh, &format.Header{Application: "test", Sources: descs}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.sink = spec.wrap(w)
+	}
+	ready := make(chan struct{})
+	caller := o.Ready
+	o.Ready = func() {
+		if caller != nil {
+			caller()
+		}
+		close(ready)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	type ret struct {
+		res *Result
+		err error
+	}
+	rc := make(chan ret, 1)
+	go func() {
+		res, err := runDirect(ctx, o, spec.srcs...)
+		rc <- ret{res, err}
+	}()
+	if spec.during != nil {
+		select {
+		case <-ready:
+		case r := <-rc:
+			t.Fatalf("Run ended before it was ready: %v", r.err)
+		}
+		spec.during(cancel)
+	}
+	// Without during, the context ends the capture after a minute at most.
+	limit := 90 * time.Second
+	if spec.during != nil {
+		limit = 30 * time.Second
+	}
+	var r ret
+	select {
+	case r = <-rc:
+	case <-time.After(limit):
+		t.Fatalf("the capture did not end within %v", limit)
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if fh != nil {
+		fh.Close() // the sink finalized the file: it is complete
+	}
+	f, err := format.Open(o.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	c := &counted{res: r.res, file: f, lostOf: map[uint32]uint64{}}
+	if c.counts, err = countSamples(t, f, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range f.Lost {
+		c.lost += l.Count
+		c.lostOf[l.Source] += l.Count
+	}
+	return c
+}

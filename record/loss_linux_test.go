@@ -3,9 +3,6 @@
 package record
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -18,34 +15,13 @@ import (
 // be either recorded or counted lost, never both and never dropped silently.
 func TestLossAccounting(t *testing.T) {
 	requireRoot(t)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 200000
-	os.Setenv(workloadEnv, "getppid:200000:2")
-	defer os.Unsetenv(workloadEnv)
-	out := filepath.Join(t.TempDir(), "loss.pcapng.zst")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	res, err := runDirect(ctx, Options{Command: []string{exe}, Output: out, BufferSize: 16 << 10},
-		tracepointSource(t, "syscalls", "sys_enter_getppid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := format.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	counts, err := countSamples(t, f, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lostInFile uint64
-	for _, l := range f.Lost {
-		lostInFile += l.Count
-	}
+	c := recordCounted(t, captureSpec{
+		workload: "getppid:200000:2",
+		opts:     Options{BufferSize: 16 << 10},
+		srcs:     []*source{tracepointSource(t, "syscalls", "sys_enter_getppid")},
+	})
+	res, f, counts := c.res, c.file, c.counts
 	t.Logf("recorded %d, lost %d (%d loss records)", counts[0], res.Lost, len(f.Lost))
 	if uint64(counts[0])+res.Lost != n {
 		t.Errorf("recorded %d + lost %d != %d syscalls", counts[0], res.Lost, n)
@@ -53,8 +29,8 @@ func TestLossAccounting(t *testing.T) {
 	// Loss records are the kernel's ring reports, which also count lost
 	// task records (COMM/FORK/EXIT): at least the lost samples. The
 	// statistics block holds the exact sample loss.
-	if lostInFile < res.Lost || f.Stats[0].Dropped != res.Lost || f.Stats[0].Received != uint64(counts[0]) {
-		t.Errorf("file: lost records sum %d, stats %+v; result lost %d", lostInFile, f.Stats, res.Lost)
+	if c.lost < res.Lost || f.Stats[0].Dropped != res.Lost || f.Stats[0].Received != uint64(counts[0]) {
+		t.Errorf("file: lost records sum %d, stats %+v; result lost %d", c.lost, f.Stats, res.Lost)
 	}
 }
 
@@ -120,44 +96,19 @@ func (s *slowSink) WriteSample(smp *format.Sample) error {
 // data capped, the rings overflow, and the accounting still holds exactly.
 func TestSlowWriter(t *testing.T) {
 	requireRoot(t)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 200000
-	os.Setenv(workloadEnv, "getppid:200000:2")
-	defer os.Unsetenv(workloadEnv)
-	out := filepath.Join(t.TempDir(), "slow.pcapng.zst")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := tracepointSource(t, "syscalls", "sys_enter_getppid")
-	w, err := format.NewWriter(f, &format.Header{Application: "test", Sources: []format.Source{src.desc}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	res, err := runDirect(ctx, Options{Command: []string{exe}, Output: out, BufferSize: 64 << 10, memCap: 256 << 10, sink: &slowSink{sink: w}}, src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	c := recordCounted(t, captureSpec{
+		workload: "getppid:200000:2",
+		opts:     Options{BufferSize: 64 << 10, memCap: 256 << 10},
+		srcs:     []*source{tracepointSource(t, "syscalls", "sys_enter_getppid")},
+		wrap:     func(w sink) sink { return &slowSink{sink: w} },
+	})
+	res := c.res
 	t.Logf("recorded %d, lost %d", res.Samples, res.Lost)
 	if res.Samples+res.Lost != n {
 		t.Errorf("recorded %d + lost %d != %d", res.Samples, res.Lost, n)
 	}
-	file, err := format.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
-	counts, err := countSamples(t, file, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if uint64(counts[0]) != res.Samples {
-		t.Errorf("file holds %d samples, result says %d", counts[0], res.Samples)
+	if uint64(c.counts[0]) != res.Samples {
+		t.Errorf("file holds %d samples, result says %d", c.counts[0], res.Samples)
 	}
 }

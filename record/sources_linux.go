@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 
@@ -78,20 +79,26 @@ func (r *resolver) add(s *source) error {
 
 // addEvents resolves tracepoint names and globs.
 func (r *resolver) addEvents(defs []string, optional bool) error {
+	// Every spec is checked first, so that a typo points at its bad token
+	// (a *probedef.SyntaxError) whatever tracefs holds.
 	for _, def := range defs {
-		group, event, ok := strings.Cut(def, ":")
-		if !ok || group == "" || event == "" || strings.ContainsAny(def, " /") {
-			return &UsageError{fmt.Sprintf("bad tracepoint %q: want SUBSYS:EVENT, e.g. sched:sched_process_exec or 'syscalls:sys_enter_open*'", def)}
+		if _, _, err := probedef.ParseTracepoint(def); err != nil {
+			return err
 		}
+	}
+	for _, def := range defs {
 		fs, err := r.tracefs()
 		if err != nil {
 			return err
 		}
 		names := []string{def}
-		if strings.ContainsAny(def, "*?[") {
+		if strings.ContainsAny(def, `*?[\`) {
 			names, err = fs.Glob(def)
 			if errors.Is(err, tracefs.ErrNoEvent) {
 				return &UsageError{fmt.Sprintf("tracepoints %s: %v (see %s/available_events)", def, err, fs.Dir)}
+			}
+			if errors.Is(err, path.ErrBadPattern) {
+				return &UsageError{err.Error()}
 			}
 			if err != nil {
 				return fmt.Errorf("tracepoints %s: %w", def, err)

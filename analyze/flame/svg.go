@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // SVGOptions shape an SVG flame graph.
@@ -179,10 +180,12 @@ func writeSVG(out io.Writer, root *node, o SVGOptions, diff bool, unit string) e
 			fill = hotColor(n.name)
 			tip = fmt.Sprintf("%s (%s %s, %.2f%%)", n.name, fmtCount(n.b), unit, 100*n.b/root.b)
 		}
+		// The label is cut from the visible name, as the script cuts data-n on zoom.
+		name := visible(n.name)
 		fmt.Fprintf(w, `<g class="f" data-x="%.8f" data-w="%.8f" data-d="%d" data-n="%s"><title>%s</title>`,
-			x/root.w, frac, d, esc(n.name), esc(tip))
+			x/root.w, frac, d, esc(name), esc(tip))
 		fmt.Fprintf(w, `<rect x="%.2f" y="%d" width="%.2f" height="%d" fill="%s" rx="2"/>`, px, y, math.Max(0, pw-0.5), frameH-1, fill)
-		fmt.Fprintf(w, `<text x="%.2f" y="%d">%s</text></g>`+"\n", px+3, y+frameH-4, esc(fitLabel(n.name, pw)))
+		fmt.Fprintf(w, `<text x="%.2f" y="%d">%s</text></g>`+"\n", px+3, y+frameH-4, esc(fitLabel(name, pw)))
 		cx := x
 		for _, c := range n.children {
 			emit(c, cx, d+1)
@@ -215,7 +218,56 @@ func fitLabel(name string, px float64) string {
 	return string(r[:c-2]) + ".."
 }
 
-func esc(s string) string { return html.EscapeString(s) }
+// esc makes s safe as XML character data or an attribute value: see visible,
+// then the markup characters (< > & ' ") as entities.
+func esc(s string) string { return html.EscapeString(visible(s)) }
+
+// visible spells out what XML 1.0 cannot hold at all, not even as a
+// character reference: control bytes, as kpcap replay prints them (\n, \t,
+// \x01), bytes of invalid UTF-8 (\xff) and the noncharacters U+FFFE and
+// U+FFFF (\ufffe). Titles and frame names come from file names and traced
+// programs: a hostile one must neither break the document nor vanish.
+func visible(s string) string {
+	clean := true
+	for _, r := range s {
+		if !xmlChar(r) || r == utf8.RuneError {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case !xmlChar(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// xmlChar reports whether r is a printable character of XML 1.0: its Char
+// production without tab and line breaks (an attribute turns them into
+// spaces) and DEL.
+func xmlChar(r rune) bool {
+	return r >= 0x20 && r != 0x7f && r <= 0x10ffff && !(r >= 0xd800 && r <= 0xdfff) && r != 0xfffe && r != 0xffff
+}
 
 // hotColor is flamegraph.pl's "hot" palette, seeded by the name so a
 // function keeps its color across graphs.

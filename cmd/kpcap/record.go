@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -85,7 +86,8 @@ func runRecord(args []string) error {
 	filter := fs.String("filter", "", "in-kernel ftrace filter `EXPR` for the sources that have its fields")
 	pid := fs.Int("pid", 0, "record only process `PID` (its threads and later children)")
 	cpuList := fs.String("cpu", "", "record only on CPUs `LIST`, e.g. 0,2-3")
-	duration := fs.DurationP("duration", "d", 0, "stop after `DURATION` (e.g. 10s, 5m)")
+	var duration secondsOrDuration
+	fs.VarP(&duration, "duration", "d", "stop after `DURATION`: 10s, 500ms, 5m, 1m30s, or a bare number of seconds as for timeout(1) (-d 5 is 5s)")
 	callGraph := fs.BoolP("call-graph", "g", false, "record kernel and user call chains")
 	bufSize := fs.String("buffer-size", "", "ring buffer `SIZE` per CPU, e.g. 8M (default 16M)")
 	output := fs.StringP("output", "o", record.DefaultOutput, "output `FILE`")
@@ -103,15 +105,19 @@ func runRecord(args []string) error {
 		Probes:    *probes,
 		Filter:    *filter,
 		PID:       *pid,
-		Duration:  *duration,
+		Duration:  time.Duration(duration),
 		CallGraph: *callGraph,
 		Output:    *output,
 		Notes:     *notes,
 		Command:   fs.Args(),
 		Args:      append([]string{"kpcap", "record"}, args...),
 	}
-	if *duration < 0 {
-		return usagef("bad --duration %v", *duration)
+	// Tracepoint specs are checked before anything touches the kernel: a bad
+	// glob is a typo to point at, like a malformed probe.
+	for _, e := range *events {
+		if _, _, err := probedef.ParseTracepoint(e); err != nil {
+			return usagef("%v", err)
+		}
 	}
 	if *output == "-" || *output == "" {
 		// The file is finalized with a seek index at its end: it needs a real file.
@@ -283,6 +289,71 @@ func printRecordSummary(res *record.Result) {
 		fmt.Fprintf(&b, "[ kpcap record: command exited with status %d ]\n", res.ExitCode)
 	}
 	fmt.Fprint(os.Stderr, b.String())
+}
+
+// secondsOrDuration is the --duration flag: a Go duration ("10s", "1m30s",
+// "500ms") or, as timeout(1) and sleep(1) read it, a bare number of seconds
+// ("-d 1" is one second, never one nanosecond).
+type secondsOrDuration time.Duration
+
+func (d *secondsOrDuration) Set(s string) error {
+	v, err := parseSecondsOrDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = secondsOrDuration(v)
+	return nil
+}
+
+// String is "" for no limit, so the help shows no default.
+func (d *secondsOrDuration) String() string {
+	if *d == 0 {
+		return ""
+	}
+	return time.Duration(*d).String()
+}
+
+func (d *secondsOrDuration) Type() string { return "duration" }
+
+// parseSecondsOrDuration parses a --duration value; 0 means no limit.
+func parseSecondsOrDuration(s string) (time.Duration, error) {
+	t := strings.TrimSpace(s)
+	if isDecimal(t) {
+		secs, err := strconv.ParseFloat(t, 64)
+		if err != nil || secs*1e9 >= math.MaxInt64 {
+			return 0, fmt.Errorf("%q: too long a duration", s)
+		}
+		d := time.Duration(math.Round(secs * 1e9))
+		if d == 0 && secs > 0 {
+			return 0, fmt.Errorf("%q: shorter than a nanosecond (0 means no limit)", s)
+		}
+		return d, nil
+	}
+	d, err := time.ParseDuration(t)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration: want e.g. 10s, 500ms, 5m, 1m30s, or a number of seconds", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q: a duration cannot be negative", s)
+	}
+	return d, nil
+}
+
+// isDecimal reports whether s is a plain decimal number such as 5, 0.5 or .5
+// (no sign, exponent, hex, inf or NaN that strconv.ParseFloat would take).
+func isDecimal(s string) bool {
+	digits, dots := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.':
+			dots++
+		default:
+			return false
+		}
+	}
+	return digits > 0 && dots <= 1
 }
 
 // parseRecordSize parses "16M", "512K", "1G", "65536" (binary units; "MiB"/"MB" accepted).

@@ -1,6 +1,7 @@
 // Package probedef parses kpcap probe definitions: the kernel's kprobe_events and
 // uprobe_events syntax, checked up front so that a mistake gets an error pointing at the bad
-// token instead of a bare EINVAL from tracefs. It is pure Go and builds on every OS.
+// token instead of a bare EINVAL from tracefs. ParseTracepoint checks tracepoint specs
+// (SUBSYS:EVENT, globs allowed) the same way. It is pure Go and builds on every OS.
 //
 // # Definitions
 //

@@ -20,8 +20,10 @@ const (
 	uprobeDefaultGr = "uprobes"
 )
 
-// SyntaxError is a malformed probe definition; Pos and Len (bytes) mark the bad token in Def.
+// SyntaxError is a malformed probe definition or tracepoint spec; Pos and Len (bytes) mark the
+// bad token in Def.
 type SyntaxError struct {
+	What     string // what Def is, for the message: "" means "probe"; "tracepoint"
 	Def      string
 	Pos, Len int
 	Msg      string
@@ -38,7 +40,11 @@ func (e *SyntaxError) Error() string {
 		}
 		return r
 	}, e.Def)
-	fmt.Fprintf(&b, "bad probe %q: %s\n%s\n", e.Def, e.Msg, echo)
+	what := e.What
+	if what == "" {
+		what = "probe"
+	}
+	fmt.Fprintf(&b, "bad %s %q: %s\n%s\n", what, e.Def, e.Msg, echo)
 	pos := min(max(e.Pos, 0), len(e.Def))
 	// Pad per rune, copying tabs, so the caret lines up under the token on a terminal.
 	for _, r := range e.Def[:pos] {

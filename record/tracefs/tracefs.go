@@ -218,7 +218,7 @@ func (fs *FS) Glob(pattern string) ([]string, error) {
 	}
 	for _, p := range []string{gpat, epat} {
 		if _, err := path.Match(p, ""); err != nil || strings.ContainsAny(p, "/:") {
-			return nil, fmt.Errorf("bad event pattern %q: %q is not a valid pattern", pattern, p)
+			return nil, fmt.Errorf("bad event pattern %q: %q: %w", pattern, p, path.ErrBadPattern)
 		}
 	}
 	evdir := filepath.Join(fs.Dir, "events")

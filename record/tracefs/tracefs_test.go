@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -196,6 +197,10 @@ func TestGlob(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("Glob(%q) error = %v, want one mentioning %q", c.pattern, err, c.msg)
 		}
+	}
+	// A malformed glob is the caller's mistake, told apart from a missing event.
+	if _, err := fs.Glob("syscalls:sys_enter_["); !errors.Is(err, path.ErrBadPattern) || errors.Is(err, ErrNoEvent) {
+		t.Errorf("Glob(syscalls:sys_enter_[) error = %v, want one wrapping path.ErrBadPattern", err)
 	}
 }
 
