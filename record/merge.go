@@ -37,6 +37,12 @@ type cpuQueue struct {
 // were malformed and skipped (a corrupt header ends the chunk).
 func (q *cpuQueue) add(ch *chunk) (records, bad int) {
 	b := ch.data
+	// Grow the index once per chunk, for its most records (40 bytes is the
+	// smallest sample), rather than step by step: while recording the GC is
+	// mostly off, so every outgrown index would be fresh memory.
+	if need := len(q.recs) + len(b)/40; need > cap(q.recs) {
+		q.recs = slices.Grow(q.recs, max(need, 2*cap(q.recs))-len(q.recs))
+	}
 	off := 0
 	for off+8 <= len(b) {
 		size := int(uint16(b[off+6]) | uint16(b[off+7])<<8)
