@@ -137,7 +137,7 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 	if o.PID < 0 {
 		return nil, &UsageError{fmt.Sprintf("bad --pid %d", o.PID)}
 	}
-	gc := tuneGC()
+	gc := tuneGC(recordMemLimit)
 	defer gc.restore()
 	o.gc = gc
 	res = &Result{Output: o.Output, ExitCode: -1}

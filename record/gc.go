@@ -25,6 +25,7 @@ const (
 // gcTuner switches the GC to limit-based collection for a recording.
 type gcTuner struct {
 	active     bool
+	limit      int64
 	oldPct     int
 	oldLimit   int64
 	samples    []metrics.Sample
@@ -32,9 +33,9 @@ type gcTuner struct {
 	fellBack   bool
 }
 
-// tuneGC starts limit-based collection; restore undoes it.
-func tuneGC() *gcTuner {
-	t := &gcTuner{}
+// tuneGC starts limit-based collection at limit bytes; restore undoes it.
+func tuneGC(limit int64) *gcTuner {
+	t := &gcTuner{limit: limit}
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return t
 	}
@@ -42,7 +43,7 @@ func tuneGC() *gcTuner {
 	t.samples = []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/gc/heap/live:bytes"}}
 	metrics.Read(t.samples)
 	t.lastCycles = t.cycles()
-	t.oldLimit = debug.SetMemoryLimit(recordMemLimit)
+	t.oldLimit = debug.SetMemoryLimit(limit)
 	t.oldPct = debug.SetGCPercent(-1)
 	return t
 }
@@ -66,7 +67,7 @@ func (t *gcTuner) check() {
 		return
 	}
 	t.lastCycles = c
-	if v := t.samples[1].Value; v.Kind() == metrics.KindUint64 && v.Uint64() > recordMemLimit/2 {
+	if v := t.samples[1].Value; v.Kind() == metrics.KindUint64 && v.Uint64() > uint64(t.limit/2) {
 		debug.SetGCPercent(fallbackGCPct)
 		debug.SetMemoryLimit(math.MaxInt64)
 		t.fellBack = true
