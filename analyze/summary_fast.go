@@ -3,6 +3,7 @@ package analyze
 import (
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -67,8 +68,16 @@ func summarizeFast(in Input, o SummaryOptions) (s *Summary, ok bool, err error) 
 		spans[i] = replay.FrameSpan{MinTS: fi.FirstNS, MaxTS: fi.LastNS, Rows: int(min(fi.Samples, 1<<40))}
 	}
 	start, width := rateGrid(src, spans, a.opts.MaxBuckets)
+	prog := newPassProgress(in)
+	// A pass that hands over to the batch path leaves no progress behind.
+	defer func() {
+		if !ok {
+			prog.reset()
+		}
+	}()
 	for try := 0; try < 2; try++ {
-		res, err := fastPass(src, f, start, width, a.opts.MaxBuckets)
+		prog.reset()
+		res, err := fastPass(src, f, start, width, a.opts.MaxBuckets, prog)
 		if err != nil {
 			if errors.Is(err, errDecline) {
 				return nil, false, nil
@@ -169,11 +178,13 @@ const maxDistinct = 2 * topKCapacity
 
 // srcPlan is what the fast path does with one source's samples.
 type srcPlan struct {
+	plain     bool // keep && fixedOnly && !strs: only the length to check
 	keep      bool
 	fixedOnly bool // truncated iff shorter than minLen
 	strs      bool // has utf8 fields
 	minLen    int
-	countAs   int // header index the batch path counts it under
+	countAs   int     // header index the batch path counts it under
+	count     *uint64 // the worker's counter of countAs (each worker has its plans)
 }
 
 // fastWorker walks frames into its partial counts. Consecutive samples of
@@ -191,10 +202,11 @@ type fastWorker struct {
 	rows         int
 	tooMany      bool
 	addStr       func(col int, v []byte)
-	// the current rate bucket: rows in [bLo, bHi) count in rate[bIdx]
-	bLo, bHi uint64
-	bIdx     int
-	runs     [nRuns]sampleRun // by CPU: CPUs' samples interleave in a frame
+	// the current rate bucket: rows in [bLo, bLo+bW) count in *bCount
+	// (bW 0: none)
+	bLo, bW uint64
+	bCount  *uint64
+	runs    [nRuns]sampleRun // by CPU: CPUs' samples interleave in a frame
 	// pidCache maps pids to their entries, direct-mapped.
 	pidCache [256]struct {
 		pid int32
@@ -210,62 +222,74 @@ type sampleRun struct {
 	n         uint64
 	pid, tid  uint32
 	ci        int32
-	from, til uint64 // the comm holds over [from, til)
+	from, til uint64 // the comm holds over [from, til); til 0 when the run is closed
 	lastTS    uint64 // the run's latest row: (lastTS, lastPos)
 	lastPos   int32
 }
 
 func (w *fastWorker) visit(s *format.Sample) error {
-	if int(s.Source) >= len(w.plans) {
+	if s.Source >= uint32(len(w.plans)) {
 		return nil
 	}
 	pl := &w.plans[s.Source]
-	if !pl.keep {
-		return nil
+	if !pl.plain || len(s.Raw) < pl.minLen {
+		// Dropped sources, payloads to check field by field, strings.
+		if !pl.keep {
+			return nil
+		}
+		if len(s.Raw) < pl.minLen || !pl.fixedOnly && w.dec.Truncated(s) {
+			return errDecline
+		}
+		if pl.strs {
+			w.dec.Strings(s, w.addStr)
+			if w.tooMany {
+				return errDecline
+			}
+		}
 	}
-	if len(s.Raw) < pl.minLen || !pl.fixedOnly && w.dec.Truncated(s) {
-		return errDecline
-	}
-	ts := s.Time
+	ts, pos := s.Time, w.pos
+	w.pos = pos + 1
 	r := &w.runs[s.CPU&(nRuns-1)]
-	if r.n == 0 || s.PID != r.pid || s.TID != r.tid || ts < r.from || ts >= r.til {
+	if ts >= r.til || s.PID != r.pid || s.TID != r.tid || ts < r.from {
 		w.flush(r)
 		r.pid, r.tid = s.PID, s.TID
 		r.ci, r.from, r.til = w.dec.CommSpan(s.PID, s.TID, ts)
-		r.lastTS, r.lastPos = ts, w.pos
+		if r.til == 0 { // (a span ending at 0 would look closed)
+			r.til = 1
+		}
+		r.lastTS = ts
 	}
 	r.n++
-	w.p.perSrc[pl.countAs]++
 	if ts >= r.lastTS {
-		r.lastTS, r.lastPos = ts, w.pos
+		r.lastTS, r.lastPos = ts, pos
 	}
-	w.pos++
-	w.minTS = min(w.minTS, ts)
-	w.maxTS = max(w.maxTS, ts)
+	*pl.count++
 	p := w.p
-	if int(s.CPU) < len(p.cpus) {
+	if s.CPU < uint32(len(p.cpus)) {
 		p.cpus[s.CPU]++
 	} else {
-		if p.cpuMap == nil {
-			p.cpuMap = map[uint32]uint64{}
-		}
-		p.cpuMap[s.CPU]++
+		w.otherCPU(s.CPU)
 	}
-	if ts >= w.bLo && ts < w.bHi {
-		p.rate[w.bIdx]++
+	if ts-w.bLo < w.bW {
+		*w.bCount++
 	} else {
 		w.bucket(ts)
 	}
+	w.minTS = min(w.minTS, ts)
+	w.maxTS = max(w.maxTS, ts)
 	if len(s.Callchain) > 0 {
 		p.stacks++
 	}
-	if pl.strs {
-		w.dec.Strings(s, w.addStr)
-		if w.tooMany {
-			return errDecline
-		}
-	}
 	return nil
+}
+
+// otherCPU counts a sample of a CPU beyond the counting slice.
+func (w *fastWorker) otherCPU(cpu uint32) {
+	p := w.p
+	if p.cpuMap == nil {
+		p.cpuMap = map[uint32]uint64{}
+	}
+	p.cpuMap[cpu]++
 }
 
 // bucket counts ts in its rate bucket and makes that bucket the current one.
@@ -286,7 +310,12 @@ func (w *fastWorker) bucket(ts uint64) {
 		p.rate = append(p.rate, make([]uint64, int(bi)+1-len(p.rate))...)
 	}
 	p.rate[bi]++
-	w.bLo, w.bHi, w.bIdx = lo, w.start+(bi+1)*w.width, int(bi)
+	// The bucket is [lo, hi): [0, start+width) for the first.
+	hi := w.start + (bi+1)*w.width
+	w.bLo, w.bW, w.bCount = lo, 0, &p.rate[bi]
+	if hi > lo { // (0 on overflow: every row takes this slow path)
+		w.bW = hi - lo
+	}
 }
 
 // flush adds run r to the counts.
@@ -313,7 +342,7 @@ func (w *fastWorker) flush(r *sampleRun) {
 	if r.ci >= 0 && w.named[r.ci] && (pe.comm < 0 || pe.later(r.lastTS, w.frame, r.lastPos)) {
 		pe.comm, pe.ts, pe.frame, pe.pos = r.ci, r.lastTS, w.frame, r.lastPos
 	}
-	r.n = 0
+	r.n, r.til = 0, 0 // closed: the next sample starts a run
 }
 
 // addString counts one value of string column col.
@@ -338,7 +367,7 @@ func (w *fastWorker) addString(col int, v []byte) {
 	m[string(v)] = 1
 }
 
-func fastPass(src sampleSource, f *format.File, start, width uint64, buckets int) (*fastResult, error) {
+func fastPass(src sampleSource, f *format.File, start, width uint64, buckets int, prog *passProgress) (*fastResult, error) {
 	nsrc := len(f.Header.Sources)
 	names := src.CommNames()
 	named := make([]bool, len(names))
@@ -356,6 +385,7 @@ func fastPass(src sampleSource, f *format.File, start, width uint64, buckets int
 		if pl.keep = dec0.Keeps(uint32(i)); pl.keep {
 			pl.minLen, pl.fixedOnly = dec0.MinLen(uint32(i))
 			pl.strs = dec0.HasStrings(uint32(i))
+			pl.plain = pl.fixedOnly && !pl.strs
 		}
 	}
 
@@ -364,6 +394,15 @@ func fastPass(src sampleSource, f *format.File, start, width uint64, buckets int
 		workers = runtime.NumCPU()
 	}
 	workers = max(1, min(workers, len(f.Frames)))
+	// Each worker decompresses into one buffer of the largest frame's size
+	// (the index's sizes are bounded by format.MaxFrameRaw): growing it
+	// frame by frame costs copies, page faults and garbage collections.
+	// (A frame larger than its index entry says fails to read.)
+	var maxRaw int64
+	for _, fi := range f.Frames {
+		maxRaw = max(maxRaw, fi.RawSize)
+	}
+	maxRaw = min(maxRaw, format.MaxFrameRaw)
 	spans := make([]replay.FrameSpan, len(f.Frames))
 	parts := make([]*fastPart, workers)
 	var next atomic.Int64
@@ -377,13 +416,18 @@ func fastPass(src sampleSource, f *format.File, start, width uint64, buckets int
 			pids: map[int32]*fastPID{},
 		}
 		parts[wi] = p
-		w := &fastWorker{p: p, dec: src.NewSampleDecoder(), plans: plans, named: named, start: start, width: width, buckets: buckets}
-		w.bLo, w.bHi = 1, 0 // no current bucket
+		wplans := slices.Clone(plans)
+		for i := range wplans {
+			wplans[i].count = &p.perSrc[wplans[i].countAs]
+		}
+		w := &fastWorker{p: p, dec: src.NewSampleDecoder(), plans: wplans, named: named, start: start, width: width, buckets: buckets}
 		w.addStr = w.addString
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var buf []byte
+			fb := newFrameBuf(maxRaw)
+			defer fb.free() // after the last visit: nothing keeps frame bytes
+			buf := fb.bytes()
 			visit := w.visit
 			for !failed.Load() {
 				i := int(next.Add(1) - 1)
@@ -414,6 +458,7 @@ func fastPass(src sampleSource, f *format.File, start, width uint64, buckets int
 					spans[i] = replay.FrameSpan{MinTS: w.minTS, MaxTS: w.maxTS, Rows: w.rows}
 				}
 				p.events += uint64(w.rows)
+				prog.add(uint64(w.rows), f.Frames[i].CSize)
 			}
 		}()
 	}

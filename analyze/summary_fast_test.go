@@ -260,3 +260,40 @@ func TestFastSummaryRecorded(t *testing.T) {
 	}
 	checkFastSummary(t, trace, replay.Options{}, SummaryOptions{TopN: 3, MaxBuckets: 8}, true)
 }
+
+// TestFastSummaryExtremeTimes checks the rate buckets at the ends of the
+// clock, where bucket bounds overflow: both paths must count alike.
+func TestFastSummaryExtremeTimes(t *testing.T) {
+	dir := t.TempDir()
+	comms := []format.Comm{{PID: 10, TID: 10, Comm: "sh"}}
+	smp := func(ts uint64, cpu uint32) format.Sample {
+		return format.Sample{Source: 0, Time: ts, CPU: cpu, PID: 10, TID: 10}
+	}
+	top := ^uint64(0)
+	served := 0
+	for name, frames := range map[string][][]format.Sample{
+		"top":  {{smp(top-3_000_000, 0), smp(top-2_000_000, 1)}, {smp(top-1, 0), smp(top, 1), smp(top, 0)}},
+		"wide": {{smp(1, 0), smp(2, 0), smp(1<<62, 1)}, {smp(1<<63, 0), smp(top-1, 1)}, {smp(top, 0)}},
+	} {
+		p := genTrace(t, filepath.Join(dir, name+".pcapng.zst"), comms, frames)
+		for _, b := range []int{1, 3, 60} {
+			// Rows beyond the last bucket make the fast path decline; when it
+			// serves, it must agree with the batch path.
+			r, err := replay.Open(p, replay.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, ok, err := summarizeFast(r, SummaryOptions{MaxBuckets: b})
+			r.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkFastSummary(t, p, replay.Options{}, SummaryOptions{MaxBuckets: b}, ok)
+			served += map[bool]int{true: 1}[ok]
+		}
+	}
+	t.Logf("fast path served %d of 6", served)
+	if served < 3 {
+		t.Fatalf("the fast path served %d of 6 summaries: the overflowing buckets went untested", served)
+	}
+}

@@ -122,6 +122,7 @@ func BenchmarkDecode(b *testing.B) {
 			if err := format.ForEachSample(data, func(s *format.Sample) error { d.add(s); return nil }); err != nil {
 				b.Fatal(err)
 			}
+			r.noteVarUse(c) // as Reader.decodeFrame does
 			rec := r.toRecord(c)
 			total += int(rec.NumRows())
 			rec.Release()

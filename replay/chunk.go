@@ -148,15 +148,16 @@ func int32Bytes(v []int32) []byte {
 }
 
 // newColBuf allocates a column buffer of capacity rows: validity zeroed (all
-// null), values undefined until written.
-func newColBuf(width, capacity, sizeHint int) *colBuf {
+// null), values undefined until written; a variable-width column's values
+// start with room for dataCap bytes.
+func newColBuf(width, capacity, dataCap int) *colBuf {
 	b := &colBuf{width: width, valid: pool.getZero((capacity + 7) / 8)}
 	if width > 0 {
 		b.data = pool.get(capacity * width)
 	} else {
 		b.offsets = i32s(pool.get((capacity + 1) * 4))
 		b.offsets[0] = 0
-		b.data = make([]byte, 0, capacity*sizeHint)
+		b.data = make([]byte, 0, dataCap)
 	}
 	return b
 }
@@ -165,10 +166,44 @@ func newColBuf(width, capacity, sizeHint int) *colBuf {
 func (c *chunk) col(i int, cols []column) *colBuf {
 	b := c.cols[i]
 	if b == nil {
-		b = newColBuf(cols[i].width, c.cap, cols[i].sizeHint)
+		b = newColBuf(cols[i].width, c.cap, c.cap*cols[i].sizeHint)
 		c.cols[i] = b
 	}
 	return b
+}
+
+// varCol is col for variable-width column i, sized after the frames
+// decoded before. Value buffers cannot be pooled (Arrow strings alias
+// them), so each is allocated, and zeroed, anew: sizing them for every row
+// of the frame at the column's size hint cost more than decoding when few
+// rows (one source among several) use the column.
+func (d *decoder) varCol(i int) *colBuf {
+	c := d.c
+	b := c.cols[i]
+	if b == nil {
+		dataCap := c.cap * d.r.cols[i].sizeHint
+		if per := d.r.varPerRow[i].Load(); per > 0 {
+			// 1/8 more than the last frame used, plus some slack; append
+			// grows it if this frame needs more.
+			dataCap = int(min(uint64(c.cap)*per>>10*9/8+1024, uint64(dataCap)*4))
+		}
+		b = newColBuf(0, c.cap, dataCap)
+		c.cols[i] = b
+	}
+	return b
+}
+
+// noteVarUse records the bytes per row the variable-width columns of a
+// decoded chunk used, for varCol to size the next ones.
+func (r *Reader) noteVarUse(c *chunk) {
+	if c.n == 0 {
+		return
+	}
+	for i, b := range c.cols {
+		if b != nil && b.width == 0 {
+			r.varPerRow[i].Store(max(uint64(len(b.data))<<10/uint64(c.n), 1))
+		}
+	}
 }
 
 // grow doubles the capacity.
@@ -245,28 +280,53 @@ type decoder struct {
 	r   *Reader
 	c   *chunk
 	row filterRow
+	// intCols[source] are the chunk's buffers of sd.ints, resolved once
+	// and grouped by width; varCols[source][i] that of sd.vars[i], resolved
+	// on first use (a column no row writes is not allocated).
+	intCols []*intCols
+	varCols [][]*colBuf
 	// comm lookups cached per tid (direct-mapped): rows of a frame come
-	// from few threads, interleaved across CPUs.
+	// from few threads, interleaved across CPUs. Last: it holds no
+	// pointers, which the garbage collector then need not scan.
 	cache commCache
-	// intCols[source] are the chunk's buffers of sd.ints, resolved once.
-	intCols [][]*colBuf
+}
+
+// intCols are a source's fixed integer fields by width, each with its
+// column buffer: the hot loop copies them without a switch per field.
+type intCols struct {
+	w8, w4, w2, w1 []intSlot
+}
+
+type intSlot struct {
+	off int
+	b   *colBuf
 }
 
 func newDecoder(r *Reader, c *chunk) *decoder {
-	return &decoder{r: r, c: c, intCols: make([][]*colBuf, len(r.decs))}
+	return &decoder{r: r, c: c, intCols: make([]*intCols, len(r.decs)), varCols: make([][]*colBuf, len(r.decs))}
 }
 
 // intColsOf returns the column buffers of a source's integer fields.
-func (d *decoder) intColsOf(sd *sourceDec) []*colBuf {
-	cb := d.intCols[sd.idx]
-	if cb == nil {
-		cb = make([]*colBuf, len(sd.ints))
-		for k, f := range sd.ints {
-			cb[k] = d.c.col(f.col, d.r.cols)
+func (d *decoder) intColsOf(sd *sourceDec) *intCols {
+	ic := d.intCols[sd.idx]
+	if ic == nil {
+		ic = &intCols{}
+		for _, f := range sd.ints {
+			sl := intSlot{off: f.off, b: d.c.col(f.col, d.r.cols)}
+			switch f.size {
+			case 8:
+				ic.w8 = append(ic.w8, sl)
+			case 4:
+				ic.w4 = append(ic.w4, sl)
+			case 2:
+				ic.w2 = append(ic.w2, sl)
+			default:
+				ic.w1 = append(ic.w1, sl)
+			}
 		}
-		d.intCols[sd.idx] = cb
+		d.intCols[sd.idx] = ic
 	}
-	return cb
+	return ic
 }
 
 type commCacheEntry struct {
@@ -345,23 +405,26 @@ func (d *decoder) add(s *format.Sample) {
 	trunc := false
 	if len(raw) >= sd.minLen {
 		// Fast path: every fixed integer field is inside the payload.
-		cb := d.intCols[sd.idx]
-		if cb == nil {
-			cb = d.intColsOf(sd)
+		ic := d.intCols[sd.idx]
+		if ic == nil {
+			ic = d.intColsOf(sd)
 		}
-		for k, f := range sd.ints {
-			b := cb[k]
-			switch f.size {
-			case 8:
-				binary.LittleEndian.PutUint64(b.data[n*8:], binary.LittleEndian.Uint64(raw[f.off:]))
-			case 4:
-				binary.LittleEndian.PutUint32(b.data[n*4:], binary.LittleEndian.Uint32(raw[f.off:]))
-			case 2:
-				binary.LittleEndian.PutUint16(b.data[n*2:], binary.LittleEndian.Uint16(raw[f.off:]))
-			default:
-				b.data[n] = raw[f.off]
-			}
-			b.valid[n>>3] |= 1 << (n & 7)
+		bit := byte(1) << (n & 7)
+		for _, f := range ic.w8 {
+			binary.LittleEndian.PutUint64(f.b.data[n*8:], binary.LittleEndian.Uint64(raw[f.off:]))
+			f.b.valid[n>>3] |= bit
+		}
+		for _, f := range ic.w4 {
+			binary.LittleEndian.PutUint32(f.b.data[n*4:], binary.LittleEndian.Uint32(raw[f.off:]))
+			f.b.valid[n>>3] |= bit
+		}
+		for _, f := range ic.w2 {
+			binary.LittleEndian.PutUint16(f.b.data[n*2:], binary.LittleEndian.Uint16(raw[f.off:]))
+			f.b.valid[n>>3] |= bit
+		}
+		for _, f := range ic.w1 {
+			f.b.data[n] = raw[f.off]
+			f.b.valid[n>>3] |= bit
 		}
 	} else {
 		for _, f := range sd.ints {
@@ -375,6 +438,11 @@ func (d *decoder) add(s *format.Sample) {
 		}
 	}
 	if len(sd.vars) > 0 {
+		vc := d.varCols[sd.idx]
+		if vc == nil {
+			vc = make([]*colBuf, len(sd.vars))
+			d.varCols[sd.idx] = vc
+		}
 		for i := range sd.vars {
 			fd := &sd.vars[i]
 			v, ok := fieldBytes(raw, &fd.f)
@@ -382,10 +450,15 @@ func (d *decoder) add(s *format.Sample) {
 				trunc = true
 				continue
 			}
-			b := c.col(fd.col, r.cols)
+			b := vc[i]
+			if b == nil {
+				b = d.varCol(fd.col)
+				vc[i] = b
+			}
 			if r.cols[fd.col].kind == colString {
-				v = trimNUL(v)
-				if !utf8.Valid(v) {
+				var ascii bool
+				v, ascii = trimNULASCII(v)
+				if !ascii && !utf8.Valid(v) {
 					v = []byte(strings.ToValidUTF8(string(v), "\uFFFD"))
 				}
 			}
@@ -435,6 +508,20 @@ func fieldBytes(raw []byte, f *eventfmt.Field) ([]byte, bool) {
 		}
 		return raw[f.Offset : f.Offset+f.Size], true
 	}
+}
+
+// trimNULASCII is trimNUL that also tells whether the result is ASCII
+// (and so valid UTF-8): most values are, and utf8.Valid walks short
+// strings byte by byte.
+func trimNULASCII(b []byte) ([]byte, bool) {
+	var or byte
+	for i, c := range b {
+		if c == 0 {
+			return b[:i], or < utf8.RuneSelf
+		}
+		or |= c
+	}
+	return b, or < utf8.RuneSelf
 }
 
 func trimNUL(b []byte) []byte {

@@ -101,6 +101,10 @@ type Reader struct {
 	truncated  []uint64
 	outOfOrder uint64
 	rows       atomic.Int64
+	bytesRead  atomic.Int64
+	// varPerRow[col] is the value bytes per 1024 rows the latest decoded
+	// frame used in variable-width column col (0: none yet).
+	varPerRow []atomic.Uint64
 }
 
 // Open opens path with opts.
@@ -130,6 +134,7 @@ func NewReader(f *format.File, opts Options) (*Reader, error) {
 	if err := r.buildSchema(); err != nil {
 		return nil, err
 	}
+	r.varPerRow = make([]atomic.Uint64, len(r.cols))
 	r.truncated = make([]uint64, len(f.Header.Sources))
 	r.comms = newCommIndex(f.Comms)
 	r.ksyms = newKernelSymbols(f.Symbols)
@@ -185,6 +190,11 @@ func (r *Reader) File() *format.File { return r.f }
 // another goroutine (progress display).
 func (r *Reader) Rows() int64 { return r.rows.Load() }
 
+// BytesRead returns the compressed bytes of the sample frames decoded so
+// far (they are decoded a few frames ahead of the batches returned); safe
+// to call from another goroutine, e.g. for a progress line.
+func (r *Reader) BytesRead() int64 { return r.bytesRead.Load() }
+
 // Warnings lists what could not be decoded cleanly so far: unparsable event
 // formats, truncated payloads (their fields are null), out-of-order samples
 // beyond the reorder window. The file's own warnings are in File().Warnings.
@@ -235,11 +245,22 @@ func (r *Reader) start() {
 			}
 		}
 	}()
+	// One decompression buffer per worker, of the largest frame's size
+	// (index sizes are bounded by format.MaxFrameRaw): growing it frame by
+	// frame costs copies, page faults and garbage collections.
+	var maxRaw int64
+	for _, fi := range r.frames {
+		maxRaw = max(maxRaw, r.f.Frames[fi].RawSize)
+	}
+	maxRaw = min(maxRaw, format.MaxFrameRaw)
 	for i := 0; i < w; i++ {
 		go func() {
 			defer r.wg.Done()
 			var buf []byte
 			for j := range jobs {
+				if buf == nil {
+					buf = make([]byte, 0, maxRaw) // on the first job: some workers get none
+				}
 				var c *chunk
 				c, buf = r.decodeFrame(j.frame, buf)
 				c.seq = j.seq
@@ -263,6 +284,7 @@ func (r *Reader) decodeFrame(fi int, buf []byte) (*chunk, []byte) {
 	}
 	c := newChunk(len(r.cols), len(r.decs), capacity)
 	data, err := r.f.ReadFrame(fi, buf)
+	r.bytesRead.Add(info.CSize)
 	if err != nil {
 		c.err = fmt.Errorf("frame %d: %w", fi, err)
 		return c, buf
@@ -271,6 +293,7 @@ func (r *Reader) decodeFrame(fi int, buf []byte) (*chunk, []byte) {
 	if err := format.ForEachSample(data, func(s *format.Sample) error { d.add(s); return nil }); err != nil {
 		c.err = fmt.Errorf("frame %d: %w", fi, err)
 	}
+	r.noteVarUse(c)
 	c.finishRange()
 	if !c.sorted {
 		c = sortChunk(c, len(r.cols), len(r.decs))
@@ -709,8 +732,9 @@ func (d *SampleDecoder) Strings(s *format.Sample, fn func(col int, v []byte)) {
 		if !ok {
 			continue
 		}
-		v = trimNUL(v)
-		if !utf8.Valid(v) {
+		var ascii bool
+		v, ascii = trimNULASCII(v)
+		if !ascii && !utf8.Valid(v) {
 			v = []byte(strings.ToValidUTF8(string(v), "\uFFFD"))
 		}
 		fn(numCommon+fd.col, v)

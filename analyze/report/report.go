@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kpcap/kpcap/analyze"
@@ -73,7 +74,7 @@ func Write(w io.Writer, d *Data) error {
 		"Rate":  template.HTML(rateSVG(d.Summary)),
 		"JSON":  template.JS(raw),
 	}
-	return page.Execute(w, view)
+	return page().Execute(w, view)
 }
 
 var funcs = template.FuncMap{
@@ -164,7 +165,11 @@ func rateSVG(s *analyze.Summary) string {
 	return b.String()
 }
 
-var page = template.Must(template.New("report").Funcs(funcs).Parse(`<!DOCTYPE html>
+// page is the report template, parsed on first use rather than at init:
+// every kpcap command would pay for it at start-up.
+var page = sync.OnceValue(func() *template.Template { return template.Must(template.New("report").Funcs(funcs).Parse(pageText)) })
+
+const pageText = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.D.Title}}</title>
@@ -243,4 +248,4 @@ unmatched: {{.UnmatchedEntries}} entries ({{.OpenAtEnd}} still open at the end),
 })();
 </script>
 </body></html>
-`))
+`
