@@ -66,30 +66,33 @@ const maxBlockLen = 64 << 20
 
 func pad4(n int) int { return (n + 3) &^ 3 }
 
-// appendEPB appends an Enhanced Packet Block holding the encoded sample s.
-// n must be s's encoded length (sampleLen).
-func appendEPB(dst []byte, s *Sample, n int) []byte {
-	blen := epbOverhead + pad4(n)
-	off := len(dst)
-	if cap(dst)-off < blen {
-		nd := make([]byte, off, 2*cap(dst)+blen)
-		copy(nd, dst)
-		dst = nd
+// epbHeaderLen is the EPB header plus the encoded sample's fixed header:
+// what putEPB writes before the callchain.
+const epbHeaderLen = epbOverhead - 4 + SampleHeaderLen
+
+// putEPB encodes an Enhanced Packet Block holding the sample s into b, which
+// must be exactly epbOverhead+pad4(n) bytes long; n is s's encoded length
+// (sampleLen). It is the writer's per-sample work, hence the paired stores.
+func putEPB(b []byte, s *Sample, n int) {
+	blen := len(b)
+	_ = b[epbHeaderLen-1]
+	// The up to 3 padding bytes lie in the 4 before the trailing length:
+	// zero those first, the sample then overwrites what is not padding
+	// (with an empty sample, the header does).
+	le.PutUint32(b[blen-8:], 0)
+	le.PutUint64(b[0:], blockEPB|uint64(blen)<<32)
+	le.PutUint64(b[8:], uint64(s.Source)|s.Time>>32<<32)
+	le.PutUint64(b[16:], s.Time&0xffffffff|uint64(n)<<32)
+	le.PutUint64(b[24:], uint64(n)|uint64(s.CPU)<<32) // original length, then the sample: u32 cpu
+	le.PutUint64(b[32:], uint64(s.PID)|uint64(s.TID)<<32)
+	le.PutUint64(b[40:], uint64(len(s.Raw))<<32) // flags 0, raw_len
+	le.PutUint32(b[48:], uint32(len(s.Callchain)))
+	p := b[epbHeaderLen : blen-4]
+	for i, ip := range s.Callchain {
+		le.PutUint64(p[8*i:], ip)
 	}
-	b := dst[off : off+blen]
-	le.PutUint32(b[0:], blockEPB)
-	le.PutUint32(b[4:], uint32(blen))
-	le.PutUint32(b[8:], s.Source)
-	le.PutUint32(b[12:], uint32(s.Time>>32))
-	le.PutUint32(b[16:], uint32(s.Time))
-	le.PutUint32(b[20:], uint32(n))
-	le.PutUint32(b[24:], uint32(n))
-	putSample(b[28:28+n], s)
-	for i := 28 + n; i < blen-4; i++ {
-		b[i] = 0
-	}
+	copy(p[8*len(s.Callchain):], s.Raw)
 	le.PutUint32(b[blen-4:], uint32(blen))
-	return dst[:off+blen]
 }
 
 // appendCustom appends a kpcap custom block of the given kind and payload.
@@ -124,34 +127,135 @@ func appendOption(dst []byte, code uint16, val []byte) []byte {
 	return dst
 }
 
-// appendSHB appends a Section Header Block. pcapgo writes it when the trace
-// has sources; this covers a trace without any.
-func appendSHB(dst []byte, hardware, os, appl string) []byte {
-	var opts []byte
-	for _, o := range []struct {
-		code uint16
-		v    string
-	}{{optHardware, hardware}, {optOS, os}, {optUserAppl, appl}} {
-		if o.v != "" {
-			opts = appendOption(opts, o.code, []byte(clipOption(o.v)))
-		}
+// appendStringOption appends a string option, unless s is empty (pcapng
+// writers omit empty values).
+func appendStringOption(dst []byte, code uint16, s string) []byte {
+	if s == "" {
+		return dst
 	}
-	if len(opts) > 0 {
-		opts = appendOption(opts, optEnd, nil)
-	}
-	blen := 28 + len(opts)
-	var h [24]byte
-	le.PutUint32(h[0:], blockSHB)
-	le.PutUint32(h[4:], uint32(blen))
-	le.PutUint32(h[8:], byteOrderMagic)
-	le.PutUint16(h[12:], 1)
-	le.PutUint16(h[14:], 0)
-	le.PutUint64(h[16:], ^uint64(0))
+	s = clipOption(s)
+	var h [4]byte
+	le.PutUint16(h[0:], code)
+	le.PutUint16(h[2:], uint16(len(s)))
 	dst = append(dst, h[:]...)
-	dst = append(dst, opts...)
+	dst = append(dst, s...)
+	for i := len(s); i < pad4(len(s)); i++ {
+		dst = append(dst, 0)
+	}
+	return dst
+}
+
+// appendU64Option appends an option holding a u64.
+func appendU64Option(dst []byte, code uint16, v uint64) []byte {
+	var b [8]byte
+	le.PutUint64(b[:], v)
+	return appendOption(dst, code, b[:])
+}
+
+// appendTimeOption appends an option holding a pcapng timestamp: the high
+// and low u32 halves of v.
+func appendTimeOption(dst []byte, code uint16, v uint64) []byte {
+	var b [8]byte
+	le.PutUint32(b[0:], uint32(v>>32))
+	le.PutUint32(b[4:], uint32(v))
+	return appendOption(dst, code, b[:])
+}
+
+// beginBlock appends a block's type and a length placeholder; endBlock
+// closes it once the body is appended.
+func beginBlock(dst []byte, typ uint32) ([]byte, int) {
+	var h [8]byte
+	le.PutUint32(h[0:], typ)
+	return append(dst, h[:]...), len(dst)
+}
+
+// endBlock appends the end-of-options option if the body since optStart
+// has options, then the trailing length, and fills in the leading length.
+func endBlock(dst []byte, start, optStart int) []byte {
+	if len(dst) > optStart {
+		dst = appendOption(dst, optEnd, nil)
+	}
+	blen := len(dst) + 4 - start
 	var t [4]byte
 	le.PutUint32(t[:], uint32(blen))
-	return append(dst, t[:]...)
+	dst = append(dst, t[:]...)
+	le.PutUint32(dst[start+4:], uint32(blen))
+	return dst
+}
+
+// appendSHB appends a Section Header Block: little-endian, version 1.0,
+// section length unknown, options shb_userappl, shb_hardware and shb_os
+// (the order gopacket's pcapgo writes them in; empty ones are left out).
+func appendSHB(dst []byte, hardware, os, appl string) []byte {
+	dst, start := beginBlock(dst, blockSHB)
+	var h [16]byte
+	le.PutUint32(h[0:], byteOrderMagic)
+	le.PutUint16(h[4:], 1)
+	le.PutUint16(h[6:], 0)
+	le.PutUint64(h[8:], ^uint64(0))
+	dst = append(dst, h[:]...)
+	opts := len(dst)
+	dst = appendStringOption(dst, optUserAppl, appl)
+	dst = appendStringOption(dst, optHardware, hardware)
+	dst = appendStringOption(dst, optOS, os)
+	return endBlock(dst, start, opts)
+}
+
+// appendIDB appends the Interface Description Block of one event source:
+// link type LinkType, no snap length, options if_name, if_description,
+// if_filter (a 0 byte, then the filter), if_tsoffset (seconds, if not 0)
+// and if_tsresol 9 (nanoseconds).
+func appendIDB(dst []byte, s *Source, tsoffset uint64) []byte {
+	dst, start := beginBlock(dst, blockIDB)
+	var h [8]byte
+	le.PutUint16(h[0:], LinkType)
+	// h[2:4] reserved, h[4:8] snaplen 0: no limit
+	dst = append(dst, h[:]...)
+	opts := len(dst)
+	dst = appendStringOption(dst, optIfName, s.Name)
+	dst = appendStringOption(dst, optIfDesc, s.Definition)
+	if s.Filter != "" {
+		// The first byte says how the filter is expressed: 0 = libpcap
+		// filter string, the closest pcapng has to an ftrace filter.
+		f := s.Filter[:min(len(s.Filter), 65531)]
+		var oh [5]byte
+		le.PutUint16(oh[0:], optIfFilter)
+		le.PutUint16(oh[2:], uint16(1+len(f)))
+		dst = append(dst, oh[:]...)
+		dst = append(dst, f...)
+		for i := 1 + len(f); i < pad4(1+len(f)); i++ {
+			dst = append(dst, 0)
+		}
+	}
+	if tsoffset != 0 {
+		dst = appendU64Option(dst, optIfTsoffset, tsoffset)
+	}
+	dst = appendOption(dst, optIfTsresol, []byte{9})
+	return endBlock(dst, start, opts)
+}
+
+// appendISB appends the Interface Statistics Block of one source: the end
+// time as the block's timestamp and options isb_starttime and isb_endtime
+// (when known), isb_ifdrop and isb_ifrecv.
+func appendISB(dst []byte, st *Stats) []byte {
+	dst, start := beginBlock(dst, blockISB)
+	var ts uint64
+	if st.StartNS != 0 || st.EndNS != 0 {
+		ts = st.EndNS
+	}
+	var h [12]byte
+	le.PutUint32(h[0:], st.Source)
+	le.PutUint32(h[4:], uint32(ts>>32))
+	le.PutUint32(h[8:], uint32(ts))
+	dst = append(dst, h[:]...)
+	opts := len(dst)
+	if st.StartNS != 0 || st.EndNS != 0 {
+		dst = appendTimeOption(dst, optIsbStart, st.StartNS)
+		dst = appendTimeOption(dst, optIsbEnd, st.EndNS)
+	}
+	dst = appendU64Option(dst, optIsbDrop, st.Dropped)
+	dst = appendU64Option(dst, optIsbRecv, st.Received)
+	return endBlock(dst, start, opts)
 }
 
 // clipOption shortens s to fit a pcapng option (u16 length).

@@ -510,6 +510,9 @@ func TestWriteSampleDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// TestPcapgoReadsTrace: gopacket's pcapgo, an independent pcapng reader,
+// reads every sample of the decompressed stream and the section,
+// interface and statistics options kpcap encodes itself.
 func TestPcapgoReadsTrace(t *testing.T) {
 	const n = 5000
 	b := writeTrace(t, n, &WriterOptions{FrameBytes: 16 << 10}, true)
@@ -518,7 +521,11 @@ func TestPcapgoReadsTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dec.Close()
-	r, err := pcapgo.NewNgReader(dec, pcapgo.NgReaderOptions{WantMixedLinkType: true})
+	stats := map[int]pcapgo.NgInterfaceStatistics{}
+	r, err := pcapgo.NewNgReader(dec, pcapgo.NgReaderOptions{
+		WantMixedLinkType:  true,
+		StatisticsCallback: func(id int, s pcapgo.NgInterfaceStatistics) { stats[id] = s },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -544,17 +551,41 @@ func TestPcapgoReadsTrace(t *testing.T) {
 	if i != n {
 		t.Fatalf("pcapgo read %d packets, want %d", i, n)
 	}
-	if r.NInterfaces() != 3 {
+	h := testHeader()
+	if r.NInterfaces() != len(h.Sources) {
 		t.Fatalf("%d interfaces", r.NInterfaces())
 	}
-	if intf, _ := r.Interface(1); intf.Name != "kpcap_1:do_sys_openat2" || intf.Description != "p:do_sys_openat2 dfd=%di" || intf.LinkType != LinkType {
-		t.Errorf("interface 1: %+v", intf)
+	for id, src := range h.Sources {
+		intf, err := r.Interface(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if intf.Name != src.Name || intf.Description != src.Definition || intf.Filter != src.Filter ||
+			intf.LinkType != LinkType || intf.SnapLength != 0 || intf.TimestampResolution != 9 ||
+			intf.TimestampOffset != 1_700_000_000 || intf.OS != "" || intf.Comment != "" {
+			t.Errorf("interface %d: %+v, want source %+v", id, intf, src)
+		}
 	}
-	if intf, _ := r.Interface(0); intf.Filter != "dfd == -100" {
-		t.Errorf("interface 0 filter %q", intf.Filter)
-	}
-	if si := r.SectionInfo(); si.OS != "Linux 6.18.0-test" || si.Hardware != "x86_64" || si.Application != "kpcap test" {
+	if si := r.SectionInfo(); si.OS != "Linux 6.18.0-test" || si.Hardware != "x86_64" || si.Application != "kpcap test" || si.Comment != "" {
 		t.Errorf("section %+v", si)
+	}
+	// The writer's own counts (as in TestRoundTrip), shifted by if_tsoffset.
+	wantStats := []Stats{
+		{Source: 0, Received: 1667, StartNS: 1_000_000_000, EndNS: 1_000_000_000 + 4998*1000},
+		{Source: 1, Received: 1667, StartNS: 1_000_001_000, EndNS: 1_000_000_000 + 4999*1000},
+		{Source: 2, Received: 1666, Dropped: 7, StartNS: 1_000_002_000, EndNS: 1_000_000_000 + 4997*1000},
+	}
+	if len(stats) != len(wantStats) {
+		t.Fatalf("pcapgo saw statistics of %d interfaces, want %d", len(stats), len(wantStats))
+	}
+	for _, w := range wantStats {
+		s := stats[int(w.Source)]
+		start := time.Unix(1_700_000_000, int64(w.StartNS)).UTC()
+		end := time.Unix(1_700_000_000, int64(w.EndNS)).UTC()
+		if s.PacketsReceived != w.Received || s.PacketsDropped != w.Dropped ||
+			!s.StartTime.Equal(start) || !s.EndTime.Equal(end) || !s.LastUpdate.Equal(end) {
+			t.Errorf("interface %d statistics %+v, want %+v", w.Source, s, w)
+		}
 	}
 }
 

@@ -1,7 +1,6 @@
 package format
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,18 +11,34 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 	"github.com/klauspost/compress/zstd"
 )
 
 // Frame size limits. Readers refuse frames that decompress to more than
 // MaxFrameRaw bytes; the writer keeps its frames well below that.
+//
+// DefaultFrameBytes weighs two costs. Every frame starts its compressor
+// cold: its 256 KiB match table is no longer in the CPU cache by the time
+// the next frame comes (about 0.3 ms per frame on a 2-core VM), which
+// favors large frames; each frame buffer and compressor history in use
+// is memory the process touches, which favors small ones. 4 MiB frames
+// cost less CPU than 1 or 2 MiB ones for the same samples, and compress
+// as well (a recorder's page faults are what 1 MiB frames would save).
 const (
 	DefaultFrameBytes = 4 << 20
 	DefaultFrameAge   = time.Second
 	maxFrameBytes     = 32 << 20
 	MaxFrameRaw       = 64 << 20
+
+	// maxWindow caps the zstd window: the smallest power of two that holds
+	// a sample frame, at most this.
+	maxWindow = 8 << 20
+	// inFlightBytes is how many raw bytes of frames may wait for the
+	// compressors and the output (at least workers+2 frames): buffering
+	// for a slow disk. Buffers are allocated as frames are actually in
+	// flight, so a fast disk never touches most of it.
+	inFlightBytes = 16 << 20
+	maxJobs       = 64
 
 	// metaChunkBytes bounds the JSON payload of one metadata custom block.
 	metaChunkBytes = 1 << 20
@@ -73,10 +88,13 @@ type Writer struct {
 	counts    []srcCount
 	lostBySrc map[uint32]uint64
 
-	enc    *zstd.Encoder
-	ng     *pcapgo.NgWriter // renders ISBs (and wrote SHB and IDBs)
-	ngBuf  *bytes.Buffer
-	rawSub int64 // raw bytes of submitted frames
+	// idleEncs holds the encoders not compressing a frame, the most
+	// recently used last: taking that one keeps to one encoder's memory
+	// (history and match table, several MiB) and its warm cache lines
+	// unless frames really are compressed in parallel.
+	encMu    sync.Mutex
+	idleEncs []*zstd.Encoder
+	rawSub   int64 // raw bytes of submitted frames
 
 	work, order, free chan *job
 	// spares holds written sample-frame buffers, most recently used last:
@@ -103,6 +121,8 @@ type Writer struct {
 // zstdEmptyFrame is a valid zstd frame with no content.
 var zstdEmptyFrame = []byte{0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x00, 0x01, 0x00, 0x00}
 
+// srcCount is what the writer counts per source for its ISBs; first is
+// meaningful once n > 0.
 type srcCount struct {
 	n           uint64
 	first, last uint64
@@ -151,18 +171,24 @@ func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
 	if workers > 4 {
 		workers = 4
 	}
-	// At the fastest level, literals are stored without Huffman coding:
-	// sample frames are nearly all matches (the ratio drops by under 1%),
-	// and entropy coding the literals cost about a fifth of the encoder's
-	// CPU. Readers see ordinary zstd frames either way.
-	enc, err := zstd.NewWriter(nil,
-		zstd.WithEncoderLevel(zstd.EncoderLevel(o.Level)),
-		zstd.WithEncoderCRC(true),
-		zstd.WithEncoderConcurrency(workers),
-		zstd.WithWindowSize(8<<20),
-		zstd.WithNoEntropyCompression(o.Level == 1))
-	if err != nil {
-		return nil, fmt.Errorf("format: zstd encoder: %w", err)
+	// One encoder per compressor, each allocating its history and match
+	// table on first use. At the fastest level, literals are stored
+	// without Huffman coding: sample frames are nearly all matches (the
+	// ratio drops by under 1%), and entropy coding the literals cost about
+	// a fifth of the encoder's CPU. Readers see ordinary zstd frames
+	// either way.
+	encs := make([]*zstd.Encoder, workers)
+	for i := range encs {
+		enc, err := zstd.NewWriter(nil,
+			zstd.WithEncoderLevel(zstd.EncoderLevel(o.Level)),
+			zstd.WithEncoderCRC(true),
+			zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(frameWindow(o.FrameBytes)),
+			zstd.WithNoEntropyCompression(o.Level == 1))
+		if err != nil {
+			return nil, fmt.Errorf("format: zstd encoder: %w", err)
+		}
+		encs[i] = enc
 	}
 	wr := &Writer{
 		out:        w,
@@ -171,15 +197,17 @@ func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
 		frameAge:   o.FrameAge,
 		counts:     make([]srcCount, len(h.Sources)),
 		lostBySrc:  map[uint32]uint64{},
-		enc:        enc,
-		ngBuf:      &bytes.Buffer{},
+		idleEncs:   encs,
 		buf:        make([]byte, 0, o.FrameBytes),
+	}
+	for i := range wr.counts {
+		wr.counts[i].first = ^uint64(0) // until the source's first sample
 	}
 	first, err := wr.headerFrame(h)
 	if err != nil {
 		return nil, err
 	}
-	out := enc.EncodeAll(first, nil)
+	out := encs[len(encs)-1].EncodeAll(first, nil)
 	if _, err := w.Write(out); err != nil {
 		return nil, fmt.Errorf("format: write header frame: %w", err)
 	}
@@ -191,7 +219,9 @@ func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
 	wr.cbytes.Store(wr.offset)
 	wr.rawSub = int64(len(first))
 
-	njobs := workers + 2
+	// Frames in flight: enough to keep every compressor busy, and
+	// inFlightBytes of buffering for a slow disk.
+	njobs := min(max(workers+2, inFlightBytes/o.FrameBytes), maxJobs)
 	wr.work = make(chan *job, njobs)
 	wr.order = make(chan *job, njobs)
 	wr.free = make(chan *job, njobs)
@@ -207,6 +237,18 @@ func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
 	return wr, nil
 }
 
+// frameWindow returns the zstd window for frames of frameBytes: the
+// smallest power of two that holds one, within zstd's minimum (1 KiB) and
+// maxWindow. A larger window would only grow each compressor's history
+// buffer (twice the window): frames are compressed independently.
+func frameWindow(frameBytes int) int {
+	w := zstd.MinWindowSize
+	for w < frameBytes && w < maxWindow {
+		w <<= 1
+	}
+	return w
+}
+
 // headerFrame renders the first frame: SHB, IDBs and the header custom blocks.
 func (w *Writer) headerFrame(h *Header) ([]byte, error) {
 	appl := h.Application
@@ -218,43 +260,15 @@ func (w *Writer) headerFrame(h *Header) ([]byte, error) {
 		osName = "Linux"
 	}
 	shbOS := strings.TrimSpace(osName + " " + h.Host.Kernel)
-	var frame []byte
-	if len(h.Sources) == 0 {
-		frame = appendSHB(nil, h.Host.Machine, shbOS, appl)
-	} else {
-		var tsoff uint64
-		if h.Host.WallOffsetNS > 0 {
-			// Wireshark then shows wall-clock times (to the second's precision
-			// of if_tsoffset); kpcap readers use EPB times as they are.
-			tsoff = uint64(h.Host.WallOffsetNS / 1e9)
-		}
-		intf := func(s *Source) pcapgo.NgInterface {
-			return pcapgo.NgInterface{
-				Name:                clipOption(s.Name),
-				Description:         clipOption(s.Definition),
-				Filter:              clipOption(s.Filter)[:min(len(s.Filter), 65531)], // pcapgo prepends a byte
-				LinkType:            layers.LinkType(LinkType),
-				TimestampResolution: 9,
-				TimestampOffset:     tsoff,
-			}
-		}
-		ng, err := pcapgo.NewNgWriterInterface(w.ngBuf, intf(&h.Sources[0]), pcapgo.NgWriterOptions{
-			SectionInfo: pcapgo.NgSectionInfo{Hardware: clipOption(h.Host.Machine), OS: clipOption(shbOS), Application: clipOption(appl)},
-		})
-		if err != nil {
-			return nil, fmt.Errorf("format: pcapng header: %w", err)
-		}
-		for i := 1; i < len(h.Sources); i++ {
-			if _, err := ng.AddInterface(intf(&h.Sources[i])); err != nil {
-				return nil, fmt.Errorf("format: pcapng interface %d: %w", i, err)
-			}
-		}
-		if err := ng.Flush(); err != nil {
-			return nil, fmt.Errorf("format: pcapng header: %w", err)
-		}
-		w.ng = ng
-		frame = append(frame, w.ngBuf.Bytes()...)
-		w.ngBuf.Reset()
+	frame := appendSHB(nil, h.Host.Machine, shbOS, appl)
+	var tsoff uint64
+	if h.Host.WallOffsetNS > 0 {
+		// Wireshark then shows wall-clock times (to the second's precision
+		// of if_tsoffset); kpcap readers use EPB times as they are.
+		tsoff = uint64(h.Host.WallOffsetNS / 1e9)
+	}
+	for i := range h.Sources {
+		frame = appendIDB(frame, &h.Sources[i], tsoff)
 	}
 	var v [8]byte
 	le.PutUint32(v[0:], writeVersion[0])
@@ -341,9 +355,29 @@ func (w *Writer) compressLoop() {
 			j.done <- struct{}{}
 			continue
 		}
-		j.out = w.enc.EncodeAll(j.raw, j.out[:0])
+		enc := w.takeEnc()
+		j.out = enc.EncodeAll(j.raw, j.out[:0])
+		w.putEnc(enc)
 		j.done <- struct{}{}
 	}
+}
+
+// takeEnc returns the most recently used idle encoder. There is one per
+// compressor goroutine, so one is always idle.
+func (w *Writer) takeEnc() *zstd.Encoder {
+	w.encMu.Lock()
+	defer w.encMu.Unlock()
+	n := len(w.idleEncs) - 1
+	enc := w.idleEncs[n]
+	w.idleEncs[n] = nil
+	w.idleEncs = w.idleEncs[:n]
+	return enc
+}
+
+func (w *Writer) putEnc(enc *zstd.Encoder) {
+	w.encMu.Lock()
+	w.idleEncs = append(w.idleEncs, enc)
+	w.encMu.Unlock()
 }
 
 func (w *Writer) writeLoop() {
@@ -435,28 +469,23 @@ func (w *Writer) WriteSample(s *Sample) error {
 	if s.Source >= w.nsrc {
 		return fmt.Errorf("format: sample source %d out of range (%d sources)", s.Source, w.nsrc)
 	}
+	if len(s.Raw) > MaxSampleLen || len(s.Callchain) > maxCallchain {
+		_, err := sampleLen(s)
+		return fmt.Errorf("format: %w", err)
+	}
 	n := SampleHeaderLen + 8*len(s.Callchain) + len(s.Raw)
-	if n > MaxSampleLen || len(s.Callchain) > maxCallchain {
+	if n > MaxSampleLen {
 		_, err := sampleLen(s)
 		return fmt.Errorf("format: %w", err)
 	}
 	blen := epbOverhead + pad4(n)
-	if w.frameSamples > 0 {
-		if len(w.buf)+blen > w.frameBytes {
-			if err := w.closeFrame(); err != nil {
-				return err
-			}
-		} else if w.frameSamples&1023 == 0 && time.Since(w.frameStart) >= w.frameAge {
-			if err := w.closeFrame(); err != nil {
-				return err
-			}
+	off := len(w.buf)
+	if w.frameSamples == 0 || off+blen > w.frameBytes || w.frameSamples&1023 == 0 {
+		// A new frame, a full one, or time to check the frame's age.
+		if err := w.frameCheck(blen, s.Time); err != nil {
+			return err
 		}
-	}
-	if w.frameStart.IsZero() {
-		w.frameStart = time.Now()
-	}
-	if w.frameSamples == 0 {
-		w.frameFirst, w.frameLast = s.Time, s.Time
+		off = len(w.buf)
 	} else if s.Time < w.frameFirst {
 		w.frameFirst = s.Time
 	} else if s.Time > w.frameLast {
@@ -464,15 +493,52 @@ func (w *Writer) WriteSample(s *Sample) error {
 	}
 	w.frameSamples++
 	c := &w.counts[s.Source]
-	if c.n == 0 || s.Time < c.first {
+	if s.Time < c.first {
 		c.first = s.Time
 	}
 	if s.Time > c.last {
 		c.last = s.Time
 	}
 	c.n++
-	w.buf = appendEPB(w.buf, s, n)
+	if cap(w.buf)-off < blen {
+		w.grow(blen)
+	}
+	w.buf = w.buf[:off+blen]
+	putEPB(w.buf[off:off+blen], s, n)
 	return nil
+}
+
+// frameCheck is WriteSample's path for the first sample of a frame and
+// for every 1024th: it closes the current frame when the sample (blen
+// bytes, at time t) would overflow it or when it is older than FrameAge,
+// and then updates the frame's time range for the sample.
+func (w *Writer) frameCheck(blen int, t uint64) error {
+	if w.frameSamples > 0 && (len(w.buf)+blen > w.frameBytes || time.Since(w.frameStart) >= w.frameAge) {
+		if err := w.closeFrame(); err != nil {
+			return err
+		}
+	}
+	if w.frameStart.IsZero() {
+		w.frameStart = time.Now()
+	}
+	switch {
+	case w.frameSamples == 0:
+		w.frameFirst, w.frameLast = t, t
+	case t < w.frameFirst:
+		w.frameFirst = t
+	case t > w.frameLast:
+		w.frameLast = t
+	}
+	return nil
+}
+
+// grow makes room for n more bytes in the frame buffer: only a sample
+// larger than a frame needs it (closeFrame gives each frame a full-size
+// buffer).
+func (w *Writer) grow(n int) {
+	nb := make([]byte, len(w.buf), max(2*cap(w.buf)+n, w.frameBytes))
+	copy(nb, w.buf)
+	w.buf = nb
 }
 
 // closeFrame submits the current sample frame and then the pending metadata
@@ -615,15 +681,17 @@ func (w *Writer) Close(stats []Stats) error {
 	err := w.closeFrame()
 	w.closed = true
 	if err == nil && w.nsrc > 0 {
-		err = w.appendISBs(stats)
-		if err == nil && len(w.meta) > 0 {
+		w.appendISBs(stats)
+		if len(w.meta) > 0 {
 			w.submit(&w.meta, indexEntry{Flags: frameMeta})
 		}
 	}
 	close(w.work)
 	close(w.order)
 	w.wg.Wait()
-	w.enc.Close()
+	for _, enc := range w.idleEncs {
+		enc.Close()
+	}
 	if err != nil {
 		return err
 	}
@@ -638,7 +706,7 @@ func (w *Writer) Close(stats []Stats) error {
 	return nil
 }
 
-func (w *Writer) appendISBs(stats []Stats) error {
+func (w *Writer) appendISBs(stats []Stats) {
 	final := make([]Stats, w.nsrc)
 	have := make([]bool, w.nsrc)
 	for _, s := range stats {
@@ -658,25 +726,8 @@ func (w *Writer) appendISBs(stats []Stats) error {
 		if st.StartNS == 0 && st.EndNS == 0 && c.n > 0 {
 			st.StartNS, st.EndNS = c.first, c.last
 		}
-		is := pcapgo.NgInterfaceStatistics{
-			PacketsReceived: st.Received,
-			PacketsDropped:  st.Dropped,
-		}
-		if st.StartNS != 0 || st.EndNS != 0 {
-			is.StartTime = time.Unix(0, int64(st.StartNS))
-			is.EndTime = time.Unix(0, int64(st.EndNS))
-			is.LastUpdate = is.EndTime
-		}
-		if err := w.ng.WriteInterfaceStats(i, is); err != nil {
-			return fmt.Errorf("format: interface statistics %d: %w", i, err)
-		}
+		w.meta = appendISB(w.meta, st)
 	}
-	if err := w.ng.Flush(); err != nil {
-		return fmt.Errorf("format: interface statistics: %w", err)
-	}
-	w.meta = append(w.meta, w.ngBuf.Bytes()...)
-	w.ngBuf.Reset()
-	return nil
 }
 
 // CompressedBytes reports the bytes written to the underlying writer so far.
