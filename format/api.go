@@ -11,7 +11,7 @@ package format
 // MajorVersion; minor versions only add optional things.
 const (
 	MajorVersion = 1
-	MinorVersion = 0
+	MinorVersion = 1
 )
 
 // PEN is the IANA Private Enterprise Number carried by kpcap custom blocks.

@@ -209,8 +209,13 @@ func TestDefaultFrames(t *testing.T) {
 		if err != nil || int64(len(raw)) != fi.RawSize {
 			t.Fatalf("frame %d with a %d-byte window: %d bytes, %v", i, DefaultFrameBytes, len(raw), err)
 		}
-		if fh := out.Bytes()[fi.Offset+4]; fh&0x04 == 0 {
-			t.Errorf("frame %d: no content checksum (frame header %#x)", i, fh)
+		// Format 1.1: no zstd content checksum; a checksum frame follows.
+		b := out.Bytes()[fi.Offset : fi.Offset+fi.CSize]
+		if fh := b[4]; fh&0x04 != 0 {
+			t.Errorf("frame %d: zstd content checksum set (frame header %#x); the checksum frame replaces it", i, fh)
+		}
+		if _, err := splitCheck(b); err != nil || len(b) < checkFrameLen || le.Uint32(b[len(b)-checkFrameLen:]) != checkMagic {
+			t.Errorf("frame %d: no valid checksum frame at its end (%v)", i, err)
 		}
 	}
 	if samples != n || full != 3 {

@@ -250,9 +250,11 @@ func TestTruncated(t *testing.T) {
 		if cut < headerEnd {
 			continue
 		}
+		// A frame counts once its zstd frame is whole: a cut checksum
+		// frame leaves it unverified, but its data is kept.
 		var want uint64
 		for _, e := range entries {
-			if e.Offset+e.CSize <= cut {
+			if e.Offset+e.CSize-checkFrameLen <= cut {
 				want += e.Samples
 			}
 		}
@@ -280,7 +282,7 @@ func TestTruncated(t *testing.T) {
 		}
 	}
 	// Cuts inside the header frame are errors, not panics.
-	for cut := int64(0); cut < headerEnd; cut += 1 + headerEnd/50 {
+	for cut := int64(0); cut < headerEnd-checkFrameLen; cut += 1 + headerEnd/50 {
 		if _, err := NewReader(bytes.NewReader(b[:cut]), cut); err == nil {
 			t.Errorf("cut at %d inside the header opened", cut)
 		}
@@ -627,5 +629,30 @@ func TestWriterLevels(t *testing.T) {
 	}
 	if _, err := NewWriter(io.Discard, testHeader(), &WriterOptions{Level: 9}); err == nil {
 		t.Error("level 9 accepted")
+	}
+}
+
+// TestEveryFlipDetected flips one bit at many places of a sample frame,
+// checksum frame included: no flip may decode to different samples. Raw
+// zstd literals (kpcap stores them without entropy coding) would decode
+// silently without the checksum frame.
+func TestEveryFlipDetected(t *testing.T) {
+	b := writeTrace(t, 2000, &WriterOptions{FrameBytes: 16 << 10}, true)
+	full := openBytes(t, b)
+	victim := full.Frames[len(full.Frames)/2]
+	rng := rand.New(rand.NewSource(7))
+	for i := 0; i < 300; i++ {
+		pos := victim.Offset + rng.Int63n(victim.CSize)
+		bad := bytes.Clone(b)
+		bad[pos] ^= 1 << rng.Intn(8)
+		f := openBytes(t, bad)
+		it := f.Samples()
+		var got uint64
+		for it.Next() {
+			got++
+		}
+		if it.Err() == nil {
+			t.Fatalf("bit flip at offset %d (frame %d+%d): %d samples read without an error", pos, victim.Offset, pos-victim.Offset, got)
+		}
 	}
 }

@@ -200,6 +200,10 @@ func (f *File) decodeFrame(off, csize int64, dst []byte) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("frame at offset %d: %w", off, err)
 	}
+	src, err := splitCheck(src)
+	if err != nil {
+		return nil, fmt.Errorf("frame at offset %d is corrupt (%w)", off, err)
+	}
 	dec, err := frameDecoder()
 	if err != nil {
 		return nil, err
@@ -526,6 +530,10 @@ func (f *File) openScan() error {
 		if zf.skippable {
 			pos += zf.size
 			continue
+		}
+		// A data frame's checksum frame, if any, belongs to it.
+		if cf, err := scanFrame(f.readAt, pos+zf.size, f.Size); err == nil && cf.skippable && cf.magic == checkMagic && cf.size == checkFrameLen {
+			zf.size += checkFrameLen
 		}
 		if zf.contentSize > MaxFrameRaw {
 			f.warn("frame at offset %d claims %d decompressed bytes, over the %d limit: skipped", pos, zf.contentSize, MaxFrameRaw)

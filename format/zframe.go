@@ -3,6 +3,7 @@ package format
 import (
 	"errors"
 	"fmt"
+	"hash/crc32"
 )
 
 // zstd frame magics (RFC 8878).
@@ -14,7 +15,40 @@ const (
 	// not 0x184D2A5E so that zstd's seekable-format tools do not mistake our
 	// index for theirs.
 	indexMagic = 0x184D2A5B
+	// checkMagic is the skippable-frame magic of a data frame's checksum
+	// frame: payload u32 CRC-32C (Castagnoli) of the zstd frame's bytes.
+	checkMagic = 0x184D2A5C
+	// checkFrameLen is a checksum frame's size: header and payload.
+	checkFrameLen = 12
 )
+
+// castagnoli is the CRC-32C table; hash/crc32 computes it with SSE4.2 or
+// ARMv8 CRC instructions where the CPU has them.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// appendCheck appends the checksum frame of the zstd frame frame to dst.
+func appendCheck(dst, frame []byte) []byte {
+	var p [4]byte
+	le.PutUint32(p[:], crc32.Checksum(frame, castagnoli))
+	return appendSkippable(dst, checkMagic, p[:])
+}
+
+// splitCheck splits src into its zstd frame and checksum frame when it ends
+// with one (format 1.1 data frames). It reports a mismatch as an error;
+// src without a checksum frame (format 1.0) is returned whole.
+func splitCheck(src []byte) ([]byte, error) {
+	n := len(src) - checkFrameLen
+	if n < 0 || le.Uint32(src[n:]) != checkMagic || le.Uint32(src[n+4:]) != 4 {
+		return src, nil
+	}
+	frame := src[:n]
+	if got, want := crc32.Checksum(frame, castagnoli), le.Uint32(src[n+8:]); got != want {
+		return nil, fmt.Errorf("%w: CRC-32C %08x, its checksum frame says %08x", errChecksum, got, want)
+	}
+	return frame, nil
+}
+
+var errChecksum = errors.New("checksum mismatch")
 
 // zframe is the structure of one zstd frame found by scanning headers
 // without decompressing.
