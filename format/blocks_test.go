@@ -209,13 +209,29 @@ func TestDefaultFrames(t *testing.T) {
 		if err != nil || int64(len(raw)) != fi.RawSize {
 			t.Fatalf("frame %d with a %d-byte window: %d bytes, %v", i, DefaultFrameBytes, len(raw), err)
 		}
-		// Format 1.1: no zstd content checksum; a checksum frame follows.
+		// Format 1.1: zstd frames of at most one block each, without zstd
+		// content checksums, then a check frame.
 		b := out.Bytes()[fi.Offset : fi.Offset+fi.CSize]
-		if fh := b[4]; fh&0x04 != 0 {
-			t.Errorf("frame %d: zstd content checksum set (frame header %#x); the checksum frame replaces it", i, fh)
+		z, err := splitCheck(b)
+		if err != nil || len(z) != len(b)-checkFrameLen {
+			t.Fatalf("frame %d: no valid check frame at its end (%v)", i, err)
 		}
-		if _, err := splitCheck(b); err != nil || len(b) < checkFrameLen || le.Uint32(b[len(b)-checkFrameLen:]) != checkMagic {
-			t.Errorf("frame %d: no valid checksum frame at its end (%v)", i, err)
+		pieces := 0
+		for off := int64(0); off < int64(len(z)); pieces++ {
+			zf, err := scanFrame(func(p []byte, o int64) int { return copy(p, z[min(o, int64(len(z))):]) }, off, int64(len(z)))
+			if err != nil || zf.skippable {
+				t.Fatalf("frame %d: piece at %d: %+v %v", i, off, zf, err)
+			}
+			if zf.contentSize > zstdPiece {
+				t.Errorf("frame %d: piece at %d holds %d bytes, more than %d", i, off, zf.contentSize, zstdPiece)
+			}
+			if fh := z[off+4]; fh&0x04 != 0 {
+				t.Errorf("frame %d: piece at %d has a zstd content checksum (frame header %#x)", i, off, fh)
+			}
+			off += zf.size
+		}
+		if want := (fi.RawSize + zstdPiece - 1) / zstdPiece; int64(pieces) != want {
+			t.Errorf("frame %d: %d zstd frames for %d raw bytes, want %d", i, pieces, fi.RawSize, want)
 		}
 	}
 	if samples != n || full != 3 {

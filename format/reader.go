@@ -505,9 +505,10 @@ func appendJSON[T any](f *File, dst *[]T, p []byte) error {
 // from the start, keeps every frame that decodes, and warns about the rest.
 func (f *File) openScan() error {
 	var (
-		buf    []byte
-		pos    int64
-		counts = map[uint32]*Stats{}
+		buf     []byte
+		pos     int64
+		counts  = map[uint32]*Stats{}
+		grouped bool // format 1.1: data frames end with a check frame
 	)
 	for frameNo := 0; pos < f.Size; frameNo++ {
 		zf, err := scanFrame(f.readAt, pos, f.Size)
@@ -531,9 +532,29 @@ func (f *File) openScan() error {
 			pos += zf.size
 			continue
 		}
-		// A data frame's checksum frame, if any, belongs to it.
-		if cf, err := scanFrame(f.readAt, pos+zf.size, f.Size); err == nil && cf.skippable && cf.magic == checkMagic && cf.size == checkFrameLen {
-			zf.size += checkFrameLen
+		if frameNo == 0 {
+			// Format 1.0 frames carry zstd's content checksum; 1.1 data
+			// frames are zstd frames without it, ended by a check frame.
+			grouped = !zf.checksum
+		}
+		if grouped {
+			size, err := f.dataFrameAt(pos, zf.size)
+			if err == errTruncFrame {
+				if frameNo == 0 {
+					return fmt.Errorf("%w: the first frame is incomplete (file of %d bytes)", ErrNotTrace, f.Size)
+				}
+				f.warn("file truncated: the last %d bytes (an incomplete frame at offset %d) were ignored", f.Size-pos, pos)
+				break
+			}
+			if err != nil {
+				if frameNo == 0 {
+					return fmt.Errorf("%w: bad first frame: %v", ErrNotTrace, err)
+				}
+				f.warn("data frame at offset %d: %v; skipped %d bytes", pos, err, size)
+				pos += size
+				continue
+			}
+			zf = zframe{size: size, contentSize: -1}
 		}
 		if zf.contentSize > MaxFrameRaw {
 			f.warn("frame at offset %d claims %d decompressed bytes, over the %d limit: skipped", pos, zf.contentSize, MaxFrameRaw)
@@ -577,6 +598,33 @@ func (f *File) openScan() error {
 	// Samples decide the stats of sources without an ISB (see finish).
 	f.scanCounts = counts
 	return nil
+}
+
+// errNoCheck reports zstd frames that no check frame ends.
+var errNoCheck = errors.New("zstd frames without their check frame")
+
+// dataFrameAt returns the size of the format 1.1 data frame at pos, whose
+// first zstd frame is first bytes: the zstd frames up to and including the
+// check frame that ends it. errTruncFrame means the file ends inside it.
+func (f *File) dataFrameAt(pos, first int64) (int64, error) {
+	size := first
+	for {
+		zf, err := scanFrame(f.readAt, pos+size, f.Size)
+		switch {
+		case err == errTruncFrame:
+			return size, err
+		case err != nil:
+			return size, errNoCheck
+		case zf.skippable && zf.magic == checkMagic && zf.size == checkFrameLen:
+			return size + checkFrameLen, nil
+		case zf.skippable:
+			return size, errNoCheck
+		}
+		size += zf.size
+		if size > maxFrameCompressed {
+			return size, fmt.Errorf("no check frame within %d bytes", maxFrameCompressed)
+		}
+	}
 }
 
 // scanSamples walks a frame's blocks, filling info and per-source counts of
@@ -629,18 +677,24 @@ func scanSamples(buf []byte, info *FrameInfo, counts map[uint32]*Stats) (meta bo
 	return meta, nil
 }
 
-// findMagic returns the offset of the next zstd frame magic at or after
-// off, or the file size.
+// findMagic returns the offset of the next zstd frame or check frame magic
+// at or after off, or the file size.
 func (f *File) findMagic(off int64) int64 {
-	var m [4]byte
+	var m, c [4]byte
 	le.PutUint32(m[:], zstdMagic)
+	le.PutUint32(c[:], checkMagic)
 	buf := make([]byte, 64<<10)
 	for off < f.Size {
 		n := f.readAt(buf, off)
 		if n < 4 {
 			break
 		}
-		if i := bytes.Index(buf[:n], m[:]); i >= 0 {
+		// The first zstd frame or check frame (which leads a data frame).
+		i, j := bytes.Index(buf[:n], m[:]), bytes.Index(buf[:n], c[:])
+		if i < 0 || (j >= 0 && j < i) {
+			i = j
+		}
+		if i >= 0 {
 			return off + int64(i)
 		}
 		off += int64(n - 3)

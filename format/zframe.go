@@ -15,37 +15,45 @@ const (
 	// not 0x184D2A5E so that zstd's seekable-format tools do not mistake our
 	// index for theirs.
 	indexMagic = 0x184D2A5B
-	// checkMagic is the skippable-frame magic of a data frame's checksum
-	// frame: payload u32 CRC-32C (Castagnoli) of the zstd frame's bytes.
+	// checkMagic is the skippable-frame magic of a data frame's check frame,
+	// which ends it: payload u32 CRC-32C (Castagnoli) and u32 length of the
+	// zstd frames before it that make up the data frame.
 	checkMagic = 0x184D2A5C
-	// checkFrameLen is a checksum frame's size: header and payload.
-	checkFrameLen = 12
+	// checkFrameLen is a check frame's size: header and payload.
+	checkFrameLen = 16
 )
 
 // castagnoli is the CRC-32C table; hash/crc32 computes it with SSE4.2 or
 // ARMv8 CRC instructions where the CPU has them.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// appendCheck appends the checksum frame of the zstd frame frame to dst.
-func appendCheck(dst, frame []byte) []byte {
-	var p [4]byte
-	le.PutUint32(p[:], crc32.Checksum(frame, castagnoli))
-	return appendSkippable(dst, checkMagic, p[:])
+// appendCheck appends to z, the zstd frames of one data frame, its check
+// frame.
+func appendCheck(z []byte) []byte {
+	var c [checkFrameLen]byte
+	le.PutUint32(c[0:], checkMagic)
+	le.PutUint32(c[4:], 8)
+	le.PutUint32(c[8:], crc32.Checksum(z, castagnoli))
+	le.PutUint32(c[12:], uint32(len(z)))
+	return append(z, c[:]...)
 }
 
-// splitCheck splits src into its zstd frame and checksum frame when it ends
-// with one (format 1.1 data frames). It reports a mismatch as an error;
-// src without a checksum frame (format 1.0) is returned whole.
+// splitCheck verifies a data frame that ends with a check frame (format
+// 1.1) and returns its zstd frames; src without one (format 1.0: a single
+// zstd frame with zstd's content checksum) is returned whole.
 func splitCheck(src []byte) ([]byte, error) {
 	n := len(src) - checkFrameLen
-	if n < 0 || le.Uint32(src[n:]) != checkMagic || le.Uint32(src[n+4:]) != 4 {
+	if n < 0 || le.Uint32(src[n:]) != checkMagic || le.Uint32(src[n+4:]) != 8 {
 		return src, nil
 	}
-	frame := src[:n]
-	if got, want := crc32.Checksum(frame, castagnoli), le.Uint32(src[n+8:]); got != want {
-		return nil, fmt.Errorf("%w: CRC-32C %08x, its checksum frame says %08x", errChecksum, got, want)
+	z, c := src[:n], src[n:]
+	if l := le.Uint32(c[12:]); int64(l) != int64(n) {
+		return nil, fmt.Errorf("%w: the check frame covers %d bytes, the data frame has %d", errChecksum, l, n)
 	}
-	return frame, nil
+	if got, want := crc32.Checksum(z, castagnoli), le.Uint32(c[8:]); got != want {
+		return nil, fmt.Errorf("%w: CRC-32C %08x, its check frame says %08x", errChecksum, got, want)
+	}
+	return z, nil
 }
 
 var errChecksum = errors.New("checksum mismatch")
@@ -57,6 +65,7 @@ type zframe struct {
 	contentSize int64 // from the frame header, -1 if absent
 	skippable   bool
 	magic       uint32 // for skippable frames
+	checksum    bool   // zstd content checksum present (format 1.0)
 }
 
 var errNotZstd = errors.New("not a zstd frame")
@@ -160,7 +169,7 @@ func scanFrame(ra readAtFunc, off, end int64) (zframe, error) {
 	if pos > end {
 		return zframe{}, errTruncFrame
 	}
-	return zframe{size: pos - off, contentSize: cs}, nil
+	return zframe{size: pos - off, contentSize: cs, checksum: hasCRC}, nil
 }
 
 var errTruncFrame = errors.New("truncated zstd frame")
