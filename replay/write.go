@@ -172,13 +172,18 @@ func TraceStart(f *format.File) uint64 {
 
 // ParseTime parses a --since/--until value: a duration relative to start
 // ("2s", "1.5s", "250ms", "1m30s") or an absolute time in ns on the capture
-// clock (a bare integer, e.g. "123456789000").
+// clock (a bare integer, e.g. "123456789000"). An absolute time before
+// start is an error: it is nearly always seconds written without a unit,
+// which would otherwise select the whole trace without a word.
 func ParseTime(s string, start uint64) (uint64, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, fmt.Errorf("empty time")
 	}
 	if v, err := strconv.ParseUint(s, 10, 64); err == nil {
+		if v < start {
+			return 0, fmt.Errorf("%s ns on the capture clock is before the trace starts (at %d ns); for an offset from the start give a unit: %ss", s, start, s)
+		}
 		return v, nil
 	}
 	d, err := time.ParseDuration(s)
