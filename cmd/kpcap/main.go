@@ -35,7 +35,12 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() {
+	stop := startCPUProfile()
+	code := run(os.Args[1:])
+	stop()
+	os.Exit(code)
+}
 
 func run(args []string) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
