@@ -135,17 +135,29 @@ func runReplay(args []string) error {
 
 	var w io.Writer = os.Stdout
 	var tmp *os.File
+	special := false
 	if *out != "" {
-		if tmp, err = createTemp(*out); err != nil {
-			return err
-		}
-		defer func() {
-			if tmp != nil {
-				tmp.Close()
-				os.Remove(tmp.Name())
+		if st, serr := os.Stat(*out); serr == nil && !st.IsDir() && !st.Mode().IsRegular() {
+			// A device (/dev/null) or FIFO is written in place: renaming
+			// a finished temporary file over it would replace it.
+			sf, err := os.OpenFile(*out, os.O_WRONLY, 0)
+			if err != nil {
+				return fmt.Errorf("write %s: %w", *out, err)
 			}
-		}()
-		w = tmp
+			defer sf.Close()
+			w, special = sf, true
+		} else {
+			if tmp, err = createTemp(*out); err != nil {
+				return err
+			}
+			defer func() {
+				if tmp != nil {
+					tmp.Close()
+					os.Remove(tmp.Name())
+				}
+			}()
+			w = tmp
+		}
 	}
 
 	// Progress only when it cannot interleave with events on the terminal.
@@ -168,6 +180,12 @@ func runReplay(args []string) error {
 			return nil
 		}
 		return fmt.Errorf("replay %s: %w", path, err)
+	}
+	if special && !*quiet {
+		if binary && r.StackCount() > 0 {
+			fmt.Fprintf(os.Stderr, "kpcap replay: %d stacks not written: %s is not a regular file, so it has no sibling for them\n", r.StackCount(), *out)
+		}
+		fmt.Fprintf(os.Stderr, "kpcap replay: %d events written to %s\n", n, *out)
 	}
 	if tmp != nil {
 		if err := tmp.Chmod(0o644); err != nil {
