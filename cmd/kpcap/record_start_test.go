@@ -251,8 +251,11 @@ func TestRecordSignalDuringSetup(t *testing.T) {
 	}
 	begin := time.Now()
 	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+	exe := fmt.Sprintf("/proc/%d/exe", cmd.Process.Pid)
 	for {
-		if caughtSIGINT(status) {
+		// dash itself catches SIGINT until its trap runs: wait for the
+		// exec into kpcap before reading SigCgt.
+		if path, err := os.Readlink(exe); err == nil && path == bin && caughtSIGINT(status) {
 			break
 		}
 		if time.Since(begin) > 20*time.Second {
