@@ -16,9 +16,11 @@ import (
 // collects only when the heap reaches recordMemLimit. Should the live heap
 // grow past half of that (huge symbol tables, a writer far behind), the
 // tuner falls back to proportional pacing, so that the limit never makes
-// the GC run back to back.
+// the GC run back to back. 128 MiB bounds what a long capture's slow trickle
+// of garbage (task names, metadata blocks) can add to the recorder's
+// footprint; a busy capture's live heap is 20-40 MB.
 const (
-	recordMemLimit = 256 << 20
+	recordMemLimit = 128 << 20
 	fallbackGCPct  = 400 // GOGC once the live heap outgrew the limit's half
 )
 
