@@ -372,7 +372,8 @@ func (w *Writer) compressLoop() {
 	defer w.wg.Done()
 	for j := range w.work {
 		if w.discard {
-			j.out = append(j.out[:0], zstdEmptyFrame...)
+			// Still a well-formed 1.1 data frame, so that a scan stays in step.
+			j.out = appendCheck(append(j.out[:0], zstdEmptyFrame...))
 			j.done <- struct{}{}
 			continue
 		}
