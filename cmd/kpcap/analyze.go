@@ -221,7 +221,7 @@ type progressLine struct {
 }
 
 func startProgress(w io.Writer, name string, f *format.File, counts func() (uint64, int64), interval time.Duration) *progressLine {
-	l := &progressLine{w: w, name: name, counts: counts, start: time.Now(), done: make(chan struct{}), finished: make(chan struct{})}
+	l := &progressLine{w: w, name: terminalSafe(name), counts: counts, start: time.Now(), done: make(chan struct{}), finished: make(chan struct{})}
 	for _, fi := range f.Frames {
 		l.total += fi.CSize
 	}
@@ -435,11 +435,11 @@ func analyzeFlame(args []string) error {
 		return fmt.Errorf("%s: %w", files[0], err)
 	}
 	for _, w := range fl.Warnings {
-		fmt.Fprintf(os.Stderr, "kpcap analyze flame: %s: warning: %s\n", files[0], w)
+		fmt.Fprintf(os.Stderr, "kpcap analyze flame: %s: warning: %s\n", terminalSafe(files[0]), terminalSafe(w))
 	}
 	// A trace without stacks is not an error, so -q keeps this note quiet.
 	if fl.Events > 0 && fl.NoStack == fl.Events && !co.quiet {
-		fmt.Fprintf(os.Stderr, "kpcap analyze flame: %s: no event carries a call stack (record with -g); frames are the sources\n", files[0])
+		fmt.Fprintf(os.Stderr, "kpcap analyze flame: %s: no event carries a call stack (record with -g); frames are the sources\n", terminalSafe(files[0]))
 	}
 	if fl.Lost.Total > 0 || (fl.Latency != nil && fl.Latency.UnmatchedEntries+fl.Latency.UnmatchedReturns > 0) {
 		msg := fmt.Sprintf("kpcap analyze flame: %s: %d samples lost", files[0], fl.Lost.Total)
@@ -540,7 +540,7 @@ func analyzeDiff(args []string) error {
 	d := analyze.Compare(files[0], ta[0], files[1], ta[1], analyze.DiffOptions{Alpha: *alpha, TopStacks: *top})
 	if d.LossMismatch && !*jsonOut {
 		// Loud on stderr too, in case stdout goes to a file.
-		fmt.Fprintln(os.Stderr, "kpcap analyze diff: "+d.Warnings[0])
+		fmt.Fprintln(os.Stderr, "kpcap analyze diff: "+terminalSafe(d.Warnings[0]))
 	}
 	if *svg != "" {
 		a, b := d.FlameProfiles()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/pflag"
 )
@@ -72,7 +73,7 @@ func run(args []string) int {
 	case errors.Is(err, pflag.ErrHelp):
 		return 0
 	}
-	fmt.Fprintf(os.Stderr, "kpcap %s: %v\n", c.name, err)
+	fmt.Fprintf(os.Stderr, "kpcap %s: %s\n", c.name, terminalSafe(err.Error()))
 	var ue *usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(os.Stderr, "run 'kpcap %s --help' for usage\n", c.name)
@@ -113,4 +114,35 @@ func newFlags(c *command) *pflag.FlagSet {
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// terminalSafe spells out the control bytes (but newlines and tabs) and
+// invalid UTF-8 of s as \xNN: error messages quote file names and trace
+// contents, which must not drive the user's terminal (escape sequences).
+func terminalSafe(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f || c >= 0x80 {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && n <= 1,
+			r < 0x20 && r != '\n' && r != '\t', r == 0x7f, r >= 0x80 && r < 0xa0:
+			for i := 0; i < n; i++ {
+				fmt.Fprintf(&b, "\\x%02x", s[i])
+			}
+		default:
+			b.WriteString(s[:n])
+		}
+		s = s[n:]
+	}
+	return b.String()
 }

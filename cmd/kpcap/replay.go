@@ -266,10 +266,10 @@ func writeStacks(r *replay.Reader, path, kind string) error {
 func replayWarnings(r *replay.Reader) {
 	f := r.File()
 	for _, w := range f.Warnings {
-		fmt.Fprintf(os.Stderr, "kpcap replay: warning: %s\n", w)
+		fmt.Fprintf(os.Stderr, "kpcap replay: warning: %s\n", terminalSafe(w))
 	}
 	for _, w := range r.Warnings() {
-		fmt.Fprintf(os.Stderr, "kpcap replay: warning: %s\n", w)
+		fmt.Fprintf(os.Stderr, "kpcap replay: warning: %s\n", terminalSafe(w))
 	}
 	var lost uint64
 	for _, l := range f.Lost {
@@ -310,7 +310,7 @@ func replayProgress(r *replay.Reader, name string, live bool) func() {
 				return
 			case now := <-t.C:
 				n := r.Rows()
-				fmt.Fprintf(os.Stderr, "\r%s: %d events, %.0f events/s ", name, n, float64(n)/now.Sub(start).Seconds())
+				fmt.Fprintf(os.Stderr, "\r%s: %d events, %.0f events/s ", terminalSafe(name), n, float64(n)/now.Sub(start).Seconds())
 				printed = true
 			}
 		}
