@@ -9,9 +9,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/ipc"
-	"github.com/apache/arrow/go/v17/parquet"
-	"github.com/apache/arrow/go/v17/parquet/compress"
-	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 	"github.com/kpcap/kpcap/format"
 )
 
@@ -81,51 +78,11 @@ func (c *countingWriter) Seek(off int64, whence int) (int64, error) {
 	return c.pos, fmt.Errorf("arrow output: cannot seek")
 }
 
-// parquetProps are zstd-compressed with the Arrow schema stored, so that
-// dictionaries and unsigned types read back as they were written. Dictionary
-// encoding is kept for string columns (comm, probe, names: few distinct
-// values) and left off for numbers, where it mostly costs time.
-func parquetProps(schema *arrow.Schema) (*parquet.WriterProperties, pqarrow.ArrowWriterProperties) {
-	opts := []parquet.WriterProperty{
-		parquet.WithCompression(compress.Codecs.Zstd),
-		parquet.WithMaxRowGroupLength(1 << 20),
-		parquet.WithDictionaryDefault(false),
-		// Min/max statistics cost a fifth of the write time on sparse
-		// columns: keep them where queries prune, on the common columns.
-		parquet.WithStats(false),
-	}
-	for _, c := range []string{ColTS, ColCPU, ColPID, ColTID} {
-		opts = append(opts, parquet.WithStatsFor(c, true))
-	}
-	for _, f := range schema.Fields() {
-		switch f.Type.ID() {
-		case arrow.STRING, arrow.DICTIONARY:
-			opts = append(opts, parquet.WithDictionaryFor(f.Name, true))
-		}
-	}
-	return parquet.NewWriterProperties(opts...), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())
-}
-
 // WriteParquet writes every remaining batch of r to w as one zstd-compressed
 // Parquet file and returns the number of rows written.
 func WriteParquet(r *Reader, w io.Writer) (int64, error) {
 	return writeParquet(r.Schema(), w, r)
 }
-
-func writeParquet(schema *arrow.Schema, w io.Writer, src recordSource) (int64, error) {
-	props, aprops := parquetProps(schema)
-	fw, err := pqarrow.NewFileWriter(schema, nopCloser{w}, props, aprops)
-	if err != nil {
-		return 0, fmt.Errorf("parquet writer: %w", err)
-	}
-	// WriteBuffered packs small batches into the same row group.
-	return drain(src, fw.WriteBuffered, fw.Close, "parquet")
-}
-
-// nopCloser keeps pqarrow from closing the caller's writer.
-type nopCloser struct{ io.Writer }
-
-func (nopCloser) Close() error { return nil }
 
 // oneRecord yields a single record.
 type oneRecord struct {

@@ -1,0 +1,464 @@
+package replay
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"unsafe"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/ipc"
+	"github.com/apache/arrow/go/v17/parquet"
+	"github.com/apache/arrow/go/v17/parquet/compress"
+	"github.com/apache/arrow/go/v17/parquet/file"
+	"github.com/apache/arrow/go/v17/parquet/metadata"
+	"github.com/apache/arrow/go/v17/parquet/schema"
+)
+
+// The Parquet writer sits on parquet/file rather than pqarrow: pqarrow pulls
+// in arrow/compute and arrow/flight (grpc, protobuf), whose package inits
+// cost every kpcap invocation milliseconds of CPU, recording included. It
+// handles the flat schemas kpcap writes: integers, strings, binary,
+// dictionary<int32,string> and booleans, required or optional.
+
+// parquetProps are zstd-compressed. Dictionary encoding is kept for string
+// columns (comm, probe, names: few distinct values) and left off for
+// numbers, where it mostly costs time.
+func parquetProps(sc *arrow.Schema) *parquet.WriterProperties {
+	opts := []parquet.WriterProperty{
+		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithMaxRowGroupLength(1 << 20),
+		parquet.WithDictionaryDefault(false),
+		// Min/max statistics cost a fifth of the write time on sparse
+		// columns: keep them where queries prune, on the common columns.
+		parquet.WithStats(false),
+	}
+	for _, c := range []string{ColTS, ColCPU, ColPID, ColTID} {
+		opts = append(opts, parquet.WithStatsFor(c, true))
+	}
+	for _, f := range sc.Fields() {
+		switch f.Type.ID() {
+		case arrow.STRING, arrow.DICTIONARY:
+			opts = append(opts, parquet.WithDictionaryFor(f.Name, true))
+		}
+	}
+	return parquet.NewWriterProperties(opts...)
+}
+
+// parquetNode maps an Arrow field to a Parquet leaf with the logical type
+// pqarrow would give it, so that every reader sees the same types.
+func parquetNode(f arrow.Field) (schema.Node, error) {
+	rep := parquet.Repetitions.Required
+	if f.Nullable {
+		rep = parquet.Repetitions.Optional
+	}
+	var (
+		logical  schema.LogicalType = schema.NoLogicalType{}
+		physical parquet.Type
+	)
+	intType := func(bits int8, signed bool) {
+		logical = schema.NewIntLogicalType(bits, signed)
+		physical = parquet.Types.Int32
+		if bits == 64 {
+			physical = parquet.Types.Int64
+		}
+	}
+	switch t := f.Type.(type) {
+	case *arrow.Int8Type:
+		intType(8, true)
+	case *arrow.Int16Type:
+		intType(16, true)
+	case *arrow.Int32Type:
+		intType(32, true)
+	case *arrow.Int64Type:
+		intType(64, true)
+	case *arrow.Uint8Type:
+		intType(8, false)
+	case *arrow.Uint16Type:
+		intType(16, false)
+	case *arrow.Uint32Type:
+		intType(32, false)
+	case *arrow.Uint64Type:
+		intType(64, false)
+	case *arrow.StringType:
+		logical, physical = schema.StringLogicalType{}, parquet.Types.ByteArray
+	case *arrow.BinaryType:
+		physical = parquet.Types.ByteArray
+	case *arrow.BooleanType:
+		physical = parquet.Types.Boolean
+	case *arrow.DictionaryType:
+		if t.IndexType.ID() != arrow.INT32 || t.ValueType.ID() != arrow.STRING {
+			return nil, fmt.Errorf("column %s: unsupported type %s", f.Name, f.Type)
+		}
+		logical, physical = schema.StringLogicalType{}, parquet.Types.ByteArray
+	default:
+		return nil, fmt.Errorf("column %s: unsupported type %s", f.Name, f.Type)
+	}
+	n, err := schema.NewPrimitiveNodeLogical(f.Name, rep, logical, physical, -1, -1)
+	if err != nil {
+		return nil, fmt.Errorf("column %s: %w", f.Name, err)
+	}
+	return n, nil
+}
+
+// arrowSchemaMeta serializes sc as pqarrow does (an IPC stream holding only
+// the schema, base64), so that pqarrow readers restore dictionaries and
+// field metadata exactly.
+func arrowSchemaMeta(sc *arrow.Schema) (string, error) {
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(sc))
+	if err := w.Close(); err != nil {
+		return "", fmt.Errorf("serialize arrow schema: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
+}
+
+// parquetWriter writes Arrow records of one schema into row groups of at
+// most MaxRowGroupLength rows, packing small records together.
+type parquetWriter struct {
+	sc      *arrow.Schema
+	out     *sinkWriter
+	fw      *file.Writer
+	rg      file.BufferedRowGroupWriter
+	rgRows  int64
+	maxRows int64
+	// Reused conversion buffers.
+	def   []int16
+	i32   []int32
+	i64   []int64
+	bytes []parquet.ByteArray
+	dict  []parquet.ByteArray
+	bools []bool
+}
+
+func newParquetWriter(sc *arrow.Schema, w io.Writer) (pw *parquetWriter, err error) {
+	out := &sinkWriter{w: w}
+	// file.NewParquetWriter panics when it cannot write the magic.
+	defer func() {
+		if r := recover(); r != nil {
+			pw, err = nil, out.err
+			if err == nil {
+				err = fmt.Errorf("parquet: %v", r)
+			}
+		}
+	}()
+	props := parquetProps(sc)
+	nodes := make(schema.FieldList, 0, sc.NumFields())
+	for _, f := range sc.Fields() {
+		n, err := parquetNode(f)
+		if err != nil {
+			return nil, err
+		}
+		nodes = append(nodes, n)
+	}
+	root, err := schema.NewGroupNode(props.RootName(), props.RootRepetition(), nodes, -1)
+	if err != nil {
+		return nil, err
+	}
+	meta := make(metadata.KeyValueMetadata, 0, sc.Metadata().Len()+1)
+	md := sc.Metadata()
+	for i := 0; i < md.Len(); i++ {
+		meta.Append(md.Keys()[i], md.Values()[i])
+	}
+	s, err := arrowSchemaMeta(sc)
+	if err != nil {
+		return nil, err
+	}
+	meta.Append("ARROW:schema", s)
+	fw := file.NewParquetWriter(out, root, file.WithWriterProps(props), file.WithWriteMetadata(meta))
+	if out.err != nil {
+		return nil, out.err
+	}
+	return &parquetWriter{sc: sc, out: out, fw: fw, maxRows: props.MaxRowGroupLength()}, nil
+}
+
+// sinkWriter hides the caller's Close from file.Writer, which would close
+// it, and keeps the first write error, which file.Writer.Close drops.
+type sinkWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *sinkWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	if err != nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// Write appends rec, starting a new row group whenever one is full.
+func (p *parquetWriter) Write(rec arrow.Record) (err error) {
+	if !rec.Schema().Equal(p.sc) {
+		return fmt.Errorf("record schema differs from the file's")
+	}
+	// parquet/file reports some failures by panicking.
+	defer func() {
+		if r := recover(); r != nil {
+			err = p.panicErr(r)
+		}
+	}()
+	n := rec.NumRows()
+	for lo := int64(0); lo < n; {
+		if p.rg == nil || p.rgRows >= p.maxRows {
+			if err := p.closeRowGroup(); err != nil {
+				return err
+			}
+			p.rg = p.fw.AppendBufferedRowGroup()
+		}
+		hi := min(n, lo+p.maxRows-p.rgRows)
+		for i, col := range rec.Columns() {
+			cw, err := p.rg.Column(i)
+			if err != nil {
+				return err
+			}
+			if err := p.writeColumn(cw, p.sc.Field(i), col, int(lo), int(hi)); err != nil {
+				return fmt.Errorf("column %s: %w", p.sc.Field(i).Name, err)
+			}
+		}
+		p.rgRows += hi - lo
+		lo = hi
+	}
+	return nil
+}
+
+// panicErr turns a panic of parquet/file into an error, preferring the
+// output's own error, which is usually its cause.
+func (p *parquetWriter) panicErr(r any) error {
+	if p.out.err != nil {
+		return p.out.err
+	}
+	return fmt.Errorf("parquet: %v", r)
+}
+
+func (p *parquetWriter) closeRowGroup() error {
+	if p.rg == nil {
+		return nil
+	}
+	err := p.rg.Close()
+	p.rg, p.rgRows = nil, 0
+	if err == nil {
+		err = p.out.err
+	}
+	return err
+}
+
+// Close finishes the last row group and writes the footer; it does not
+// close the underlying writer.
+func (p *parquetWriter) Close() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = p.panicErr(r)
+		}
+	}()
+	if err := p.closeRowGroup(); err != nil {
+		p.fw.Close()
+		return err
+	}
+	if err := p.fw.Close(); err != nil {
+		return err
+	}
+	return p.out.err
+}
+
+// levels returns the definition levels of rows lo..hi of a (nil for a
+// required column, which must then have no nulls).
+func (p *parquetWriter) levels(f arrow.Field, a arrow.Array, lo, hi int) ([]int16, error) {
+	if !f.Nullable {
+		if a.NullN() > 0 {
+			for i := lo; i < hi; i++ {
+				if a.IsNull(i) {
+					return nil, fmt.Errorf("null in a non-nullable column")
+				}
+			}
+		}
+		return nil, nil
+	}
+	def := p.def[:0]
+	if a.NullN() == 0 {
+		for i := lo; i < hi; i++ {
+			def = append(def, 1)
+		}
+	} else {
+		for i := lo; i < hi; i++ {
+			def = append(def, int16(1-b2i(a.IsNull(i))))
+		}
+	}
+	p.def = def
+	return def, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// gather appends conv of the non-null values lo..hi of a (whose values are
+// vals, indexed like a) to dst[:0]: Parquet stores only defined values.
+func gather[T, V any](dst []T, a arrow.Array, vals []V, lo, hi int, conv func(V) T) []T {
+	dst = dst[:0]
+	if a.NullN() == 0 {
+		for _, v := range vals[lo:hi] {
+			dst = append(dst, conv(v))
+		}
+		return dst
+	}
+	for i := lo; i < hi; i++ {
+		if a.IsValid(i) {
+			dst = append(dst, conv(vals[i]))
+		}
+	}
+	return dst
+}
+
+// strBytes views s as a ByteArray without copying: the column writer only
+// reads it (it encodes the bytes into its pages) and never keeps it.
+func strBytes(s string) parquet.ByteArray {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+func (p *parquetWriter) writeColumn(cw file.ColumnChunkWriter, f arrow.Field, a arrow.Array, lo, hi int) error {
+	def, err := p.levels(f, a, lo, hi)
+	if err != nil {
+		return err
+	}
+	switch a := a.(type) {
+	case *array.Int8:
+		p.i32 = gather(p.i32, a, a.Int8Values(), lo, hi, func(v int8) int32 { return int32(v) })
+	case *array.Int16:
+		p.i32 = gather(p.i32, a, a.Int16Values(), lo, hi, func(v int16) int32 { return int32(v) })
+	case *array.Int32:
+		p.i32 = gather(p.i32, a, a.Int32Values(), lo, hi, func(v int32) int32 { return v })
+	case *array.Uint8:
+		p.i32 = gather(p.i32, a, a.Uint8Values(), lo, hi, func(v uint8) int32 { return int32(v) })
+	case *array.Uint16:
+		p.i32 = gather(p.i32, a, a.Uint16Values(), lo, hi, func(v uint16) int32 { return int32(v) })
+	case *array.Uint32:
+		// Bit pattern kept: the INT(32, false) logical type says unsigned.
+		p.i32 = gather(p.i32, a, a.Uint32Values(), lo, hi, func(v uint32) int32 { return int32(v) })
+	case *array.Int64:
+		if a.NullN() == 0 {
+			_, err = cw.(*file.Int64ColumnChunkWriter).WriteBatch(a.Int64Values()[lo:hi], def, nil)
+			return err
+		}
+		p.i64 = gather(p.i64, a, a.Int64Values(), lo, hi, func(v int64) int64 { return v })
+		_, err = cw.(*file.Int64ColumnChunkWriter).WriteBatch(p.i64, def, nil)
+		return err
+	case *array.Uint64:
+		p.i64 = gather(p.i64, a, a.Uint64Values(), lo, hi, func(v uint64) int64 { return int64(v) })
+		_, err = cw.(*file.Int64ColumnChunkWriter).WriteBatch(p.i64, def, nil)
+		return err
+	case *array.String:
+		p.bytes = p.bytes[:0]
+		for i := lo; i < hi; i++ {
+			if a.IsValid(i) {
+				p.bytes = append(p.bytes, strBytes(a.Value(i)))
+			}
+		}
+		return p.writeBytes(cw, def)
+	case *array.Binary:
+		p.bytes = p.bytes[:0]
+		for i := lo; i < hi; i++ {
+			if a.IsValid(i) {
+				p.bytes = append(p.bytes, a.Value(i))
+			}
+		}
+		return p.writeBytes(cw, def)
+	case *array.Dictionary:
+		d, ok := a.Dictionary().(*array.String)
+		if !ok {
+			return fmt.Errorf("unsupported dictionary values %s", a.Dictionary().DataType())
+		}
+		if ok, err := writeDictDirect(cw, a, d, def, lo, hi); ok || err != nil {
+			return err
+		}
+		p.dict = p.dict[:0]
+		for i := 0; i < d.Len(); i++ {
+			p.dict = append(p.dict, strBytes(d.Value(i)))
+		}
+		p.bytes = p.bytes[:0]
+		for i := lo; i < hi; i++ {
+			if a.IsValid(i) {
+				j := a.GetValueIndex(i)
+				if j < 0 || j >= len(p.dict) || d.IsNull(j) {
+					return fmt.Errorf("row %d: bad dictionary index %d", i, j)
+				}
+				p.bytes = append(p.bytes, p.dict[j])
+			}
+		}
+		return p.writeBytes(cw, def)
+	case *array.Boolean:
+		p.bools = p.bools[:0]
+		for i := lo; i < hi; i++ {
+			if a.IsValid(i) {
+				p.bools = append(p.bools, a.Value(i))
+			}
+		}
+		_, err = cw.(*file.BooleanColumnChunkWriter).WriteBatch(p.bools, def, nil)
+		return err
+	default:
+		return fmt.Errorf("unsupported array %s", a.DataType())
+	}
+	_, err = cw.(*file.Int32ColumnChunkWriter).WriteBatch(p.i32, def, nil)
+	return err
+}
+
+// dictEncoder is the part of parquet's dictionary encoder (an internal
+// type) that writing Arrow dictionary indices directly needs.
+type dictEncoder interface {
+	PutDictionary(arrow.Array) error
+	PreservedDictionary() arrow.Array
+	NumEntries() int
+}
+
+// writeDictDirect writes rows lo..hi of a as indices into the chunk's
+// dictionary, seeded with a's dictionary d, which saves hashing every
+// value. It reports false when it cannot: the chunk is no longer
+// dictionary-encoded, or its dictionary is not exactly d (another batch's
+// dictionary, or values hashed in); the caller then writes the values.
+func writeDictDirect(cw file.ColumnChunkWriter, a *array.Dictionary, d arrow.Array, def []int16, lo, hi int) (bool, error) {
+	enc, ok := cw.CurrentEncoder().(dictEncoder)
+	if !ok || cw.CurrentEncoder().Encoding() != parquet.Encodings.PlainDict || cw.PageStatistics() != nil {
+		return false, nil
+	}
+	switch pre := enc.PreservedDictionary(); {
+	case enc.NumEntries() == 0 && pre == nil:
+		if d.NullN() > 0 {
+			return false, nil
+		}
+		if err := enc.PutDictionary(d); err != nil {
+			return false, err
+		}
+		if enc.NumEntries() != d.Len() {
+			return false, nil // duplicate values: indices would not match
+		}
+	case pre == nil || enc.NumEntries() != pre.Len():
+		return false, nil
+	case pre != d && !array.Equal(pre, d):
+		return false, nil
+	}
+	idx := array.NewSlice(a.Indices(), int64(lo), int64(hi))
+	defer idx.Release()
+	return true, cw.WriteDictIndices(idx, def, nil)
+}
+
+func (p *parquetWriter) writeBytes(cw file.ColumnChunkWriter, def []int16) error {
+	_, err := cw.(*file.ByteArrayColumnChunkWriter).WriteBatch(p.bytes, def, nil)
+	return err
+}
+
+// writeParquet writes every record of src to w as one Parquet file.
+func writeParquet(sc *arrow.Schema, w io.Writer, src recordSource) (int64, error) {
+	pw, err := newParquetWriter(sc, w)
+	if err != nil {
+		return 0, fmt.Errorf("parquet writer: %w", err)
+	}
+	return drain(src, pw.Write, pw.Close, "parquet")
+}
