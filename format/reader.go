@@ -512,6 +512,27 @@ func (f *File) openScan() error {
 	)
 	for frameNo := 0; pos < f.Size; frameNo++ {
 		zf, err := scanFrame(f.readAt, pos, f.Size)
+		if err == nil && !zf.skippable {
+			if frameNo == 0 {
+				// Format 1.0 frames carry zstd's content checksum; 1.1
+				// data frames are zstd frames without it, ended by a
+				// check frame.
+				grouped = !zf.checksum
+			}
+			if grouped {
+				var size int64
+				size, err = f.dataFrameAt(pos, zf.size)
+				zf = zframe{size: size, contentSize: -1}
+				if err != nil && err != errTruncFrame {
+					if frameNo == 0 {
+						return fmt.Errorf("%w: bad first frame: %v", ErrNotTrace, err)
+					}
+					f.warn("data frame at offset %d: %v; skipped %d bytes", pos, err, size)
+					pos += size
+					continue
+				}
+			}
+		}
 		if err == errTruncFrame {
 			if frameNo == 0 {
 				return fmt.Errorf("%w: the first frame is incomplete (file of %d bytes)", ErrNotTrace, f.Size)
@@ -531,30 +552,6 @@ func (f *File) openScan() error {
 		if zf.skippable {
 			pos += zf.size
 			continue
-		}
-		if frameNo == 0 {
-			// Format 1.0 frames carry zstd's content checksum; 1.1 data
-			// frames are zstd frames without it, ended by a check frame.
-			grouped = !zf.checksum
-		}
-		if grouped {
-			size, err := f.dataFrameAt(pos, zf.size)
-			if err == errTruncFrame {
-				if frameNo == 0 {
-					return fmt.Errorf("%w: the first frame is incomplete (file of %d bytes)", ErrNotTrace, f.Size)
-				}
-				f.warn("file truncated: the last %d bytes (an incomplete frame at offset %d) were ignored", f.Size-pos, pos)
-				break
-			}
-			if err != nil {
-				if frameNo == 0 {
-					return fmt.Errorf("%w: bad first frame: %v", ErrNotTrace, err)
-				}
-				f.warn("data frame at offset %d: %v; skipped %d bytes", pos, err, size)
-				pos += size
-				continue
-			}
-			zf = zframe{size: size, contentSize: -1}
 		}
 		if zf.contentSize > MaxFrameRaw {
 			f.warn("frame at offset %d claims %d decompressed bytes, over the %d limit: skipped", pos, zf.contentSize, MaxFrameRaw)
