@@ -181,11 +181,8 @@ func runReplay(args []string) error {
 		}
 		return fmt.Errorf("replay %s: %w", path, err)
 	}
-	if special && !*quiet {
-		if binary && r.StackCount() > 0 {
-			fmt.Fprintf(os.Stderr, "kpcap replay: %d stacks not written: %s is not a regular file, so it has no sibling for them\n", r.StackCount(), *out)
-		}
-		fmt.Fprintf(os.Stderr, "kpcap replay: %d events written to %s\n", n, *out)
+	if special && binary && r.StackCount() > 0 && !*quiet {
+		fmt.Fprintf(os.Stderr, "kpcap replay: %d stacks not written: %s is not a regular file, so it has no sibling for them\n", r.StackCount(), terminalSafe(*out))
 	}
 	if tmp != nil {
 		if err := tmp.Chmod(0o644); err != nil {
@@ -204,12 +201,12 @@ func runReplay(args []string) error {
 				return err
 			}
 			if !*quiet {
-				fmt.Fprintf(os.Stderr, "kpcap replay: %d stacks written to %s\n", r.StackCount(), sp)
+				fmt.Fprintf(os.Stderr, "kpcap replay: %d stacks written to %s\n", r.StackCount(), terminalSafe(sp))
 			}
 		}
-		if !*quiet {
-			fmt.Fprintf(os.Stderr, "kpcap replay: %d events written to %s\n", n, *out)
-		}
+	}
+	if *out != "" && !*quiet {
+		fmt.Fprintf(os.Stderr, "kpcap replay: %d events written to %s\n", n, terminalSafe(*out))
 	}
 	replayWarnings(r)
 	return nil
