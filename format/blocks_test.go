@@ -156,16 +156,6 @@ func TestISBMatchesPcapgo(t *testing.T) {
 	}
 }
 
-func TestFrameWindow(t *testing.T) {
-	for _, tc := range []struct{ frame, want int }{
-		{4096, 4096}, {5000, 8192}, {1 << 20, 1 << 20}, {1<<20 + 1, 2 << 20}, {32 << 20, 8 << 20},
-	} {
-		if got := frameWindow(tc.frame); got != tc.want {
-			t.Errorf("frameWindow(%d) = %d, want %d", tc.frame, got, tc.want)
-		}
-	}
-}
-
 // TestDefaultFrames: with default options, sample frames hold at most
 // DefaultFrameBytes and decode with a window of that size (what a reader
 // must allocate per frame), with their content checksums.

@@ -17,22 +17,16 @@ import (
 // Frame size limits. Readers refuse frames that decompress to more than
 // MaxFrameRaw bytes; the writer keeps its frames well below that.
 //
-// DefaultFrameBytes weighs two costs. Every frame starts its compressor
-// cold: its 256 KiB match table is no longer in the CPU cache by the time
-// the next frame comes (about 0.3 ms per frame on a 2-core VM), which
-// favors large frames; each frame buffer and compressor history in use
-// is memory the process touches, which favors small ones. 4 MiB frames
-// cost less CPU than 1 or 2 MiB ones for the same samples, and compress
-// as well (a recorder's page faults are what 1 MiB frames would save).
+// DefaultFrameBytes is the unit readers index, skip and decode in parallel;
+// compression works on zstdPiece-sized pieces of it whatever its size. 1 and
+// 2 MiB frames measured no cheaper for the recorder (fewer page faults,
+// within noise in CPU), and replay coalesces small frames by copying.
 const (
 	DefaultFrameBytes = 4 << 20
 	DefaultFrameAge   = time.Second
 	maxFrameBytes     = 32 << 20
 	MaxFrameRaw       = 64 << 20
 
-	// maxWindow caps the zstd window: the smallest power of two that holds
-	// a sample frame, at most this.
-	maxWindow = 8 << 20
 	// inFlightBytes is how many raw bytes of frames may wait for the
 	// compressors and the output (at least workers+2 frames): buffering
 	// for a slow disk. Buffers are allocated as frames are actually in
@@ -186,7 +180,7 @@ func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
 			// of zstd's xxhash64 of the raw ones, writing and reading.
 			zstd.WithEncoderCRC(false),
 			zstd.WithEncoderConcurrency(1),
-			zstd.WithWindowSize(frameWindow(zstdPiece)),
+			zstd.WithWindowSize(zstdPiece), // pieces are independent frames
 			zstd.WithNoEntropyCompression(o.Level == 1))
 		if err != nil {
 			return nil, fmt.Errorf("format: zstd encoder: %w", err)
@@ -256,18 +250,6 @@ func encodePieces(enc *zstd.Encoder, raw, dst []byte) []byte {
 		raw = raw[zstdPiece:]
 	}
 	return enc.EncodeAll(raw, dst)
-}
-
-// frameWindow returns the zstd window for frames of frameBytes: the
-// smallest power of two that holds one, within zstd's minimum (1 KiB) and
-// maxWindow. A larger window would only grow each compressor's history
-// buffer (twice the window): frames are compressed independently.
-func frameWindow(frameBytes int) int {
-	w := zstd.MinWindowSize
-	for w < frameBytes && w < maxWindow {
-		w <<= 1
-	}
-	return w
 }
 
 // headerFrame renders the first frame: SHB, IDBs and the header custom blocks.
