@@ -215,6 +215,11 @@ func TestDefaultFrames(t *testing.T) {
 			if zf.contentSize > zstdPiece {
 				t.Errorf("frame %d: piece at %d holds %d bytes, more than %d", i, off, zf.contentSize, zstdPiece)
 			}
+			if zf.blocks != 1 {
+				// More blocks mean the encoder cut the piece into smaller
+				// blocks and copied it into its history: slower, larger.
+				t.Errorf("frame %d: piece at %d has %d zstd blocks, want 1", i, off, zf.blocks)
+			}
 			if fh := z[off+4]; fh&0x04 != 0 {
 				t.Errorf("frame %d: piece at %d has a zstd content checksum (frame header %#x)", i, off, fh)
 			}

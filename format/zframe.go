@@ -66,6 +66,7 @@ type zframe struct {
 	skippable   bool
 	magic       uint32 // for skippable frames
 	checksum    bool   // zstd content checksum present (format 1.0)
+	blocks      int    // zstd blocks in the frame
 }
 
 var errNotZstd = errors.New("not a zstd frame")
@@ -137,7 +138,8 @@ func scanFrame(ra readAtFunc, off, end int64) (zframe, error) {
 		cs = int64(v)
 	}
 	pos := off + int64(hlen)
-	for blocks := 0; ; blocks++ {
+	blocks := 0
+	for ; ; blocks++ {
 		var bh [3]byte
 		if ra(bh[:], pos) < 3 {
 			return zframe{}, errTruncFrame
@@ -169,7 +171,7 @@ func scanFrame(ra readAtFunc, off, end int64) (zframe, error) {
 	if pos > end {
 		return zframe{}, errTruncFrame
 	}
-	return zframe{size: pos - off, contentSize: cs, checksum: hasCRC}, nil
+	return zframe{size: pos - off, contentSize: cs, checksum: hasCRC, blocks: blocks + 1}, nil
 }
 
 var errTruncFrame = errors.New("truncated zstd frame")
