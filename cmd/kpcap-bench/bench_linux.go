@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io"
 	"math"
 	"os"
@@ -137,6 +138,17 @@ func goBuild(ctx context.Context, out, pkg string) error {
 	return nil
 }
 
+// rotated returns ts started at index k (mod len): each repetition starts
+// with the next tool, so that no tool always runs right after the same one
+// (and inherits its after-effects: page cache, writeback, CPU frequency).
+func rotated[T any](ts []T, k int) []T {
+	if len(ts) == 0 {
+		return ts
+	}
+	k %= len(ts)
+	return append(append([]T(nil), ts[k:]...), ts[:k]...)
+}
+
 // runWorkload runs every repetition of every tool on one workload, then the analyzers.
 func (b *bench) runWorkload(ctx context.Context, spec workloadSpec) (*Workload, error) {
 	w := &Workload{Name: spec.name, Calls: spec.calls, Events: spec.events,
@@ -146,11 +158,14 @@ func (b *bench) runWorkload(ctx context.Context, spec workloadSpec) (*Workload, 
 	}
 	traces := map[string]string{} // tool -> trace of the latest successful run
 	for rep := 1; rep <= b.opts.Runs; rep++ {
-		for _, t := range w.Tools {
+		for _, t := range rotated(w.Tools, rep-1) {
 			if err := ctx.Err(); err != nil {
 				return w, err
 			}
 			trace := filepath.Join(b.dir, fmt.Sprintf("%s-%s-%d.%s", spec.name, t.Tool, rep, traceExt(t.Tool)))
+			// Write back the previous runs' files (perf's are 100+ MB) now,
+			// rather than by kernel threads competing with this run.
+			unix.Sync()
 			r := b.runOne(ctx, t.Tool, spec, rep, trace)
 			t.Runs = append(t.Runs, r)
 			if r.Error != "" {

@@ -135,3 +135,18 @@ func TestQuickEndToEnd(t *testing.T) {
 		t.Logf("progress:\n%s\nreport:\n%s", progress.String(), md.String())
 	}
 }
+
+func TestRotated(t *testing.T) {
+	tools := []string{"untraced", "perf", "perf-z", "kpcap"}
+	for k, want := range []string{"untraced perf perf-z kpcap", "perf perf-z kpcap untraced", "perf-z kpcap untraced perf", "kpcap untraced perf perf-z", "untraced perf perf-z kpcap"} {
+		if got := strings.Join(rotated(tools, k), " "); got != want {
+			t.Errorf("rotated by %d: %q, want %q", k, got, want)
+		}
+	}
+	if tools[0] != "untraced" {
+		t.Errorf("rotated changed its input: %v", tools)
+	}
+	if len(rotated([]string(nil), 3)) != 0 {
+		t.Error("rotated of nothing")
+	}
+}

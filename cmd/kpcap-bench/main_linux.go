@@ -5,7 +5,8 @@
 // own CPU time, samples recorded and lost (checked against the exactly known
 // event count of the workload), bytes per event, and how fast each tool's
 // analyzers read the trace back. Tools alternate within each repetition
-// (untraced, perf record, perf record -z, kpcap record, then again) and the
+// (untraced, perf record, perf record -z, kpcap record; each repetition
+// starts one tool later, and the disks are synced before every run) and the
 // tables show medians. It needs root, perf and the Go toolchain.
 //
 // Usage:

@@ -490,7 +490,7 @@ func writeMarkdown(out io.Writer, r *Report) {
 		}
 		fmt.Fprint(out, "\n\n")
 	}
-	fmt.Fprintf(out, "Command: `%s` (medians of %d runs, tools alternated in each run)\n", r.Config.Command, r.Config.Runs)
+	fmt.Fprintf(out, "Command: `%s` (medians of %d runs, tools alternated in each run, in a rotating order)\n", r.Config.Command, r.Config.Runs)
 	for _, w := range r.Workloads {
 		fmt.Fprintf(out, "\n### %s: %s calls, events %s, system-wide\n\n", w.Name, fmtCount(float64(w.Calls)), strings.Join(w.Events, ","))
 		var head, sep strings.Builder
