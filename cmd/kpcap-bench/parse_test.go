@@ -272,13 +272,47 @@ func TestSummarizeAndTargets(t *testing.T) {
 	var md bytes.Buffer
 	writeMarkdown(&md, &Report{Workloads: []*Workload{w}, Targets: targets, Config: Config{Runs: 2}})
 	for _, s := range []string{"| workload slowdown | 1.00x | 1.30x | 1.50x | 1.20x |", "| bytes per event | – | 74.4 | 6.6 | 5.0 |",
-		"| 1 exact, 1 within loss |", "| getppid | kpcap analyze summary speed | ≥ 20x perf script |", "❌ miss"} {
+		"| 1 exact, 1 within loss |", "| getppid | kpcap analyze summary speed | ≥ 20x perf script |", "❌ miss",
+		"| 1.20x (met in 2/2 paired runs) |", "| 0.40 s (met in 2/2 paired runs) |"} {
 		if !strings.Contains(md.String(), s) {
 			t.Errorf("markdown lacks %q:\n%s", s, md.String())
 		}
 	}
 	if _, err := json.Marshal(&Report{Workloads: []*Workload{w}, Targets: targets}); err != nil {
 		t.Fatalf("JSON: %v", err)
+	}
+}
+
+// TestPairedWins compares kpcap with the better perf run of the same
+// repetition, skipping repetitions where a run failed.
+func TestPairedWins(t *testing.T) {
+	runs := func(tool string, ns ...int64) *ToolRuns {
+		tr := &ToolRuns{Tool: tool}
+		for i, v := range ns {
+			r := &Run{Rep: i + 1, WorkloadNS: v}
+			if v < 0 {
+				r.Error = "failed"
+			}
+			tr.Runs = append(tr.Runs, r)
+		}
+		return tr
+	}
+	w := &Workload{Tools: []*ToolRuns{
+		runs(toolPerf, 100, 100, 100, 100, 100),
+		runs(toolPerfZ, 90, 120, 100, -1, 100),
+		runs(toolKpcap, 95, 99, 100, 101, -1),
+	}}
+	ns := func(r *Run) float64 { return float64(r.WorkloadNS) }
+	// rep 1: 95 > 90 (perf -z); rep 2: 99 <= 100; rep 3: tie; rep 4: 101 > 100
+	// (perf -z failed, perf counts); rep 5: kpcap failed.
+	if wins, n := pairedWins(w, ns, 1); wins != 2 || n != 4 {
+		t.Errorf("pairedWins = %d/%d, want 2/4", wins, n)
+	}
+	if wins, n := pairedWins(w, ns, 0.5); wins != 0 || n != 4 {
+		t.Errorf("pairedWins at half = %d/%d, want 0/4", wins, n)
+	}
+	if got := pairedNote(w, ns, 1); got != " (met in 2/4 paired runs)" {
+		t.Errorf("pairedNote = %q", got)
 	}
 }
 
