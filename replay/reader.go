@@ -85,7 +85,13 @@ type Reader struct {
 	started bool
 	closed  bool
 
-	pending  *chunk
+	// pending holds the chunks not yet turned into batches: one, or
+	// several small in-order ones that collapse copies into one batch
+	// (copying each as it came made coalescing quadratic: 20x slower on
+	// traces of small frames).
+	pending  []*chunk
+	pendN    int    // rows in pending
+	pendMax  uint64 // largest time in pending
 	queue    []arrow.Record
 	cur      arrow.Record
 	lastTS   uint64
@@ -335,19 +341,47 @@ func mergeChunks(a, b *chunk, ncols, nsrc int) *chunk {
 	return out
 }
 
-// concatChunks appends b's rows after a's (b starts no earlier than a ends).
-func concatChunks(a, b *chunk, ncols, nsrc int) *chunk {
-	refs := make([]rowRef, 0, a.n+b.n)
-	for i := 0; i < a.n; i++ {
-		refs = append(refs, rowRef{0, int32(i)})
+// hold adds c after the pending chunks (it starts no earlier than they end,
+// or pending is empty).
+func (r *Reader) hold(c *chunk) {
+	if len(r.pending) == 0 {
+		r.pendMax = c.maxTS
 	}
-	for i := 0; i < b.n; i++ {
-		refs = append(refs, rowRef{1, int32(i)})
+	r.pending = append(r.pending, c)
+	r.pendN += c.n
+	r.pendMax = max(r.pendMax, c.maxTS)
+}
+
+// collapse returns the pending chunks as one, copying each row once, and
+// empties pending.
+func (r *Reader) collapse() *chunk {
+	out := r.pending[0]
+	if len(r.pending) > 1 {
+		out = concatChunks(r.pending, len(r.cols), len(r.decs))
 	}
-	out := take([]*chunk{a, b}, refs, ncols, nsrc)
-	out.seq = b.seq
-	a.release()
-	b.release()
+	clear(r.pending) // drop the references; the backing array is reused
+	r.pending, r.pendN, r.pendMax = r.pending[:0], 0, 0
+	return out
+}
+
+// concatChunks returns the rows of cs, in order, as one chunk (each starts
+// no earlier than the one before ends) and releases them.
+func concatChunks(cs []*chunk, ncols, nsrc int) *chunk {
+	n := 0
+	for _, c := range cs {
+		n += c.n
+	}
+	refs := make([]rowRef, 0, n)
+	for ci, c := range cs {
+		for i := 0; i < c.n; i++ {
+			refs = append(refs, rowRef{int32(ci), int32(i)})
+		}
+	}
+	out := take(cs, refs, ncols, nsrc)
+	out.seq = cs[len(cs)-1].seq
+	for _, c := range cs {
+		c.release()
+	}
 	return out
 }
 
@@ -356,8 +390,13 @@ type rowRef struct {
 	row int32
 }
 
+// takenRows counts the rows take has copied, for tests: coalescing must
+// copy each row once, not once per frame it is coalesced with.
+var takenRows atomic.Int64
+
 // take builds a chunk from rows of srcs in the order of refs.
 func take(srcs []*chunk, refs []rowRef, ncols, nsrc int) *chunk {
+	takenRows.Add(int64(len(refs)))
 	out := newChunk(ncols, nsrc, len(refs))
 	for _, s := range srcs {
 		for k, v := range s.truncated {
@@ -423,9 +462,8 @@ func (r *Reader) Next() bool {
 		ch, ok := <-r.order
 		if !ok {
 			r.finished = true
-			if r.pending != nil {
-				r.emit(r.pending)
-				r.pending = nil
+			if len(r.pending) > 0 {
+				r.emit(r.collapse())
 			}
 			continue
 		}
@@ -448,21 +486,20 @@ func (r *Reader) Next() bool {
 			c.truncated[k] = 0 // counted above
 		}
 		switch {
-		case r.pending == nil:
-			r.pending = c
-		case c.minTS >= r.pending.maxTS && r.pending.n+c.n <= r.opts.BatchSize && r.pending.n < r.opts.BatchSize/2:
+		case len(r.pending) == 0:
+			r.hold(c)
+		case c.minTS >= r.pendMax && r.pendN+c.n <= r.opts.BatchSize && r.pendN < r.opts.BatchSize/2:
 			// Small frames (quiet captures) are coalesced into fuller batches.
-			r.pending = concatChunks(r.pending, c, len(r.cols), len(r.decs))
-		case c.minTS >= r.pending.maxTS:
-			r.emit(r.pending)
-			r.pending = c
+			r.hold(c)
+		case c.minTS >= r.pendMax:
+			r.emit(r.collapse())
+			r.hold(c)
 		default:
-			m := mergeChunks(r.pending, c, len(r.cols), len(r.decs))
+			m := mergeChunks(r.collapse(), c, len(r.cols), len(r.decs))
 			if m.n > reorderWindow {
 				r.emit(m)
-				r.pending = nil
 			} else {
-				r.pending = m
+				r.hold(m)
 			}
 		}
 	}
