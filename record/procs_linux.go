@@ -37,8 +37,9 @@ func threadsOf(pid int) ([]int, error) {
 // initialComms records the names of the threads alive at the start (all,
 // or those of pid); later names come from COMM and FORK records. It reads
 // /proc with plain syscalls: through os.File each of the hundreds of small
-// files also cost fcntl, epoll_ctl and fstat calls (about half of this
-// function's time, which every recording pays before it starts).
+// files also cost fcntl, epoll_ctl and fstat calls, and every recording
+// pays this before it starts (a 0.3 s recording here made 2,285 syscalls
+// that way, 1,507 now).
 func (c *capture) initialComms(pid int) {
 	proc, err := unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {

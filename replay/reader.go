@@ -344,9 +344,6 @@ func mergeChunks(a, b *chunk, ncols, nsrc int) *chunk {
 // hold adds c after the pending chunks (it starts no earlier than they end,
 // or pending is empty).
 func (r *Reader) hold(c *chunk) {
-	if len(r.pending) == 0 {
-		r.pendMax = c.maxTS
-	}
 	r.pending = append(r.pending, c)
 	r.pendN += c.n
 	r.pendMax = max(r.pendMax, c.maxTS)

@@ -72,8 +72,9 @@ func mannWhitneyP(a, b []float64) float64 {
 // distinct values: twice the smaller tail of U's distribution, counted
 // over all orderings.
 func exactUP(m, n int, u float64) float64 {
-	// count[j][k] = orderings of j a's and the first i b's with U = k,
-	// built b by b: placing b number i shifts U by the a's before it.
+	// prev/cur[j][k]: orderings of j a's and i b's in which k (a, b)
+	// pairs have the a first, built one element at a time: an ordering
+	// ending in a b adds j such pairs, one ending in an a adds none.
 	maxU := m * n
 	prev := make([][]float64, m+1)
 	for j := range prev {
@@ -90,14 +91,12 @@ func exactUP(m, n int, u float64) float64 {
 		}
 		for j := 0; j <= m; j++ {
 			for k := 0; k <= maxU; k++ {
-				// last element is b number i (a's before it: j, adding j
-				// to U... U counts pairs with a < b) or a number j.
 				v := 0.0
 				if k-j >= 0 {
-					v += prev[j][k-j] // b last: every one of the j a's is below it
+					v += prev[j][k-j] // ends in a b: all j a's precede it
 				}
 				if j > 0 {
-					v += cur[j-1][k] // a last: above every b
+					v += cur[j-1][k] // ends in an a: no b follows it
 				}
 				cur[j][k] = v
 			}
