@@ -401,14 +401,29 @@ func take(srcs []*chunk, refs []rowRef, ncols, nsrc int) *chunk {
 		}
 		out.unknownComm = out.unknownComm || s.unknownComm
 	}
+	// Each source's stacks are interned into out once, on first use, and
+	// rows map through that table: hashing every row's stack cost more
+	// than copying the rest of the row.
+	remap := make([][]int64, len(srcs))
 	for n, ref := range refs {
 		s, i := srcs[ref.src], int(ref.row)
 		out.ts[n], out.cpu[n], out.pid[n], out.tid[n] = s.ts[i], s.cpu[i], s.pid[i], s.tid[i]
 		out.comm[n], out.probe[n] = s.comm[i], s.probe[i]
 		out.stack[n] = -1
 		if st := s.stack[i]; st >= 0 {
-			k := s.stacks[st]
-			out.stack[n] = out.internStack(k.pid, k.ips)
+			m := remap[ref.src]
+			if m == nil {
+				m = make([]int64, len(s.stacks))
+				for j := range m {
+					m[j] = -1
+				}
+				remap[ref.src] = m
+			}
+			if m[st] < 0 {
+				k := s.stacks[st]
+				m[st] = out.internStack(k.pid, k.ips)
+			}
+			out.stack[n] = m[st]
 		}
 		for ci, b := range s.cols {
 			if b == nil || b.valid[i>>3]&(1<<(i&7)) == 0 {

@@ -512,9 +512,14 @@ func TestCoalesceCopiesOnce(t *testing.T) {
 	spec := traceSpec{sources: []format.Source{{Name: "syscalls:sys_exit_openat", Kind: format.KindTracepoint, Format: sw}},
 		flushAfter: map[int]bool{}}
 	const n = 400
+	// three kernel stacks, by i%3, so that rows of one frame share stacks
+	// and each frame's stack table maps into the batch's
+	chain := func(i int) []uint64 {
+		return []uint64{ctxKernel, 0xffffffff81000000 + uint64(i%3)*0x100, 0xffffffff81800000}
+	}
 	for i := range n {
 		spec.samples = append(spec.samples, format.Sample{Time: uint64(1000 + i), CPU: uint32(i % 2), PID: 1, TID: 1,
-			Raw: payload(t, sw, map[string]any{"ret": i}, 0)})
+			Raw: payload(t, sw, map[string]any{"ret": i}, 0), Callchain: chain(i)})
 		if i%4 == 3 {
 			spec.flushAfter[i] = true
 		}
@@ -532,9 +537,14 @@ func TestCoalesceCopiesOnce(t *testing.T) {
 		batches++
 		rec := r.Record()
 		ret := col(t, rec, "ret").(*array.Int64)
+		stack := col(t, rec, ColStackID).(*array.Int64)
 		for i := 0; i < ret.Len(); i++ {
 			if int(ret.Value(i)) != rows {
 				t.Fatalf("row %d holds ret %d", rows, ret.Value(i))
+			}
+			fr := r.Stack(stack.Value(i))
+			if want := chain(rows)[1]; len(fr) != 2 || fr[0].Addr != want {
+				t.Fatalf("row %d: stack %d is %+v, want it to start at %#x", rows, stack.Value(i), fr, want)
 			}
 			rows++
 		}
