@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"io"
 	"math"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/kpcap/kpcap/format"
+	"golang.org/x/sys/unix"
 )
 
 // bench holds the state of one benchmark run.

@@ -322,19 +322,20 @@ func (w *Workload) analysis(name string) *Analysis {
 	return nil
 }
 
-// minPerf returns the smaller of f(perf) and f(perf -z), ignoring unknowns:
-// kpcap is compared with perf's best configuration.
-func minPerf(w *Workload, f func(*Medians) float64) float64 {
-	best := math.NaN()
+// minPerf returns the smaller of f(perf) and f(perf -z), ignoring unknowns,
+// and which tool it is ("" if neither is known): kpcap is compared with
+// perf's best configuration.
+func minPerf(w *Workload, f func(*Medians) float64) (float64, string) {
+	best, tool := math.NaN(), ""
 	for _, name := range []string{toolPerf, toolPerfZ} {
 		if t := w.tool(name); t != nil && t.Median.OK > 0 {
 			v := f(&t.Median)
 			if !math.IsNaN(v) && (math.IsNaN(best) || v < best) {
-				best = v
+				best, tool = v, name
 			}
 		}
 	}
-	return best
+	return best, tool
 }
 
 // significance is the p-value under which a slowdown difference counts.
@@ -344,14 +345,7 @@ const significance = 0.05
 // tool's; runVal gives the per-run values tested for a difference.
 func slowdownTarget(w *Workload, name string, med func(*Medians) float64, runVal func(*Run) float64) Target {
 	k := w.tool(toolKpcap)
-	best, bestTool := math.NaN(), ""
-	for _, tn := range []string{toolPerf, toolPerfZ} {
-		if t := w.tool(tn); t != nil && t.Median.OK > 0 {
-			if v := med(&t.Median); !math.IsNaN(v) && (math.IsNaN(best) || v < best) {
-				best, bestTool = v, tn
-			}
-		}
-	}
+	best, bestTool := minPerf(w, med)
 	kv := med(&k.Median)
 	t := target(w.Name, name, "≤ perf's", fmtX(best), fmtX(kv)+pairedNote(w, runVal, 1), kv, best, 1)
 	if bestTool == "" || t.Pass == nil {
@@ -438,7 +432,7 @@ func evaluateTargets(ws []*Workload) []Target {
 		out = append(out,
 			slowdownTarget(w, "workload slowdown", func(m *Medians) float64 { return float64(m.Slowdown) }, func(r *Run) float64 { return float64(r.WorkloadNS) }),
 			slowdownTarget(w, "workload CPU slowdown", func(m *Medians) float64 { return float64(m.CPUSlowdown) }, func(r *Run) float64 { return float64(r.WorkloadCPU) }))
-		pc := minPerf(w, func(m *Medians) float64 { return float64(m.RecorderCPU) })
+		pc, _ := minPerf(w, func(m *Medians) float64 { return float64(m.RecorderCPU) })
 		out = append(out, target(w.Name, "recorder CPU", "≤ ½ perf's", fmtS(pc),
 			fmtS(km.RecorderCPU)+pairedNote(w, func(r *Run) float64 { return r.RecorderCPU }, 0.5), float64(km.RecorderCPU), pc, 0.5))
 		// Loss: 0 in every repetition where perf (uncompressed) lost 0.
