@@ -93,12 +93,32 @@ type Capture struct {
 
 // Header is everything known when a capture starts; it is written in the first frame.
 type Header struct {
-	Application   string // "kpcap 0.1.0"
-	Host          Host
-	Sources       []Source
-	Capture       Capture
-	Notes         []string
+	Application string // "kpcap 0.1.0"
+	Host        Host
+	Sources     []Source
+	Capture     Capture
+	Notes       []string
+	// Set, when not nil, says that this file is one of a set (rotated
+	// files of one recording, or flight-recorder snapshots): its identity,
+	// place and, once the file is closed, the time span and loss it covers.
+	Set           *SetInfo
 	FormatVersion [2]int // set by the reader: {major, minor}
+}
+
+// SetInfo places a file in a set of files written by one recording. The
+// writer stores it twice: at the start (ID, Seq, Mode, StartNS, Trigger)
+// and at Close (the same plus EndNS, Samples and Lost); readers keep the
+// later values. A file whose recorder was killed has only the first.
+type SetInfo struct {
+	ID      string `json:"id"`                // random hex, shared by every file of the set
+	Seq     int    `json:"seq"`               // 1, 2, ... in the order the files were started
+	Mode    string `json:"mode,omitempty"`    // "rotate" or "snapshot"
+	StartNS uint64 `json:"start_ns"`          // capture-clock time this file's span begins
+	EndNS   uint64 `json:"end_ns,omitempty"`  // capture-clock time it ends (0: unknown, killed)
+	Samples uint64 `json:"samples,omitempty"` // samples in this file
+	Lost    uint64 `json:"lost,omitempty"`    // samples lost within this file's span (every loss record of the file)
+	Trigger string `json:"trigger,omitempty"` // snapshots: what asked for the file (a signal, a command, the triggering event)
+	Final   bool   `json:"final,omitempty"`   // written at Close: EndNS, Samples and Lost are complete
 }
 
 // Sample is one recorded event. In readers the Raw slice aliases the frame

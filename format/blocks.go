@@ -43,15 +43,16 @@ const (
 // Custom block kinds: the u32 that follows the PEN in every kpcap custom
 // block. FORMAT.md describes each payload.
 const (
-	kindVersion    = 1 // binary: u32 major, u32 minor
-	kindHost       = 2 // JSON Host
-	kindCapture    = 3 // JSON Capture
-	kindSources    = 4 // JSON []sourceJSON
-	kindSymbols    = 5 // JSON []Symbol
-	kindUserFrames = 6 // JSON []UserFrame
-	kindComms      = 7 // JSON []Comm
-	kindLost       = 8 // JSON []Lost
-	kindNotes      = 9 // JSON []string
+	kindVersion    = 1  // binary: u32 major, u32 minor
+	kindHost       = 2  // JSON Host
+	kindCapture    = 3  // JSON Capture
+	kindSources    = 4  // JSON []sourceJSON
+	kindSymbols    = 5  // JSON []Symbol
+	kindUserFrames = 6  // JSON []UserFrame
+	kindComms      = 7  // JSON []Comm
+	kindLost       = 8  // JSON []Lost
+	kindNotes      = 9  // JSON []string
+	kindSet        = 10 // JSON SetInfo
 )
 
 // epbOverhead is the EPB size without packet data and padding.

@@ -468,6 +468,12 @@ func (f *File) readCustom(kind uint32, p []byte) error {
 		err = appendJSON(f, &f.Lost, p)
 	case kindNotes:
 		err = appendJSON(f, &f.Header.Notes, p)
+	case kindSet:
+		// The header's block, then the final one: later keys win.
+		if f.Header.Set == nil {
+			f.Header.Set = &SetInfo{}
+		}
+		err = json.Unmarshal(p, f.Header.Set)
 	default:
 		// Later minor versions may add kinds; they are optional by rule.
 	}

@@ -51,6 +51,9 @@ type WriterOptions struct {
 	Level      int           // zstd level (klauspost: 1 fastest .. 4 best); default 1
 	FrameBytes int           // close a frame at this many raw bytes; default 4 MiB (at most 32 MiB)
 	FrameAge   time.Duration // close a frame at least this often; default 1s (checked on writes and by Tick)
+	// RatioHint is the compressed/raw ratio EstimatedBytes assumes until a
+	// sample frame is written (e.g. the previous file's); default 0.1.
+	RatioHint float64
 }
 
 // Writer writes a trace file. Not safe for concurrent use.
@@ -81,6 +84,9 @@ type Writer struct {
 
 	counts    []srcCount
 	lostBySrc map[uint32]uint64
+	lostAll   uint64   // every AddLost count, attributed or not
+	set       *SetInfo // the header's set membership, completed at Close
+	setEnd    uint64   // SetEnd's time; 0: the last sample's
 
 	// idleEncs holds the encoders not compressing a frame, the most
 	// recently used last: taking that one keeps to one encoder's memory
@@ -105,7 +111,12 @@ type Writer struct {
 	entries []indexEntry // written frames; owned by the writer goroutine until it exits
 	offset  int64        // next frame's offset; owned by the writer goroutine
 	cbytes  atomic.Int64
-	closed  bool
+	rawDone atomic.Int64 // raw bytes of the frames written
+	// raw and compressed bytes of the sample frames written, for the
+	// compression ratio EstimatedBytes applies to what is still in memory
+	sampleRaw, sampleC atomic.Int64
+	ratioHint          float64
+	closed             bool
 
 	// discard replaces every frame by an empty one: benchmarks use it to
 	// measure the caller's cost without compression.
@@ -200,6 +211,10 @@ func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
 		lostBySrc:  map[uint32]uint64{},
 		idleEncs:   encs,
 		buf:        make([]byte, 0, o.FrameBytes),
+		ratioHint:  o.RatioHint,
+	}
+	if wr.ratioHint <= 0 || wr.ratioHint > 2 {
+		wr.ratioHint = 0.1
 	}
 	for i := range wr.counts {
 		wr.counts[i].first = ^uint64(0) // until the source's first sample
@@ -219,6 +234,7 @@ func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
 	wr.offset = int64(len(out))
 	wr.cbytes.Store(wr.offset)
 	wr.rawSub = int64(len(first))
+	wr.rawDone.Store(wr.rawSub)
 
 	// Frames in flight: enough to keep every compressor busy, and
 	// inFlightBytes of buffering for a slow disk.
@@ -291,6 +307,16 @@ func (w *Writer) headerFrame(h *Header) ([]byte, error) {
 		return nil, fmt.Errorf("format: encode capture options: %w", err)
 	}
 	frame = appendCustom(frame, kindCapture, capt)
+	if h.Set != nil {
+		set := *h.Set
+		set.EndNS, set.Samples, set.Lost, set.Final = 0, 0, 0, false
+		w.set = &set
+		b, err := json.Marshal(&set)
+		if err != nil {
+			return nil, fmt.Errorf("format: encode set: %w", err)
+		}
+		frame = appendCustom(frame, kindSet, b)
+	}
 	srcs := make([]sourceJSON, len(h.Sources))
 	for i, s := range h.Sources {
 		srcs[i] = sourceJSON{Name: s.Name, Kind: s.Kind.String(), Definition: s.Definition,
@@ -405,6 +431,11 @@ func (w *Writer) writeLoop() {
 				j.entry.Offset = w.offset
 				j.entry.CSize = int64(len(j.out))
 				w.offset += int64(len(j.out))
+				w.rawDone.Add(j.entry.RawSize)
+				if j.entry.Samples > 0 {
+					w.sampleRaw.Add(j.entry.RawSize)
+					w.sampleC.Add(int64(len(j.out)))
+				}
 				w.cbytes.Store(w.offset)
 				w.mu.Lock()
 				w.entries = append(w.entries, j.entry)
@@ -619,6 +650,7 @@ func (w *Writer) AddLost(l Lost) error {
 	}
 	w.lost = append(w.lost, l)
 	w.lostBySrc[l.Source] += l.Count
+	w.lostAll += l.Count
 	return w.metaAdded()
 }
 
@@ -689,11 +721,14 @@ func (w *Writer) Close(stats []Stats) error {
 	}
 	err := w.closeFrame()
 	w.closed = true
+	if err == nil && w.set != nil {
+		err = w.appendSetEnd()
+	}
 	if err == nil && w.nsrc > 0 {
 		w.appendISBs(stats)
-		if len(w.meta) > 0 {
-			w.submit(&w.meta, indexEntry{Flags: frameMeta})
-		}
+	}
+	if err == nil && len(w.meta) > 0 {
+		w.submit(&w.meta, indexEntry{Flags: frameMeta})
 	}
 	close(w.work)
 	close(w.order)
@@ -713,6 +748,67 @@ func (w *Writer) Close(stats []Stats) error {
 	}
 	w.cbytes.Add(int64(len(idx)))
 	return nil
+}
+
+// SetEnd sets the end of the file's span, stored at Close in the set block
+// (a file of a set covers up to the time the next one starts). Without it,
+// the span ends at the last sample.
+func (w *Writer) SetEnd(endNS uint64) { w.setEnd = endNS }
+
+// appendSetEnd appends the set block again, completed with the span's end,
+// the samples written and every sample reported lost in the file.
+func (w *Writer) appendSetEnd() error {
+	s := w.set
+	s.Final = true
+	s.Lost = w.lostAll
+	s.Samples = 0
+	s.EndNS = w.setEnd
+	for _, c := range w.counts {
+		s.Samples += c.n
+		if w.setEnd == 0 && c.n > 0 {
+			s.EndNS = max(s.EndNS, c.last)
+		}
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("format: encode set: %w", err)
+	}
+	w.meta = appendCustom(w.meta, kindSet, b)
+	return nil
+}
+
+// SamplesWritten is the number of samples written so far.
+func (w *Writer) SamplesWritten() uint64 {
+	var n uint64
+	for _, c := range w.counts {
+		n += c.n
+	}
+	return n
+}
+
+// LostWritten is the sum of the AddLost counts so far.
+func (w *Writer) LostWritten() uint64 { return w.lostAll }
+
+// EstimatedBytes estimates the file's size if it were closed now: the
+// bytes written plus the raw bytes still in memory or being compressed,
+// at the compression ratio seen so far. Rotation by size uses it, since
+// CompressedBytes lags by the frames in flight.
+func (w *Writer) EstimatedBytes() int64 {
+	c, done := w.cbytes.Load(), w.rawDone.Load()
+	pending := w.rawSub + int64(len(w.buf)) + int64(len(w.meta)) - done
+	if pending <= 0 {
+		return c
+	}
+	return c + int64(float64(pending)*w.Ratio()) + 16
+}
+
+// Ratio is the compressed/raw ratio of the sample frames written so far,
+// or the RatioHint before the first.
+func (w *Writer) Ratio() float64 {
+	if r := w.sampleRaw.Load(); r > 0 {
+		return float64(w.sampleC.Load()) / float64(r)
+	}
+	return w.ratioHint
 }
 
 func (w *Writer) appendISBs(stats []Stats) {
@@ -745,3 +841,16 @@ func (w *Writer) CompressedBytes() int64 { return w.cbytes.Load() }
 // RawBytes reports the uncompressed pcapng bytes produced so far, including
 // the frame still being filled.
 func (w *Writer) RawBytes() int64 { return w.rawSub + int64(len(w.buf)) }
+
+// JoinSet makes a file written without a set the first of one: the set
+// block is written at Close only (a recording that starts rotating on
+// request, its file renamed to the set's first name). It does nothing when
+// the header already placed the file in a set.
+func (w *Writer) JoinSet(s SetInfo) {
+	if w.set == nil {
+		w.set = &s
+	}
+}
+
+// LostBySource is the sum of the AddLost counts attributed to source src.
+func (w *Writer) LostBySource(src uint32) uint64 { return w.lostBySrc[src] }

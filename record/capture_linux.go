@@ -3,6 +3,7 @@
 package record
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,6 +81,16 @@ type capture struct {
 	merge   merger
 	out     sink
 	file    *os.File
+	w       *format.Writer // out, unless a test replaced it
+	path    string         // the file being written
+	res     *Result
+
+	// rotation, when the recording is a set of files (nil until the
+	// first rotation otherwise)
+	rot       *rotation
+	sizeCheck int         // samples until the next size check
+	stopReq   atomic.Bool // a limit (MaxSize) asks the reader to stop
+	closed    bool        // finish closed the last file
 
 	// id -> source index; -1 for the per-CPU dummy events
 	ids      map[uint64]int32
@@ -115,7 +126,7 @@ type capture struct {
 
 	sample format.Sample
 	psamp  perf.Sample
-	comms  map[uint32]string // tid -> comm, to name forked children
+	comms  map[uint32]taskComm // tid -> comm, to name forked children and each new file's tasks
 	syms   *symbolizer
 	err    error
 
@@ -229,7 +240,7 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 			s.wide = s.desc.Kind == format.KindTracepoint && perTaskBlind[s.desc.Name]
 		}
 	}
-	c := &capture{opts: o, sources: r.sources, cpus: cpus, comms: map[uint32]string{}, resolver: r, tracked: map[uint32]uint64{}, trackTasks: o.PID != 0 || len(o.Command) > 0}
+	c := &capture{opts: o, sources: r.sources, cpus: cpus, comms: map[uint32]taskComm{}, resolver: r, tracked: map[uint32]uint64{}, trackTasks: o.PID != 0 || len(o.Command) > 0, res: res}
 	c.drop = make([]uint64, len(c.sources))
 	defer c.closeEvents() // before r.cleanup: probes in use cannot be deleted
 
@@ -249,6 +260,7 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 	}
 	if o.CallGraph {
 		c.syms = newSymbolizer()
+		c.syms.cacheKallsyms = o.rotates()
 	}
 	c.startNS = monotonicNS()
 	c.lastNS = c.startNS
@@ -269,7 +281,7 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 		o.Ready()
 	}
 	if c.err == nil && o.Started != nil {
-		o.Started(StartInfo{Sources: len(c.sources), CPUs: len(c.cpus), Events: len(c.fds), Output: o.Output})
+		o.Started(StartInfo{Sources: len(c.sources), CPUs: len(c.cpus), Events: len(c.fds), Output: cmp.Or(c.path, o.Output)})
 	}
 	if c.err == nil && child != nil {
 		c.err = child.release()
@@ -300,6 +312,9 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 		if o.Notice != nil {
 			o.Notice(msg)
 		}
+	}
+	if c.rot != nil {
+		res.SetID, res.Files = c.rot.id, c.files()
 	}
 	res.Sources = make([]format.Source, len(c.sources))
 	for i, s := range c.sources {
@@ -576,39 +591,31 @@ func (c *capture) closeEvents() {
 	}
 }
 
-// createOutput opens the file and writes the header frame.
+// createOutput opens the file (the set's first, when rotating) and writes
+// the header frame.
 func (c *capture) createOutput() error {
 	o := c.opts
+	c.sizeCheck = sizeCheckEvery
 	if o.sink != nil {
 		c.out = o.sink
 		return nil
 	}
-	f, err := os.OpenFile(o.Output, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("create output: %w", err)
+	if o.rotates() {
+		start := monotonicNS()
+		c.rot = c.newRotation(start)
+		return c.openFile(format.SetFileName(o.Output, 1), c.rot.info(start))
 	}
-	c.file = f
-	h := &format.Header{
-		Application: "kpcap " + Version,
-		Host:        hostInfo(),
-		Capture: format.Capture{
-			Args:       o.Args,
-			Clock:      "monotonic",
-			BufferSize: bufferSize(o.BufferSize, len(c.cpus)),
-			CallGraph:  o.CallGraph,
-			Targets:    c.targets(),
-		},
-		Notes: o.Notes,
+	return c.openFile(o.Output, nil)
+}
+
+// notice reports a one-line message in the result and to Options.Notice.
+func (c *capture) notice(s string) {
+	if c.res != nil {
+		c.res.Notices = append(c.res.Notices, s)
 	}
-	for _, s := range c.sources {
-		h.Sources = append(h.Sources, s.desc)
+	if c.opts.Notice != nil {
+		c.opts.Notice(s)
 	}
-	w, err := format.NewWriter(f, h, nil)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", o.Output, err)
-	}
-	c.out = w
-	return nil
 }
 
 // Version is stored in the files kpcap writes; the CLI may override it.
@@ -742,7 +749,7 @@ func (c *capture) reader(stop *atomic.Bool, out chan<- item, quit <-chan struct{
 	var peek []byte
 	lastPass, stuck, force := uint64(0), 0, -1
 	for {
-		stopping := stop.Load()
+		stopping := stop.Load() || c.stopReq.Load()
 		if o.Duration > 0 && time.Since(start) >= o.Duration {
 			stopping = true
 		}
@@ -966,11 +973,14 @@ func (c *capture) writer(items <-chan item) error {
 		}
 		if c.syms != nil {
 			if err := c.syms.flushUser(c.out); err != nil {
-				return fmt.Errorf("write %s: %w", o.Output, err)
+				return fmt.Errorf("write %s: %w", c.path, err)
 			}
 		}
 		if it.final {
 			return nil
+		}
+		if err := c.checkRotate(cutoff); err != nil {
+			return err
 		}
 		if c.trackTasks && len(c.tracked) > 1024 {
 			c.purgeTracked(it.pass)
@@ -1004,10 +1014,13 @@ func (c *capture) emit(qi int, r []byte) error {
 			return nil
 		}
 		t, _, _ := perf.RecordTime(r)
-		comm := c.comms[tid]
-		if comm != string(name) {
-			comm = string(name)
-			c.comms[tid] = comm
+		tc := c.comms[tid]
+		comm := tc.comm
+		if comm != string(name) || tc.pid != pid {
+			if comm != string(name) {
+				comm = string(name)
+			}
+			c.comms[tid] = taskComm{pid: pid, comm: comm}
 		}
 		if misc&perf.MiscCommExec != 0 && c.syms != nil && pid == tid {
 			c.syms.exec(pid)
@@ -1024,9 +1037,10 @@ func (c *capture) emit(qi int, r []byte) error {
 		if c.trackTasks {
 			c.tracked[tid] = 0 // per-task dummies report only traced tasks' forks
 		}
-		if comm, ok := c.comms[ptid]; ok {
+		if tc, ok := c.comms[ptid]; ok {
 			t, _, _ := perf.RecordTime(r)
-			c.comms[tid] = comm
+			comm := tc.comm
+			c.comms[tid] = taskComm{pid: pid, comm: comm}
 			return c.out.AddComm(format.Comm{PID: pid, TID: tid, Time: t, Comm: comm})
 		}
 	case perf.RecordExit:
@@ -1102,7 +1116,13 @@ func (c *capture) emitSample(qi int, r []byte) error {
 	c.recvCPU[src][qi]++
 	c.lastNS = ps.Time
 	if err := c.out.WriteSample(s); err != nil {
-		return fmt.Errorf("write %s: %w", c.opts.Output, err)
+		return fmt.Errorf("write %s: %w", c.path, err)
+	}
+	if c.sizeCheck--; c.sizeCheck <= 0 {
+		c.sizeCheck = sizeCheckEvery
+		if c.opts.sizeLimited() {
+			return c.checkSize(ps.Time)
+		}
 	}
 	return nil
 }
@@ -1219,47 +1239,25 @@ func (c *capture) stats() Stats {
 	}
 	if c.out != nil {
 		st.Bytes, st.RawBytes = c.out.CompressedBytes(), c.out.RawBytes()
+		if c.rot != nil {
+			if c.closed {
+				st.Bytes, st.RawBytes = 0, 0 // counted in closedBytes
+			}
+			st.Bytes += c.rot.closedBytes
+			st.RawBytes += c.rot.closedRaw
+		}
 	}
 	return st
 }
 
-// finish writes symbols and statistics and closes the file.
+// finish writes symbols and statistics and closes the (last) file.
 func (c *capture) finish() error {
 	if c.out == nil {
 		return nil
 	}
-	var errs []error
-	if c.syms != nil {
-		if err := c.syms.flushUser(c.out); err != nil {
-			errs = append(errs, err)
-		}
-		if syms := c.syms.kernelSymbols(); len(syms) > 0 {
-			if err := c.out.AddSymbols(syms); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	end := max(c.lastNS, monotonicNS())
-	stats := make([]format.Stats, len(c.sources))
-	for i := range c.sources {
-		stats[i] = format.Stats{Source: uint32(i), Received: c.received(i), Dropped: c.drop[i], StartNS: c.startNS, EndNS: end}
-	}
-	if err := c.out.Close(stats); err != nil {
-		errs = append(errs, err)
-	}
-	if c.file != nil {
-		if err := c.file.Sync(); err != nil {
-			errs = append(errs, err)
-		}
-		if err := c.file.Close(); err != nil {
-			errs = append(errs, err)
-		}
-		c.file = nil
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("finalize %s: %w", c.opts.Output, err)
-	}
-	return nil
+	_, err := c.closeFile(max(c.lastNS, monotonicNS()), true)
+	c.closed = true
+	return err
 }
 
 // filterError explains a filter the kernel refused: its error_log entry

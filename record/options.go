@@ -22,6 +22,24 @@ type Options struct {
 	Notes      []string      // free text stored in the file
 	Args       []string      // the command line, stored in the file header
 
+	// MaxSize stops the recording cleanly (as Ctrl-C does) once it has
+	// written this many compressed bytes, over all its files; 0: no limit.
+	MaxSize int64
+	// RotateSize and RotateEvery start a new file, at a frame boundary,
+	// once the current one reaches this size or age; the files are named
+	// by SetFileName. 0: no rotation.
+	RotateSize  int64
+	RotateEvery time.Duration
+	// Keep and KeepSize delete the oldest files of the set so that at most
+	// Keep files (the one being written included) or KeepSize bytes stay
+	// on disk. 0: keep everything.
+	Keep     int
+	KeepSize int64
+	// Rotate, when set, starts a new file on each receive (SIGHUP). A
+	// recording without RotateSize/RotateEvery then renames its file to the
+	// set's first name (SetFileName(Output, 1)) at the first rotation.
+	Rotate <-chan struct{}
+
 	// Progress, if set, is called about every ProgressEvery (default 250ms)
 	// from the capture loop with the counts so far. It must return quickly.
 	Progress      func(Stats)
@@ -102,6 +120,22 @@ type Result struct {
 	// -1 without a command or when it was still running at the end.
 	ExitCode int      `json:"exit_code"`
 	Notices  []string `json:"notices,omitempty"`
+	// SetID and Files describe a rotated recording: every file it wrote,
+	// in order, with its counts, including the ones deleted by Keep.
+	SetID string      `json:"set_id,omitempty"`
+	Files []FileStats `json:"files,omitempty"`
+}
+
+// FileStats are the counts of one file of a rotated recording.
+type FileStats struct {
+	Path    string `json:"path"`
+	Seq     int    `json:"seq"`
+	Samples uint64 `json:"samples"` // samples written to the file
+	Lost    uint64 `json:"lost"`    // samples reported lost within its span
+	Bytes   int64  `json:"bytes"`
+	StartNS uint64 `json:"start_ns"`
+	EndNS   uint64 `json:"end_ns"`
+	Deleted bool   `json:"deleted,omitempty"` // removed to honour Keep or KeepSize
 }
 
 // sink is the part of *format.Writer the capture loop uses.
@@ -115,4 +149,5 @@ type sink interface {
 	Close(stats []format.Stats) error
 	CompressedBytes() int64
 	RawBytes() int64
+	EstimatedBytes() int64
 }

@@ -75,7 +75,7 @@ func (c *capture) initialComms(pid int) {
 				continue
 			}
 			comm := strings.TrimSuffix(string(buf[:n]), "\n")
-			c.comms[uint32(tid)] = comm
+			c.comms[uint32(tid)] = taskComm{pid: uint32(pidN), comm: comm}
 			c.out.AddComm(format.Comm{PID: uint32(pidN), TID: uint32(tid), Time: c.startNS, Comm: comm})
 		}
 	}

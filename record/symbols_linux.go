@@ -20,10 +20,14 @@ import (
 // and user ips, resolved at first sight while the process is still alive.
 type symbolizer struct {
 	kernel  map[uint64]struct{}
-	user    map[userKey]struct{}
+	user    map[userKey]format.UserFrame // resolved at first sight, kept for each new file of a set
 	procs   map[uint32]*procMaps
 	objects map[string]*elfsym.Table // nil value: unreadable object
 	pending []format.UserFrame
+
+	// cacheKallsyms keeps the parsed kallsyms for the next file of a set.
+	cacheKallsyms bool
+	kallsyms      []format.Symbol
 }
 
 type userKey struct {
@@ -85,7 +89,7 @@ func (s *symbolizer) fork(pid, ppid uint32) {
 func newSymbolizer() *symbolizer {
 	return &symbolizer{
 		kernel:  map[uint64]struct{}{},
-		user:    map[userKey]struct{}{},
+		user:    map[userKey]format.UserFrame{},
 		procs:   map[uint32]*procMaps{},
 		objects: map[string]*elfsym.Table{},
 	}
@@ -114,8 +118,9 @@ func (s *symbolizer) see(pid uint32, chain []uint64) {
 		if _, ok := s.user[k]; ok {
 			continue
 		}
-		s.user[k] = struct{}{}
-		s.pending = append(s.pending, s.resolve(pid, ip))
+		f := s.resolve(pid, ip)
+		s.user[k] = f
+		s.pending = append(s.pending, f)
 	}
 }
 
@@ -220,13 +225,33 @@ func (s *symbolizer) flushUser(w sink) error {
 	return err
 }
 
+// allUser returns every user frame resolved so far: a new file of a set
+// starts with them, so that it symbolizes on its own.
+func (s *symbolizer) allUser() []format.UserFrame {
+	if s == nil {
+		return nil
+	}
+	out := make([]format.UserFrame, 0, len(s.user))
+	for _, f := range s.user {
+		out = append(out, f)
+	}
+	return out
+}
+
 // kernelSymbols returns the kallsyms entries containing the kernel ips seen,
-// with their neighbours (which bound their size).
+// with their neighbours (which bound their size). With cache, kallsyms is
+// read once per recording (rotated files each need their symbols).
 func (s *symbolizer) kernelSymbols() []format.Symbol {
 	if len(s.kernel) == 0 {
 		return nil
 	}
-	all := readKallsyms("/proc/kallsyms")
+	all := s.kallsyms
+	if all == nil {
+		all = readKallsyms("/proc/kallsyms")
+		if s.cacheKallsyms {
+			s.kallsyms = all
+		}
+	}
 	if len(all) == 0 {
 		return nil
 	}

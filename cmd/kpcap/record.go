@@ -94,6 +94,7 @@ func runRecord(args []string) error {
 	notes := fs.StringArray("note", nil, "store `TEXT` in the file; repeatable")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
 	jsonOut := fs.Bool("json", false, "print the final summary as JSON on stdout")
+	setf := addSetFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return err
@@ -129,6 +130,9 @@ func runRecord(args []string) error {
 			return usagef("%v", err)
 		}
 		opts.CPUs = cpus
+	}
+	if err := setf.apply(&opts); err != nil {
+		return err
 	}
 	if *bufSize != "" {
 		n, err := parseRecordSize(*bufSize)
@@ -183,6 +187,7 @@ func runRecord(args []string) error {
 		}
 	}
 
+	defer rotateOnHUP(&opts)()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	force := make(chan struct{})
@@ -262,7 +267,12 @@ func printRecordSummary(res *record.Result) {
 		ratio = fmt.Sprintf(", %.1fx compression", float64(st.RawBytes)/float64(st.Bytes))
 	}
 	fmt.Fprintf(&b, "[ kpcap record: %d samples, %d lost, in %s (%s/s) ]\n", st.Samples, st.Lost, st.Elapsed.Truncate(time.Millisecond), recordCount(rate))
-	fmt.Fprintf(&b, "[ kpcap record: wrote %s to %s (%s raw%s) ]\n", recordBytes(st.Bytes), res.Output, recordBytes(st.RawBytes), ratio)
+	out := res.Output
+	if len(res.Files) > 0 {
+		out = fmt.Sprintf("%d files", len(res.Files))
+	}
+	fmt.Fprintf(&b, "[ kpcap record: wrote %s to %s (%s raw%s) ]\n", recordBytes(st.Bytes), out, recordBytes(st.RawBytes), ratio)
+	printSetSummary(&b, res)
 	w := 0
 	for _, s := range st.Sources {
 		w = max(w, len(s.Name))
