@@ -24,24 +24,49 @@ type DiffOptions struct {
 // TraceAnalysis is everything a comparison needs from one trace, gathered in
 // one pass (Analyze).
 type TraceAnalysis struct {
-	Summary *Summary
-	Latency *Latency
-	Flame   *Flame
+	Summary  *Summary
+	Latency  *Latency
+	Flame    *Flame
+	Timeline *EventTimeline // set by AnalyzeTimeline only
 }
 
 // Analyze reads in once, gathering the summary, latency pairs and a
 // sample-weighted flame profile.
 func Analyze(in Input, so SummaryOptions, lo LatencyOptions) (*TraceAnalysis, error) {
+	return analyzeAll(in, so, lo, nil)
+}
+
+// AnalyzeTimeline is Analyze that also gathers the event timeline, its
+// slices being the latency pairs.
+func AnalyzeTimeline(in Input, so SummaryOptions, lo LatencyOptions, to TimelineOptions) (*TraceAnalysis, error) {
+	return analyzeAll(in, so, lo, &to)
+}
+
+func analyzeAll(in Input, so SummaryOptions, lo LatencyOptions, to *TimelineOptions) (*TraceAnalysis, error) {
 	sa := newSummaryAcc(so)
+	var ta *timelineAcc
+	if to != nil {
+		ta = newTimelineAcc(*to)
+		lo.pairAt = ta.pair
+	}
 	la := newLatencyAcc(lo)
 	fa, err := newFlameAcc(FlameOptions{Weight: "samples"})
 	if err != nil {
 		return nil, err
 	}
-	if err := run(in, sa, la, fa); err != nil {
+	accs := []accumulator{sa, la, fa}
+	if ta != nil {
+		ta.lat = la
+		accs = append(accs, ta) // after la: it takes la's pairing rules
+	}
+	if err := run(in, accs...); err != nil {
 		return nil, err
 	}
-	return &TraceAnalysis{Summary: sa.s, Latency: la.res, Flame: fa.res}, nil
+	res := &TraceAnalysis{Summary: sa.s, Latency: la.res, Flame: fa.res}
+	if ta != nil {
+		res.Timeline = ta.res
+	}
+	return res, nil
 }
 
 // Diff compares trace A (before, e.g. the old kernel) with B (after).

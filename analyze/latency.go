@@ -34,6 +34,8 @@ type LatencyOptions struct {
 
 	// pairs, when set, receives every pair (flame graphs weighted by latency).
 	pairs func(p latency.Pair)
+	// pairAt, when set, receives every pair with its return's row.
+	pairAt func(p latency.Pair, b *batch, i int)
 }
 
 // Latency is the result of pairing a trace.
@@ -308,6 +310,9 @@ func (a *latencyAcc) add(b *batch) error {
 			continue
 		}
 		a.record(pr)
+		if a.o.pairAt != nil {
+			a.o.pairAt(pr, b, i)
+		}
 	}
 	return nil
 }
