@@ -32,7 +32,10 @@ const (
 	timelineWindows = 256
 	// Threads and CPUs tracked one by one; more fold into one lane.
 	maxTimelineThreads = 4096
-	maxTimelineCPUs    = 1024
+	maxTimelineCPUs    = 256
+	// maxDensityCells bounds the density buckets of all lanes together:
+	// with many lanes each gets coarser buckets.
+	maxDensityCells = 1 << 19
 	// maxTimelineLosses bounds the loss records kept as ticks.
 	maxTimelineLosses = 10_000
 	// maxTimelineStrings bounds the distinct field texts of instants.
@@ -550,6 +553,25 @@ func (a *timelineAcc) finish(in Input) error {
 		r.Lanes = append(r.Lanes, TimelineLane{Kind: "threads", Name: "other threads (" + strconv.Itoa(r.FoldedThreads) + ")", Events: folded.events, Density: folded.density})
 	}
 	r.Lanes = append(r.Lanes, TimelineLane{Kind: "loss", Name: "lost samples", Events: loss.events, Density: loss.density})
+	cells := 0
+	for _, l := range r.Lanes {
+		cells += len(l.Density)
+	}
+	for ; cells > maxDensityCells; cells /= 2 {
+		r.BucketNS *= 2
+		for i := range r.Lanes {
+			d := r.Lanes[i].Density
+			out := d[:(len(d)+1)/2]
+			for k := range out {
+				c := d[2*k]
+				if 2*k+1 < len(d) {
+					c = satAdd(c, d[2*k+1])
+				}
+				out[k] = c
+			}
+			r.Lanes[i].Density = out
+		}
+	}
 	for i := range r.Lanes {
 		if r.Lanes[i].Density == nil {
 			r.Lanes[i].Density = []uint32{}

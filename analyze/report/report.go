@@ -26,6 +26,9 @@ type Data struct {
 	Summary   *analyze.Summary
 	Latency   *analyze.Latency
 	Flame     *analyze.Flame
+	// Timeline, when set, adds the zoomable timeline of lanes per CPU and
+	// thread; its strings are escaped already (analyze.EventTimeline).
+	Timeline *analyze.EventTimeline
 }
 
 // Write renders d as HTML to w. Strings from the trace have their control
@@ -34,7 +37,7 @@ func Write(w io.Writer, d *Data) error {
 	d = &Data{Title: replay.EscapeControl(d.Title), Generated: d.Generated,
 		Summary: escapedCopy(d.Summary), Latency: escapedCopy(d.Latency),
 		// Flame frames are escaped as the profile is built (flame.CleanFrame).
-		Flame: d.Flame}
+		Flame: d.Flame, Timeline: d.Timeline}
 	var fg bytes.Buffer
 	if d.Flame != nil {
 		sub := fmt.Sprintf("%d events, %d without a stack; lost %d samples", d.Flame.Events, d.Flame.NoStack, d.Flame.Lost.Total)
@@ -42,14 +45,24 @@ func Write(w io.Writer, d *Data) error {
 			return err
 		}
 	}
+	tl, err := newTimelineView(d.Timeline)
+	if err != nil {
+		return err
+	}
 	type histView struct {
 		F   *analyze.FuncLatency
 		SVG template.HTML
+		// Outliers link the function's longest pairs to the timeline.
+		Outliers []outlierLink
 	}
 	var hists []histView
 	if d.Latency != nil {
 		for _, f := range d.Latency.Functions {
-			hists = append(hists, histView{f, template.HTML(histSVG(f))})
+			h := histView{F: f, SVG: template.HTML(histSVG(f))}
+			if tl != nil && f.Group == "" {
+				h.Outliers = tl.Outliers[f.Name]
+			}
+			hists = append(hists, h)
 		}
 	}
 	// The data sits in an inline <script>: HTML escaping (\u003c for '<',
@@ -73,6 +86,7 @@ func Write(w io.Writer, d *Data) error {
 		"Flame": template.HTML(fg.String()),
 		"Rate":  template.HTML(rateSVG(d.Summary)),
 		"JSON":  template.JS(raw),
+		"TL":    tl,
 	}
 	return page().Execute(w, view)
 }
@@ -85,12 +99,22 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.2f%%", 100*float64(a)/float64(b))
 	},
-	"join": strings.Join,
+	"join":      strings.Join,
+	"sliceHash": sliceHash,
 	"wall": func(s *analyze.Summary) string {
 		if s == nil || s.Host.WallOffsetNS == 0 || s.Events == 0 {
 			return "unknown"
 		}
 		return time.Unix(0, int64(s.FirstNS)+s.Host.WallOffsetNS).UTC().Format(time.RFC3339)
+	},
+	"threadLanes": func(ls []analyze.TimelineLane) int {
+		n := 0
+		for _, l := range ls {
+			if l.Kind == "thread" {
+				n++
+			}
+		}
+		return n
 	},
 	"rate": func(n, dur uint64) string {
 		if dur == 0 {
@@ -183,7 +207,9 @@ td:first-child,th:first-child{text-align:left}th{background:#f4f4f4}
 .warn{background:#fff3cd;border:1px solid #e0c060;padding:8px 12px;margin:8px 0}
 svg.hist text{font-size:11px;font-family:ui-monospace,monospace}svg.rate text{font-size:11px}
 .grid{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
-details{margin:8px 0}#flame svg{width:100%;height:auto}code,pre{font-family:ui-monospace,monospace;font-size:12px}
+details{margin:8px 0}#tl-wrap{width:100%;overflow:hidden}#tl-canvas{display:block;cursor:crosshair;outline:none}
+#tl-canvas:focus{box-shadow:0 0 0 2px #9bc}.tl-bar{margin:6px 0;font-size:13px}.tl-bar button{min-width:28px;margin-right:4px}
+#tl-detail{font-size:13px;min-height:3em}.outl{font-size:12px;margin:2px 0 8px}.outl a{margin-right:10px}#flame svg{width:100%;height:auto}code,pre{font-family:ui-monospace,monospace;font-size:12px}
 </style></head>
 <body>
 <h1>{{.D.Title}}</h1>
@@ -223,6 +249,18 @@ details{margin:8px 0}#flame svg{width:100%;height:auto}code,pre{font-family:ui-m
 </div>{{end}}
 {{end}}
 
+{{with .TL}}
+<h2 id="timeline">Timeline</h2>
+<p class="muted">Lanes per CPU, the {{.T.Lanes | threadLanes}} busiest threads{{if .T.FoldedThreads}} ({{.T.FoldedThreads}} more folded into one lane){{end}} and lost samples.
+Slices are entry/return pairs ({{.T.Pairs}}), black ticks other events ({{.T.InstantsTotal}}), red ticks loss records ({{.T.LossRecords}}); zoomed out, bars show event density.
+Mouse wheel or <kbd>+</kbd>/<kbd>-</kbd> (<kbd>W</kbd>/<kbd>S</kbd>) zoom, drag or <kbd>←</kbd>/<kbd>→</kbd> (<kbd>A</kbd>/<kbd>D</kbd>) pan, <kbd>0</kbd> resets; click an item for its fields.</p>
+{{if .Omitted}}<div class="warn">{{.Omitted}}</div>{{end}}
+<div class="tl-bar"><button data-tl="out" title="zoom out">−</button><button data-tl="in" title="zoom in">+</button><button data-tl="left" title="pan left">←</button><button data-tl="right" title="pan right">→</button><button data-tl="reset">reset</button> <span id="tl-range"></span></div>
+<div id="tl-wrap"><canvas id="tl-canvas" tabindex="0"></canvas></div>
+<div id="tl-detail" class="muted">Click a slice, a tick or a lane for details.</div>
+<script type="application/json" id="tl-data">{{.JSON}}</script>
+{{end}}
+
 {{with .L}}
 <h2>Latency</h2>
 <p>Lost in the trace: {{if .Lost}}<span class="lost">{{.Lost}} samples</span>{{else}}0 samples{{end}};
@@ -233,7 +271,8 @@ unmatched: {{.UnmatchedEntries}} entries ({{.OpenAtEnd}} still open at the end),
 <td>{{with .Unmatched}}{{.Entries}}{{end}}</td><td>{{with .Unmatched}}{{.Returns}}{{end}}</td></tr>{{end}}
 </table>{{end}}
 {{end}}
-{{range .Hists}}<h3>{{.F.Name}}{{if .F.Group}} [{{.F.Group}}]{{end}} — {{.F.Count}} calls, p50 {{ns .F.P50}}, p99 {{ns .F.P99}}</h3>{{.SVG}}{{end}}
+{{range .Hists}}<h3>{{.F.Name}}{{if .F.Group}} [{{.F.Group}}]{{end}} — {{.F.Count}} calls, p50 {{ns .F.P50}}, p99 {{ns .F.P99}}</h3>{{.SVG}}
+{{with .Outliers}}<div class="outl">Longest, on the timeline: {{range .}}<a class="tl-outlier" href="{{sliceHash .Slice}}">{{ns .Dur}} at +{{ns .Start}} ({{.Lane}})</a>{{end}}</div>{{end}}{{end}}
 
 {{if .D.Flame}}<h2>Flame graph</h2>
 <p class="muted">Click a frame to zoom, "Search" to highlight by regular expression; hover for counts.</p>
@@ -247,5 +286,6 @@ unmatched: {{.UnmatchedEntries}} entries ({{.OpenAtEnd}} still open at the end),
   document.body.setAttribute('data-report-ready', '1');
 })();
 </script>
+{{with .TL}}<script>{{.JS}}</script>{{end}}
 </body></html>
 `

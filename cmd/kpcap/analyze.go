@@ -577,6 +577,8 @@ func analyzeReport(args []string) error {
 	lo := latencyFlags(fs)
 	out := fs.StringP("output", "o", "", "write the HTML report to `FILE` (required)")
 	title := fs.String("title", "", "report `TITLE`")
+	lanes := fs.Int("timeline-lanes", analyze.DefaultTimelineThreads, "give the `N` busiest threads a timeline lane each; the rest share one")
+	items := fs.Int("timeline-items", analyze.DefaultTimelineItems, "embed at most `N` individual timeline events (pairs and instants); density buckets show the rest")
 	files, err := parseFlags(fs, args, 1, "one trace FILE")
 	if err != nil {
 		return err
@@ -584,12 +586,15 @@ func analyzeReport(args []string) error {
 	if *out == "" {
 		return usagef("missing -o FILE for the HTML report")
 	}
+	if *lanes < 1 || *items < 1 {
+		return usagef("--timeline-lanes and --timeline-items must be at least 1")
+	}
 	in, err := openInput(files[0], co)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	ta, err := analyze.Analyze(in, analyze.SummaryOptions{}, *lo)
+	ta, err := analyze.AnalyzeTimeline(in, analyze.SummaryOptions{}, *lo, analyze.TimelineOptions{ThreadLanes: *lanes, MaxItems: *items})
 	in.finishProgress() // before anything else is printed
 	if err != nil {
 		return fmt.Errorf("%s: %w", files[0], err)
@@ -610,7 +615,7 @@ func analyzeReport(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := report.Write(w, &report.Data{Title: t, Generated: time.Now(), Summary: ta.Summary, Latency: ta.Latency, Flame: ta.Flame}); err != nil {
+	if err := report.Write(w, &report.Data{Title: t, Generated: time.Now(), Summary: ta.Summary, Latency: ta.Latency, Flame: ta.Flame, Timeline: ta.Timeline}); err != nil {
 		closeFn()
 		return err
 	}
