@@ -540,9 +540,13 @@ func (a *timelineAcc) finish(in Input) error {
 			continue
 		}
 		threadLane[t] = len(r.Lanes)
-		name := th.comm + " " + strconv.Itoa(int(th.tid))
+		comm := th.comm
+		if comm == "" {
+			comm = "tid"
+		}
+		name := comm + " " + strconv.Itoa(int(th.tid))
 		if th.tid == 0 {
-			name = th.comm + " 0 (CPU " + strconv.FormatUint(uint64(th.cpu), 10) + ")"
+			name = comm + " 0 (CPU " + strconv.FormatUint(uint64(th.cpu), 10) + ")"
 		}
 		r.Lanes = append(r.Lanes, TimelineLane{Kind: "thread", Name: name, CPU: th.cpu, PID: th.pid, TID: th.tid, Events: th.events, Density: th.density})
 	}

@@ -64,6 +64,11 @@
     var a = Math.abs(ns), u = a >= 1e9 ? [1e9, ' s'] : a >= 1e6 ? [1e6, ' ms'] : a >= 1e3 ? [1e3, ' µs'] : [1, ' ns'];
     return String(+(ns / u[0]).toFixed(3)) + u[1];
   }
+  function fmtAxis(at, step) { // as many decimals as the step needs
+    var u = at >= 1e9 ? [1e9, ' s'] : at >= 1e6 ? [1e6, ' ms'] : at >= 1e3 ? [1e3, ' µs'] : [1, ' ns'];
+    var dec = Math.min(9, Math.max(0, Math.ceil(-Math.log10(step / u[0]) - 1e-9)));
+    return (at / u[0]).toFixed(dec) + u[1];
+  }
   function kept(t) { // individual items kept at offset t
     if (T.truncated_ns && t >= T.truncated_ns) return false;
     return Math.floor(t / T.window_ns) % T.stride === 0;
@@ -171,7 +176,7 @@
     for (var at = Math.ceil(v0 / step) * step; at <= v1; at += step) {
       var ax = Math.round(X(at)) + 0.5;
       ctx.beginPath(); ctx.moveTo(ax, AXIS - 6); ctx.lineTo(ax, AXIS); ctx.stroke();
-      ctx.fillText('+' + fmtNS(at), ax + 3, 8);
+      ctx.fillText('+' + fmtAxis(at, step), ax + 3, 8);
     }
     ctx.fillText(items ? 'individual events' : 'density (zoom in for events)', 4, 8);
     rangeEl.textContent = '+' + fmtNS(v0) + ' … +' + fmtNS(v1) + ' (' + fmtNS(v1 - v0) + ' shown)';
@@ -314,5 +319,6 @@
   fromHash();
   cv.setAttribute('data-init-ms', Math.round(performance.now()));
   cv.setAttribute('data-top', Math.round(cv.getBoundingClientRect().top + window.scrollY));
+  cv.setAttribute('data-height', totalH);
   cv.setAttribute('data-ready', '1');
 })();
