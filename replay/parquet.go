@@ -26,7 +26,7 @@ import (
 // parquetProps are zstd-compressed. Dictionary encoding is kept for string
 // columns (comm, probe, names: few distinct values) and left off for
 // numbers, where it mostly costs time.
-func parquetProps(sc *arrow.Schema) *parquet.WriterProperties {
+func parquetProps(sc *arrow.Schema, statsCols ...string) *parquet.WriterProperties {
 	opts := []parquet.WriterProperty{
 		parquet.WithCompression(compress.Codecs.Zstd),
 		parquet.WithMaxRowGroupLength(1 << 20),
@@ -35,7 +35,7 @@ func parquetProps(sc *arrow.Schema) *parquet.WriterProperties {
 		// columns: keep them where queries prune, on the common columns.
 		parquet.WithStats(false),
 	}
-	for _, c := range []string{ColTS, ColCPU, ColPID, ColTID} {
+	for _, c := range append([]string{ColTS, ColCPU, ColPID, ColTID}, statsCols...) {
 		opts = append(opts, parquet.WithStatsFor(c, true))
 	}
 	for _, f := range sc.Fields() {
@@ -88,6 +88,14 @@ func parquetNode(f arrow.Field) (schema.Node, error) {
 		physical = parquet.Types.ByteArray
 	case *arrow.BooleanType:
 		physical = parquet.Types.Boolean
+	case *arrow.TimestampType:
+		units := map[arrow.TimeUnit]schema.TimeUnitType{arrow.Millisecond: schema.TimeUnitMillis,
+			arrow.Microsecond: schema.TimeUnitMicros, arrow.Nanosecond: schema.TimeUnitNanos}
+		u, ok := units[t.Unit]
+		if !ok {
+			return nil, fmt.Errorf("column %s: unsupported type %s", f.Name, f.Type)
+		}
+		logical, physical = schema.NewTimestampLogicalType(t.TimeZone != "", u), parquet.Types.Int64
 	case *arrow.DictionaryType:
 		if t.IndexType.ID() != arrow.INT32 || t.ValueType.ID() != arrow.STRING {
 			return nil, fmt.Errorf("column %s: unsupported type %s", f.Name, f.Type)
@@ -133,7 +141,7 @@ type parquetWriter struct {
 	bools []bool
 }
 
-func newParquetWriter(sc *arrow.Schema, w io.Writer) (pw *parquetWriter, err error) {
+func newParquetWriter(sc *arrow.Schema, w io.Writer, statsCols ...string) (pw *parquetWriter, err error) {
 	out := &sinkWriter{w: w}
 	// file.NewParquetWriter panics when it cannot write the magic.
 	defer func() {
@@ -144,7 +152,7 @@ func newParquetWriter(sc *arrow.Schema, w io.Writer) (pw *parquetWriter, err err
 			}
 		}
 	}()
-	props := parquetProps(sc)
+	props := parquetProps(sc, statsCols...)
 	nodes := make(schema.FieldList, 0, sc.NumFields())
 	for _, f := range sc.Fields() {
 		n, err := parquetNode(f)
@@ -349,6 +357,10 @@ func (p *parquetWriter) writeColumn(cw file.ColumnChunkWriter, f arrow.Field, a 
 			return err
 		}
 		p.i64 = gather(p.i64, a, a.Int64Values(), lo, hi, func(v int64) int64 { return v })
+		_, err = cw.(*file.Int64ColumnChunkWriter).WriteBatch(p.i64, def, nil)
+		return err
+	case *array.Timestamp:
+		p.i64 = gather(p.i64, a, a.TimestampValues(), lo, hi, func(v arrow.Timestamp) int64 { return int64(v) })
 		_, err = cw.(*file.Int64ColumnChunkWriter).WriteBatch(p.i64, def, nil)
 		return err
 	case *array.Uint64:
