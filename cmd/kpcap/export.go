@@ -46,6 +46,9 @@ Options:
   -q, --quiet    no progress line
       --json     print one JSON object per trace (trace_id, file, host,
                  kernel, skipped, events, files, warnings)
+      --fsync    flush every file to disk before renaming it into place: a
+                 power loss then cannot leave a visible file with missing
+                 data (without it a crash or kill of kpcap still cannot)
 
 Examples:
   kpcap export fleet/ hosts/*.pcapng.zst
@@ -59,6 +62,7 @@ func runExport(args []string) error {
 	jobs := fs.IntP("jobs", "j", runtime.NumCPU(), "traces exported at once")
 	quiet := fs.BoolP("quiet", "q", false, "no progress line")
 	jsonOut := fs.Bool("json", false, "print one JSON object per trace")
+	fsync := fs.Bool("fsync", false, "flush each file to disk before renaming it into place")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return err
@@ -98,7 +102,7 @@ func runExport(args []string) error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i], errs[i] = dataset.Export(dir, files[i], dataset.Options{Workers: workers, Events: &events})
+				results[i], errs[i] = dataset.Export(dir, files[i], dataset.Options{Workers: workers, Events: &events, Sync: *fsync})
 				done.Add(1)
 			}
 		}()

@@ -57,6 +57,10 @@ const markerName = "_kpcap_dataset.json"
 type Options struct {
 	// Workers decode the trace's frames (default runtime.NumCPU()).
 	Workers int
+	// Sync flushes every file to disk before it is renamed into place, so
+	// that a power loss cannot leave a visible file with missing data (the
+	// rename alone already protects against a crash or kill of kpcap).
+	Sync bool
 	// Events, when set, is incremented by the events written, as they are
 	// written (a progress line reads it from another goroutine).
 	Events *atomic.Int64
@@ -176,7 +180,7 @@ func Export(dir, path string, o Options) (res Result, err error) {
 		return res, fmt.Errorf("%s: %w", path, err)
 	}
 	defer r.Close()
-	tx := &commit{dir: dir}
+	tx := &commit{dir: dir, sync: o.Sync}
 	defer func() {
 		if err != nil {
 			tx.abort()
@@ -202,6 +206,7 @@ func Export(dir, path string, o Options) (res Result, err error) {
 // place, the traces row last.
 type commit struct {
 	dir   string
+	sync  bool
 	mu    sync.Mutex
 	files []pending
 }
@@ -283,13 +288,15 @@ func (c *commit) writeTable(rel string, sc *arrow.Schema, recs ...arrow.Record) 
 		f.Close()
 		return fmt.Errorf("%s: %w", rel, err)
 	}
-	return closeSynced(f)
+	return c.close(f)
 }
 
-// closeSynced flushes f to disk before closing it: a renamed file must
-// never be visible with missing data after a crash.
-func closeSynced(f *os.File) error {
-	err := f.Sync()
+// close closes f, flushing it to disk first when the commit syncs.
+func (c *commit) close(f *os.File) error {
+	var err error
+	if c.sync {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

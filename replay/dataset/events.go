@@ -36,6 +36,7 @@ type sourceOut struct {
 	// the reader's batches.
 	cols  []int
 	types []arrow.DataType
+	tx    *commit
 	recs  chan arrow.Record
 	err   error
 	done  chan struct{}
@@ -53,7 +54,20 @@ func newTraceExport(dir, id string, f *format.File, r *replay.Reader, tx *commit
 	return ex
 }
 
-// fieldTypes lists the output columns of source i's event fields, in the
+// columnType is the dataset type of an event field of reader type t: every
+// integer is int64, so that a field keeps one type whatever width and
+// signedness a kernel's format file gives it (6.1 says u64 for a
+// kretprobe's $retval, 6.12 s64) and every engine reads it (Spark, Trino and
+// BigQuery have no unsigned 64-bit integer). Strings stay utf8, other arrays
+// binary.
+func columnType(t arrow.DataType) arrow.DataType {
+	if arrow.IsInteger(t.ID()) {
+		return i64
+	}
+	return t
+}
+
+// fieldColumns lists the output columns of source i's event fields, in the
 // reader's column order.
 func (ex *traceExport) fieldColumns(i int) (fields []arrow.Field, cols []int) {
 	info := ex.r.Sources()[i]
@@ -67,7 +81,7 @@ func (ex *traceExport) fieldColumns(i int) (fields []arrow.Field, cols []int) {
 		if !ok {
 			continue
 		}
-		fields = append(fields, arrow.Field{Name: FieldColumn(name), Type: sc.Field(c).Type, Nullable: true})
+		fields = append(fields, arrow.Field{Name: FieldColumn(name), Type: columnType(sc.Field(c).Type), Nullable: true})
 		cols = append(cols, c)
 	}
 	return fields, cols
@@ -84,6 +98,7 @@ func (ex *traceExport) out(i int) (*sourceOut, error) {
 		rel:    eventsDir(h.Host.Kernel, h.Host.Hostname, h.Sources[i].Name) + "/" + partName(ex.id),
 		schema: arrow.NewSchema(append(append([]arrow.Field(nil), eventsCommon...), fields...), nil),
 		cols:   cols,
+		tx:     ex.tx,
 		recs:   make(chan arrow.Record, 2),
 		done:   make(chan struct{}),
 	}
@@ -121,7 +136,7 @@ func (o *sourceOut) loop() {
 	if err := o.pw.Close(); err != nil && o.err == nil {
 		o.err = fmt.Errorf("%s: %w", o.rel, err)
 	}
-	if err := closeSynced(o.file); err != nil && o.err == nil {
+	if err := o.tx.close(o.file); err != nil && o.err == nil {
 		o.err = err
 	}
 }
@@ -233,7 +248,13 @@ func (ex *traceExport) part(rec arrow.Record, o *sourceOut, idx []int32, wall in
 		cols = append(cols, a)
 	}
 	for k, c := range o.cols {
-		a, err := take(rec.Column(c), o.types[k], idx)
+		var a arrow.Array
+		var err error
+		if o.types[k].ID() == arrow.INT64 {
+			a, err = takeInt64(rec.Column(c), idx)
+		} else {
+			a, err = take(rec.Column(c), o.types[k], idx)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("column %s: %w", rec.Schema().Field(c).Name, err)
 		}

@@ -146,7 +146,8 @@ func (ex *traceExport) tables(file string, warnings []string) error {
 		type ft struct {
 			Field  string `json:"field"`
 			Column string `json:"column"`
-			Type   string `json:"type"`
+			Type   string `json:"type"`   // the dataset column's Arrow type
+			Kernel string `json:"kernel"` // the type the kernel's format file gives
 		}
 		var fts []ft
 		var partDir *string
@@ -155,13 +156,13 @@ func (ex *traceExport) tables(file string, warnings []string) error {
 			e := info.Err.Error()
 			errStr = &e
 		} else {
-			fields, _ := ex.fieldColumns(i)
-			for _, fl := range fields {
+			fields, cols := ex.fieldColumns(i)
+			for k, fl := range fields {
 				name := strings.TrimPrefix(fl.Name, FieldPrefix)
 				if !reserved[name] {
 					name = fl.Name
 				}
-				fts = append(fts, ft{name, fl.Name, fl.Type.String()})
+				fts = append(fts, ft{name, fl.Name, fl.Type.String(), ex.r.Schema().Field(cols[k]).Type.String()})
 			}
 			if ex.outs[i] != nil {
 				d := eventsDir(h.Host.Kernel, h.Host.Hostname, s.Name)

@@ -10,6 +10,56 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
+// takeInt64 copies the rows idx of integer array a (all rows when idx is
+// nil) widened to int64; uint64 values keep their bit pattern.
+func takeInt64(a arrow.Array, idx []int32) (arrow.Array, error) {
+	n := a.Len()
+	if idx != nil {
+		n = len(idx)
+	}
+	valid, nulls := takeValidity(a, idx, n)
+	var out []int64
+	switch a := a.(type) {
+	case *array.Int8:
+		out = widen(a.Int8Values(), idx, n)
+	case *array.Int16:
+		out = widen(a.Int16Values(), idx, n)
+	case *array.Int32:
+		out = widen(a.Int32Values(), idx, n)
+	case *array.Int64:
+		out = widen(a.Int64Values(), idx, n)
+	case *array.Uint8:
+		out = widen(a.Uint8Values(), idx, n)
+	case *array.Uint16:
+		out = widen(a.Uint16Values(), idx, n)
+	case *array.Uint32:
+		out = widen(a.Uint32Values(), idx, n)
+	case *array.Uint64:
+		out = widen(a.Uint64Values(), idx, n)
+	default:
+		return nil, fmt.Errorf("dataset: %s is not an integer column", a.DataType())
+	}
+	return build(i64, n, nulls, valid, memory.NewBufferBytes(asBytes(out))), nil
+}
+
+type integer interface {
+	~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64
+}
+
+func widen[T integer](src []T, idx []int32, n int) []int64 {
+	out := make([]int64, n)
+	if idx == nil {
+		for i, v := range src[:n] {
+			out[i] = int64(v)
+		}
+		return out
+	}
+	for i, j := range idx {
+		out[i] = int64(src[j])
+	}
+	return out
+}
+
 // take copies the rows idx of a (all rows when idx is nil) into a new array
 // of type dt, which must have a's physical layout (the same width for fixed
 // types, so uint64 ts become int64 without conversion).
