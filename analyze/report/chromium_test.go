@@ -67,21 +67,36 @@ func atoi(t *testing.T, s string) int {
 	return n
 }
 
-// screenshot renders url in a window of w x h and returns the image.
-func screenshot(t *testing.T, url string, w, h int) image.Image {
+// render loads url once in a window of w x h: the dumped DOM and a screenshot.
+func render(t *testing.T, url string, w, h int) (dom string, img image.Image) {
 	t.Helper()
 	shot := t.TempDir() + "/shot.png"
-	chromium(t, url, "--window-size="+strconv.Itoa(w)+","+strconv.Itoa(h), "--screenshot="+shot)
+	dom = chromium(t, url, "--window-size="+strconv.Itoa(w)+","+strconv.Itoa(h), "--screenshot="+shot, "--dump-dom")
 	f, err := os.Open(shot)
 	if err != nil {
 		t.Fatalf("no screenshot: %v", err)
 	}
 	defer f.Close()
-	img, err := png.Decode(f)
+	img, err = png.Decode(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return img
+	return dom, img
+}
+
+// crop is the part r of img.
+func crop(t *testing.T, img image.Image, r image.Rectangle) image.Image {
+	t.Helper()
+	if !r.In(img.Bounds()) {
+		t.Fatalf("crop %v outside the screenshot %v", r, img.Bounds())
+	}
+	sub, ok := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	})
+	if !ok {
+		t.Fatalf("screenshot %T cannot be cropped", img)
+	}
+	return sub.SubImage(r)
 }
 
 // savePNG writes img to path.

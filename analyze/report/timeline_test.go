@@ -91,6 +91,20 @@ func colored(img image.Image, rect image.Rectangle) int {
 	return n
 }
 
+// shotW x shotH is the window of the timeline screenshots: tall enough for
+// the timeline below the summary of the test reports.
+const shotW, shotH = 1300, 3200
+
+// timelineShot renders url and returns the canvas attributes and the
+// screenshot cropped to the timeline (toolbar and canvas).
+func timelineShot(t *testing.T, url string) (map[string]string, image.Image) {
+	t.Helper()
+	dom, img := render(t, url, shotW, shotH)
+	a := canvasAttrs(t, dom)
+	top, h := atoi(t, a["top"]), atoi(t, a["height"])
+	return a, crop(t, img, image.Rect(0, top-34, shotW, top+h))
+}
+
 // checkTimeline renders html fully zoomed out and at [v0, v1]: the drawn
 // slices and ticks are the pairs and instants in view, and both
 // screenshots show slices. It returns the two cropped screenshots.
@@ -98,7 +112,7 @@ func checkTimeline(t *testing.T, html string, ta *analyze.TraceAnalysis, v0, v1 
 	t.Helper()
 	tl := ta.Timeline
 	url := "file://" + html
-	a := canvasAttrs(t, chromium(t, url, "--window-size=1300,900", "--dump-dom"))
+	a, full := timelineShot(t, url)
 	if a["mode"] != "items" {
 		t.Fatalf("small trace drawn as %q, want individual items", a["mode"])
 	}
@@ -109,7 +123,7 @@ func checkTimeline(t *testing.T, html string, ta *analyze.TraceAnalysis, v0, v1 
 		t.Errorf("drawn %d ticks, the trace has %d unpaired events", got, want)
 	}
 	zurl := fmt.Sprintf("%s#tl=%d,%d", url, v0, v1)
-	z := canvasAttrs(t, chromium(t, zurl, "--window-size=1300,900", "--dump-dom"))
+	z, zoomed := timelineShot(t, zurl)
 	if z["view"] != fmt.Sprintf("%d,%d", v0, v1) {
 		t.Fatalf("zoomed view %q, want %d,%d", z["view"], v0, v1)
 	}
@@ -120,24 +134,9 @@ func checkTimeline(t *testing.T, html string, ta *analyze.TraceAnalysis, v0, v1 
 	if got := atoi(t, z["drawn-ticks"]); got != wt {
 		t.Errorf("zoomed: drawn %d ticks, %d in view", got, wt)
 	}
-	top, h := atoi(t, a["top"]), atoi(t, a["height"])
-	crop := image.Rect(0, top-34, 1300, top+h)
-	for i, u := range []string{url, zurl} {
-		img := screenshot(t, u, 1300, top+h+40)
-		sub, ok := img.(interface {
-			SubImage(image.Rectangle) image.Image
-		})
-		if !ok {
-			t.Fatalf("screenshot %T cannot be cropped", img)
-		}
-		c := sub.SubImage(crop)
-		if n := colored(img, crop); n < 20 {
-			t.Errorf("screenshot %d (%s): only %d pixels of slice colors", i, u, n)
-		}
-		if i == 0 {
-			full = c
-		} else {
-			zoomed = c
+	for i, img := range []image.Image{full, zoomed} {
+		if n := colored(img, img.Bounds()); n < 20 {
+			t.Errorf("screenshot %d: only %d pixels of slice colors", i, n)
 		}
 	}
 	return full, zoomed
