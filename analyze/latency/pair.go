@@ -121,6 +121,9 @@ func ThreadKey(tid int32, cpu uint32) Key {
 type Payload struct {
 	StackID int64  // the entry's stack, -1 if none
 	Group   string // the entry's --by group
+	// Aux is opaque to the pairer: what a caller needs of the entry when
+	// its pair completes (the Perfetto export keeps its encoded fields).
+	Aux []byte
 }
 
 // Pair is one matched entry and return.
@@ -151,6 +154,11 @@ type Pairer struct {
 	// popped by an outer function's return, or still open at the end)
 	UnmatchedReturns []uint64 // returns without an open entry
 	OpenAtEnd        []uint64 // part of UnmatchedEntries: still open when the trace ended
+
+	// OnUnmatched, when set, is called for every entry counted in
+	// UnmatchedEntries, with the key it was open on: exporters show such
+	// entries on their own instead of dropping them.
+	OnUnmatched func(k Key, fn int, ts uint64, pl Payload)
 }
 
 // NewPairer returns a pairer for nfuncs functions.
@@ -169,14 +177,14 @@ func (p *Pairer) Entry(k Key, fn int, ts uint64, pl Payload) {
 	if !ok && len(p.stacks) >= MaxKeys {
 		for victim, vs := range p.stacks {
 			for _, o := range vs {
-				p.UnmatchedEntries[o.fn]++
+				p.unmatched(victim, o)
 			}
 			delete(p.stacks, victim)
 			break
 		}
 	}
 	if len(st) >= MaxDepth {
-		p.UnmatchedEntries[st[0].fn]++
+		p.unmatched(k, st[0])
 		copy(st, st[1:])
 		st = st[:len(st)-1]
 	}
@@ -194,7 +202,7 @@ func (p *Pairer) Exit(k Key, fn int, ts uint64) (Pair, bool) {
 		}
 		o := st[i]
 		for _, above := range st[i+1:] {
-			p.UnmatchedEntries[above.fn]++
+			p.unmatched(k, above)
 		}
 		st = st[:i]
 		if len(st) == 0 && k.S != "" {
@@ -207,7 +215,7 @@ func (p *Pairer) Exit(k Key, fn int, ts uint64) (Pair, bool) {
 		if ts < o.ts {
 			// Out of order by more than the replay merge window: the pair
 			// cannot be trusted.
-			p.UnmatchedEntries[fn]++
+			p.unmatched(k, o)
 			p.UnmatchedReturns[fn]++
 			return Pair{}, false
 		}
@@ -221,9 +229,20 @@ func (p *Pairer) Exit(k Key, fn int, ts uint64) (Pair, bool) {
 func (p *Pairer) Finish() {
 	for k, st := range p.stacks {
 		for _, o := range st {
-			p.UnmatchedEntries[o.fn]++
+			p.unmatched(k, o)
 			p.OpenAtEnd[o.fn]++
 		}
 		delete(p.stacks, k)
 	}
 }
+
+// unmatched counts an entry that will never pair.
+func (p *Pairer) unmatched(k Key, o open) {
+	p.UnmatchedEntries[o.fn]++
+	if p.OnUnmatched != nil {
+		p.OnUnmatched(k, o.fn, o.ts, o.Payload)
+	}
+}
+
+// Open returns how many entries are open on k.
+func (p *Pairer) Open(k Key) int { return len(p.stacks[k]) }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kpcap/kpcap/analyze"
 	"github.com/kpcap/kpcap/format"
 	"github.com/kpcap/kpcap/replay"
 	"github.com/spf13/pflag"
@@ -20,7 +21,7 @@ import (
 func init() {
 	register(&command{
 		name:    "replay",
-		summary: "decode a trace to text (like trace_pipe), JSON lines, Arrow IPC or Parquet",
+		summary: "decode a trace to text (like trace_pipe), JSON lines, Arrow IPC, Parquet or a Perfetto trace",
 		usage:   replayUsage,
 		run:     runReplay,
 	})
@@ -42,6 +43,13 @@ Formats (--format, or guessed from the -o extension):
            JavaScript and jq would round it as a number)
   arrow    one Arrow IPC file (.arrow) holding every selected event
   parquet  one zstd-compressed Parquet file (.parquet)
+  perfetto a Perfetto protobuf trace (.perfetto-trace, .pftrace) for
+           ui.perfetto.dev and trace_processor: a track per process and
+           thread; entry/return pairs (as analyze latency pairs them, or
+           --start/--end) as slices named by function with the fields of both
+           ends; sched:sched_switch as slices per CPU; every other event (and
+           unmatched entries and returns) as an instant with its fields;
+           callstacks; counters of events/s per source and lost samples per CPU
 Arrow and Parquet hold the columns ts (ns, capture clock), cpu, pid, tid, comm,
 probe, stack_id, then each source's fields as nullable typed columns (a field
 name whose type differs between sources, or that clashes with a common column,
@@ -60,6 +68,9 @@ Selecting events:
                    capture (2s, 1.5s, 300ms) or an absolute time in ns on the
                    capture clock (the ts column; text shows it in seconds)
   --until T        keep events before T (same forms)
+  --start SRC, --end SRC
+                   (perfetto) pair these sources per thread into slices
+                   instead of the automatic entry/return pairs; repeatable
 
 Examples:
   kpcap replay trace.pcapng.zst | head
@@ -69,17 +80,20 @@ Examples:
   kpcap replay -o events.parquet trace.pcapng.zst
   duckdb -c "SELECT probe, count(*) FROM 'events.parquet' GROUP BY ALL"
   kpcap replay --format arrow --probe kpcap:open -o open.arrow trace.pcapng.zst
+  kpcap replay -o trace.perfetto-trace trace.pcapng.zst   # open it in ui.perfetto.dev
 `
 
 func runReplay(args []string) error {
 	c := commands["replay"]
 	fs := newFlags(c)
-	formatName := fs.StringP("format", "f", "", "output `FORMAT`: text, json, arrow or parquet (default: from the -o extension, else text)")
+	formatName := fs.StringP("format", "f", "", "output `FORMAT`: text, json, arrow, parquet or perfetto (default: from the -o extension, else text)")
 	out := fs.StringP("output", "o", "", "write to `FILE` instead of stdout")
 	probes := fs.StringArray("probe", nil, "keep only sources matching `NAME` (exact or glob); repeatable")
 	filterExpr := fs.String("filter", "", "ftrace filter `EXPR` evaluated offline")
 	since := fs.String("since", "", "keep events from `T` on (duration from trace start, or absolute ns)")
 	until := fs.String("until", "", "keep events before `T` (duration from trace start, or absolute ns)")
+	start := fs.StringArray("start", nil, "(perfetto) pair from this source `SRC` (name or glob; repeatable) instead of automatic entry/return pairs")
+	end := fs.StringArray("end", nil, "(perfetto) pair to this source `SRC` (name or glob; repeatable)")
 	workers := fs.IntP("jobs", "j", 0, "decode with `N` goroutines (default: all CPUs)")
 	quiet := fs.BoolP("quiet", "q", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -102,14 +116,22 @@ func runReplay(args []string) error {
 			kind = "arrow"
 		case ".json", ".jsonl", ".ndjson":
 			kind = "json"
+		case ".perfetto-trace", ".pftrace", ".perfetto":
+			kind = "perfetto"
 		}
 	}
 	switch kind {
-	case "text", "json", "arrow", "parquet":
+	case "text", "json", "arrow", "parquet", "perfetto":
 	default:
-		return usagef("unknown --format %q (want text, json, arrow or parquet)", kind)
+		return usagef("unknown --format %q (want text, json, arrow, parquet or perfetto)", kind)
 	}
-	binary := kind == "arrow" || kind == "parquet"
+	if (len(*start) > 0 || len(*end) > 0) && kind != "perfetto" {
+		return usagef("--start/--end apply to --format perfetto")
+	}
+	if (len(*start) > 0) != (len(*end) > 0) {
+		return usagef("--start and --end go together")
+	}
+	binary := kind == "arrow" || kind == "parquet" || kind == "perfetto"
 	if binary && *out == "" && isTerminal(os.Stdout) {
 		return usagef("--format %s writes binary data: give -o FILE or redirect stdout", kind)
 	}
@@ -164,6 +186,7 @@ func runReplay(args []string) error {
 	live := !*quiet && isTerminal(os.Stderr) && (*out != "" || !isTerminal(os.Stdout))
 	stop := replayProgress(r, filepath.Base(path), live)
 	var n int64
+	var pf *analyze.PerfettoResult
 	switch kind {
 	case "text":
 		n, err = replay.WriteText(r, w)
@@ -173,6 +196,13 @@ func runReplay(args []string) error {
 		n, err = replay.WriteArrow(r, w)
 	case "parquet":
 		n, err = replay.WriteParquet(r, w)
+	case "perfetto":
+		var res *analyze.PerfettoResult
+		res, err = analyze.WritePerfetto(r, w, analyze.PerfettoOptions{Start: *start, End: *end})
+		if res != nil {
+			n = res.Events
+			pf = res
+		}
 	}
 	stop()
 	if err != nil {
@@ -180,6 +210,13 @@ func runReplay(args []string) error {
 			return nil
 		}
 		return fmt.Errorf("replay %s: %w", path, err)
+	}
+	if kind == "perfetto" && !*quiet {
+		fmt.Fprintf(os.Stderr, "kpcap replay: perfetto: %d slices of entry/return pairs, %d CPU slices (sched_switch), %d instants (%d unmatched entries, %d unmatched returns), %d counter values\n",
+			pf.Slices, pf.CPUSlices, pf.Instants, pf.UnmatchedEntries, pf.UnmatchedReturns, pf.Counters)
+	}
+	if kind == "perfetto" {
+		binary = false // stacks are inside the trace
 	}
 	if special && binary && r.StackCount() > 0 && !*quiet {
 		fmt.Fprintf(os.Stderr, "kpcap replay: %d stacks not written: %s is not a regular file, so it has no sibling for them\n", r.StackCount(), terminalSafe(*out))

@@ -1,0 +1,829 @@
+package analyze
+
+import (
+	"cmp"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/kpcap/kpcap/analyze/latency"
+	"github.com/kpcap/kpcap/format"
+	"github.com/kpcap/kpcap/replay"
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// PerfettoOptions choose how a trace becomes a Perfetto trace.
+type PerfettoOptions struct {
+	// Start and End, when set, pair these sources (names or globs) per
+	// thread instead of the automatic entry/return pairs, as
+	// LatencyOptions.Start and End do.
+	Start, End []string
+	// RateBinNS is the width of the events/s counter bins (default 100 ms).
+	RateBinNS uint64
+}
+
+// PerfettoResult counts what WritePerfetto wrote. Every event is one of: an
+// end of a slice of a pair (2 events per slice), a CPU slice (one
+// sched:sched_switch each) or an instant, so Events = 2*Slices + CPUSlices +
+// Instants.
+type PerfettoResult struct {
+	Events    int64 `json:"events"`
+	Slices    int64 `json:"slices"`     // entry/return pairs, on thread tracks
+	CPUSlices int64 `json:"cpu_slices"` // sched:sched_switch, on CPU tracks
+	Instants  int64 `json:"instants"`   // every other event, unmatched entries and returns included
+	Counters  int64 `json:"counters"`   // counter values (events/s, lost samples)
+	// UnmatchedEntries and UnmatchedReturns are the paired sources' events
+	// that found no partner (written as instants).
+	UnmatchedEntries uint64 `json:"unmatched_entries"`
+	UnmatchedReturns uint64 `json:"unmatched_returns"`
+	Bytes            int64  `json:"bytes"`
+}
+
+// Track uuids: a kind in the top byte, an id below.
+const (
+	trackProcess uint64 = iota + 1
+	trackThread
+	trackIdle // tid 0, one per CPU: the idle tasks share the tid
+	trackCPU
+	trackRate
+	trackLost
+)
+
+func trackUUID(kind, id uint64) uint64 { return kind<<56 | id&(1<<56-1) }
+
+// pfSeq is the one packet sequence the export writes.
+const pfSeq = 1
+
+// Bounds on what the export keeps between events.
+const (
+	maxInterned    = 1 << 16 // dynamic names (CPU slices, frames) interned; further ones are written inline
+	maxHeldPairs   = 1 << 16 // completed pairs held until their thread's outermost call returns
+	perfettoFlush  = 1 << 20 // output bytes buffered before a write
+	defaultRateBin = 100_000_000
+)
+
+type pfField struct {
+	col  int
+	name uint64 // debug annotation name iid
+}
+
+type pfSource struct {
+	name      uint64 // event name iid
+	fields    []pfField
+	role      latency.Role
+	fn        int
+	sched     bool // sched:sched_switch: a slice on its CPU's track
+	nextComm  int
+	nextPID   int
+	selected  bool
+	rateTrack bool
+}
+
+// heldPair is a completed pair waiting for its thread's stack to empty, so
+// that nested pairs starting at the same nanosecond are written outermost
+// first (trace_processor orders equal timestamps by file position).
+type heldPair struct {
+	start, end uint64
+	seq        uint64 // completion order: among equal intervals the later one is outer
+	track      uint64
+	name       uint64
+	entry      []byte // encoded TrackEvent fields of the begin (annotations, callstack)
+	exit       []byte // of the end
+}
+
+type perfettoWriter struct {
+	w   io.Writer
+	o   PerfettoOptions
+	r   *replay.Reader
+	res PerfettoResult
+	err error
+
+	out  pbuf // packets not yet written
+	ev   pbuf // the TrackEvent being built
+	news pbuf // InternedData entries the current packet introduces
+
+	srcs     []pfSource
+	rules    *latency.Rules
+	pairer   *latency.Pairer
+	funcName []uint64 // event name iid per function
+
+	events    map[string]uint64 // event name iids (static and dynamic)
+	annots    map[string]uint64 // debug annotation name iids
+	nextIID   uint64
+	annot     struct{ entry, ret, unmatched uint64 }
+	funcs     map[string]uint64 // frame function names, also the frames' iids
+	stackSeen []bool
+	dynamic   int // dynamic names interned
+
+	comms     []string
+	threads   map[int32]int32 // tid -> comm index it was last named with
+	processes map[int32]int32 // pid -> comm index
+	idle      map[uint32]bool
+	cpuOpen   map[uint32]bool
+
+	held      map[latency.Key][]heldPair
+	heldCount int
+	seq       uint64
+
+	binNS   uint64
+	bin     uint64 // index of the current events/s bin
+	binSeen bool
+	counts  []int64
+	lost    []format.Lost
+	lostSum map[uint32]int64
+	lastTS  uint64
+}
+
+// WritePerfetto writes the remaining events of r to w as a Perfetto protobuf
+// trace (TracePackets on one sequence, names interned): one track per process
+// and thread named from the trace's comms; entry/return pairs as slices
+// named by function on the thread's track (paired as MeasureLatency pairs
+// them), with the entry's and the return's fields as "entry" and "return"
+// debug annotations; sched:sched_switch as slices of the task that ran on
+// per-CPU tracks; every other event (and every unmatched entry or return) as
+// an instant with its fields; callstacks interned; counter tracks of
+// events/s per source and lost samples per CPU. Timestamps are on the
+// capture clock, declared by a ClockSnapshot as the trace's clock.
+func WritePerfetto(r *replay.Reader, w io.Writer, o PerfettoOptions) (*PerfettoResult, error) {
+	if o.RateBinNS == 0 {
+		o.RateBinNS = defaultRateBin
+	}
+	pw := &perfettoWriter{w: w, o: o, r: r, events: map[string]uint64{}, annots: map[string]uint64{}, funcs: map[string]uint64{},
+		threads: map[int32]int32{}, processes: map[int32]int32{}, idle: map[uint32]bool{},
+		cpuOpen: map[uint32]bool{}, held: map[latency.Key][]heldPair{}, lostSum: map[uint32]int64{},
+		binNS: o.RateBinNS}
+	if err := pw.begin(); err != nil {
+		return nil, err
+	}
+	srcIdx := sourceIndex(r.File())
+	for pw.err == nil && r.Next() {
+		b, err := newBatch(r.Record(), srcIdx)
+		if err != nil {
+			return &pw.res, err
+		}
+		pw.batch(b)
+	}
+	if pw.err != nil {
+		return &pw.res, pw.err
+	}
+	if err := r.Err(); err != nil {
+		return &pw.res, fmt.Errorf("read trace: %w", err)
+	}
+	pw.finish()
+	return &pw.res, pw.err
+}
+
+// clockID maps the file's capture clock to Perfetto's BuiltinClock.
+func clockID(name string) (uint64, error) {
+	switch name {
+	case "", "monotonic":
+		return pfClockMonotonic, nil
+	case "monotonic_raw":
+		return pfClockMonotonicRaw, nil
+	case "boottime":
+		return pfClockBoottime, nil
+	case "realtime":
+		return pfClockRealtime, nil
+	}
+	return 0, fmt.Errorf("perfetto: the trace's clock %q has no Perfetto builtin clock", name)
+}
+
+// intern returns the iid of an event or annotation name, adding its entry to
+// news (InternedData field table) when new. Event and annotation names have
+// separate tables but share one iid counter, which Perfetto allows.
+func (pw *perfettoWriter) intern(table protowire.Number, name string) uint64 {
+	m := pw.events
+	if table == pfInternAnnotationNames {
+		m = pw.annots
+	}
+	if id, ok := m[name]; ok {
+		return id
+	}
+	pw.nextIID++
+	id := pw.nextIID
+	m[name] = id
+	pw.news.begin(table)
+	pw.news.varint(pfIIDIID, id)
+	pw.news.str(pfIIDName, name)
+	pw.news.end()
+	return id
+}
+
+func (pw *perfettoWriter) begin() error {
+	f := pw.r.File()
+	clk, err := clockID(f.Header.Capture.Clock)
+	if err != nil {
+		return err
+	}
+	srcs := f.Header.Sources
+	if len(pw.o.Start) > 0 || len(pw.o.End) > 0 {
+		if len(pw.o.Start) == 0 || len(pw.o.End) == 0 {
+			return fmt.Errorf("explicit pairs need both a start and an end source")
+		}
+		st, err := matchSources(srcs, pw.o.Start)
+		if err != nil {
+			return fmt.Errorf("start: %w", err)
+		}
+		en, err := matchSources(srcs, pw.o.End)
+		if err != nil {
+			return fmt.Errorf("end: %w", err)
+		}
+		pw.rules = latency.ExplicitRules(len(srcs), st, en, srcs[st[0]].Name+" → "+srcs[en[0]].Name)
+	} else {
+		pw.rules = latency.AutoRules(srcs)
+	}
+	pw.pairer = latency.NewPairer(len(pw.rules.Funcs))
+	pw.pairer.OnUnmatched = pw.unmatchedEntry
+
+	// Every static name goes into the first packet's interned data.
+	for _, name := range pw.rules.Funcs {
+		pw.funcName = append(pw.funcName, pw.intern(pfInternEventNames, name))
+	}
+	pw.annot.entry = pw.intern(pfInternAnnotationNames, "entry")
+	pw.annot.ret = pw.intern(pfInternAnnotationNames, "return")
+	pw.annot.unmatched = pw.intern(pfInternAnnotationNames, "unmatched")
+	infos := pw.r.Sources()
+	pw.srcs = make([]pfSource, len(srcs))
+	pw.counts = make([]int64, len(srcs))
+	for i, s := range srcs {
+		ps := &pw.srcs[i]
+		ps.role, ps.fn = pw.rules.Role[i], pw.rules.Func[i]
+		ps.nextComm, ps.nextPID = -1, -1
+		if i >= len(infos) || !infos[i].Selected || infos[i].Err != nil {
+			continue
+		}
+		ps.selected = true
+		ps.name = pw.intern(pfInternEventNames, s.Name)
+		names := make([]string, 0, len(infos[i].Fields))
+		for name := range infos[i].Fields {
+			names = append(names, name)
+		}
+		slices.SortFunc(names, func(a, b string) int { return cmp.Compare(infos[i].Fields[a], infos[i].Fields[b]) })
+		for _, name := range names {
+			ps.fields = append(ps.fields, pfField{col: infos[i].Fields[name], name: pw.intern(pfInternAnnotationNames, name)})
+		}
+		if s.Name == "sched:sched_switch" {
+			ps.nextComm, ps.nextPID = pw.r.FieldColumn(i, "next_comm"), pw.r.FieldColumn(i, "next_pid")
+			ps.sched = ps.nextComm >= 0 && ps.nextPID >= 0
+		}
+	}
+	pw.comms = pw.r.CommNames()
+
+	// The first packet clears the sequence's incremental state, sets the
+	// clock of every later timestamp and declares that clock the trace's;
+	// REALTIME beside it lines the trace up with wall time and other traces.
+	p := &pw.out
+	p.begin(pfTracePacket)
+	p.varint(pfPacketSequenceID, pfSeq)
+	p.varint(pfPacketSequenceFlags, pfSeqIncrementalStateCleared)
+	p.begin(pfPacketDefaults)
+	p.varint(pfDefaultsTimestampClockID, clk)
+	p.end()
+	start := replay.TraceStart(f)
+	p.begin(pfPacketClockSnapshot)
+	p.begin(pfSnapshotClocks)
+	p.varint(pfClockID, clk)
+	p.varint(pfClockTimestamp, start)
+	p.end()
+	if off := f.Header.Host.WallOffsetNS; off != 0 && clk != pfClockRealtime {
+		p.begin(pfSnapshotClocks)
+		p.varint(pfClockID, pfClockRealtime)
+		p.varint(pfClockTimestamp, uint64(int64(start)+off))
+		p.end()
+	}
+	p.varint(pfSnapshotPrimaryClock, clk)
+	p.end()
+	pw.flushNews()
+	p.end()
+
+	since, until := pw.r.Options().Since, pw.r.Options().Until
+	pw.lost = slices.DeleteFunc(slices.Clone(f.Lost), func(l format.Lost) bool {
+		return l.Time < since || until != 0 && l.Time >= until
+	})
+	slices.SortStableFunc(pw.lost, func(a, b format.Lost) int { return cmp.Compare(a.Time, b.Time) })
+	return nil
+}
+
+// flushNews writes the pending interned entries as the open packet's
+// InternedData.
+func (pw *perfettoWriter) flushNews() {
+	if len(pw.news.b) == 0 {
+		return
+	}
+	pw.out.begin(pfPacketInternedData)
+	pw.out.b = append(pw.out.b, pw.news.b...)
+	pw.out.end()
+	pw.news.b = pw.news.b[:0]
+}
+
+// packet writes one TracePacket at ts holding the TrackEvent built in pw.ev
+// (and the interned entries it introduced).
+func (pw *perfettoWriter) packet(ts uint64) {
+	p := &pw.out
+	p.begin(pfTracePacket)
+	p.varint(pfPacketTimestamp, ts)
+	p.varint(pfPacketSequenceID, pfSeq)
+	p.varint(pfPacketSequenceFlags, pfSeqNeedsIncrementalState)
+	pw.flushNews()
+	p.bytes(pfPacketTrackEvent, pw.ev.b)
+	p.end()
+	pw.ev.b = pw.ev.b[:0]
+	if len(p.b) >= perfettoFlush {
+		pw.write()
+	}
+}
+
+func (pw *perfettoWriter) write() {
+	if pw.err != nil || len(pw.out.b) == 0 {
+		return
+	}
+	n, err := pw.w.Write(pw.out.b)
+	pw.res.Bytes += int64(n)
+	if err != nil {
+		pw.err = fmt.Errorf("write perfetto trace: %w", err)
+	}
+	pw.out.b = pw.out.b[:0]
+}
+
+// descriptor writes a TrackDescriptor packet; body fills the descriptor.
+func (pw *perfettoWriter) descriptor(ts, uuid, parent uint64, name string, body func(p *pbuf)) {
+	p := &pw.out
+	p.begin(pfTracePacket)
+	p.varint(pfPacketTimestamp, ts)
+	p.varint(pfPacketSequenceID, pfSeq)
+	p.begin(pfPacketTrackDescriptor)
+	p.varint(pfTrackUUID, uuid)
+	if parent != 0 {
+		p.varint(pfTrackParentUUID, parent)
+	}
+	if name != "" {
+		p.str(pfTrackName, name)
+	}
+	if body != nil {
+		body(p)
+	}
+	p.end()
+	p.end()
+}
+
+func (pw *perfettoWriter) comm(ci int32) string {
+	if ci < 0 || int(ci) >= len(pw.comms) {
+		return ""
+	}
+	return pw.comms[ci]
+}
+
+// threadTrack returns the track of an event's task, declaring its process
+// and thread (again when its comm changed, which renames it from ts on).
+func (pw *perfettoWriter) threadTrack(ts uint64, pid, tid int32, cpu uint32, ci int32) uint64 {
+	if tid == 0 {
+		u := trackUUID(trackIdle, uint64(cpu))
+		if !pw.idle[cpu] {
+			pw.idle[cpu] = true
+			pw.descriptor(ts, u, 0, "CPU "+strconv.Itoa(int(cpu))+" idle task (tid 0)", nil)
+		}
+		return u
+	}
+	proc := trackUUID(trackProcess, uint64(uint32(pid)))
+	if old, ok := pw.processes[pid]; !ok || (tid == pid && old != ci) {
+		pw.processes[pid] = ci
+		name := pw.comm(ci)
+		pw.descriptor(ts, proc, 0, "", func(p *pbuf) {
+			p.begin(pfTrackProcess)
+			p.sint(pfProcessPID, int64(pid))
+			if name != "" {
+				p.str(pfProcessName, name)
+			}
+			p.end()
+		})
+	}
+	u := trackUUID(trackThread, uint64(uint32(tid)))
+	if old, ok := pw.threads[tid]; !ok || old != ci {
+		pw.threads[tid] = ci
+		name := pw.comm(ci)
+		pw.descriptor(ts, u, proc, "", func(p *pbuf) {
+			p.begin(pfTrackThread)
+			p.sint(pfThreadPID, int64(pid))
+			p.sint(pfThreadTID, int64(tid))
+			if name != "" {
+				p.str(pfThreadName, name)
+			}
+			p.end()
+		})
+	}
+	return u
+}
+
+// counterTrack declares a counter track.
+func (pw *perfettoWriter) counterTrack(ts, uuid uint64, name, unit string) {
+	pw.descriptor(ts, uuid, 0, name, func(p *pbuf) {
+		p.begin(pfTrackCounter)
+		p.varint(pfCounterUnit, pfCounterUnitCount)
+		p.str(pfCounterUnitName, unit)
+		p.end()
+	})
+}
+
+func (pw *perfettoWriter) counter(ts, track uint64, v int64) {
+	e := &pw.ev
+	e.varint(pfEventType, pfTypeCounter)
+	e.varint(pfEventTrackUUID, track)
+	e.sint(pfEventCounterValue, v)
+	pw.packet(ts)
+	pw.res.Counters++
+}
+
+// advance writes the counters due before ts: closed events/s bins and loss
+// reports.
+func (pw *perfettoWriter) advance(ts uint64) {
+	pw.lostUntil(ts)
+	bin := ts / pw.binNS
+	if !pw.binSeen {
+		pw.bin, pw.binSeen = bin, true
+		return
+	}
+	if bin == pw.bin {
+		return
+	}
+	pw.closeBin()
+	if bin > pw.bin+1 {
+		// A gap without events: the rate drops to zero until the next bin.
+		pw.bin++
+		pw.closeBin()
+	}
+	pw.bin = bin
+}
+
+// lostUntil writes the loss reports up to ts as cumulative counters per CPU.
+func (pw *perfettoWriter) lostUntil(ts uint64) {
+	for len(pw.lost) > 0 && pw.lost[0].Time <= ts {
+		l := pw.lost[0]
+		pw.lost = pw.lost[1:]
+		u := trackUUID(trackLost, uint64(l.CPU))
+		if _, ok := pw.lostSum[l.CPU]; !ok {
+			pw.counterTrack(l.Time, u, "lost samples, CPU "+strconv.Itoa(int(l.CPU)), "samples lost (cumulative)")
+		}
+		pw.lostSum[l.CPU] += int64(l.Count)
+		pw.counter(l.Time, u, pw.lostSum[l.CPU])
+	}
+}
+
+// closeBin writes each source's rate in the current bin at the bin's start.
+func (pw *perfettoWriter) closeBin() {
+	ts := pw.bin * pw.binNS
+	scale := 1e9 / float64(pw.binNS)
+	for i := range pw.srcs {
+		ps := &pw.srcs[i]
+		if !ps.selected {
+			continue
+		}
+		if !ps.rateTrack {
+			if pw.counts[i] == 0 {
+				continue
+			}
+			ps.rateTrack = true
+			pw.counterTrack(ts, trackUUID(trackRate, uint64(i)), pw.r.File().Header.Sources[i].Name+" events/s", "events/s")
+		}
+		pw.counter(ts, trackUUID(trackRate, uint64(i)), int64(float64(pw.counts[i])*scale+0.5))
+		pw.counts[i] = 0
+	}
+}
+
+func (pw *perfettoWriter) batch(b *batch) {
+	rec := b.rec
+	for i := 0; i < b.n; i++ {
+		src := b.srcOf(i)
+		if src < 0 {
+			continue
+		}
+		ps := &pw.srcs[src]
+		ts := b.ts.Value(i)
+		pw.res.Events++
+		pw.advance(ts)
+		pw.counts[src]++
+		pw.lastTS = max(pw.lastTS, ts)
+		cpu, tid := b.cpu.Value(i), b.tid.Value(i)
+		ci := int32(-1)
+		if b.comm.valid(i) {
+			ci = int32(b.comm.index(i))
+		}
+		track := pw.threadTrack(ts, b.pid.Value(i), tid, cpu, ci)
+		stack := b.stackID(i)
+		if ps.sched {
+			pw.schedSwitch(rec, i, ts, cpu, ps, stack)
+			continue
+		}
+		switch ps.role {
+		case latency.Entry:
+			var aux []byte
+			aux = protowire.AppendVarint(aux, uint64(src))
+			aux = pw.annotations(aux, rec, i, ps, pw.annot.entry)
+			aux = pw.callstack(aux, stack)
+			pw.pairer.Entry(latency.ThreadKey(tid, cpu), ps.fn, ts, latency.Payload{StackID: stack, Aux: aux})
+			continue
+		case latency.Exit:
+			k := latency.ThreadKey(tid, cpu)
+			pr, ok := pw.pairer.Exit(k, ps.fn, ts)
+			if !ok {
+				pw.res.UnmatchedReturns++
+				pw.instant(ts, track, ps.name, rec, i, ps, stack, true)
+				continue
+			}
+			_, n := protowire.ConsumeVarint(pr.Aux)
+			var exit []byte
+			exit = pw.annotations(exit, rec, i, ps, pw.annot.ret)
+			exit = pw.callstack(exit, stack)
+			pw.seq++
+			pw.hold(k, heldPair{start: pr.Start, end: pr.Start + pr.Dur, seq: pw.seq, track: track,
+				name: pw.funcName[ps.fn], entry: pr.Aux[n:], exit: exit})
+			continue
+		}
+		pw.instant(ts, track, ps.name, rec, i, ps, stack, false)
+	}
+}
+
+// instant writes event i as an instant on track.
+func (pw *perfettoWriter) instant(ts, track, name uint64, rec arrow.Record, i int, ps *pfSource, stack int64, unmatched bool) {
+	e := &pw.ev
+	e.varint(pfEventType, pfTypeInstant)
+	e.varint(pfEventTrackUUID, track)
+	e.varint(pfEventNameIID, name)
+	e.b = pw.annotations(e.b, rec, i, ps, 0)
+	if unmatched {
+		pw.boolAnnotation(pw.annot.unmatched)
+	}
+	e.b = pw.callstack(e.b, stack)
+	pw.packet(ts)
+	pw.res.Instants++
+}
+
+func (pw *perfettoWriter) boolAnnotation(name uint64) {
+	e := &pw.ev
+	e.begin(pfEventDebugAnnotations)
+	e.varint(pfAnnotNameIID, name)
+	e.varint(pfAnnotBool, 1)
+	e.end()
+}
+
+// unmatchedEntry writes an entry that will never pair as an instant.
+func (pw *perfettoWriter) unmatchedEntry(k latency.Key, fn int, ts uint64, pl latency.Payload) {
+	src, n := protowire.ConsumeVarint(pl.Aux)
+	if n < 0 || int(src) >= len(pw.srcs) {
+		return
+	}
+	pw.res.UnmatchedEntries++
+	e := &pw.ev
+	e.varint(pfEventType, pfTypeInstant)
+	e.varint(pfEventTrackUUID, keyTrack(k))
+	e.varint(pfEventNameIID, pw.srcs[src].name)
+	e.b = append(e.b, pl.Aux[n:]...)
+	pw.boolAnnotation(pw.annot.unmatched)
+	pw.packet(ts)
+	pw.res.Instants++
+}
+
+// keyTrack is the track of a pairing key (thread keys only).
+func keyTrack(k latency.Key) uint64 {
+	if k.N&(1<<63) != 0 {
+		return trackUUID(trackIdle, k.N&^(1<<63))
+	}
+	return trackUUID(trackThread, k.N)
+}
+
+// hold keeps a completed pair until nothing is open below it on its thread,
+// then writes the thread's held pairs outermost first.
+func (pw *perfettoWriter) hold(k latency.Key, hp heldPair) {
+	pw.held[k] = append(pw.held[k], hp)
+	pw.heldCount++
+	if pw.pairer.Open(k) == 0 || pw.heldCount >= maxHeldPairs {
+		pw.release(k)
+	}
+}
+
+// release writes the held pairs of k as properly nested begin/end events.
+func (pw *perfettoWriter) release(k latency.Key) {
+	hs := pw.held[k]
+	if len(hs) == 0 {
+		return
+	}
+	if len(hs) > 1 {
+		slices.SortFunc(hs, func(a, b heldPair) int {
+			return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(b.end, a.end), cmp.Compare(b.seq, a.seq))
+		})
+	}
+	var open []*heldPair
+	for j := range hs {
+		h := &hs[j]
+		for len(open) > 0 && !encloses(open[len(open)-1], h) {
+			pw.sliceEnd(open[len(open)-1])
+			open = open[:len(open)-1]
+		}
+		pw.sliceBegin(h)
+		open = append(open, h)
+	}
+	for len(open) > 0 {
+		pw.sliceEnd(open[len(open)-1])
+		open = open[:len(open)-1]
+	}
+	pw.heldCount -= len(hs)
+	clear(hs)
+	pw.held[k] = hs[:0]
+	if cap(hs) > 64 {
+		delete(pw.held, k)
+	}
+}
+
+// encloses reports whether o is an ancestor of h: it started no later,
+// ended no earlier, and completed after h.
+func encloses(o, h *heldPair) bool {
+	return o.start <= h.start && h.end <= o.end && o.seq > h.seq
+}
+
+func (pw *perfettoWriter) sliceBegin(h *heldPair) {
+	e := &pw.ev
+	e.varint(pfEventType, pfTypeSliceBegin)
+	e.varint(pfEventTrackUUID, h.track)
+	e.varint(pfEventNameIID, h.name)
+	e.b = append(e.b, h.entry...)
+	pw.packet(h.start)
+	pw.res.Slices++
+}
+
+func (pw *perfettoWriter) sliceEnd(h *heldPair) {
+	e := &pw.ev
+	e.varint(pfEventType, pfTypeSliceEnd)
+	e.varint(pfEventTrackUUID, h.track)
+	e.b = append(e.b, h.exit...)
+	pw.packet(h.end)
+}
+
+// schedSwitch ends the slice running on cpu and begins the next task's.
+func (pw *perfettoWriter) schedSwitch(rec arrow.Record, i int, ts uint64, cpu uint32, ps *pfSource, stack int64) {
+	u := trackUUID(trackCPU, uint64(cpu))
+	open, known := pw.cpuOpen[cpu]
+	if !known {
+		pw.descriptor(ts, u, 0, "CPU "+strconv.Itoa(int(cpu))+" (sched_switch)", nil)
+	}
+	if open {
+		pw.ev.varint(pfEventType, pfTypeSliceEnd)
+		pw.ev.varint(pfEventTrackUUID, u)
+		pw.packet(ts)
+	}
+	comm, _ := valueString(rec.Column(ps.nextComm), i)
+	pid, _ := valueString(rec.Column(ps.nextPID), i)
+	name := comm + " [" + pid + "]"
+	e := &pw.ev
+	e.varint(pfEventType, pfTypeSliceBegin)
+	e.varint(pfEventTrackUUID, u)
+	if id, ok := pw.events[name]; ok || pw.dynamic < maxInterned {
+		if !ok {
+			pw.dynamic++
+			id = pw.intern(pfInternEventNames, name)
+		}
+		e.varint(pfEventNameIID, id)
+	} else {
+		e.str(pfEventName, name)
+	}
+	e.b = pw.annotations(e.b, rec, i, ps, 0)
+	e.b = pw.callstack(e.b, stack)
+	pw.packet(ts)
+	pw.cpuOpen[cpu] = true
+	pw.res.CPUSlices++
+}
+
+// annotations appends event i's fields as debug annotations (TrackEvent
+// field 4): one per field, or one dict named dict holding them.
+func (pw *perfettoWriter) annotations(b []byte, rec arrow.Record, i int, ps *pfSource, dict uint64) []byte {
+	if len(ps.fields) == 0 {
+		return b
+	}
+	p := pbuf{b: b}
+	if dict != 0 {
+		p.begin(pfEventDebugAnnotations)
+		p.varint(pfAnnotNameIID, dict)
+	}
+	entry := pfEventDebugAnnotations
+	if dict != 0 {
+		entry = pfAnnotDictEntries
+	}
+	for _, f := range ps.fields {
+		col := rec.Column(f.col)
+		if col.IsNull(i) {
+			continue
+		}
+		p.begin(entry)
+		p.varint(pfAnnotNameIID, f.name)
+		switch x := col.(type) {
+		case *array.Uint64:
+			p.varint(pfAnnotUint, x.Value(i))
+		case *array.Uint32:
+			p.varint(pfAnnotUint, uint64(x.Value(i)))
+		case *array.Uint16:
+			p.varint(pfAnnotUint, uint64(x.Value(i)))
+		case *array.Uint8:
+			p.varint(pfAnnotUint, uint64(x.Value(i)))
+		case *array.Int64:
+			p.sint(pfAnnotInt, x.Value(i))
+		case *array.Int32:
+			p.sint(pfAnnotInt, int64(x.Value(i)))
+		case *array.Int16:
+			p.sint(pfAnnotInt, int64(x.Value(i)))
+		case *array.Int8:
+			p.sint(pfAnnotInt, int64(x.Value(i)))
+		case *array.String:
+			p.str(pfAnnotString, x.Value(i))
+		case *array.Binary:
+			p.str(pfAnnotString, hex.EncodeToString(x.Value(i)))
+		default:
+			s, _ := valueString(col, i)
+			p.str(pfAnnotString, s)
+		}
+		p.end()
+	}
+	if dict != 0 {
+		p.end()
+	}
+	return p.b
+}
+
+// callstack appends the interned callstack of a stack id (TrackEvent field
+// callstack_iid), interning its frames into news on first use.
+func (pw *perfettoWriter) callstack(b []byte, id int64) []byte {
+	if id < 0 {
+		return b
+	}
+	if int(id) >= len(pw.stackSeen) {
+		pw.stackSeen = append(pw.stackSeen, make([]bool, int(id)+1-len(pw.stackSeen))...)
+	}
+	if !pw.stackSeen[id] {
+		pw.stackSeen[id] = true
+		frames := pw.r.Stack(id)
+		ids := make([]uint64, len(frames))
+		// Callstack.frame_ids lists the outermost frame first; replay's
+		// stacks start at the leaf.
+		for k, f := range frames {
+			name := f.Name
+			if !f.Kernel && f.Module != "" {
+				name += " [" + f.Module + "]"
+			}
+			fid, ok := pw.funcs[name]
+			if !ok {
+				fid = uint64(len(pw.funcs) + 1)
+				pw.funcs[name] = fid
+				n := &pw.news
+				n.begin(pfInternFunctionNames)
+				n.varint(pfStringIID, fid)
+				n.str(pfStringStr, name)
+				n.end()
+				n.begin(pfInternFrames)
+				n.varint(pfFrameIID, fid)
+				n.varint(pfFrameFunctionName, fid)
+				n.end()
+			}
+			ids[len(frames)-1-k] = fid
+		}
+		n := &pw.news
+		n.begin(pfInternCallstacks)
+		n.varint(pfCallstackIID, uint64(id)+1)
+		for _, fid := range ids {
+			n.varint(pfCallstackFrameIDs, fid)
+		}
+		n.end()
+	}
+	b = protowire.AppendTag(b, pfEventCallstackIID, protowire.VarintType)
+	return protowire.AppendVarint(b, uint64(id)+1)
+}
+
+func (pw *perfettoWriter) finish() {
+	pw.pairer.Finish()
+	keys := make([]latency.Key, 0, len(pw.held))
+	for k := range pw.held {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b latency.Key) int { return cmp.Or(cmp.Compare(a.N, b.N), cmp.Compare(a.S, b.S)) })
+	for _, k := range keys {
+		pw.release(k)
+	}
+	// The tasks running on each CPU ran at least until the last event.
+	cpus := make([]uint32, 0, len(pw.cpuOpen))
+	for c, open := range pw.cpuOpen {
+		if open {
+			cpus = append(cpus, c)
+		}
+	}
+	slices.Sort(cpus)
+	for _, c := range cpus {
+		pw.ev.varint(pfEventType, pfTypeSliceEnd)
+		pw.ev.varint(pfEventTrackUUID, trackUUID(trackCPU, uint64(c)))
+		pw.packet(pw.lastTS)
+	}
+	if pw.binSeen {
+		pw.closeBin()
+	}
+	pw.lostUntil(^uint64(0))
+	pw.write()
+}
