@@ -176,6 +176,22 @@ type UserFrame struct {
 	Object string `json:"object"` // mapped file, e.g. "/usr/lib/x86_64-linux-gnu/libc.so.6"
 }
 
+// Cgroup names a cgroup v2 directory by its kernel id (the directory's
+// inode number, which perf reports as PERF_SAMPLE_CGROUP).
+type Cgroup struct {
+	ID   uint64 `json:"id"`
+	Path string `json:"path"` // relative to the cgroup2 mount: "/system.slice/nginx.service"
+}
+
+// TaskCgroup says that thread TID of process PID is in cgroup ID from Time
+// on (until its next record).
+type TaskCgroup struct {
+	PID  uint32 `json:"pid"`
+	TID  uint32 `json:"tid"`
+	Time uint64 `json:"time"`
+	ID   uint64 `json:"id"`
+}
+
 // FrameInfo describes one zstd frame of a file.
 type FrameInfo struct {
 	Offset  int64  // of the compressed frame in the file

@@ -53,6 +53,9 @@ const (
 	kindLost       = 8  // JSON []Lost
 	kindNotes      = 9  // JSON []string
 	kindSet        = 10 // JSON SetInfo
+	// 11 is left to other metadata; cgroups take 12 and 13.
+	kindCgroups     = 12 // JSON []Cgroup
+	kindTaskCgroups = 13 // JSON []TaskCgroup
 )
 
 // epbOverhead is the EPB size without packet data and padding.

@@ -40,6 +40,10 @@ type File struct {
 	Comms      []Comm      //
 	Symbols    []Symbol    // sorted by Addr
 	UserFrames []UserFrame //
+	// Cgroups and TaskCgroups say which cgroup each thread was in (format
+	// 1.1 files recorded with --cgroup; empty otherwise): see CgroupOf.
+	Cgroups     []Cgroup
+	TaskCgroups []TaskCgroup
 	Frames     []FrameInfo // sample frames in file order
 	Indexed    bool        // the seek index was present and valid
 	Warnings   []string    // what could not be read (truncated tail, corrupt frame, ...)
@@ -53,6 +57,8 @@ type File struct {
 	ra     io.ReaderAt
 	closer io.Closer
 	look   lookups
+	cgOnce sync.Once
+	cg     cgroupLookup
 
 	// open-time state
 	nsrc        int
@@ -474,6 +480,10 @@ func (f *File) readCustom(kind uint32, p []byte) error {
 			f.Header.Set = &SetInfo{}
 		}
 		err = json.Unmarshal(p, f.Header.Set)
+	case kindCgroups:
+		err = appendJSON(f, &f.Cgroups, p)
+	case kindTaskCgroups:
+		err = appendJSON(f, &f.TaskCgroups, p)
 	default:
 		// Later minor versions may add kinds; they are optional by rule.
 	}

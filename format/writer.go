@@ -81,6 +81,7 @@ type Writer struct {
 	comms []Comm
 	lost  []Lost
 	notes []string
+	tcgs  []TaskCgroup
 
 	counts    []srcCount
 	lostBySrc map[uint32]uint64
@@ -618,7 +619,10 @@ func (w *Writer) encodeQueued() error {
 	if err := appendJSONBlocks(w, kindNotes, w.notes); err != nil {
 		return err
 	}
-	w.comms, w.lost, w.notes = w.comms[:0], w.lost[:0], w.notes[:0]
+	if err := appendJSONBlocks(w, kindTaskCgroups, w.tcgs); err != nil {
+		return err
+	}
+	w.comms, w.lost, w.notes, w.tcgs = w.comms[:0], w.lost[:0], w.notes[:0], w.tcgs[:0]
 	return nil
 }
 
@@ -627,7 +631,7 @@ func (w *Writer) metaAdded() error {
 	if w.frameStart.IsZero() {
 		w.frameStart = time.Now()
 	}
-	if len(w.meta) >= w.frameBytes || len(w.comms)+len(w.lost)+len(w.notes) >= maxQueued {
+	if len(w.meta) >= w.frameBytes || len(w.comms)+len(w.lost)+len(w.notes)+len(w.tcgs) >= maxQueued {
 		return w.closeFrame()
 	}
 	return nil
@@ -673,6 +677,27 @@ func (w *Writer) AddUserFrames(u []UserFrame) error {
 	if err := appendJSONBlocks(w, kindUserFrames, u); err != nil {
 		return err
 	}
+	return w.metaAdded()
+}
+
+// AddCgroups adds cgroup id → path records (any order; a later record of
+// an id replaces an earlier one).
+func (w *Writer) AddCgroups(c []Cgroup) error {
+	if w.closed {
+		return errClosed
+	}
+	if err := appendJSONBlocks(w, kindCgroups, c); err != nil {
+		return err
+	}
+	return w.metaAdded()
+}
+
+// AddTaskCgroup queues a record that a thread is in a cgroup from a time on.
+func (w *Writer) AddTaskCgroup(t TaskCgroup) error {
+	if w.closed {
+		return errClosed
+	}
+	w.tcgs = append(w.tcgs, t)
 	return w.metaAdded()
 }
 
