@@ -44,10 +44,10 @@ type File struct {
 	// 1.1 files recorded with --cgroup; empty otherwise): see CgroupOf.
 	Cgroups     []Cgroup
 	TaskCgroups []TaskCgroup
-	Frames     []FrameInfo // sample frames in file order
-	Indexed    bool        // the seek index was present and valid
-	Warnings   []string    // what could not be read (truncated tail, corrupt frame, ...)
-	Size       int64       // file bytes
+	Frames      []FrameInfo // sample frames in file order
+	Indexed     bool        // the seek index was present and valid
+	Warnings    []string    // what could not be read (truncated tail, corrupt frame, ...)
+	Size        int64       // file bytes
 
 	// MetaFrames counts the frames holding only metadata (header, ISBs, ...).
 	MetaFrames int

@@ -128,6 +128,7 @@ type capture struct {
 	psamp  perf.Sample
 	comms  map[uint32]taskComm // tid -> comm, to name forked children and each new file's tasks
 	syms   *symbolizer
+	cg     *cgroupState // --cgroup; nil otherwise
 	err    error
 
 	// aborted is set when opts.Force closes: the writer stops between two
@@ -151,6 +152,9 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 	}
 	if o.PID < 0 {
 		return nil, &UsageError{fmt.Sprintf("bad --pid %d", o.PID)}
+	}
+	if len(o.Cgroups) > 0 && (o.PID != 0 || len(o.Command) > 0) {
+		return nil, &UsageError{"--cgroup cannot be combined with --pid or a command"}
 	}
 	gc := tuneGC(recordMemLimit)
 	defer gc.restore()
@@ -243,6 +247,15 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 	c := &capture{opts: o, sources: r.sources, cpus: cpus, comms: map[uint32]taskComm{}, resolver: r, tracked: map[uint32]uint64{}, trackTasks: o.PID != 0 || len(o.Command) > 0, res: res}
 	c.drop = make([]uint64, len(c.sources))
 	defer c.closeEvents() // before r.cleanup: probes in use cannot be deleted
+	if len(o.Cgroups) > 0 {
+		if c.cg, err = resolveCgroups(o.Cgroups); err != nil {
+			return nil, err
+		}
+		defer c.cg.close()
+		if c.cg.perSample = probeCgroupSampling(cpus[0]); !c.cg.perSample && o.Notice != nil {
+			o.Notice("this kernel does not record each sample's cgroup (PERF_SAMPLE_CGROUP needs Linux 5.7+): events are restricted to the cgroups, but the file cannot tell them apart (no --by cgroup)")
+		}
+	}
 
 	var child *childProc
 	if len(o.Command) > 0 {
@@ -441,6 +454,7 @@ func (c *capture) open(r *resolver, child *childProc) error {
 			d.Type, d.Config, d.Task = unix.PERF_TYPE_SOFTWARE, unix.PERF_COUNT_SW_DUMMY, true
 			d.Mmap = o.CallGraph
 			d.CallGraph = false
+			d.CgroupRecords = c.cg != nil && c.cg.perSample
 			if owner < 0 {
 				// A quarter: fewer wakeups (each costs the runtime a burst
 				// of scheduler activity) while three quarters of the ring
@@ -484,32 +498,34 @@ func (c *capture) open(r *resolver, child *childProc) error {
 					}
 					pid, a.Inherit, a.EnableOnExec = -1, false, false
 				}
-				fd, err := perf.Open(&a, pid, cpu)
+				fds, err := c.openSource(&a, pid, cpu)
 				if err != nil {
 					if errors.Is(err, unix.ESRCH) && o.PID != 0 {
 						break
 					}
 					return openError(s.desc.Name, cpu, err)
 				}
-				c.fds = append(c.fds, fd)
-				if err := perf.SetOutput(fd, owner); err != nil {
-					return fmt.Errorf("%s: redirect into the CPU %d ring: %w", s.desc.Name, cpu, err)
-				}
-				if s.filter {
-					before := ""
-					if r.fs != nil {
-						before = r.fs.ErrorLog()
+				for _, fd := range fds {
+					c.fds = append(c.fds, fd)
+					if err := perf.SetOutput(fd, owner); err != nil {
+						return fmt.Errorf("%s: redirect into the CPU %d ring: %w", s.desc.Name, cpu, err)
 					}
-					if err := perf.SetFilter(fd, o.Filter); err != nil {
-						return filterError(o.Filter, s, err, r, before)
+					if s.filter {
+						before := ""
+						if r.fs != nil {
+							before = r.fs.ErrorLog()
+						}
+						if err := perf.SetFilter(fd, o.Filter); err != nil {
+							return filterError(o.Filter, s, err, r, before)
+						}
 					}
-				}
-				if err := c.register(fd, int32(si)); err != nil {
-					return err
-				}
-				c.srcFDs = append(c.srcFDs, srcFD{fd: fd, src: int32(si), q: qi})
-				if s.wide {
-					c.wideFDs = append(c.wideFDs, fd)
+					if err := c.register(fd, int32(si)); err != nil {
+						return err
+					}
+					c.srcFDs = append(c.srcFDs, srcFD{fd: fd, src: int32(si), q: qi})
+					if s.wide {
+						c.wideFDs = append(c.wideFDs, fd)
+					}
 				}
 			}
 		}
@@ -629,6 +645,8 @@ func (c *capture) targets() string {
 		t = "command " + strings.Join(o.Command, " ")
 	case o.PID != 0:
 		t = "pid " + strconv.Itoa(o.PID)
+	case c.cg != nil:
+		t = c.cg.describe()
 	default:
 		t = "system-wide"
 	}
@@ -1048,6 +1066,9 @@ func (c *capture) emit(qi int, r []byte) error {
 		// written already: forget it to keep long captures bounded.
 		if pid, _, tid, _, ok := perf.Task(r); ok {
 			delete(c.comms, tid)
+			if c.cg != nil {
+				delete(c.cg.tids, tid)
+			}
 			if c.trackTasks {
 				// Some kernels (6.1, 6.12) tear the task's perf context down,
 				// writing this record, before sched_process_exit fires: keep
@@ -1062,6 +1083,10 @@ func (c *capture) emit(qi int, r []byte) error {
 	case perf.RecordMmap:
 		if pid, addr, length, pgoff, path, ok := perf.Mmap(r); ok && c.syms != nil {
 			c.syms.mmap(pid, addr, length, pgoff, path)
+		}
+	case perf.RecordCgroup:
+		if id, path, ok := perf.Cgroup(r); ok && c.cg != nil {
+			c.cg.paths[id] = string(path)
 		}
 	case perf.RecordLost, perf.RecordLostSamples:
 		n, ok := perf.Lost(r)
@@ -1112,6 +1137,13 @@ func (c *capture) emitSample(qi int, r []byte) error {
 	if c.opts.CallGraph {
 		s.Callchain = ps.AppendChain(s.Callchain[:0])
 		c.syms.see(ps.PID, s.Callchain)
+	}
+	if c.cg != nil {
+		if id, ok := ps.Cgroup(); ok {
+			if err := c.cg.sample(c.out, ps.PID, ps.TID, ps.Time, id); err != nil {
+				return fmt.Errorf("write %s: %w", c.opts.Output, err)
+			}
+		}
 	}
 	c.recvCPU[src][qi]++
 	c.lastNS = ps.Time

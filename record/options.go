@@ -9,12 +9,17 @@ import (
 // Options configure a capture. The zero value (plus Output) records the
 // default event set system-wide until the context is cancelled.
 type Options struct {
-	Events     []string      // tracepoints "SUBSYS:EVENT", globs allowed
-	Probes     []string      // kprobe/uprobe definitions in kprobe_events syntax
-	Filter     string        // ftrace filter applied in the kernel to the sources that have its fields
-	PID        int           // trace this process (all its threads and later children); 0: system-wide
-	CPUs       []int         // restrict to these CPUs; nil: all online
-	Command    []string      // run and trace this command and its descendants; stop when it exits
+	Events  []string // tracepoints "SUBSYS:EVENT", globs allowed
+	Probes  []string // kprobe/uprobe definitions in kprobe_events syntax
+	Filter  string   // ftrace filter applied in the kernel to the sources that have its fields
+	PID     int      // trace this process (all its threads and later children); 0: system-wide
+	CPUs    []int    // restrict to these CPUs; nil: all online
+	Command []string // run and trace this command and its descendants; stop when it exits
+	// Cgroups restricts the sources to the tasks of these cgroup v2
+	// directories and their descendants (a path, a systemd unit such as
+	// nginx.service, or a container id); the file then records each
+	// sample's cgroup. Not with PID or Command.
+	Cgroups    []string
 	Duration   time.Duration // stop after this long; 0: until cancelled
 	CallGraph  bool          // record kernel and user callchains
 	BufferSize int           // ring bytes per CPU (rounded down to a power of two); 0: default
@@ -145,6 +150,8 @@ type sink interface {
 	AddLost(l format.Lost) error
 	AddSymbols(s []format.Symbol) error
 	AddUserFrames(u []format.UserFrame) error
+	AddCgroups(c []format.Cgroup) error
+	AddTaskCgroup(t format.TaskCgroup) error
 	Tick(now time.Time) error
 	Close(stats []format.Stats) error
 	CompressedBytes() int64

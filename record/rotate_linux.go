@@ -113,6 +113,11 @@ func (c *capture) openFile(path string, set *format.SetInfo) error {
 // did not.
 func (c *capture) closeFile(end uint64, final bool) (FileStats, error) {
 	var errs []error
+	if c.cg != nil {
+		if err := c.cg.flush(c.out); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.syms != nil {
 		if err := c.syms.flushUser(c.out); err != nil {
 			errs = append(errs, err)

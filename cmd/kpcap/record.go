@@ -39,7 +39,8 @@ const recordUsage = `Usage: kpcap record [options] [-- COMMAND [ARGS...]]
 Record kernel tracepoints, kprobes/kretprobes and uprobes/uretprobes through
 perf_event_open into a compressed pcapng trace (default trace.pcapng.zst).
 System-wide by default; --pid follows one process, a COMMAND is run and
-followed with its children until it exits. Once every event is enabled it
+followed with its children until it exits, --cgroup keeps the tasks of
+cgroups (containers, services) and records each sample's cgroup. Once every event is enabled it
 prints "kpcap record: recording N sources on M CPUs to FILE" on stderr
 (unless -q): scripts may wait for that line. Ctrl-C stops and finalizes the
 file (a second Ctrl-C stops at once, counting what it discards as lost).
@@ -71,6 +72,7 @@ Examples:
   kpcap record -p 'p /usr/bin/bash:readline' -p 'r /usr/bin/bash:readline' --pid 1234
   kpcap record -e syscalls:sys_enter_getppid --filter 'common_pid == 42'
   kpcap record -g -e sched:sched_process_exec -- make -j2
+  kpcap record -e 'syscalls:sys_enter_*' --cgroup nginx.service -d 30s
 `
 
 func runRecord(args []string) error {
@@ -86,6 +88,7 @@ func runRecord(args []string) error {
 	filter := fs.String("filter", "", "in-kernel ftrace filter `EXPR` for the sources that have its fields")
 	pid := fs.Int("pid", 0, "record only process `PID` (its threads and later children)")
 	cpuList := fs.String("cpu", "", "record only on CPUs `LIST`, e.g. 0,2-3")
+	cgroups := fs.StringArray("cgroup", nil, "record only the tasks of cgroup v2 `CG` and its descendants: a directory, a systemd unit (nginx.service) or a container id; repeatable")
 	var duration secondsOrDuration
 	fs.VarP(&duration, "duration", "d", "stop after `DURATION`: 10s, 500ms, 5m, 1m30s, or a bare number of seconds as for timeout(1) (-d 5 is 5s)")
 	callGraph := fs.BoolP("call-graph", "g", false, "record kernel and user call chains")
@@ -106,6 +109,7 @@ func runRecord(args []string) error {
 		Probes:    *probes,
 		Filter:    *filter,
 		PID:       *pid,
+		Cgroups:   *cgroups,
 		Duration:  time.Duration(duration),
 		CallGraph: *callGraph,
 		Output:    *output,

@@ -35,12 +35,27 @@ type Attr struct {
 	Task bool
 	// Mmap adds MMAP records of executable mappings (for user symbols).
 	Mmap bool
+	// SampleCgroup adds PERF_SAMPLE_CGROUP (Linux 5.7+): each sample
+	// carries its task's cgroup id after the raw payload (Sample.Cgroup).
+	SampleCgroup bool
+	// CgroupRecords makes the event emit CGROUP records for cgroups created
+	// meanwhile (Linux 5.7+): set on the per-CPU dummy event only.
+	CgroupRecords bool
 	// WakeupBytes is the watermark that wakes the poller (ring owners only).
 	WakeupBytes uint32
 }
 
 // Open calls perf_event_open for a on (pid, cpu) with FD_CLOEXEC.
-func Open(a *Attr, pid, cpu int) (int, error) {
+func Open(a *Attr, pid, cpu int) (int, error) { return open(a, pid, cpu, 0) }
+
+// OpenCgroup opens a on cpu for the tasks of one cgroup and its
+// descendants (PERF_FLAG_PID_CGROUP): cgroupFD is the cgroup directory
+// opened read-only.
+func OpenCgroup(a *Attr, cgroupFD, cpu int) (int, error) {
+	return open(a, cgroupFD, cpu, unix.PERF_FLAG_PID_CGROUP)
+}
+
+func open(a *Attr, pid, cpu int, flags int) (int, error) {
 	attr := unix.PerfEventAttr{
 		Type:        a.Type,
 		Size:        uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
@@ -70,6 +85,12 @@ func Open(a *Attr, pid, cpu int) (int, error) {
 	if a.Mmap {
 		attr.Bits |= unix.PerfBitMmap
 	}
+	if a.SampleCgroup {
+		attr.Sample_type |= unix.PERF_SAMPLE_CGROUP
+	}
+	if a.CgroupRecords {
+		attr.Bits |= 1 << 32 // the cgroup bit of perf_event_attr
+	}
 	if a.WakeupBytes > 0 {
 		attr.Bits |= unix.PerfBitWatermark
 		attr.Wakeup = a.WakeupBytes
@@ -82,7 +103,7 @@ func Open(a *Attr, pid, cpu int) (int, error) {
 		attr.Ext1 = a.Config1
 	}
 	for {
-		fd, err := unix.PerfEventOpen(&attr, pid, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
+		fd, err := unix.PerfEventOpen(&attr, pid, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC|flags)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}

@@ -11,6 +11,7 @@ const (
 	RecordFork        = 7
 	RecordSample      = 9
 	RecordLostSamples = 13
+	RecordCgroup      = 19 // PERF_RECORD_CGROUP, Linux 5.7+
 )
 
 // MiscCommExec marks a COMM record caused by exec.
@@ -69,6 +70,16 @@ type Sample struct {
 	CPU      uint32
 	chain    []byte // nr u64 ips, native endian
 	Raw      []byte
+	tail     []byte // what follows the raw payload (PERF_SAMPLE_CGROUP)
+}
+
+// Cgroup returns the sample's cgroup id, present when the event was opened
+// with Attr.SampleCgroup.
+func (s *Sample) Cgroup() (uint64, bool) {
+	if len(s.tail) < 8 {
+		return 0, false
+	}
+	return ne.Uint64(s.tail), true
 }
 
 // ChainLen returns the number of callchain entries.
@@ -114,7 +125,24 @@ func ParseSample(rec []byte, callchain bool, s *Sample) bool {
 		return false
 	}
 	s.Raw = p[4 : 4+n]
+	s.tail = p[4+n:]
 	return true
+}
+
+// Cgroup decodes a CGROUP record: a cgroup's id and its path relative to
+// the cgroup2 mount, announced when the cgroup is created.
+func Cgroup(rec []byte) (id uint64, path []byte, ok bool) {
+	if len(rec) < HeaderLen+8+sampleIDLen {
+		return 0, nil, false
+	}
+	path = rec[16 : len(rec)-sampleIDLen]
+	for i, c := range path {
+		if c == 0 {
+			path = path[:i]
+			break
+		}
+	}
+	return ne.Uint64(rec[8:]), path, true
 }
 
 // Comm decodes a COMM record: pid, tid, name, exec.
