@@ -22,7 +22,8 @@ type LatencyOptions struct {
 	// start to its end ("" = the thread).
 	Start, End []string
 	Key        string
-	// By splits each function's distribution by "comm", "pid", "cpu" or an
+	// By splits each function's distribution by "comm", "pid", "cpu",
+	// "cgroup" (files recorded with --cgroup) or an
 	// event field of the entry event ("" = no split).
 	By string
 	// UnitNS is the display unit of the text histogram (1000 = usecs).
@@ -125,6 +126,7 @@ type latencyAcc struct {
 	warnedGroups bool
 	groups       interner
 	srcNames     []string
+	file         *format.File
 }
 
 func newLatencyAcc(o LatencyOptions) *latencyAcc {
@@ -164,6 +166,10 @@ func matchSources(srcs []format.Source, pats []string) ([]int, error) {
 
 func (a *latencyAcc) begin(in Input) error {
 	srcs := in.File().Header.Sources
+	a.file = in.File()
+	if a.o.By == "cgroup" && !a.file.HasCgroups() {
+		return fmt.Errorf("--by cgroup: the trace does not record cgroups (record with kpcap record --cgroup)")
+	}
 	a.srcNames = a.srcNames[:0]
 	for _, s := range srcs {
 		a.srcNames = append(a.srcNames, s.Name)
@@ -238,6 +244,7 @@ func (a *latencyAcc) add(b *batch) error {
 	}
 	switch a.o.By {
 	case "", "comm", "pid", "cpu", "tid":
+	case "cgroup":
 	default:
 		c, ok := fieldColumns(b.rec, a.srcNames, a.o.By)
 		if !ok {
@@ -289,6 +296,12 @@ func (a *latencyAcc) add(b *batch) error {
 				pl.Group = strconv.Itoa(int(b.tid.Value(i)))
 			case "cpu":
 				pl.Group = strconv.Itoa(int(b.cpu.Value(i)))
+			case "cgroup":
+				cg, ok := a.file.CgroupOf(uint32(b.tid.Value(i)), ts)
+				if !ok {
+					cg = "(unknown)"
+				}
+				pl.Group = a.group(cg)
 			case "":
 			default:
 				if c := byCols[src]; c < 0 {

@@ -33,8 +33,10 @@ type Summary struct {
 	CPUs        []CPUCount     `json:"cpus"`
 	Comms       []NameCount    `json:"comms"`
 	PIDs        []PIDCount     `json:"pids"`
-	Rate        Timeline       `json:"rate"`
-	Fields      []FieldTop     `json:"fields,omitempty"`
+	// Cgroups counts events per cgroup, for files recorded with --cgroup.
+	Cgroups []NameCount `json:"cgroups,omitempty"`
+	Rate    Timeline    `json:"rate"`
+	Fields  []FieldTop  `json:"fields,omitempty"`
 	// StacksWith counts events that carry a call stack.
 	StacksWith uint64 `json:"events_with_stack"`
 }
@@ -97,6 +99,8 @@ type summaryAcc struct {
 	in      interner
 	first   bool
 	dictBuf []uint64
+	file    *format.File
+	cgroups map[string]uint64 // nil unless the file records cgroups
 }
 
 type pidCount struct {
@@ -120,6 +124,10 @@ func newSummaryAcc(o SummaryOptions) *summaryAcc {
 
 func (a *summaryAcc) begin(in Input) error {
 	a.perSrc = make([]uint64, len(in.File().Header.Sources))
+	a.file = in.File()
+	if a.file.HasCgroups() {
+		a.cgroups = map[string]uint64{}
+	}
 	return nil
 }
 
@@ -175,6 +183,13 @@ func (a *summaryAcc) add(b *batch) error {
 			pc.comm = a.in.get(comm) // the latest name: after exec
 		}
 		pc.n++
+		if a.cgroups != nil {
+			cg, ok := a.file.CgroupOf(uint32(b.tid.Value(i)), ts)
+			if !ok {
+				cg = "(unknown)"
+			}
+			a.cgroups[cg]++
+		}
 	}
 	for di, c := range perDict {
 		if c == 0 {
@@ -259,6 +274,10 @@ func (a *summaryAcc) finish(in Input) error {
 		s.Comms = append(s.Comms, NameCount{c, n})
 	}
 	s.Comms = topNames(s.Comms, a.opts.TopN)
+	for c, n := range a.cgroups {
+		s.Cgroups = append(s.Cgroups, NameCount{c, n})
+	}
+	s.Cgroups = topNames(s.Cgroups, a.opts.TopN)
 	for pid, pc := range a.pids {
 		s.PIDs = append(s.PIDs, PIDCount{PID: pid, Comm: pc.comm, Events: pc.n})
 	}

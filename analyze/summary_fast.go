@@ -49,7 +49,8 @@ var errDecline = errors.New("summary fast path declined")
 func summarizeFast(in Input, o SummaryOptions) (s *Summary, ok bool, err error) {
 	src, isSrc := in.(sampleSource)
 	f := in.File()
-	if !isSrc || f == nil || !src.Unread() {
+	if !isSrc || f == nil || !src.Unread() || f.HasCgroups() {
+		// (per-cgroup counts are the batch path's)
 		return nil, false, nil
 	}
 	opts := src.Options()

@@ -123,6 +123,16 @@ func WriteSummaryText(w io.Writer, s *Summary, tty bool) error {
 	}
 	tw.Flush()
 
+	if len(s.Cgroups) > 0 {
+		p("\nTop cgroups:\n")
+		tw = tabwriter.NewWriter(ew, 2, 8, 2, ' ', 0)
+		fmt.Fprintf(tw, "  CGROUP\tEVENTS\t\n")
+		for _, c := range s.Cgroups {
+			fmt.Fprintf(tw, "  %s\t%d\t\n", c.Name, c.Count)
+		}
+		tw.Flush()
+	}
+
 	r := s.Rate
 	p("\nRate over time (%s per bucket, from +0):\n", FormatNS(r.BucketNS))
 	if tty {

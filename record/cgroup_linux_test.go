@@ -231,5 +231,3 @@ func TestCgroupWithPIDRefused(t *testing.T) {
 		t.Fatalf("Run = %v, want a usage error", err)
 	}
 }
-
-

@@ -335,7 +335,7 @@ func analyzeLatency(args []string) error {
 	fs := subFlags("latency")
 	co := addCommon(fs)
 	lo := latencyFlags(fs)
-	fs.StringVar(&lo.By, "by", "", "split by `comm|pid|tid|cpu|FIELD` (of the entry event)")
+	fs.StringVar(&lo.By, "by", "", "split by `comm|pid|tid|cpu|cgroup|FIELD` (of the entry event)")
 	unit := fs.String("unit", "us", "histogram `UNIT`: ns, us, ms or s")
 	jsonOut := fs.Bool("json", false, "print JSON")
 	files, err := parseFlags(fs, args, 1, "one trace FILE")

@@ -67,6 +67,7 @@ type infoJSON struct {
 	Symbols       int            `json:"symbols"`
 	UserFrames    int            `json:"user_frames"`
 	Comms         int            `json:"comms"`
+	Cgroups       int            `json:"cgroups,omitempty"` // cgroups named (recorded with --cgroup)
 	Capture       format.Capture `json:"capture"`
 	Notes         []string       `json:"notes"`
 	Warnings      []string       `json:"warnings"`
@@ -130,6 +131,7 @@ func summarize(path string, f *format.File) *infoJSON {
 		Symbols:       len(f.Symbols),
 		UserFrames:    len(f.UserFrames),
 		Comms:         len(f.Comms),
+		Cgroups:       len(f.Cgroups),
 		Capture:       h.Capture,
 		Notes:         append([]string{}, h.Notes...),
 		Warnings:      append([]string{}, f.Warnings...),
@@ -231,7 +233,11 @@ func printInfo(out io.Writer, in *infoJSON) error {
 		lost += " (the trace is incomplete)"
 	}
 	fmt.Fprintf(&b, "Events:      %d%s, lost %s\n", in.Events, rate, lost)
-	fmt.Fprintf(&b, "Metadata:    %d kernel symbols, %d user frames, %d comm records\n", in.Symbols, in.UserFrames, in.Comms)
+	fmt.Fprintf(&b, "Metadata:    %d kernel symbols, %d user frames, %d comm records", in.Symbols, in.UserFrames, in.Comms)
+	if in.Cgroups > 0 {
+		fmt.Fprintf(&b, ", %d cgroups", in.Cgroups)
+	}
+	b.WriteByte('\n')
 	if _, err := io.WriteString(out, b.String()); err != nil {
 		return err
 	}
