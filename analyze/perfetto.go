@@ -102,9 +102,12 @@ type perfettoWriter struct {
 	res PerfettoResult
 	err error
 
-	out  pbuf // packets not yet written
-	ev   pbuf // the TrackEvent being built
+	out  pbuf // packets not yet written; events are built in place
+	tmp  pbuf // entry and held return fields, copied out
 	news pbuf // InternedData entries the current packet introduces
+
+	cols  []arrow.Array // the batch's columns
+	nulls []bool        // per column: has nulls
 
 	srcs     []pfSource
 	rules    *latency.Rules
@@ -125,7 +128,7 @@ type perfettoWriter struct {
 	idle      map[uint32]bool
 	cpuOpen   map[uint32]bool
 
-	held      map[latency.Key][]heldPair
+	held      map[uint64][]heldPair // by thread key (latency.Key.N; the export pairs per thread only)
 	heldCount int
 	seq       uint64
 
@@ -154,7 +157,7 @@ func WritePerfetto(r *replay.Reader, w io.Writer, o PerfettoOptions) (*PerfettoR
 	}
 	pw := &perfettoWriter{w: w, o: o, r: r, events: map[string]uint64{}, annots: map[string]uint64{}, funcs: map[string]uint64{},
 		threads: map[int32]int32{}, processes: map[int32]int32{}, idle: map[uint32]bool{},
-		cpuOpen: map[uint32]bool{}, held: map[latency.Key][]heldPair{}, lostSum: map[uint32]int64{},
+		cpuOpen: map[uint32]bool{}, held: map[uint64][]heldPair{}, lostSum: map[uint32]int64{},
 		binNS: o.RateBinNS}
 	if err := pw.begin(); err != nil {
 		return nil, err
@@ -320,18 +323,28 @@ func (pw *perfettoWriter) flushNews() {
 	pw.news.b = pw.news.b[:0]
 }
 
-// packet writes one TracePacket at ts holding the TrackEvent built in pw.ev
-// (and the interned entries it introduced).
-func (pw *perfettoWriter) packet(ts uint64) {
+// startEvent opens a TracePacket at ts and its TrackEvent, which the caller
+// fills in pw.out and endEvent closes.
+func (pw *perfettoWriter) startEvent(ts uint64, typ uint64, track uint64) *pbuf {
 	p := &pw.out
 	p.begin(pfTracePacket)
 	p.varint(pfPacketTimestamp, ts)
 	p.varint(pfPacketSequenceID, pfSeq)
 	p.varint(pfPacketSequenceFlags, pfSeqNeedsIncrementalState)
-	pw.flushNews()
-	p.bytes(pfPacketTrackEvent, pw.ev.b)
+	p.begin(pfPacketTrackEvent)
+	p.varint(pfEventType, typ)
+	p.varint(pfEventTrackUUID, track)
+	return p
+}
+
+// endEvent closes the event and its packet, adding the interned entries the
+// event introduced (field order within a packet does not matter: the
+// packet's interned data is read before its event).
+func (pw *perfettoWriter) endEvent() {
+	p := &pw.out
 	p.end()
-	pw.ev.b = pw.ev.b[:0]
+	pw.flushNews()
+	p.end()
 	if len(p.b) >= perfettoFlush {
 		pw.write()
 	}
@@ -429,11 +442,9 @@ func (pw *perfettoWriter) counterTrack(ts, uuid uint64, name, unit string) {
 }
 
 func (pw *perfettoWriter) counter(ts, track uint64, v int64) {
-	e := &pw.ev
-	e.varint(pfEventType, pfTypeCounter)
-	e.varint(pfEventTrackUUID, track)
+	e := pw.startEvent(ts, pfTypeCounter, track)
 	e.sint(pfEventCounterValue, v)
-	pw.packet(ts)
+	pw.endEvent()
 	pw.res.Counters++
 }
 
@@ -495,6 +506,11 @@ func (pw *perfettoWriter) closeBin() {
 
 func (pw *perfettoWriter) batch(b *batch) {
 	rec := b.rec
+	pw.cols = rec.Columns()
+	pw.nulls = pw.nulls[:0]
+	for _, c := range pw.cols {
+		pw.nulls = append(pw.nulls, c.NullN() > 0)
+	}
 	for i := 0; i < b.n; i++ {
 		src := b.srcOf(i)
 		if src < 0 {
@@ -514,55 +530,64 @@ func (pw *perfettoWriter) batch(b *batch) {
 		track := pw.threadTrack(ts, b.pid.Value(i), tid, cpu, ci)
 		stack := b.stackID(i)
 		if ps.sched {
-			pw.schedSwitch(rec, i, ts, cpu, ps, stack)
+			pw.schedSwitch(i, ts, cpu, ps, stack)
 			continue
 		}
 		switch ps.role {
 		case latency.Entry:
-			var aux []byte
-			aux = protowire.AppendVarint(aux, uint64(src))
-			aux = pw.annotations(aux, rec, i, ps, pw.annot.entry)
-			aux = pw.callstack(aux, stack)
-			pw.pairer.Entry(latency.ThreadKey(tid, cpu), ps.fn, ts, latency.Payload{StackID: stack, Aux: aux})
+			t := &pw.tmp
+			t.b = protowire.AppendVarint(t.b[:0], uint64(src))
+			pw.annotations(t, i, ps, pw.annot.entry)
+			pw.callstack(t, stack)
+			pw.pairer.Entry(latency.ThreadKey(tid, cpu), ps.fn, ts, latency.Payload{StackID: stack, Aux: slices.Clone(t.b)})
 			continue
 		case latency.Exit:
 			k := latency.ThreadKey(tid, cpu)
 			pr, ok := pw.pairer.Exit(k, ps.fn, ts)
 			if !ok {
 				pw.res.UnmatchedReturns++
-				pw.instant(ts, track, ps.name, rec, i, ps, stack, true)
+				pw.instant(ts, track, ps.name, i, ps, stack, true)
 				continue
 			}
 			_, n := protowire.ConsumeVarint(pr.Aux)
-			var exit []byte
-			exit = pw.annotations(exit, rec, i, ps, pw.annot.ret)
-			exit = pw.callstack(exit, stack)
+			hp := heldPair{start: pr.Start, end: pr.Start + pr.Dur, track: track, name: pw.funcName[ps.fn], entry: pr.Aux[n:]}
+			if (pw.heldCount == 0 || len(pw.held[k.N]) == 0) && pw.pairer.Open(k) == 0 {
+				// Nothing open below and nothing held: the pair is
+				// written as it completes, the return's fields in place.
+				pw.sliceBegin(&hp)
+				e := pw.startEvent(ts, pfTypeSliceEnd, track)
+				pw.annotations(e, i, ps, pw.annot.ret)
+				pw.callstack(e, stack)
+				pw.endEvent()
+				continue
+			}
+			t := &pw.tmp
+			t.b = t.b[:0]
+			pw.annotations(t, i, ps, pw.annot.ret)
+			pw.callstack(t, stack)
 			pw.seq++
-			pw.hold(k, heldPair{start: pr.Start, end: pr.Start + pr.Dur, seq: pw.seq, track: track,
-				name: pw.funcName[ps.fn], entry: pr.Aux[n:], exit: exit})
+			hp.seq, hp.exit = pw.seq, slices.Clone(t.b)
+			pw.hold(k, hp)
 			continue
 		}
-		pw.instant(ts, track, ps.name, rec, i, ps, stack, false)
+		pw.instant(ts, track, ps.name, i, ps, stack, false)
 	}
 }
 
 // instant writes event i as an instant on track.
-func (pw *perfettoWriter) instant(ts, track, name uint64, rec arrow.Record, i int, ps *pfSource, stack int64, unmatched bool) {
-	e := &pw.ev
-	e.varint(pfEventType, pfTypeInstant)
-	e.varint(pfEventTrackUUID, track)
+func (pw *perfettoWriter) instant(ts, track, name uint64, i int, ps *pfSource, stack int64, unmatched bool) {
+	e := pw.startEvent(ts, pfTypeInstant, track)
 	e.varint(pfEventNameIID, name)
-	e.b = pw.annotations(e.b, rec, i, ps, 0)
+	pw.annotations(e, i, ps, 0)
 	if unmatched {
-		pw.boolAnnotation(pw.annot.unmatched)
+		boolAnnotation(e, pw.annot.unmatched)
 	}
-	e.b = pw.callstack(e.b, stack)
-	pw.packet(ts)
+	pw.callstack(e, stack)
+	pw.endEvent()
 	pw.res.Instants++
 }
 
-func (pw *perfettoWriter) boolAnnotation(name uint64) {
-	e := &pw.ev
+func boolAnnotation(e *pbuf, name uint64) {
 	e.begin(pfEventDebugAnnotations)
 	e.varint(pfAnnotNameIID, name)
 	e.varint(pfAnnotBool, 1)
@@ -576,13 +601,11 @@ func (pw *perfettoWriter) unmatchedEntry(k latency.Key, fn int, ts uint64, pl la
 		return
 	}
 	pw.res.UnmatchedEntries++
-	e := &pw.ev
-	e.varint(pfEventType, pfTypeInstant)
-	e.varint(pfEventTrackUUID, keyTrack(k))
+	e := pw.startEvent(ts, pfTypeInstant, keyTrack(k))
 	e.varint(pfEventNameIID, pw.srcs[src].name)
 	e.b = append(e.b, pl.Aux[n:]...)
-	pw.boolAnnotation(pw.annot.unmatched)
-	pw.packet(ts)
+	boolAnnotation(e, pw.annot.unmatched)
+	pw.endEvent()
 	pw.res.Instants++
 }
 
@@ -597,7 +620,7 @@ func keyTrack(k latency.Key) uint64 {
 // hold keeps a completed pair until nothing is open below it on its thread,
 // then writes the thread's held pairs outermost first.
 func (pw *perfettoWriter) hold(k latency.Key, hp heldPair) {
-	pw.held[k] = append(pw.held[k], hp)
+	pw.held[k.N] = append(pw.held[k.N], hp)
 	pw.heldCount++
 	if pw.pairer.Open(k) == 0 || pw.heldCount >= maxHeldPairs {
 		pw.release(k)
@@ -606,7 +629,7 @@ func (pw *perfettoWriter) hold(k latency.Key, hp heldPair) {
 
 // release writes the held pairs of k as properly nested begin/end events.
 func (pw *perfettoWriter) release(k latency.Key) {
-	hs := pw.held[k]
+	hs := pw.held[k.N]
 	if len(hs) == 0 {
 		return
 	}
@@ -631,9 +654,9 @@ func (pw *perfettoWriter) release(k latency.Key) {
 	}
 	pw.heldCount -= len(hs)
 	clear(hs)
-	pw.held[k] = hs[:0]
+	pw.held[k.N] = hs[:0]
 	if cap(hs) > 64 {
-		delete(pw.held, k)
+		delete(pw.held, k.N)
 	}
 }
 
@@ -644,75 +667,66 @@ func encloses(o, h *heldPair) bool {
 }
 
 func (pw *perfettoWriter) sliceBegin(h *heldPair) {
-	e := &pw.ev
-	e.varint(pfEventType, pfTypeSliceBegin)
-	e.varint(pfEventTrackUUID, h.track)
+	e := pw.startEvent(h.start, pfTypeSliceBegin, h.track)
 	e.varint(pfEventNameIID, h.name)
 	e.b = append(e.b, h.entry...)
-	pw.packet(h.start)
+	pw.endEvent()
 	pw.res.Slices++
 }
 
 func (pw *perfettoWriter) sliceEnd(h *heldPair) {
-	e := &pw.ev
-	e.varint(pfEventType, pfTypeSliceEnd)
-	e.varint(pfEventTrackUUID, h.track)
+	e := pw.startEvent(h.end, pfTypeSliceEnd, h.track)
 	e.b = append(e.b, h.exit...)
-	pw.packet(h.end)
+	pw.endEvent()
 }
 
 // schedSwitch ends the slice running on cpu and begins the next task's.
-func (pw *perfettoWriter) schedSwitch(rec arrow.Record, i int, ts uint64, cpu uint32, ps *pfSource, stack int64) {
+func (pw *perfettoWriter) schedSwitch(i int, ts uint64, cpu uint32, ps *pfSource, stack int64) {
 	u := trackUUID(trackCPU, uint64(cpu))
 	open, known := pw.cpuOpen[cpu]
 	if !known {
 		pw.descriptor(ts, u, 0, "CPU "+strconv.Itoa(int(cpu))+" (sched_switch)", nil)
 	}
 	if open {
-		pw.ev.varint(pfEventType, pfTypeSliceEnd)
-		pw.ev.varint(pfEventTrackUUID, u)
-		pw.packet(ts)
+		pw.startEvent(ts, pfTypeSliceEnd, u)
+		pw.endEvent()
 	}
-	comm, _ := valueString(rec.Column(ps.nextComm), i)
-	pid, _ := valueString(rec.Column(ps.nextPID), i)
+	comm, _ := valueString(pw.cols[ps.nextComm], i)
+	pid, _ := valueString(pw.cols[ps.nextPID], i)
 	name := comm + " [" + pid + "]"
-	e := &pw.ev
-	e.varint(pfEventType, pfTypeSliceBegin)
-	e.varint(pfEventTrackUUID, u)
-	if id, ok := pw.events[name]; ok || pw.dynamic < maxInterned {
-		if !ok {
-			pw.dynamic++
-			id = pw.intern(pfInternEventNames, name)
-		}
+	id, ok := pw.events[name]
+	if !ok && pw.dynamic < maxInterned {
+		pw.dynamic++
+		id, ok = pw.intern(pfInternEventNames, name), true
+	}
+	e := pw.startEvent(ts, pfTypeSliceBegin, u)
+	if ok {
 		e.varint(pfEventNameIID, id)
 	} else {
 		e.str(pfEventName, name)
 	}
-	e.b = pw.annotations(e.b, rec, i, ps, 0)
-	e.b = pw.callstack(e.b, stack)
-	pw.packet(ts)
+	pw.annotations(e, i, ps, 0)
+	pw.callstack(e, stack)
+	pw.endEvent()
 	pw.cpuOpen[cpu] = true
 	pw.res.CPUSlices++
 }
 
 // annotations appends event i's fields as debug annotations (TrackEvent
-// field 4): one per field, or one dict named dict holding them.
-func (pw *perfettoWriter) annotations(b []byte, rec arrow.Record, i int, ps *pfSource, dict uint64) []byte {
+// field 4) to p: one per field, or one dict named dict holding them.
+func (pw *perfettoWriter) annotations(p *pbuf, i int, ps *pfSource, dict uint64) {
 	if len(ps.fields) == 0 {
-		return b
-	}
-	p := pbuf{b: b}
-	if dict != 0 {
-		p.begin(pfEventDebugAnnotations)
-		p.varint(pfAnnotNameIID, dict)
+		return
 	}
 	entry := pfEventDebugAnnotations
 	if dict != 0 {
+		p.begin(pfEventDebugAnnotations)
+		p.varint(pfAnnotNameIID, dict)
 		entry = pfAnnotDictEntries
 	}
 	for _, f := range ps.fields {
-		col := rec.Column(f.col)
-		if col.IsNull(i) {
+		col := pw.cols[f.col]
+		if pw.nulls[f.col] && col.IsNull(i) {
 			continue
 		}
 		p.begin(entry)
@@ -747,14 +761,13 @@ func (pw *perfettoWriter) annotations(b []byte, rec arrow.Record, i int, ps *pfS
 	if dict != 0 {
 		p.end()
 	}
-	return p.b
 }
 
 // callstack appends the interned callstack of a stack id (TrackEvent field
 // callstack_iid), interning its frames into news on first use.
-func (pw *perfettoWriter) callstack(b []byte, id int64) []byte {
+func (pw *perfettoWriter) callstack(p *pbuf, id int64) {
 	if id < 0 {
-		return b
+		return
 	}
 	if int(id) >= len(pw.stackSeen) {
 		pw.stackSeen = append(pw.stackSeen, make([]bool, int(id)+1-len(pw.stackSeen))...)
@@ -794,19 +807,18 @@ func (pw *perfettoWriter) callstack(b []byte, id int64) []byte {
 		}
 		n.end()
 	}
-	b = protowire.AppendTag(b, pfEventCallstackIID, protowire.VarintType)
-	return protowire.AppendVarint(b, uint64(id)+1)
+	p.varint(pfEventCallstackIID, uint64(id)+1)
 }
 
 func (pw *perfettoWriter) finish() {
 	pw.pairer.Finish()
-	keys := make([]latency.Key, 0, len(pw.held))
+	keys := make([]uint64, 0, len(pw.held))
 	for k := range pw.held {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b latency.Key) int { return cmp.Or(cmp.Compare(a.N, b.N), cmp.Compare(a.S, b.S)) })
+	slices.Sort(keys)
 	for _, k := range keys {
-		pw.release(k)
+		pw.release(latency.Key{N: k})
 	}
 	// The tasks running on each CPU ran at least until the last event.
 	cpus := make([]uint32, 0, len(pw.cpuOpen))
@@ -817,9 +829,8 @@ func (pw *perfettoWriter) finish() {
 	}
 	slices.Sort(cpus)
 	for _, c := range cpus {
-		pw.ev.varint(pfEventType, pfTypeSliceEnd)
-		pw.ev.varint(pfEventTrackUUID, trackUUID(trackCPU, uint64(c)))
-		pw.packet(pw.lastTS)
+		pw.startEvent(pw.lastTS, pfTypeSliceEnd, trackUUID(trackCPU, uint64(c)))
+		pw.endEvent()
 	}
 	if pw.binSeen {
 		pw.closeBin()
