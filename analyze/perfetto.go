@@ -95,6 +95,15 @@ type heldPair struct {
 	exit       []byte // of the end
 }
 
+// pfThread is a thread's track: by pid and tid, so that a tid reused by
+// another process gets its own track (Perfetto refuses a track whose
+// descriptor changes its pid), and the comm index it was last named with.
+type pfThread struct {
+	uuid uint64
+	comm int32
+	pid  int32
+}
+
 type perfettoWriter struct {
 	w   io.Writer
 	o   PerfettoOptions
@@ -123,7 +132,7 @@ type perfettoWriter struct {
 	dynamic   int // dynamic names interned
 
 	comms     []string
-	threads   map[int32]int32 // tid -> comm index it was last named with
+	threads   map[int32]pfThread
 	processes map[int32]int32 // pid -> comm index
 	idle      map[uint32]bool
 	cpuOpen   map[uint32]bool
@@ -156,7 +165,7 @@ func WritePerfetto(r *replay.Reader, w io.Writer, o PerfettoOptions) (*PerfettoR
 		o.RateBinNS = defaultRateBin
 	}
 	pw := &perfettoWriter{w: w, o: o, r: r, events: map[string]uint64{}, annots: map[string]uint64{}, funcs: map[string]uint64{},
-		threads: map[int32]int32{}, processes: map[int32]int32{}, idle: map[uint32]bool{},
+		threads: map[int32]pfThread{}, processes: map[int32]int32{}, idle: map[uint32]bool{},
 		cpuOpen: map[uint32]bool{}, held: map[uint64][]heldPair{}, lostSum: map[uint32]int64{},
 		binNS: o.RateBinNS}
 	if err := pw.begin(); err != nil {
@@ -414,20 +423,22 @@ func (pw *perfettoWriter) threadTrack(ts uint64, pid, tid int32, cpu uint32, ci 
 			p.end()
 		})
 	}
-	u := trackUUID(trackThread, uint64(uint32(tid)))
-	if old, ok := pw.threads[tid]; !ok || old != ci {
-		pw.threads[tid] = ci
-		name := pw.comm(ci)
-		pw.descriptor(ts, u, proc, "", func(p *pbuf) {
-			p.begin(pfTrackThread)
-			p.sint(pfThreadPID, int64(pid))
-			p.sint(pfThreadTID, int64(tid))
-			if name != "" {
-				p.str(pfThreadName, name)
-			}
-			p.end()
-		})
+	th, ok := pw.threads[tid]
+	if ok && th.comm == ci && th.pid == pid {
+		return th.uuid
 	}
+	u := trackUUID(trackThread, uint64(uint32(pid))<<28|uint64(uint32(tid))&(1<<28-1))
+	pw.threads[tid] = pfThread{uuid: u, comm: ci, pid: pid}
+	name := pw.comm(ci)
+	pw.descriptor(ts, u, proc, "", func(p *pbuf) {
+		p.begin(pfTrackThread)
+		p.sint(pfThreadPID, int64(pid))
+		p.sint(pfThreadTID, int64(tid))
+		if name != "" {
+			p.str(pfThreadName, name)
+		}
+		p.end()
+	})
 	return u
 }
 
@@ -601,7 +612,7 @@ func (pw *perfettoWriter) unmatchedEntry(k latency.Key, fn int, ts uint64, pl la
 		return
 	}
 	pw.res.UnmatchedEntries++
-	e := pw.startEvent(ts, pfTypeInstant, keyTrack(k))
+	e := pw.startEvent(ts, pfTypeInstant, pw.keyTrack(k))
 	e.varint(pfEventNameIID, pw.srcs[src].name)
 	e.b = append(e.b, pl.Aux[n:]...)
 	boolAnnotation(e, pw.annot.unmatched)
@@ -610,11 +621,11 @@ func (pw *perfettoWriter) unmatchedEntry(k latency.Key, fn int, ts uint64, pl la
 }
 
 // keyTrack is the track of a pairing key (thread keys only).
-func keyTrack(k latency.Key) uint64 {
+func (pw *perfettoWriter) keyTrack(k latency.Key) uint64 {
 	if k.N&(1<<63) != 0 {
 		return trackUUID(trackIdle, k.N&^(1<<63))
 	}
-	return trackUUID(trackThread, k.N)
+	return pw.threads[int32(uint32(k.N))].uuid
 }
 
 // hold keeps a completed pair until nothing is open below it on its thread,

@@ -235,6 +235,11 @@ func pfDecode(data []byte) (*pfDecoded, error) {
 						return nil, fmt.Errorf("packet %d: track %x names undeclared parent %x", pi, tr.uuid, tr.parent)
 					}
 				}
+				// trace_processor rejects a descriptor that moves a
+				// track (TrackEventTracker: IsForSameTrack).
+				if o := d.tracks[tr.uuid]; o != nil && (o.parent != tr.parent || o.pid != tr.pid || o.tid != tr.tid || o.counter != tr.counter) {
+					return nil, fmt.Errorf("packet %d: track %x redeclared as %+v, was %+v", pi, tr.uuid, *tr, *o)
+				}
 				if _, ok := d.trackPos[tr.uuid]; !ok {
 					d.trackPos[tr.uuid] = pi
 				}

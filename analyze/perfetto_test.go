@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -325,4 +326,42 @@ func srcOfUprobe(name string, ret bool) format.Source {
 		k = format.KindUretprobe
 	}
 	return format.Source{Name: name, Kind: k, Definition: name, Target: "/bin/bash:0x30000"}
+}
+
+// TestPerfettoTrackIdentity: a tid reused by another process gets its own
+// track, and a thread renamed by exec is declared again with its new name.
+func TestPerfettoTrackIdentity(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "ids.pcapng.zst")
+	g := testtrace.New(t, p, "6.18.0", []testtrace.Source{
+		{Src: srcOf("sched:sched_process_exec", 1), Format: "sched_process_exec"},
+	})
+	g.W.AddComm(format.Comm{PID: 50, TID: 50, Time: 0, Comm: "sh"})
+	g.W.AddComm(format.Comm{PID: 50, TID: 50, Time: 2e9, Comm: "cat"})
+	g.W.AddComm(format.Comm{PID: 60, TID: 50, Time: 3e9, Comm: "other"})
+	exec := map[string]any{"filename": "/bin/x", "pid": 50, "old_pid": 50}
+	g.Sample(0, 1e9, 0, 50, 50, exec, nil)
+	g.Sample(0, 2e9+1, 0, 50, 50, exec, nil)
+	g.Sample(0, 3e9+1, 1, 60, 50, exec, nil)
+	g.Close(nil)
+	d, _, _ := checkPerfetto(t, p, replay.Options{}, PerfettoOptions{})
+	names := map[uint64][]string{}
+	for _, e := range d.events {
+		if e.typ == 3 {
+			tr := d.tracks[e.track]
+			names[e.track] = append(names[e.track], fmt.Sprintf("%d/%d", tr.pid, tr.tid))
+		}
+	}
+	if len(names) != 2 {
+		t.Errorf("instants on %d tracks %v, want 2 (pid 50 and pid 60 for tid 50)", len(names), names)
+	}
+	var threadNames []string
+	for _, tr := range d.tracks {
+		if tr.thread {
+			threadNames = append(threadNames, tr.name)
+		}
+	}
+	slices.Sort(threadNames)
+	if !slices.Equal(threadNames, []string{"cat", "other"}) {
+		t.Errorf("thread names %v, want the latest of each track: cat, other", threadNames)
+	}
 }
