@@ -446,8 +446,7 @@ func (pw *perfettoWriter) threadTrack(ts uint64, pid, tid int32, cpu uint32, ci 
 func (pw *perfettoWriter) counterTrack(ts, uuid uint64, name, unit string) {
 	pw.descriptor(ts, uuid, 0, name, func(p *pbuf) {
 		p.begin(pfTrackCounter)
-		p.varint(pfCounterUnit, pfCounterUnitCount)
-		p.str(pfCounterUnitName, unit)
+		p.str(pfCounterUnitName, unit) // a free-form unit, "instead" of the Unit enum
 		p.end()
 	})
 }

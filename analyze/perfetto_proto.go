@@ -60,10 +60,8 @@ const (
 	pfThreadTID  protowire.Number = 2
 	pfThreadName protowire.Number = 5
 
-	// trace/track_event/counter_descriptor.proto: CounterDescriptor (Unit)
-	pfCounterUnit      protowire.Number = 3
-	pfCounterUnitName  protowire.Number = 6
-	pfCounterUnitCount                  = 2
+	// trace/track_event/counter_descriptor.proto: CounterDescriptor
+	pfCounterUnitName protowire.Number = 6
 
 	// trace/track_event/track_event.proto: TrackEvent
 	pfEventType             protowire.Number = 9
