@@ -52,8 +52,11 @@ type Latency struct {
 	Pairs      []PairRule `json:"pairs"`
 	By         string     `json:"by,omitempty"`
 	DurationNS uint64     `json:"duration_ns"`
-	Warnings   []string   `json:"warnings,omitempty"`
-	UnitNS     uint64     `json:"-"`
+	// Traces is the number of traces merged (multi-trace analysis; the
+	// durations are then summed); 0 for one trace.
+	Traces   int      `json:"traces,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+	UnitNS   uint64   `json:"-"`
 }
 
 // PairRule says which sources were paired into a function.

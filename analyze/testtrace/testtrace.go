@@ -123,10 +123,16 @@ const (
 // New creates path with a header for kernel and srcs.
 func New(t testing.TB, path, kernel string, srcs []Source) *Gen {
 	t.Helper()
+	return NewHost(t, path, "testhost", kernel, srcs)
+}
+
+// NewHost is New for a trace recorded on host.
+func NewHost(t testing.TB, path, host, kernel string, srcs []Source) *Gen {
+	t.Helper()
 	g := &Gen{t: t}
 	h := &format.Header{
 		Application: "kpcap test",
-		Host:        format.Host{Hostname: "testhost", Kernel: kernel, Machine: "x86_64", OS: "linux", CPUs: 2, PageSize: 4096, WallOffsetNS: 1_700_000_000_000_000_000},
+		Host:        format.Host{Hostname: host, Kernel: kernel, Machine: "x86_64", OS: "linux", CPUs: 2, PageSize: 4096, WallOffsetNS: 1_700_000_000_000_000_000},
 		Capture:     format.Capture{Args: []string{"kpcap", "record", "-e", "test"}, Clock: "monotonic", CallGraph: true},
 	}
 	for _, s := range srcs {

@@ -41,16 +41,21 @@ events are always reported.
 Subcommands:
   summary FILE         events per source, CPU, command and process; rate over
                        time; loss per CPU and time window; top string values
-  latency FILE         durations of entry/return pairs (kprobe+kretprobe or
+  latency FILE...      durations of entry/return pairs (kprobe+kretprobe or
                        uprobe+uretprobe on one function, syscalls:sys_enter_X
                        + sys_exit_X) or of --start/--end pairs: percentiles
-                       and BCC-style log2 histograms
+                       and BCC-style log2 histograms; many traces (or globs)
+                       merge, --by kernel|host|arch|trace splits them
   flame FILE           folded stacks (flamegraph.pl, speedscope), --svg
                        interactive flame graph, --pprof profile.proto
   diff A B             compare two traces (e.g. one workload on two kernels):
                        counts, rates, latency with Mann-Whitney U and
                        Kolmogorov-Smirnov p-values, stack shares; --svg
                        differential flame graph (red grew, blue shrank)
+  diff --a G --b G     compare two groups of traces (a fleet before and after
+                       an upgrade): per function, per-host median latency and
+                       call rate, Mann-Whitney U across hosts, host-to-host
+                       spread, and the hosts that drive a change
   report FILE -o OUT   one self-contained HTML file for a bug report
 
 Options common to all: --probe PATTERN (repeatable) keeps only these sources,
@@ -64,12 +69,14 @@ Examples:
   kpcap analyze summary --json trace.pcapng.zst | jq .lost
   kpcap analyze latency trace.pcapng.zst
   kpcap analyze latency --by comm --unit ms trace.pcapng.zst
+  kpcap analyze latency --by kernel 'hosts/*.pcapng.zst'
   kpcap analyze latency --since 10s --until 20s --probe 'kprobes:*' trace.pcapng.zst
   kpcap analyze latency --start kpcap:req_begin --end kpcap:req_end --key req_id trace.pcapng.zst
   kpcap analyze flame trace.pcapng.zst > out.folded
   kpcap analyze flame --svg flame.svg --pprof cpu.pb.gz trace.pcapng.zst
   kpcap analyze flame --weight latency --svg slow.svg trace.pcapng.zst
   kpcap analyze diff openat-6.1.pcapng.zst openat-6.12.pcapng.zst --svg diff.svg
+  kpcap analyze diff --a 'old/*.pcapng.zst' --b 'new/*.pcapng.zst'
   kpcap analyze report trace.pcapng.zst -o report.html
 `
 
@@ -145,6 +152,21 @@ func parseFlags(fs *pflag.FlagSet, args []string, nfiles int, what string) ([]st
 		return nil, usagef("want %s, got %d file arguments", what, fs.NArg())
 	}
 	return fs.Args(), nil
+}
+
+// parseFiles parses flags and expands the trace arguments (globs included);
+// at least one is needed.
+func parseFiles(fs *pflag.FlagSet, args []string, what string) ([]string, error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usagef("%v", err)
+	}
+	if fs.NArg() == 0 {
+		return nil, usagef("want %s", what)
+	}
+	return expandFiles(fs.Args())
 }
 
 // progressInput wraps a replay reader, shows progress on a TTY (events,
@@ -260,6 +282,11 @@ func (l *progressLine) stop() {
 }
 
 func openInput(path string, co *commonOpts) (*progressInput, error) {
+	return openInputWorkers(path, co, 0)
+}
+
+// openInputWorkers is openInput with workers frame decoders (0 = one per CPU).
+func openInputWorkers(path string, co *commonOpts, workers int) (*progressInput, error) {
 	f, err := format.Open(path)
 	if err != nil {
 		return nil, err // it names the path
@@ -270,7 +297,7 @@ func openInput(path string, co *commonOpts) (*progressInput, error) {
 		f.Close()
 		return nil, err
 	}
-	r, err := replay.NewReader(f, replay.Options{Probes: co.probes, Filter: co.filter, Since: p.since, Until: p.until})
+	r, err := replay.NewReader(f, replay.Options{Probes: co.probes, Filter: co.filter, Since: p.since, Until: p.until, Workers: workers})
 	if err != nil {
 		f.Close()
 		return nil, readerError(path, err)
@@ -335,10 +362,10 @@ func analyzeLatency(args []string) error {
 	fs := subFlags("latency")
 	co := addCommon(fs)
 	lo := latencyFlags(fs)
-	fs.StringVar(&lo.By, "by", "", "split by `comm|pid|tid|cpu|cgroup|FIELD` (of the entry event)")
+	fs.StringVar(&lo.By, "by", "", "split by `kernel|host|arch|trace` (trace metadata) or comm|pid|tid|cpu|cgroup|FIELD (of the entry event)")
 	unit := fs.String("unit", "us", "histogram `UNIT`: ns, us, ms or s")
 	jsonOut := fs.Bool("json", false, "print JSON")
-	files, err := parseFlags(fs, args, 1, "one trace FILE")
+	files, err := parseFiles(fs, args, "one or more trace FILEs")
 	if err != nil {
 		return err
 	}
@@ -353,15 +380,32 @@ func analyzeLatency(args []string) error {
 	if lo.Key != "" && len(lo.Start) == 0 {
 		return usagef("--key needs --start and --end")
 	}
-	in, err := openInput(files[0], co)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	l, err := analyze.MeasureLatency(in, *lo)
-	in.finishProgress() // before anything else is printed
-	if err != nil {
-		return fmt.Errorf("%s: %w", files[0], err)
+	var l *analyze.Latency
+	if len(files) == 1 && !analyze.IsMetaKey(lo.By) {
+		in, err := openInput(files[0], co)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		l, err = analyze.MeasureLatency(in, *lo)
+		in.finishProgress() // before anything else is printed
+		if err != nil {
+			return fmt.Errorf("%s: %w", files[0], err)
+		}
+	} else {
+		m := analyze.NewLatencyMerger(*lo)
+		per := analyze.PerTraceOptions(*lo)
+		per.Budget = fleetLatencyBudget(len(files))
+		err := forEachTrace(files, co, "kpcap analyze latency", func(in *progressInput) (any, error) {
+			return analyze.MeasureLatency(in, per)
+		}, func(r traceResult) error {
+			m.Add(r.meta, r.v.(*analyze.Latency))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		l = m.Result()
 	}
 	if *jsonOut {
 		return writeJSON(os.Stdout, l)
@@ -514,9 +558,13 @@ func analyzeDiff(args []string) error {
 	svg := fs.String("svg", "", "write a differential flame graph to `FILE` (red grew, blue shrank)")
 	alpha := fs.Float64("alpha", 0.01, "significance level for flagging latency changes")
 	top := fs.Int("top", 30, "stack changes to list")
-	files, err := parseFlags(fs, args, 2, "two trace files A B")
-	if err != nil {
-		return err
+	groupA := fs.StringArray("a", nil, "group A (before): trace `FILE` or glob, repeatable; compares hosts with --b")
+	groupB := fs.StringArray("b", nil, "group B (after): trace `FILE` or glob, repeatable")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return err
+		}
+		return usagef("%v", err)
 	}
 	if *alpha <= 0 || *alpha >= 1 {
 		return usagef("--alpha must be between 0 and 1")
@@ -524,6 +572,19 @@ func analyzeDiff(args []string) error {
 	if (len(lo.Start) > 0) != (len(lo.End) > 0) {
 		return usagef("--start and --end go together")
 	}
+	if len(*groupA) > 0 || len(*groupB) > 0 {
+		if len(*groupA) == 0 || len(*groupB) == 0 || fs.NArg() > 0 {
+			return usagef("a group comparison takes --a PATTERN... and --b PATTERN... and no other trace arguments")
+		}
+		if *svg != "" {
+			return usagef("--svg compares two traces, not groups")
+		}
+		return analyzeGroupDiff(*groupA, *groupB, co, *lo, *alpha, *jsonOut)
+	}
+	if fs.NArg() != 2 {
+		return usagef("want two trace files A B (or --a and --b groups), got %d file arguments", fs.NArg())
+	}
+	files := fs.Args()
 	var ta [2]*analyze.TraceAnalysis
 	for i, f := range files {
 		in, err := openInput(f, co)
@@ -566,6 +627,41 @@ func analyzeDiff(args []string) error {
 	}
 	w := bufio.NewWriter(os.Stdout)
 	if err := analyze.WriteDiffText(w, d); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// analyzeGroupDiff compares two groups of traces host by host.
+func analyzeGroupDiff(pa, pb []string, co *commonOpts, lo analyze.LatencyOptions, alpha float64, jsonOut bool) error {
+	var groups [2]*analyze.GroupCollector
+	for i, pats := range [][]string{pa, pb} {
+		files, err := expandFiles(pats)
+		if err != nil {
+			return err
+		}
+		g := analyze.NewGroupCollector(0)
+		per := analyze.PerTraceOptions(lo)
+		per.By = ""
+		per.Budget = fleetLatencyBudget(len(files))
+		name := "kpcap analyze diff --" + string(rune('a'+i))
+		err = forEachTrace(files, co, name, func(in *progressInput) (any, error) {
+			return analyze.MeasureLatency(in, per)
+		}, func(r traceResult) error {
+			g.Add(r.meta, r.v.(*analyze.Latency))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		groups[i] = g
+	}
+	d := analyze.CompareGroups(groups[0], groups[1], alpha)
+	if jsonOut {
+		return writeJSON(os.Stdout, d)
+	}
+	w := bufio.NewWriter(os.Stdout)
+	if err := analyze.WriteGroupDiffText(w, d); err != nil {
 		return err
 	}
 	return w.Flush()

@@ -89,9 +89,9 @@ func runExport(args []string) error {
 	var events atomic.Int64
 	var done atomic.Int64
 	start := time.Now()
-	var prog *exportProgress
+	var prog *fleetProgress
 	if !*quiet && !*jsonOut && isTerminal(os.Stderr) {
-		prog = startExportProgress(os.Stderr, len(files), &events, &done, start)
+		prog = startFleetProgress(os.Stderr, "kpcap export", len(files), &events, &done)
 	}
 	results := make([]dataset.Result, len(files))
 	errs := make([]error, len(files))
@@ -156,40 +156,4 @@ func writeJSONLine(w io.Writer, v any) error {
 	}
 	_, err = w.Write(append(b, '\n'))
 	return err
-}
-
-// exportProgress redraws "N/M traces, events, events/s" on a terminal.
-type exportProgress struct {
-	done     chan struct{}
-	finished chan struct{}
-}
-
-func startExportProgress(w io.Writer, n int, events, done *atomic.Int64, start time.Time) *exportProgress {
-	p := &exportProgress{done: make(chan struct{}), finished: make(chan struct{})}
-	draw := func() {
-		secs := max(time.Since(start).Seconds(), 1e-9)
-		ev := events.Load()
-		fmt.Fprintf(w, "\r\033[Kkpcap export: %d/%d traces, %d events, %.0f events/s", done.Load(), n, ev, float64(ev)/secs)
-	}
-	go func() {
-		defer close(p.finished)
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.done:
-				draw()
-				fmt.Fprintln(w)
-				return
-			case <-t.C:
-				draw()
-			}
-		}
-	}()
-	return p
-}
-
-func (p *exportProgress) stop() {
-	close(p.done)
-	<-p.finished
 }
