@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/kpcap/kpcap/format"
+	"github.com/kpcap/kpcap/record/probedef"
 )
 
 // Options configure a capture. The zero value (plus Output) records the
@@ -80,9 +81,11 @@ var DefaultEvents = []string{
 	"syscalls:sys_exit_openat",
 }
 
-// DefaultProbes are added to DefaultEvents where the kernel has kprobes.
+// DefaultProbes are added to DefaultEvents where the kernel has kprobes. The
+// file name is do_sys_openat2's second argument, in the recording machine's
+// second argument register (%si on x86-64, %x1 on arm64).
 var DefaultProbes = []string{
-	"p:kprobes/openat2 do_sys_openat2 filename=+0(%si):string",
+	"p:kprobes/openat2 do_sys_openat2 filename=+0(%" + probedef.HostArch.ArgRegs[1] + "):string",
 	"r:kprobes/openat2_ret do_sys_openat2 ret=$retval",
 }
 

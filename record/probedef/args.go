@@ -20,20 +20,6 @@ const (
 	fkImmStr
 )
 
-// x86-64 pt_regs names the kernel accepts (arch/x86/kernel/ptrace.c regoffset_table).
-var kernelRegs = map[string]bool{
-	"ax": true, "bx": true, "cx": true, "dx": true, "si": true, "di": true, "bp": true, "sp": true,
-	"ip": true, "flags": true, "orig_ax": true, "cs": true, "ss": true, "ds": true, "es": true, "fs": true, "gs": true,
-	"r8": true, "r9": true, "r10": true, "r11": true, "r12": true, "r13": true, "r14": true, "r15": true,
-}
-
-// Assembler spellings mapped to the kernel's names; the kernel itself only knows the short ones.
-var regAliases = map[string]string{
-	"rax": "ax", "eax": "ax", "rbx": "bx", "ebx": "bx", "rcx": "cx", "ecx": "cx", "rdx": "dx", "edx": "dx",
-	"rsi": "si", "esi": "si", "rdi": "di", "edi": "di", "rbp": "bp", "ebp": "bp", "rsp": "sp", "esp": "sp",
-	"rip": "ip", "eip": "ip", "rflags": "flags", "eflags": "flags",
-}
-
 var reservedArgNames = map[string]bool{
 	"common_type": true, "common_flags": true, "common_preempt_count": true, "common_pid": true,
 	"common_tgid": true, "__probe_ip": true, "__probe_func": true, "__probe_ret_ip": true,
@@ -125,17 +111,7 @@ func (ps *parser) parseFetch(s string, pos int) (string, fetchKind, error) {
 	}
 	switch s[0] {
 	case '%':
-		name := s[1:]
-		if kernelRegs[name] {
-			return s, fkReg, nil
-		}
-		if k, ok := regAliases[strings.ToLower(name)]; ok {
-			return "%" + k, fkReg, nil
-		}
-		if k := strings.ToLower(name); kernelRegs[k] {
-			return "%" + k, fkReg, nil
-		}
-		return "", 0, ps.errAt(pos, len(s), "unknown register %q (x86-64: ax bx cx dx si di bp sp ip flags r8..r15, or rax/eax forms)", s)
+		return ps.parseReg(s, pos)
 	case '@':
 		rest := s[1:]
 		if rest == "" {
@@ -234,7 +210,7 @@ func (ps *parser) parseVar(s string, pos int) (string, fetchKind, error) {
 			return "", 0, ps.errAt(pos, len(s), "bad argument number %q (want $arg1, $arg2, ...)", s)
 		}
 		if p.IsUprobe() {
-			return "", 0, ps.errAt(pos, len(s), "$argN only works in kprobes; use registers (%%di %%si %%dx %%cx %%r8 %%r9) in uprobes")
+			return "", 0, ps.errAt(pos, len(s), "$argN only works in kprobes; use registers (%s) in uprobes", ps.argRegsHelp())
 		}
 		if p.Symbol == "" || p.Offset != 0 {
 			return "", 0, ps.errAt(pos, len(s), "$argN needs a probe on a function entry (a symbol without +offset)")

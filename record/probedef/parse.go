@@ -73,7 +73,8 @@ type token struct {
 type parser struct {
 	def            string
 	p              *Probe
-	maxPos, maxLen int // where r<N> was written, to complain once the target shows a uprobe
+	maxPos, maxLen int   // where r<N> was written, to complain once the target shows a uprobe
+	arch           *Arch // registers of the recording machine; nil means HostArch
 }
 
 func (ps *parser) errAt(pos, n int, format string, a ...any) *SyntaxError {
