@@ -1,0 +1,375 @@
+//go:build linux
+
+package discover
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/kpcap/kpcap/record/tracefs"
+	"golang.org/x/sys/unix"
+)
+
+// Places the kernel describes itself; variables so tests can point elsewhere.
+var (
+	sysBus        = "/sys/bus/event_source/devices"
+	kernelBTF     = "/sys/kernel/btf/vmlinux"
+	kallsyms      = "/proc/kallsyms"
+	kprobeBlackls = "/sys/kernel/debug/kprobes/blacklist"
+)
+
+// Kernel is what the running kernel offers to probes.
+type Kernel struct {
+	Release  string    `json:"release"`
+	Machine  string    `json:"machine"`
+	Tracefs  string    `json:"tracefs"`
+	BTF      string    `json:"btf"` // the kernel's BTF file, "" when it has none
+	Features []Feature `json:"features"`
+}
+
+// Feature is one probe form and whether this kernel supports it.
+type Feature struct {
+	Name      string `json:"name"`
+	Syntax    string `json:"syntax"`    // how a kpcap -p/-e definition writes it
+	Supported bool   `json:"supported"` //
+	Detail    string `json:"detail"`    // the evidence when supported, the reason when not
+}
+
+// Feature returns the feature called name, or nil.
+func (k *Kernel) Feature(name string) *Feature {
+	for i := range k.Features {
+		if k.Features[i].Name == name {
+			return &k.Features[i]
+		}
+	}
+	return nil
+}
+
+// ReadKernel examines the running kernel: tracefs (found, or mounted as
+// kpcap record does), its README (the syntax the kernel's probe parsers
+// accept, the same test the kernel's own selftests use), the kprobe and
+// uprobe PMUs and the BTF file.
+func ReadKernel(fs *tracefs.FS) (*Kernel, error) {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return nil, fmt.Errorf("uname: %w", err)
+	}
+	k := &Kernel{Release: unix.ByteSliceToString(u.Release[:]), Machine: unix.ByteSliceToString(u.Machine[:]), Tracefs: fs.Dir}
+	readmeB, err := os.ReadFile(filepath.Join(fs.Dir, "README"))
+	if err != nil {
+		return nil, fmt.Errorf("read tracefs README: %w", err)
+	}
+	readme := string(readmeB)
+	has := func(s string) bool { return strings.Contains(readme, s) }
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	pmu := func(name string) (string, bool) {
+		b, err := os.ReadFile(filepath.Join(sysBus, name, "type"))
+		if err != nil {
+			return "no " + name + " PMU in " + sysBus, false
+		}
+		return name + " PMU type " + strings.TrimSpace(string(b)), true
+	}
+	if exists(kernelBTF) {
+		k.BTF = kernelBTF
+	}
+	add := func(name, syntax string, ok bool, yes, no string) {
+		d := yes
+		if !ok {
+			d = no
+		}
+		k.Features = append(k.Features, Feature{Name: name, Syntax: syntax, Supported: ok, Detail: d})
+	}
+
+	events, _ := os.ReadDir(filepath.Join(fs.Dir, "events"))
+	add("tracepoints", "-e SUBSYS:EVENT", len(events) > 0,
+		fmt.Sprintf("%d event groups in %s/events", len(events), fs.Dir), "no event groups in "+fs.Dir+"/events")
+
+	kpFile := exists(filepath.Join(fs.Dir, "kprobe_events"))
+	kpPMU, kpPMUok := pmu("kprobe")
+	kpWhy := "no kprobe_events in " + fs.Dir + " and " + kpPMU + ": the kernel is built without CONFIG_KPROBES/CONFIG_KPROBE_EVENTS"
+	switch {
+	case kpFile && !kpPMUok:
+		kpWhy = "kprobe_events exists but " + kpPMU + " (Linux < 4.17?)"
+	case !kpFile && kpPMUok:
+		kpWhy = kpPMU + " but no kprobe_events in " + fs.Dir + " (CONFIG_KPROBE_EVENTS off)"
+	}
+	kp := kpFile && kpPMUok
+	add("kprobe", "-p 'p SYMBOL[+OFFS] [ARGS]'", kp, "kprobe_events, "+kpPMU, kpWhy)
+	add("kretprobe", "-p 'r[MAXACTIVE] SYMBOL [ARGS]'", kp, "kprobe_events, "+kpPMU, kpWhy)
+	add("kprobe %return", "-p 'p SYMBOL%return'", kp && has("%return"), "in the tracefs README", missing(kp, kpWhy, "%return"))
+
+	upFile := exists(filepath.Join(fs.Dir, "uprobe_events"))
+	upPMU, upPMUok := pmu("uprobe")
+	up := upFile && upPMUok
+	upWhy := "no uprobe_events in " + fs.Dir + " or " + upPMU + ": the kernel is built without CONFIG_UPROBE_EVENTS"
+	add("uprobe", "-p 'p PATH:SYMBOL[+OFFS] [ARGS]'", up, "uprobe_events, "+upPMU, upWhy)
+	add("uretprobe", "-p 'r PATH:SYMBOL [ARGS]'", up, "uprobe_events, "+upPMU, upWhy)
+	add("uprobe reference counter", "PATH:OFFSET(REF_CTR_OFFSET) (USDT semaphores)", up && has("(ref_ctr_offset)"),
+		"in the tracefs README", missing(up, upWhy, "(ref_ctr_offset)"))
+
+	add("fprobe", "-p 'f SYMBOL[%return] [ARGS]'", has("f[:[<group>/][<event>]] <func-name>"),
+		"in the tracefs README", "not in the tracefs README: needs Linux 6.5+ with CONFIG_FPROBE_EVENTS")
+	add("tracepoint probe", "-p 't TRACEPOINT [ARGS]'", has("t[:[<group>/][<event>]] <tracepoint>"),
+		"in the tracefs README", "not in the tracefs README: needs Linux 6.5+ with CONFIG_FPROBE_EVENTS")
+	// The README lists e: whatever the configuration: only the kernel's
+	// verdict on a real definition tells.
+	ep, epWhy := eprobeWorks(fs, events)
+	add("event probe", "-p 'e SUBSYS.EVENT [ARGS]'", ep, epWhy, epWhy)
+	dyn := kp || has("f[:[<group>/][<event>]]")
+	add("$argN", "$arg1, $arg2, ...", dyn && has("$arg<N>"), "in the tracefs README",
+		missing(dyn, "no kprobes or fprobes", "$arg<N>"))
+	btfArgs := dyn && has("<argname>") && k.BTF != ""
+	btfWhy := "no kprobes or fprobes"
+	switch {
+	case !dyn:
+	case k.BTF == "":
+		btfWhy = "no kernel BTF (" + kernelBTF + " missing: CONFIG_DEBUG_INFO_BTF off)"
+	default:
+		btfWhy = "<argname> not in the tracefs README: needs Linux 6.5+ with CONFIG_PROBE_EVENTS_BTF_ARGS"
+	}
+	add("BTF argument names", "-p 'p vfs_read file count'", btfArgs, "in the tracefs README, BTF "+k.BTF, btfWhy)
+	add("BTF struct members", "arg->field, arg->a.b", btfArgs && has("->field"), "in the tracefs README",
+		missing(btfArgs, btfWhy, "->field"))
+	add("arguments in return probes", "r SYMBOL $arg1 (or a BTF name)", dyn && has("kernel return probes support: $retval, $arg<N>"),
+		"in the tracefs README", missing(dyn, "no kprobes or fprobes", "\"kernel return probes support: $retval, $arg<N>\" (Linux 6.9+)"))
+	for _, t := range []struct{ name, readme, since string }{
+		{"symstr", "symstr", "6.2"}, {"char", "char,", "6.5"}, {"%pd", "%pd", "6.10"}, {"ustring", "ustring", "5.5"},
+	} {
+		add("type "+t.name, ":"+t.name, (kp || up) && has(t.readme), "in the tracefs README",
+			missing(kp || up, "no kprobes or uprobes", t.readme+" (Linux "+t.since+"+)"))
+	}
+	add("BTF", "kpcap list -v FUNCTION / 'struct NAME'", k.BTF != "", kernelBTF,
+		kernelBTF+" missing: the kernel is built without CONFIG_DEBUG_INFO_BTF")
+	return k, nil
+}
+
+// missing is the reason a README-advertised form is unsupported: the
+// prerequisite's reason when that is missing, else the README's silence.
+func missing(prereq bool, why, readme string) string {
+	if !prereq {
+		return why
+	}
+	return readme + " not in the tracefs README"
+}
+
+// Function is a kernel function a kprobe can target.
+type Function struct {
+	Name   string `json:"name"`
+	Module string `json:"module,omitempty"` // "" for vmlinux
+}
+
+// FunctionSource says where Functions found the names and what it could not
+// check.
+type FunctionSource struct {
+	From        string   `json:"from"`        // the file listed
+	Notes       []string `json:"notes"`       // fallbacks taken and checks skipped, with reasons
+	Blacklisted int      `json:"blacklisted"` // functions left out as unprobeable
+}
+
+// Functions calls fn with every probeable kernel function whose name matches
+// the glob pattern ("" for all), as it reads them: tracefs
+// available_filter_functions (what kprobes and fprobes can attach to),
+// else the text symbols of /proc/kallsyms, minus the kprobe blacklist when
+// debugfs makes it readable. An error from fn stops the listing.
+func Functions(fs *tracefs.FS, pattern string, fn func(Function) error) (*FunctionSource, error) {
+	src := &FunctionSource{}
+	black, err := readBlacklist()
+	if err != nil {
+		src.Notes = append(src.Notes, err.Error())
+	}
+	emit := func(f Function) error {
+		if !match(pattern, f.Name) {
+			return nil
+		}
+		if black[f.Name] {
+			src.Blacklisted++
+			return nil
+		}
+		return fn(f)
+	}
+	aff := filepath.Join(fs.Dir, "available_filter_functions")
+	fh, err := os.Open(aff)
+	if err == nil {
+		defer fh.Close()
+		src.From = aff
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			// "name" or "name [module]"
+			name, mod, _ := strings.Cut(sc.Text(), " ")
+			if name == "" {
+				continue
+			}
+			if err := emit(Function{Name: name, Module: strings.Trim(mod, "[]")}); err != nil {
+				return src, err
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return src, fmt.Errorf("read %s: %w", aff, err)
+		}
+		return src, nil
+	}
+	src.Notes = append(src.Notes, fmt.Sprintf("%s unreadable (%v): listing the text symbols of %s instead, which include some functions ftrace cannot attach to",
+		aff, errors.Unwrap(err), kallsyms))
+	return src, kallsymsFunctions(src, emit)
+}
+
+// kallsymsFunctions lists the text symbols (t, T) of /proc/kallsyms, each
+// name once, without the __pfx_/__cfi_ padding symbols.
+func kallsymsFunctions(src *FunctionSource, emit func(Function) error) error {
+	fh, err := os.Open(kallsyms)
+	if err != nil {
+		return fmt.Errorf("list kernel functions: %w", err)
+	}
+	defer fh.Close()
+	src.From = kallsyms
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(fh)
+	for sc.Scan() {
+		// "ffffffff81000000 T _stext" or "... t name\t[module]"
+		f := strings.Fields(sc.Text())
+		if len(f) < 3 || (f[1] != "t" && f[1] != "T") {
+			continue
+		}
+		name := f[2]
+		if strings.HasPrefix(name, "__pfx_") || strings.HasPrefix(name, "__cfi_") || seen[name] {
+			continue
+		}
+		seen[name] = true
+		mod := ""
+		if len(f) > 3 {
+			mod = strings.Trim(f[3], "[]")
+		}
+		if err := emit(Function{Name: name, Module: mod}); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", kallsyms, err)
+	}
+	return nil
+}
+
+// readBlacklist returns the names in debugfs kprobes/blacklist
+// ("0xSTART-0xEND\tNAME" lines), or an error saying why it is unknown.
+func readBlacklist() (map[string]bool, error) {
+	b, err := os.ReadFile(kprobeBlackls)
+	if err != nil {
+		why := err.Error()
+		if errors.Is(err, os.ErrNotExist) {
+			why = "missing (debugfs not mounted at /sys/kernel/debug, or no kprobes)"
+		}
+		return nil, fmt.Errorf("kprobe blacklist %s %s: functions kprobes refuse are not left out", kprobeBlackls, why)
+	}
+	black := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 {
+			black[f[1]] = true
+		}
+	}
+	return black, nil
+}
+
+// Tracepoint is a trace event of the kernel.
+type Tracepoint struct {
+	Name string `json:"name"` // SUBSYS:EVENT
+}
+
+// Tracepoints returns the trace events matching pattern (SUBSYS:EVENT, either
+// part a glob; without ':' the event name in every group), "" for all.
+func Tracepoints(fs *tracefs.FS, pattern string) ([]Tracepoint, error) {
+	if pattern == "" {
+		pattern = "*:*"
+	}
+	names, err := fs.Glob(pattern)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Tracepoint, len(names))
+	for i, n := range names {
+		out[i] = Tracepoint{Name: n}
+	}
+	return out, nil
+}
+
+// TracepointFormat returns the fields of trace event SUBSYS:EVENT from its
+// tracefs format file, without the common_* header fields.
+func TracepointFormat(fs *tracefs.FS, name string) ([]string, error) {
+	group, event, ok := strings.Cut(name, ":")
+	if !ok {
+		return nil, fmt.Errorf("bad trace event %q: want SUBSYS:EVENT", name)
+	}
+	f, err := fs.Format(group, event)
+	if err != nil {
+		return nil, err
+	}
+	var fields []string
+	for _, l := range strings.Split(f, "\n") {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "field:") || strings.Contains(l, " common_") {
+			continue
+		}
+		fields = append(fields, l)
+	}
+	return fields, nil
+}
+
+// eprobeWorks creates an event probe on the first tracepoint in
+// dynamic_events, under kpcap's own group, and removes it at once: the only
+// reliable test, since the README shows the e: form on every kernel
+// (CONFIG_EPROBE_EVENTS off refuses it with EINVAL).
+func eprobeWorks(fs *tracefs.FS, groups []os.DirEntry) (bool, string) {
+	dyn := filepath.Join(fs.Dir, "dynamic_events")
+	if _, err := os.Stat(dyn); err != nil {
+		return false, "no dynamic_events in " + fs.Dir + " (Linux < 5.15?)"
+	}
+	target := ""
+	for _, g := range groups {
+		if !g.IsDir() || strings.HasPrefix(g.Name(), "kpcap_") {
+			continue
+		}
+		evs, _ := os.ReadDir(filepath.Join(fs.Dir, "events", g.Name()))
+		for _, e := range evs {
+			if e.IsDir() {
+				target = g.Name() + "." + e.Name()
+				break
+			}
+		}
+		if target != "" {
+			break
+		}
+	}
+	if target == "" {
+		return false, "no tracepoint to attach an event probe to"
+	}
+	name := fs.GroupName(os.Getpid()) + "/eprobe_check"
+	err := appendLine(dyn, "e:"+name+" "+target)
+	if err != nil {
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			return false, "the kernel refuses e: definitions (CONFIG_EPROBE_EVENTS off, or Linux < 5.15)"
+		}
+		return false, fmt.Sprintf("could not test an event probe: %v", err)
+	}
+	if err := appendLine(dyn, "-:"+name); err != nil {
+		return true, fmt.Sprintf("a test event probe was created but not removed (%v): remove it with echo '-:%s' >> %s", err, name, dyn)
+	}
+	return true, "a test event probe on " + target + " was accepted (and removed)"
+}
+
+// appendLine writes one command to a tracefs control file, appending: a
+// truncating write would delete every dynamic event, other tools' too.
+func appendLine(path, line string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write([]byte(line + "\n"))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
