@@ -84,7 +84,7 @@ func listKernel(o *listOpts, pattern string) error {
 			}
 			o.note("kernel functions are listed, but kprobes are unavailable: %s", why)
 		}
-		src, err := discover.Functions(fs, pattern, func(f discover.Function) error {
+		_, err := discover.Functions(fs, pattern, func(n string) { o.note("%s", n) }, func(f discover.Function) error {
 			found++
 			text := "function " + f.Name
 			if f.Module != "" {
@@ -95,11 +95,6 @@ func listKernel(o *listOpts, pattern string) error {
 				discover.Function
 			}{"function", f})
 		})
-		if src != nil {
-			for _, n := range src.Notes {
-				o.note("%s", n)
-			}
-		}
 		if err != nil {
 			return err
 		}

@@ -174,12 +174,20 @@ type FunctionSource struct {
 // the glob pattern ("" for all), as it reads them: tracefs
 // available_filter_functions (what kprobes and fprobes can attach to),
 // else the text symbols of /proc/kallsyms, minus the kprobe blacklist when
-// debugfs makes it readable. An error from fn stops the listing.
-func Functions(fs *tracefs.FS, pattern string, fn func(Function) error) (*FunctionSource, error) {
+// debugfs makes it readable. Each note (a fallback taken, a check skipped)
+// goes to note (if not nil) before the first function it concerns. An error
+// from fn stops the listing.
+func Functions(fs *tracefs.FS, pattern string, note func(string), fn func(Function) error) (*FunctionSource, error) {
 	src := &FunctionSource{}
+	addNote := func(s string) {
+		src.Notes = append(src.Notes, s)
+		if note != nil {
+			note(s)
+		}
+	}
 	black, err := readBlacklist()
 	if err != nil {
-		src.Notes = append(src.Notes, err.Error())
+		addNote(err.Error())
 	}
 	emit := func(f Function) error {
 		if !match(pattern, f.Name) {
@@ -212,7 +220,7 @@ func Functions(fs *tracefs.FS, pattern string, fn func(Function) error) (*Functi
 		}
 		return src, nil
 	}
-	src.Notes = append(src.Notes, fmt.Sprintf("%s unreadable (%v): listing the text symbols of %s instead, which include some functions ftrace cannot attach to",
+	addNote(fmt.Sprintf("%s unreadable (%v): listing the text symbols of %s instead, which include some functions ftrace cannot attach to",
 		aff, errors.Unwrap(err), kallsyms))
 	return src, kallsymsFunctions(src, emit)
 }

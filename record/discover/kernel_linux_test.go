@@ -86,7 +86,7 @@ func TestFunctions(t *testing.T) {
 		t.Skip("/proc/kallsyms hides symbols (kptr_restrict?)")
 	}
 	n := 0
-	src, err := Functions(fs, "", func(f Function) error {
+	src, err := Functions(fs, "", nil, func(f Function) error {
 		n++
 		if !text[f.Name] {
 			t.Errorf("%s is not a text symbol of %s", f.Name, kallsyms)
@@ -100,7 +100,7 @@ func TestFunctions(t *testing.T) {
 		t.Errorf("%d functions from %s, expected tens of thousands", n, src.From)
 	}
 	var got []string
-	if _, err := Functions(fs, "vfs_rea?", func(f Function) error { got = append(got, f.Name); return nil }); err != nil {
+	if _, err := Functions(fs, "vfs_rea?", nil, func(f Function) error { got = append(got, f.Name); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got[0] != "vfs_read" {

@@ -2,6 +2,7 @@ package probedef
 
 import (
 	"runtime"
+	"sort"
 	"strings"
 )
 
@@ -101,4 +102,14 @@ func (ps *parser) argRegsHelp() string {
 		a = HostArch
 	}
 	return "%" + strings.Join(a.ArgRegs, " %")
+}
+
+// Names returns the kernel's register names of a, sorted.
+func (a *Arch) Names() []string {
+	names := make([]string, 0, len(a.regs))
+	for n := range a.regs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
