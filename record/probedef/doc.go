@@ -26,7 +26,7 @@
 // Up to 128 arguments, each [NAME=]FETCHARG[:TYPE], at most 63 characters after NAME=:
 //
 //	%REG              register of the recording machine (HostArch; ParseArch for another):
-//	                  x86-64: ax bx cx dx si di bp sp ip flags r8..r15 orig_ax cs ss ds es fs gs,
+//	                  x86-64: ax bx cx dx si di bp sp ip flags r8..r15 orig_ax cs ss,
 //	                  rax/eax-style spellings accepted and written as the kernel's names;
 //	                  arm64: x0..x30 lr sp pc pstate
 //	@ADDR             memory at a kernel address (uprobes: a user address)

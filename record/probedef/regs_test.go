@@ -24,6 +24,7 @@ func TestArchRegisters(t *testing.T) {
 		{x86, "%EAX", "%ax"},
 		{x86, "%r15", "%r15"},
 		{x86, "%orig_ax", "%orig_ax"},
+		{x86, "%gs", ""}, // 32-bit kernels only
 		{x86, "%x1", ""},
 		{x86, "%pc", ""},
 		{x86, "%lr", ""},
