@@ -1,6 +1,7 @@
 #!/bin/busybox sh
 # /init of the vmtest initramfs: runs every job of /jobs/order in turn and
-# sends logs and output files to the host on /dev/ttyS1, then powers off.
+# sends logs and output files to the host on the job channel (/dev/ttyS1 on
+# x86-64, the virtio console /dev/hvc0 on arm64), then powers off.
 # tracefs is deliberately NOT mounted: kpcap must mount it itself, and jobs
 # that write tracefs by hand mount it first (see tracefs_mount below).
 /bin/busybox --install -s /bin
@@ -9,7 +10,10 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
-exec 3>/dev/ttyS1
+case $(uname -m) in
+aarch64) exec 3>/dev/hvc0 ;;
+*) exec 3>/dev/ttyS1 ;;
+esac
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 echo "KPCAP-VM-BOOTED $(uname -r) $(uptime_s)" >&3
 limit=$(cat /jobs/timeout)

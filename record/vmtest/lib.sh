@@ -1,6 +1,13 @@
 # Shell helpers sourced before every vmtest job (installed as /lib/vmtest.sh).
 T=/sys/kernel/tracing
 
+# Function argument registers of this machine, for the jobs that run on
+# every architecture: A1 is the first argument, A2 the second.
+case $(uname -m) in
+aarch64) A1=%x0 A2=%x1 ;;
+*) A1=%di A2=%si ;;
+esac
+
 # tracefs_state prints whether tracefs is mounted, for the host to check
 # that kpcap mounted it itself.
 tracefs_state() {

@@ -18,7 +18,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/kernels/openat-*.pcapng.zst from fresh VM runs")
 
 // jobOrder is the order jobs run in, in one boot per kernel.
-var jobOrder = []string{"tracefs_baseline", "tracefs_gotest", "openat", "features", "cleanup", "sample"}
+var jobOrder = []string{"regs", "tracefs_baseline", "tracefs_gotest", "openat", "features", "cleanup", "sample"}
 
 var workDir string // VM outputs of this test process
 
@@ -44,18 +44,24 @@ func TestMain(m *testing.M) {
 func requireVMTools(t *testing.T) {
 	t.Helper()
 	var missing []string
-	for _, tool := range []string{"qemu-system-x86_64", "cpio", "apt-get", "dpkg-deb"} {
+	tools := []string{"cpio", "apt-get", "dpkg-deb"}
+	for _, k := range Kernels {
+		if a, err := ArchOf(k); err == nil && !contains(tools, a.Qemu) {
+			tools = append(tools, a.Qemu)
+		}
+	}
+	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, tool)
 		}
 	}
-	if err := CheckStaticAMD64(busyboxPath()); err != nil {
+	if err := CheckStatic(busyboxPath(), Archs["amd64"].Machine); err != nil {
 		missing = append(missing, "busybox-static ("+err.Error()+")")
 	}
 	if len(missing) == 0 {
 		return
 	}
-	msg := "kprobe VM tests need " + strings.Join(missing, ", ") + " (apt-get install qemu-system-x86 busybox-static cpio)"
+	msg := "kprobe VM tests need " + strings.Join(missing, ", ") + " (apt-get install qemu-system-x86 qemu-system-arm busybox-static cpio)"
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
@@ -79,6 +85,33 @@ func selectedJobs() []string {
 	return strings.Split(sel, ",")
 }
 
+// selectedKernels honours KPCAP_VMTEST_KERNELS (comma-separated kernel
+// names), a developer knob to boot fewer VMs; CI always boots every kernel.
+func selectedKernels() []Kernel {
+	sel := os.Getenv("KPCAP_VMTEST_KERNELS")
+	if sel == "" || os.Getenv("CI") == "true" {
+		return Kernels
+	}
+	var ks []Kernel
+	for _, k := range Kernels {
+		if contains(strings.Split(sel, ","), k.Name) {
+			ks = append(ks, k)
+		}
+	}
+	return ks
+}
+
+// kernelJobs returns the selected jobs that run on k, in jobOrder.
+func kernelJobs(k Kernel) []string {
+	var jobs []string
+	for _, j := range selectedJobs() {
+		if k.Jobs == nil || contains(k.Jobs, j) {
+			jobs = append(jobs, j)
+		}
+	}
+	return jobs
+}
+
 // bootAll runs once per test process: it builds kpcap, packs one initramfs
 // with every job and boots each kernel (in parallel). A failed boot fails
 // only that kernel's subtests (errs[kernel]); err fails everything.
@@ -93,7 +126,7 @@ var bootAll = sync.OnceValues(func() (*bootResults, error) {
 	}
 	// Kernels first, one at a time (apt-get and dpkg-deb are I/O bound).
 	kernels := map[string]string{}
-	for _, k := range Kernels {
+	for _, k := range selectedKernels() {
 		p, err := FetchKernel(ctx, k, cache)
 		if err != nil {
 			return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
@@ -104,41 +137,37 @@ var bootAll = sync.OnceValues(func() (*bootResults, error) {
 	if err != nil {
 		return nil, err
 	}
-	kpcap := filepath.Join(workDir, "kpcap")
-	if err := BuildKpcap(ctx, root, kpcap); err != nil {
-		return nil, err
-	}
 	all, err := Jobs()
 	if err != nil {
 		return nil, err
 	}
-	// record/tracefs's kprobe tests exist only under the kpcapvm tag: they
-	// run here, on kernels that have kprobes (job tracefs_gotest).
-	tracefsTest := filepath.Join(workDir, "tracefs.test")
-	if err := BuildTestBinary(ctx, root, "./record/tracefs", tracefsTest, "kpcapvm"); err != nil {
-		return nil, err
-	}
-	ir := &Initramfs{Busybox: busyboxPath(), Kpcap: kpcap, Bins: []string{tracefsTest}, JobTime: 60 * time.Second}
-	for _, name := range selectedJobs() {
-		j, ok := all[name]
-		if !ok {
-			return nil, fmt.Errorf("no job %q in jobs/", name)
+	// One initramfs per architecture: a static kpcap, busybox and the
+	// test binaries built for it, and every job its kernels run.
+	initrds := map[string]string{}
+	for _, k := range selectedKernels() {
+		a, err := ArchOf(k)
+		if err != nil {
+			return nil, err
 		}
-		ir.Jobs = append(ir.Jobs, j)
-	}
-	initrd := filepath.Join(workDir, "initrd.gz")
-	if err := ir.Pack(ctx, initrd); err != nil {
-		return nil, fmt.Errorf("pack initramfs: %w", err)
+		if initrds[a.GOARCH] != "" {
+			continue
+		}
+		initrd, err := packInitramfs(ctx, root, cache, a, all)
+		if err != nil {
+			return nil, fmt.Errorf("%s initramfs: %w", a.GOARCH, err)
+		}
+		initrds[a.GOARCH] = initrd
 	}
 
 	br := &bootResults{res: map[string]*Result{}, errs: map[string]error{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, k := range Kernels {
+	for _, k := range selectedKernels() {
+		a, _ := ArchOf(k)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			vm := &VM{Kernel: kernels[k.Name], Initrd: initrd, Dir: filepath.Join(workDir, k.Name), Timeout: 240 * time.Second}
+			vm := &VM{Arch: a, Kernel: kernels[k.Name], Initrd: initrds[a.GOARCH], Dir: filepath.Join(workDir, k.Name), Timeout: a.bootTimeout()}
 			res, err := vm.Run(ctx)
 			mu.Lock()
 			defer mu.Unlock()
@@ -153,12 +182,66 @@ var bootAll = sync.OnceValues(func() (*bootResults, error) {
 	return br, nil
 })
 
+// packInitramfs builds kpcap (and on amd64 record/tracefs's VM tests) for a
+// and packs them with busybox and the jobs a's kernels run.
+func packInitramfs(ctx context.Context, root, cache string, a *Arch, all map[string]Job) (string, error) {
+	dir := filepath.Join(workDir, a.GOARCH)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	bb, err := a.Busybox(ctx, cache)
+	if err != nil {
+		return "", err
+	}
+	kpcap := filepath.Join(dir, "kpcap")
+	if err := BuildKpcap(ctx, root, a.GOARCH, kpcap); err != nil {
+		return "", err
+	}
+	ir := &Initramfs{Arch: a, Busybox: bb, Kpcap: kpcap, JobTime: 180 * time.Second,
+		Files: map[string]string{"jobs/regs.list": regsList(a)}}
+	var jobs []string
+	for _, k := range selectedKernels() {
+		if ka, _ := ArchOf(k); ka == a {
+			for _, j := range kernelJobs(k) {
+				if !contains(jobs, j) {
+					jobs = append(jobs, j)
+				}
+			}
+		}
+	}
+	// Keep jobOrder's order whatever the kernels list.
+	for _, name := range selectedJobs() {
+		if !contains(jobs, name) {
+			continue
+		}
+		j, ok := all[name]
+		if !ok {
+			return "", fmt.Errorf("no job %q in jobs/", name)
+		}
+		ir.Jobs = append(ir.Jobs, j)
+		if name == "tracefs_gotest" {
+			// record/tracefs's kprobe tests exist only under the kpcapvm tag:
+			// they run here, on kernels that have kprobes.
+			bin := filepath.Join(dir, "tracefs.test")
+			if err := BuildTestBinary(ctx, root, "./record/tracefs", a.GOARCH, bin, "kpcapvm"); err != nil {
+				return "", err
+			}
+			ir.Bins = append(ir.Bins, bin)
+		}
+	}
+	initrd := filepath.Join(dir, "initrd.gz")
+	if err := ir.Pack(ctx, initrd); err != nil {
+		return "", err
+	}
+	return initrd, nil
+}
+
 // replayBoots re-reads the job channels kept by an earlier run (the
 // directory TestMain names when KPCAP_VMTEST_KEEP is set or a test failed):
 // a developer knob to iterate on host-side assertions without booting.
 func replayBoots(dir string) (*bootResults, error) {
 	br := &bootResults{res: map[string]*Result{}, errs: map[string]error{}}
-	for _, k := range Kernels {
+	for _, k := range selectedKernels() {
 		serial, err := os.ReadFile(filepath.Join(dir, k.Name, "serial.txt"))
 		if err != nil {
 			return nil, err
@@ -189,7 +272,10 @@ func forEachKernel(t *testing.T, job string, fn func(t *testing.T, k Kernel, res
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range Kernels {
+	for _, k := range selectedKernels() {
+		if k.Jobs != nil && !contains(k.Jobs, job) {
+			continue
+		}
 		t.Run(k.Name, func(t *testing.T) {
 			if err := br.errs[k.Name]; err != nil {
 				t.Fatal(err)

@@ -25,15 +25,21 @@ import (
 
 // Kernel is a Debian kernel image package the harness can boot.
 type Kernel struct {
-	Name    string // short name used in file and test names, e.g. "6.1"
-	Package string // Debian binary package, e.g. "linux-image-6.1.0-56-amd64"
+	Name    string   // short name used in file and test names, e.g. "6.1"
+	Package string   // Debian binary package, e.g. "linux-image-6.1.0-56-amd64"
+	Arch    string   // its architecture (a key of Archs); "" is amd64
+	Jobs    []string // the jobs that run on it, nil for every job
 }
 
-// Kernels are the kernels every VM test runs on: the oldest and newest
-// Debian 12 kernel lines, whose kprobe PMU types and trace formats differ.
+// Kernels are the kernels the VM tests run on: the oldest and newest
+// Debian 12 kernel lines, whose kprobe PMU types and trace formats differ,
+// and the newest on arm64, where the jobs that are not about x86-64 run
+// (register names and syscall entry points differ).
 var Kernels = []Kernel{
 	{Name: "6.1", Package: "linux-image-6.1.0-56-amd64"},
 	{Name: "6.12", Package: "linux-image-6.12.117+deb12-amd64"},
+	{Name: "6.12-arm64", Package: "linux-image-6.12.117+deb12-arm64", Arch: "arm64",
+		Jobs: []string{"regs", "openat", "cleanup"}},
 }
 
 //go:embed init.sh
@@ -87,21 +93,35 @@ func CacheDir() (string, error) {
 // FetchKernel returns the path of k's vmlinuz under cacheDir, downloading the
 // package with apt-get and unpacking its boot/vmlinuz-* on first use.
 func FetchKernel(ctx context.Context, k Kernel, cacheDir string) (string, error) {
+	a, err := ArchOf(k)
+	if err != nil {
+		return "", err
+	}
 	dst := filepath.Join(cacheDir, k.Package, "vmlinuz")
+	if err := fetchDebMember(ctx, k.Package+":"+a.GOARCH, "boot/vmlinuz-", dst); err != nil {
+		return "", err
+	}
+	return dst, nil
+}
+
+// fetchDebMember makes dst a copy of the first file of Debian package pkg
+// ("name:arch") whose path starts with prefix, downloading the package with
+// apt-get download (never installing it) unless dst already exists.
+func fetchDebMember(ctx context.Context, pkg, prefix, dst string) error {
 	if fi, err := os.Stat(dst); err == nil && fi.Size() > 0 {
-		return dst, nil
+		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return "", fmt.Errorf("kernel cache: %w", err)
+		return fmt.Errorf("vmtest cache: %w", err)
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dst), "download-")
 	if err != nil {
-		return "", fmt.Errorf("kernel cache: %w", err)
+		return fmt.Errorf("vmtest cache: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 
 	download := func() ([]byte, error) {
-		cmd := exec.CommandContext(ctx, "apt-get", "download", k.Package)
+		cmd := exec.CommandContext(ctx, "apt-get", "download", pkg)
 		cmd.Dir = tmp
 		return cmd.CombinedOutput()
 	}
@@ -109,33 +129,38 @@ func FetchKernel(ctx context.Context, k Kernel, cacheDir string) (string, error)
 	if err != nil && bytes.Contains(out, []byte("Unable to locate")) {
 		// The package lists may be stale or missing: refresh once and retry.
 		if uout, uerr := exec.CommandContext(ctx, "apt-get", "update").CombinedOutput(); uerr != nil {
-			return "", fmt.Errorf("apt-get update: %v\n%s", uerr, tail(uout, 2000))
+			return fmt.Errorf("apt-get update: %v\n%s", uerr, tail(uout, 2000))
 		}
 		out, err = download()
 	}
 	if err != nil {
-		return "", fmt.Errorf("apt-get download %s: %v\n%s", k.Package, err, tail(out, 2000))
+		hint := ""
+		if name, arch, ok := strings.Cut(pkg, ":"); ok && bytes.Contains(out, []byte("Unable to locate")) {
+			hint = fmt.Sprintf(" (for another architecture's %s, apt needs it: dpkg --add-architecture %s && apt-get update)", name, arch)
+		}
+		return fmt.Errorf("apt-get download %s: %v%s\n%s", pkg, err, hint, tail(out, 2000))
 	}
 	debs, _ := filepath.Glob(filepath.Join(tmp, "*.deb"))
 	if len(debs) != 1 {
-		return "", fmt.Errorf("apt-get download %s: expected one .deb, found %d", k.Package, len(debs))
+		return fmt.Errorf("apt-get download %s: expected one .deb, found %d", pkg, len(debs))
 	}
 	part := dst + ".part"
-	if err := extractVmlinuz(ctx, debs[0], part); err != nil {
+	if err := extractMember(ctx, debs[0], prefix, part); err != nil {
 		os.Remove(part)
-		return "", err
+		return err
 	}
 	// Rename is atomic: a concurrent test process sees a whole file or none.
 	if err := os.Rename(part, dst); err != nil {
-		return "", fmt.Errorf("kernel cache: %w", err)
+		return fmt.Errorf("vmtest cache: %w", err)
 	}
-	return dst, nil
+	return nil
 }
 
-// extractVmlinuz copies the boot/vmlinuz-* member of a kernel .deb to dst,
-// reading the data tarball through dpkg-deb (the same contents dpkg -x
-// unpacks) without writing hundreds of MB of modules to disk.
-func extractVmlinuz(ctx context.Context, deb, dst string) error {
+// extractMember copies the first regular file of a .deb whose path starts
+// with prefix to dst, reading the data tarball through dpkg-deb (the same
+// contents dpkg -x unpacks) without writing the rest (hundreds of MB of
+// kernel modules) to disk.
+func extractMember(ctx context.Context, deb, prefix, dst string) error {
 	cmd := exec.CommandContext(ctx, "dpkg-deb", "--fsys-tarfile", deb)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -159,14 +184,14 @@ func extractVmlinuz(ctx context.Context, deb, dst string) error {
 			return fmt.Errorf("read %s: %w", deb, err)
 		}
 		name := strings.TrimPrefix(h.Name, "./")
-		if found || h.Typeflag != tar.TypeReg || !strings.HasPrefix(name, "boot/vmlinuz-") {
+		if found || h.Typeflag != tar.TypeReg || !strings.HasPrefix(name, prefix) {
 			continue
 		}
 		f, err := os.Create(dst)
 		if err != nil {
 			cmd.Process.Kill()
 			cmd.Wait()
-			return fmt.Errorf("kernel cache: %w", err)
+			return fmt.Errorf("vmtest cache: %w", err)
 		}
 		_, err = io.Copy(f, tr)
 		if cerr := f.Close(); err == nil {
@@ -183,7 +208,7 @@ func extractVmlinuz(ctx context.Context, deb, dst string) error {
 		return fmt.Errorf("dpkg-deb --fsys-tarfile %s: %v\n%s", deb, err, tail(stderr.Bytes(), 2000))
 	}
 	if !found {
-		return fmt.Errorf("%s has no boot/vmlinuz-*", deb)
+		return fmt.Errorf("%s has no %s*", deb, prefix)
 	}
 	return nil
 }
@@ -204,25 +229,25 @@ func ModuleRoot(dir string) (string, error) {
 	}
 }
 
-// BuildKpcap builds a static linux/amd64 kpcap binary from the module at root.
-func BuildKpcap(ctx context.Context, root, out string) error {
+// BuildKpcap builds a static linux kpcap binary for goarch from the module at root.
+func BuildKpcap(ctx context.Context, root, goarch, out string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = "/usr/local/go/bin/go"
 	}
 	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-o", out, "./cmd/kpcap")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/kpcap: %v\n%s", err, tail(b, 4000))
+		return fmt.Errorf("GOARCH=%s go build ./cmd/kpcap: %v\n%s", goarch, err, tail(b, 4000))
 	}
 	return nil
 }
 
 // BuildTestBinary compiles the tests of package pkg (e.g. "./record/tracefs")
-// into a static linux/amd64 test binary at out, with the given build tags, to
-// run inside the VM.
-func BuildTestBinary(ctx context.Context, root, pkg, out string, tags ...string) error {
+// into a static linux test binary for goarch at out, with the given build
+// tags, to run inside the VM.
+func BuildTestBinary(ctx context.Context, root, pkg, goarch, out string, tags ...string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = "/usr/local/go/bin/go"
@@ -233,23 +258,23 @@ func BuildTestBinary(ctx context.Context, root, pkg, out string, tags ...string)
 	}
 	cmd := exec.CommandContext(ctx, goBin, append(args, pkg)...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go test -c %s: %v\n%s", pkg, err, tail(b, 4000))
 	}
 	return nil
 }
 
-// CheckStaticAMD64 verifies that bin is a statically linked x86-64 ELF
-// executable, the only kind that runs in the bare initramfs.
-func CheckStaticAMD64(bin string) error {
+// CheckStatic verifies that bin is a statically linked ELF executable for
+// machine m, the only kind that runs in the bare initramfs.
+func CheckStatic(bin string, m elf.Machine) error {
 	f, err := elf.Open(bin)
 	if err != nil {
 		return fmt.Errorf("%s: %w", bin, err)
 	}
 	defer f.Close()
-	if f.Machine != elf.EM_X86_64 {
-		return fmt.Errorf("%s is %v, need x86-64", bin, f.Machine)
+	if f.Machine != m {
+		return fmt.Errorf("%s is %v, need %v", bin, f.Machine, m)
 	}
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
@@ -261,11 +286,13 @@ func CheckStaticAMD64(bin string) error {
 
 // Initramfs describes the files of the VM's root file system.
 type Initramfs struct {
-	Busybox string        // static busybox binary, installed as /bin/busybox
-	Kpcap   string        // static kpcap binary, installed as /bin/kpcap ("" for none)
-	Bins    []string      // more static executables (e.g. test binaries), installed as /bin/BASENAME
-	Jobs    []Job         // run in this order by /init
-	JobTime time.Duration // per-job time limit inside the VM
+	Arch    *Arch             // of the binaries (nil: amd64)
+	Busybox string            // static busybox binary, installed as /bin/busybox
+	Kpcap   string            // static kpcap binary, installed as /bin/kpcap ("" for none)
+	Bins    []string          // more static executables (e.g. test binaries), installed as /bin/BASENAME
+	Jobs    []Job             // run in this order by /init
+	JobTime time.Duration     // per-job time limit inside the VM
+	Files   map[string]string // more files: path below the root (e.g. "jobs/regs.list") -> contents
 }
 
 // Pack writes a gzip-compressed newc cpio archive of the initramfs to out,
@@ -281,14 +308,18 @@ func (ir *Initramfs) Pack(ctx context.Context, out string) error {
 			return err
 		}
 	}
-	if err := CheckStaticAMD64(ir.Busybox); err != nil {
+	arch := ir.Arch
+	if arch == nil {
+		arch = Archs["amd64"]
+	}
+	if err := CheckStatic(ir.Busybox, arch.Machine); err != nil {
 		return err
 	}
 	if err := copyFile(ir.Busybox, filepath.Join(root, "bin", "busybox"), 0o755); err != nil {
 		return err
 	}
 	if ir.Kpcap != "" {
-		if err := CheckStaticAMD64(ir.Kpcap); err != nil {
+		if err := CheckStatic(ir.Kpcap, arch.Machine); err != nil {
 			return err
 		}
 		if err := copyFile(ir.Kpcap, filepath.Join(root, "bin", "kpcap"), 0o755); err != nil {
@@ -296,7 +327,7 @@ func (ir *Initramfs) Pack(ctx context.Context, out string) error {
 		}
 	}
 	for _, b := range ir.Bins {
-		if err := CheckStaticAMD64(b); err != nil {
+		if err := CheckStatic(b, arch.Machine); err != nil {
 			return err
 		}
 		if err := copyFile(b, filepath.Join(root, "bin", filepath.Base(b)), 0o755); err != nil {
@@ -321,7 +352,16 @@ func (ir *Initramfs) Pack(ctx context.Context, out string) error {
 		"etc/group":     "root:x:0:\n",
 		"lib/vmtest.sh": libScript,
 	}
+	for name, body := range ir.Files {
+		if !filepath.IsLocal(name) {
+			return fmt.Errorf("initramfs file %q is not below the root", name)
+		}
+		files[name] = body
+	}
 	for name, body := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, name)), 0o755); err != nil {
+			return err
+		}
 		if err := os.WriteFile(filepath.Join(root, name), []byte(body), 0o644); err != nil {
 			return err
 		}
@@ -377,6 +417,7 @@ func copyFile(src, dst string, mode os.FileMode) error {
 
 // VM is one qemu boot.
 type VM struct {
+	Arch    *Arch         // nil: amd64
 	Kernel  string        // vmlinuz path
 	Initrd  string        // initramfs path
 	Dir     string        // where the serial outputs and returned files go
@@ -391,8 +432,8 @@ type Result struct {
 	Wall     time.Duration // host time from qemu start to exit
 	Jobs     map[string]*JobResult
 	Order    []string // job names in the order they ran
-	Console  string   // ttyS0, the kernel console
-	Serial   string   // ttyS1, the raw job channel
+	Console  string   // the kernel console (ttyS0, ttyAMA0)
+	Serial   string   // the raw job channel (ttyS1, hvc0)
 }
 
 // JobResult is the outcome of one job.
@@ -421,16 +462,11 @@ func (vm *VM) Run(ctx context.Context) (*Result, error) {
 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	// thread=single: with multi-threaded TCG, 6.12 once oopsed with a stray
-	// "int3" in finish_task_switch while kpcap opened perf events (kernel text
-	// patching racing with the other vCPU, it seems); single-threaded TCG has
-	// not, and is no slower here. It still emulates two guest CPUs.
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64",
-		"-accel", "tcg,thread=single", "-cpu", "max", "-m", "1024", "-smp", "2",
-		"-display", "none", "-no-reboot", "-nodefaults",
-		"-serial", "file:"+consolePath, "-serial", "file:"+serialPath,
-		"-kernel", vm.Kernel, "-initrd", vm.Initrd,
-		"-append", "console=ttyS0 quiet panic=-1 oops=panic")
+	arch := vm.Arch
+	if arch == nil {
+		arch = Archs["amd64"]
+	}
+	cmd := exec.CommandContext(ctx, arch.Qemu, arch.qemuArgs(vm.Kernel, vm.Initrd, consolePath, serialPath)...)
 	var qout bytes.Buffer
 	cmd.Stdout = &qout
 	cmd.Stderr = &qout
@@ -451,7 +487,7 @@ func (vm *VM) Run(ctx context.Context) (*Result, error) {
 		return fail("VM did not power off within %v (kernel %s)", timeout, vm.Kernel)
 	}
 	if runErr != nil {
-		return fail("qemu-system-x86_64: %v", runErr)
+		return fail("%s: %v", arch.Qemu, runErr)
 	}
 	if err := parseSerial(serial, vm.Dir, res); err != nil {
 		return fail("job channel: %v", err)

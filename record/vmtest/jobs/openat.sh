@@ -4,7 +4,7 @@
 tracefs_state
 for i in $(seq 1 40); do echo "$i" >/tmp/kpo-exist-$i; done
 kpcap record -q -o "$OUT/openat.kpcap" \
-	-p 'p:kprobes/open do_sys_openat2 filename=+0(%si):string' \
+	-p "p:kprobes/open do_sys_openat2 filename=+0($A2):string" \
 	-p 'r:kprobes/openret do_sys_openat2 ret=$retval' \
 	-- sh -c 'for i in $(seq 1 40); do cat /tmp/kpo-exist-$i /tmp/kpo-missing-$i; done >/dev/null 2>&1; true'
 echo "kpcap exit: $?"
