@@ -365,3 +365,15 @@ func TestPerfettoTrackIdentity(t *testing.T) {
 		t.Errorf("thread names %v, want the latest of each track: cat, other", threadNames)
 	}
 }
+
+// TestPerfettoDeterministic: one trace gives the same bytes every time,
+// entries still open at the end included.
+func TestPerfettoDeterministic(t *testing.T) {
+	p := testtrace.Openat(t, filepath.Join(t.TempDir(), "o.pcapng.zst"), "6.18.0", "", 200, 1, 3)
+	a, _, _ := exportPerfetto(t, p, replay.Options{}, PerfettoOptions{})
+	for range 3 {
+		if b, _, _ := exportPerfetto(t, p, replay.Options{}, PerfettoOptions{}); !bytes.Equal(a, b) {
+			t.Fatalf("two exports of one trace differ (%d and %d bytes)", len(a), len(b))
+		}
+	}
+}

@@ -4,6 +4,9 @@
 package latency
 
 import (
+	"cmp"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/kpcap/kpcap/format"
@@ -227,6 +230,20 @@ func (p *Pairer) Exit(k Key, fn int, ts uint64) (Pair, bool) {
 
 // Finish counts every interval still open as unmatched (and open at end).
 func (p *Pairer) Finish() {
+	if p.OnUnmatched != nil {
+		// Callers that write the entries out get them in a stable order.
+		keys := slices.SortedFunc(maps.Keys(p.stacks), func(a, b Key) int {
+			return cmp.Or(cmp.Compare(a.N, b.N), cmp.Compare(a.S, b.S))
+		})
+		for _, k := range keys {
+			for _, o := range p.stacks[k] {
+				p.unmatched(k, o)
+				p.OpenAtEnd[o.fn]++
+			}
+			delete(p.stacks, k)
+		}
+		return
+	}
 	for k, st := range p.stacks {
 		for _, o := range st {
 			p.unmatched(k, o)
