@@ -141,6 +141,15 @@ type perfettoWriter struct {
 	heldCount int
 	seq       uint64
 
+	slab []byte // backs kept entry and return fields: one allocation per 16 KiB, not per event
+
+	last struct { // the previous event's task, whose track is known
+		ok       bool
+		pid, tid int32
+		ci       int32
+		uuid     uint64
+	}
+
 	binNS   uint64
 	bin     uint64 // index of the current events/s bin
 	binSeen bool
@@ -402,6 +411,15 @@ func (pw *perfettoWriter) comm(ci int32) string {
 // threadTrack returns the track of an event's task, declaring its process
 // and thread (again when its comm changed, which renames it from ts on).
 func (pw *perfettoWriter) threadTrack(ts uint64, pid, tid int32, cpu uint32, ci int32) uint64 {
+	if l := &pw.last; l.ok && l.tid == tid && l.pid == pid && l.ci == ci && tid != 0 {
+		return l.uuid
+	}
+	u := pw.declareTask(ts, pid, tid, cpu, ci)
+	pw.last.ok, pw.last.pid, pw.last.tid, pw.last.ci, pw.last.uuid = true, pid, tid, ci, u
+	return u
+}
+
+func (pw *perfettoWriter) declareTask(ts uint64, pid, tid int32, cpu uint32, ci int32) uint64 {
 	if tid == 0 {
 		u := trackUUID(trackIdle, uint64(cpu))
 		if !pw.idle[cpu] {
@@ -549,7 +567,7 @@ func (pw *perfettoWriter) batch(b *batch) {
 			t.b = protowire.AppendVarint(t.b[:0], uint64(src))
 			pw.annotations(t, i, ps, pw.annot.entry)
 			pw.callstack(t, stack)
-			pw.pairer.Entry(latency.ThreadKey(tid, cpu), ps.fn, ts, latency.Payload{StackID: stack, Aux: slices.Clone(t.b)})
+			pw.pairer.Entry(latency.ThreadKey(tid, cpu), ps.fn, ts, latency.Payload{StackID: stack, Aux: pw.keep(t.b)})
 			continue
 		case latency.Exit:
 			k := latency.ThreadKey(tid, cpu)
@@ -576,7 +594,7 @@ func (pw *perfettoWriter) batch(b *batch) {
 			pw.annotations(t, i, ps, pw.annot.ret)
 			pw.callstack(t, stack)
 			pw.seq++
-			hp.seq, hp.exit = pw.seq, slices.Clone(t.b)
+			hp.seq, hp.exit = pw.seq, pw.keep(t.b)
 			pw.hold(k, hp)
 			continue
 		}
@@ -617,6 +635,20 @@ func (pw *perfettoWriter) unmatchedEntry(k latency.Key, fn int, ts uint64, pl la
 	boolAnnotation(e, pw.annot.unmatched)
 	pw.endEvent()
 	pw.res.Instants++
+}
+
+// keep copies b into the slab; the copy's capacity ends with it, so an
+// append never spills into the next one.
+func (pw *perfettoWriter) keep(b []byte) []byte {
+	if len(b) > 1<<12 {
+		return slices.Clone(b)
+	}
+	if cap(pw.slab)-len(pw.slab) < len(b) {
+		pw.slab = make([]byte, 0, 16<<10)
+	}
+	n := len(pw.slab)
+	pw.slab = append(pw.slab, b...)
+	return pw.slab[n:len(pw.slab):len(pw.slab)]
 }
 
 // keyTrack is the track of a pairing key (thread keys only).

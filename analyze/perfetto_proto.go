@@ -120,6 +120,11 @@ type pbuf struct {
 const lenReserve = 4
 
 func (p *pbuf) varint(n protowire.Number, v uint64) {
+	if n < 16 && v < 0x80 {
+		// The common case (small field, small value) in two bytes.
+		p.b = append(p.b, byte(n)<<3|byte(protowire.VarintType), byte(v))
+		return
+	}
 	p.b = protowire.AppendTag(p.b, n, protowire.VarintType)
 	p.b = protowire.AppendVarint(p.b, v)
 }
