@@ -1,9 +1,11 @@
 package testtrace
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/kpcap/kpcap/format"
@@ -60,28 +62,33 @@ func WriteFleetHost(t testing.TB, path string, h FleetHost) {
 	for k := range ts {
 		ts[k] = 1_000_000_000 + uint64(k)*1000
 	}
-	s := format.Sample{PID: 1000}
-	write := func(src int, at uint64, tid uint32) {
-		s.Source, s.Time, s.TID, s.CPU, s.Raw = uint32(src), at, tid, tid%2, raws[src]
-		if err := g.W.WriteSample(&s); err != nil {
-			t.Fatal(err)
-		}
-		g.n[src]++
+	type ev struct {
+		t   uint64
+		src int
+		tid uint32
 	}
-	// Threads take turns in time order, so the file is in time order.
+	evs := make([]ev, 0, 4*threads*calls)
 	for i := 0; i < calls; i++ {
 		for k := uint32(0); k < threads; k++ {
 			start := ts[k]
 			od := uint64(speed*(2000+1000*rng.ExpFloat64())) + h.OpenatShift
-			write(0, start, 1000+k)
-			write(1, start+od, 1000+k)
 			rd := uint64(speed * (1200 + 500*rng.ExpFloat64()))
-			write(2, start+od+100, 1000+k)
-			write(3, start+od+100+rd, 1000+k)
+			evs = append(evs, ev{start, 0, 1000 + k}, ev{start + od, 1, 1000 + k},
+				ev{start + od + 100, 2, 1000 + k}, ev{start + od + 100 + rd, 3, 1000 + k})
 			// Calls start on a schedule that durations do not move, so
 			// the call rate does not depend on the shift.
 			ts[k] = max(start+30_000+uint64(math.Round(5000*rng.Float64())), start+od+100+rd+1000)
 		}
+	}
+	// Written in time order, as the recorder merges its CPUs.
+	slices.SortStableFunc(evs, func(a, b ev) int { return cmp.Compare(a.t, b.t) })
+	s := format.Sample{PID: 1000}
+	for _, e := range evs {
+		s.Source, s.Time, s.TID, s.CPU, s.Raw = uint32(e.src), e.t, e.tid, e.tid%2, raws[e.src]
+		if err := g.W.WriteSample(&s); err != nil {
+			t.Fatal(err)
+		}
+		g.n[e.src]++
 	}
 	g.Close(nil)
 }
