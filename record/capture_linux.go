@@ -170,7 +170,20 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	probes, err := parseProbes(o.Probes)
+	var plain []string
+	var usdts []*usdtDef
+	for _, def := range o.Probes {
+		if !isUSDT(def) {
+			plain = append(plain, def)
+			continue
+		}
+		d, err := parseUSDT(def)
+		if err != nil {
+			return nil, err
+		}
+		usdts = append(usdts, d)
+	}
+	probes, err := parseProbes(plain)
 	if err != nil {
 		return nil, err
 	}
@@ -215,6 +228,11 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 		}
 		for _, p := range probes {
 			if err := r.addProbe(p); err != nil {
+				return nil, err
+			}
+		}
+		for _, d := range usdts {
+			if err := r.addUSDT(d, o.PID); err != nil {
 				return nil, err
 			}
 		}

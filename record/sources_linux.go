@@ -186,12 +186,19 @@ func (r *resolver) kprobesAvailable() bool {
 
 // addProbe creates one probe: through the PMU when it has no fetchargs
 // (nothing can be left behind), else through tracefs under kpcap's group.
-func (r *resolver) addProbe(p *probedef.Probe) error {
+func (r *resolver) addProbe(p *probedef.Probe) error { return r.addProbeRef(p, 0, "") }
+
+// addProbeRef is addProbe for a uprobe with a reference counter at file
+// offset ref (a USDT semaphore; 0 for none), defined by def ("" for p.Def).
+func (r *resolver) addProbeRef(p *probedef.Probe, ref uint64, def string) error {
 	name := p.Name()
+	if def == "" {
+		def = p.Def
+	}
 	if !p.IsUprobe() && !r.kprobesAvailable() {
 		return fmt.Errorf("probe %s: %w", name, ErrNoKprobes)
 	}
-	s := &source{desc: format.Source{Name: name, Kind: kindOf(p), Definition: p.Def, Target: p.Target()}}
+	s := &source{desc: format.Source{Name: name, Kind: kindOf(p), Definition: def, Target: p.Target()}}
 	if p.IsUprobe() {
 		st, err := os.Stat(p.Path)
 		if err != nil {
@@ -229,6 +236,13 @@ func (r *resolver) addProbe(p *probedef.Probe) error {
 				return err // names the definition already
 			}
 			s.attr.Config1Str, s.attr.Config2 = p.Path, off
+			if ref != 0 {
+				shift, err := refCtrShift()
+				if err != nil {
+					return fmt.Errorf("probe %s: %w", name, err)
+				}
+				s.attr.Config |= ref << shift
+			}
 		case p.Symbol != "":
 			sym := p.Symbol
 			if p.Module != "" {
@@ -269,6 +283,14 @@ func (r *resolver) addProbe(p *probedef.Probe) error {
 	}
 	r.dynNames[event] = true
 	line := p.TracefsLine(group, event)
+	if ref != 0 {
+		if !fs.HasRefCtr() {
+			return fmt.Errorf("probe %s: %w", name, ErrNoRefCtr)
+		}
+		// PATH:OFFSET(REF): the kernel raises the semaphore while the probe is on.
+		target := fmt.Sprintf("%s:0x%x", p.Path, p.Offset)
+		line = strings.Replace(line, target, fmt.Sprintf("%s(0x%x)", target, ref), 1)
+	}
 	if p.IsUprobe() {
 		err = fs.AddUprobe(line)
 	} else {

@@ -61,7 +61,9 @@ func AutoRules(sources []format.Source) *Rules {
 		r.Func[i] = -1
 		switch s.Kind {
 		case format.KindKprobe, format.KindUprobe, format.KindKretprobe, format.KindUretprobe:
-			if s.Target != "" {
+			if name, exit, ok := usdtPair(s); ok {
+				note("d\x00"+name, i, exit)
+			} else if s.Target != "" {
 				note(s.Kind.String()[:1]+"\x00"+s.Target, i, s.Kind.IsReturn())
 			}
 		case format.KindTracepoint:
@@ -78,6 +80,9 @@ func AutoRules(sources []format.Source) *Rules {
 			continue
 		}
 		kind, name, _ := strings.Cut(key, "\x00")
+		if kind == "d" { // USDT markers
+			name = USDTPrefix + name
+		}
 		if kind == "s" {
 			name = SyscallPrefix + name
 		}
@@ -87,6 +92,31 @@ func AutoRules(sources []format.Source) *Rules {
 		r.Role[e.exit], r.Func[e.exit] = Exit, id
 	}
 	return r
+}
+
+// USDTPrefix starts the function name of paired USDT markers:
+// "usdt:python:function" for python:function__entry and function__return.
+const USDTPrefix = "usdt:"
+
+// usdtEnds are the marker name suffixes of entry/return pairs in common
+// providers (python, ruby, node, mysql, libstdcxx-style names).
+var usdtEnds = [][2]string{{"__entry", "__return"}, {"__start", "__done"}, {"__start", "__end"}, {"_entry", "_return"}, {"_start", "_done"}}
+
+// usdtPair names the function of a USDT marker source that opens or closes
+// a pair (kpcap record -p 'usdt:...' names sources PROVIDER:MARKER).
+func usdtPair(s format.Source) (name string, exit, ok bool) {
+	if s.Kind != format.KindUprobe || !strings.HasPrefix(s.Definition, "usdt:") {
+		return "", false, false
+	}
+	for _, e := range usdtEnds {
+		if n, ok := strings.CutSuffix(s.Name, e[0]); ok {
+			return n, false, true
+		}
+		if n, ok := strings.CutSuffix(s.Name, e[1]); ok {
+			return n, true, true
+		}
+	}
+	return "", false, false
 }
 
 // ExplicitRules pairs any of the start sources with any of the end sources

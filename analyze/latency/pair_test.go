@@ -2,6 +2,7 @@ package latency
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kpcap/kpcap/format"
@@ -129,5 +130,28 @@ func BenchmarkPairer(b *testing.B) {
 		k := ThreadKey(int32(i%64+1), 0)
 		p.Entry(k, 0, uint64(i), Payload{})
 		p.Exit(k, 0, uint64(i)+5)
+	}
+}
+
+// TestAutoRulesUSDT pairs USDT entry/return markers by name, and only
+// sources recorded from USDT definitions.
+func TestAutoRulesUSDT(t *testing.T) {
+	srcs := []format.Source{
+		{Name: "python:function__entry", Kind: format.KindUprobe, Definition: "usdt:/usr/bin/python3.11:python:function__entry arg2:ustring"},
+		{Name: "python:function__return", Kind: format.KindUprobe, Definition: "usdt:/usr/bin/python3.11:python:function__return"},
+		{Name: "mysql:query__start", Kind: format.KindUprobe, Definition: "usdt:/usr/sbin/mysqld:query__start"},
+		{Name: "mysql:query__done", Kind: format.KindUprobe, Definition: "usdt:/usr/sbin/mysqld:query__done"},
+		{Name: "uprobes:x__entry", Kind: format.KindUprobe, Definition: "p:uprobes/x__entry /bin/x:0x10", Target: "/bin/x:0x10"},
+		{Name: "uprobes:x__return", Kind: format.KindUprobe, Definition: "p:uprobes/x__return /bin/x:0x20", Target: "/bin/x:0x20"},
+	}
+	r := AutoRules(srcs)
+	if strings.Join(r.Funcs, ",") != "usdt:python:function,usdt:mysql:query" {
+		t.Fatalf("Funcs = %q", r.Funcs)
+	}
+	want := []Role{Entry, Exit, Entry, Exit, None, None}
+	for i, w := range want {
+		if r.Role[i] != w {
+			t.Errorf("source %s: role %v, want %v", srcs[i].Name, r.Role[i], w)
+		}
 	}
 }

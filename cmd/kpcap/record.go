@@ -54,6 +54,7 @@ Probe definitions use the kernel's kprobe_events / uprobe_events syntax:
   p[:[GRP/]EVENT] [MOD:]SYM[+offs]|ADDR [FETCHARGS]   kprobe
   r[MAXACTIVE][:[GRP/]EVENT] [MOD:]SYM[+0] [FETCHARGS] kretprobe
   p[:[GRP/]EVENT] PATH:OFFSET|PATH:SYMBOL[+offs] [FETCHARGS]  uprobe (r: uretprobe)
+  usdt:PATH:[PROVIDER:]NAME [argN[:TYPE]]...          USDT marker(s), NAME may be a glob
 
 Probes without fetchargs are created through the kprobe/uprobe PMU when
 recording system-wide: private to kpcap, nothing can be left behind. With
@@ -73,6 +74,8 @@ Examples:
   kpcap record -e syscalls:sys_enter_getppid --filter 'common_pid == 42'
   kpcap record -g -e sched:sched_process_exec -- make -j2
   kpcap record -e 'syscalls:sys_enter_*' --cgroup nginx.service -d 30s
+  kpcap record -p 'usdt:/usr/bin/python3.11:python:function__entry arg1:ustring arg2:ustring arg3'
+  kpcap record -p 'usdt:libstdc++:libstdcxx:throw' --pid 1234
 `
 
 func runRecord(args []string) error {

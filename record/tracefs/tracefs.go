@@ -301,6 +301,13 @@ func (fs *FS) HasUprobes() bool {
 	return exists(filepath.Join(fs.Dir, "uprobe_events")) && exists(filepath.Join(sysBus, "uprobe"))
 }
 
+// HasRefCtr reports whether uprobe_events takes a reference counter
+// (PATH:OFFSET(REF_CTR_OFFSET), Linux 4.20+), as tracefs's README says.
+func (fs *FS) HasRefCtr() bool {
+	b, err := os.ReadFile(filepath.Join(fs.Dir, "README"))
+	return err == nil && strings.Contains(string(b), "(ref_ctr_offset)")
+}
+
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
