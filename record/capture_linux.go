@@ -172,7 +172,12 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 	}
 	var plain []string
 	var usdts []*usdtDef
+	var globs []string
 	for _, def := range o.Probes {
+		if _, _, _, ok := splitProbeGlob(def); ok {
+			globs = append(globs, def)
+			continue
+		}
 		if !isUSDT(def) {
 			plain = append(plain, def)
 			continue
@@ -235,6 +240,9 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 			if err := r.addUSDT(d, o.PID); err != nil {
 				return nil, err
 			}
+		}
+		if err := r.addGlobs(globs, o.MaxProbes); err != nil {
+			return nil, err
 		}
 	}
 	return runSources(ctx, o, r, res, cpus)

@@ -10,12 +10,14 @@ import (
 // Options configure a capture. The zero value (plus Output) records the
 // default event set system-wide until the context is cancelled.
 type Options struct {
-	Events  []string // tracepoints "SUBSYS:EVENT", globs allowed
-	Probes  []string // kprobe/uprobe definitions in kprobe_events syntax
-	Filter  string   // ftrace filter applied in the kernel to the sources that have its fields
-	PID     int      // trace this process (all its threads and later children); 0: system-wide
-	CPUs    []int    // restrict to these CPUs; nil: all online
-	Command []string // run and trace this command and its descendants; stop when it exits
+	Events []string // tracepoints "SUBSYS:EVENT", globs allowed
+	Probes []string // kprobe/uprobe definitions in kprobe_events syntax, USDT markers, function patterns
+	// MaxProbes bounds the functions one pattern may attach to; 0: DefaultMaxProbes.
+	MaxProbes int
+	Filter    string   // ftrace filter applied in the kernel to the sources that have its fields
+	PID       int      // trace this process (all its threads and later children); 0: system-wide
+	CPUs      []int    // restrict to these CPUs; nil: all online
+	Command   []string // run and trace this command and its descendants; stop when it exits
 	// Cgroups restricts the sources to the tasks of these cgroup v2
 	// directories and their descendants (a path, a systemd unit such as
 	// nginx.service, or a container id); the file then records each
@@ -69,6 +71,10 @@ type Options struct {
 	// gc is the recording's GC tuner, set by Run (nil in tests of the loop).
 	gc *gcTuner
 }
+
+// DefaultMaxProbes is how many functions one pattern may attach to unless
+// Options.MaxProbes says otherwise.
+const DefaultMaxProbes = 1000
 
 // DefaultOutput is the file written when Options.Output is empty.
 const DefaultOutput = "trace.pcapng.zst"

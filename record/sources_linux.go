@@ -186,19 +186,23 @@ func (r *resolver) kprobesAvailable() bool {
 
 // addProbe creates one probe: through the PMU when it has no fetchargs
 // (nothing can be left behind), else through tracefs under kpcap's group.
-func (r *resolver) addProbe(p *probedef.Probe) error { return r.addProbeRef(p, 0, "") }
+func (r *resolver) addProbe(p *probedef.Probe) error { return r.addProbeRef(p, 0, "", "") }
 
 // addProbeRef is addProbe for a uprobe with a reference counter at file
-// offset ref (a USDT semaphore; 0 for none), defined by def ("" for p.Def).
-func (r *resolver) addProbeRef(p *probedef.Probe, ref uint64, def string) error {
+// offset ref (a USDT semaphore; 0 for none), defined by def ("" for p.Def),
+// probing target ("" for p.Target(): a pattern's match names its function).
+func (r *resolver) addProbeRef(p *probedef.Probe, ref uint64, def, target string) error {
 	name := p.Name()
 	if def == "" {
 		def = p.Def
 	}
+	if target == "" {
+		target = p.Target()
+	}
 	if !p.IsUprobe() && !r.kprobesAvailable() {
 		return fmt.Errorf("probe %s: %w", name, ErrNoKprobes)
 	}
-	s := &source{desc: format.Source{Name: name, Kind: kindOf(p), Definition: def, Target: p.Target()}}
+	s := &source{desc: format.Source{Name: name, Kind: kindOf(p), Definition: def, Target: target}}
 	if p.IsUprobe() {
 		st, err := os.Stat(p.Path)
 		if err != nil {

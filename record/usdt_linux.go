@@ -270,7 +270,7 @@ func (r *resolver) addUSDT(d *usdtDef, pid int) error {
 		return err
 	}
 	for _, up := range ups {
-		if err := r.addProbeRef(up.probe, up.ref, d.def); err != nil {
+		if err := r.addProbeRef(up.probe, up.ref, d.def, ""); err != nil {
 			return err
 		}
 	}

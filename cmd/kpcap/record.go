@@ -55,6 +55,8 @@ Probe definitions use the kernel's kprobe_events / uprobe_events syntax:
   r[MAXACTIVE][:[GRP/]EVENT] [MOD:]SYM[+0] [FETCHARGS] kretprobe
   p[:[GRP/]EVENT] PATH:OFFSET|PATH:SYMBOL[+offs] [FETCHARGS]  uprobe (r: uretprobe)
   usdt:PATH:[PROVIDER:]NAME [argN[:TYPE]]...          USDT marker(s), NAME may be a glob
+A SYM or SYMBOL that is a glob (p 'vfs_*', r '/usr/bin/bash:*readline*') makes
+one probe per matching function, named after it (at most --max-probes).
 
 Probes without fetchargs are created through the kprobe/uprobe PMU when
 recording system-wide: private to kpcap, nothing can be left behind. With
@@ -88,6 +90,7 @@ func runRecord(args []string) error {
 	fs.SetInterspersed(false) // the first non-option starts the command
 	events := fs.StringArrayP("event", "e", nil, "tracepoint `SUBSYS:EVENT` (globs allowed); repeatable")
 	probes := fs.StringArrayP("probe", "p", nil, "kprobe/uprobe `DEF`inition (kprobe_events syntax); repeatable")
+	maxProbes := fs.Int("max-probes", record.DefaultMaxProbes, "at most `N` functions per probe pattern (p 'vfs_*', p /bin/x:'*read*')")
 	filter := fs.String("filter", "", "in-kernel ftrace filter `EXPR` for the sources that have its fields")
 	pid := fs.Int("pid", 0, "record only process `PID` (its threads and later children)")
 	cpuList := fs.String("cpu", "", "record only on CPUs `LIST`, e.g. 0,2-3")
@@ -110,6 +113,7 @@ func runRecord(args []string) error {
 	opts := record.Options{
 		Events:    *events,
 		Probes:    *probes,
+		MaxProbes: *maxProbes,
 		Filter:    *filter,
 		PID:       *pid,
 		Cgroups:   *cgroups,

@@ -1,0 +1,232 @@
+//go:build linux
+
+package record
+
+import (
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/kpcap/kpcap/record/discover"
+	"github.com/kpcap/kpcap/record/internal/elfsym"
+	"github.com/kpcap/kpcap/record/probedef"
+)
+
+// globProbe is one function a pattern matched, as a probe definition.
+type globProbe struct {
+	def    string // "p:uprobes/readline /usr/bin/bash:0x...": what is created
+	target string // "/usr/bin/bash:readline": the function, shared by entry and return
+	user   string // the pattern definition as given
+}
+
+// isGlob reports whether s holds path.Match metacharacters.
+func isGlob(s string) bool { return strings.ContainsAny(s, `*?[`) }
+
+// splitProbeGlob finds the pattern of a p/r definition: its head ("p",
+// "r", "r64"), the target, the rest (fetchargs), and whether the target is
+// a pattern ("vfs_*", "/usr/bin/bash:*readline*").
+func splitProbeGlob(def string) (head, target, rest string, ok bool) {
+	f := strings.Fields(def)
+	if len(f) < 2 || f[0] == "" || (f[0][0] != 'p' && f[0][0] != 'r') {
+		return "", "", "", false
+	}
+	target = strings.TrimSuffix(f[1], "%return")
+	if strings.HasSuffix(f[1], "%return") {
+		f[0] = "r" + f[0][1:]
+	}
+	name := target
+	if isUprobeTarget(target) {
+		i := strings.LastIndexByte(target, ':')
+		if i < 0 {
+			return "", "", "", false
+		}
+		name = target[i+1:]
+	}
+	if !isGlob(name) {
+		return "", "", "", false
+	}
+	return f[0], target, strings.Join(f[2:], " "), true
+}
+
+func isUprobeTarget(t string) bool {
+	return strings.HasPrefix(t, "/") || strings.HasPrefix(t, "./") || strings.HasPrefix(t, "../")
+}
+
+// expandProbeGlob turns a definition whose target is a pattern into one
+// definition per matching function, each its own source named after it:
+// uprobes from the binary's symbols, kprobes from available_filter_functions
+// without the kprobe blacklist and names defined more than once.
+func (r *resolver) expandProbeGlob(def, head, target, rest string, max int) ([]globProbe, error) {
+	if max <= 0 {
+		max = DefaultMaxProbes
+	}
+	if strings.Contains(head, ":") {
+		return nil, &UsageError{fmt.Sprintf("probe %q: a pattern makes one probe per function, each named after it: leave out :EVENT", def)}
+	}
+	kind := head[:1]
+	maxact := head[1:]
+	group := "kprobes"
+	var out []globProbe
+	var skipped []string
+	if isUprobeTarget(target) {
+		group = "uprobes"
+		i := strings.LastIndexByte(target, ':')
+		bin, pat := target[:i], target[i+1:]
+		if _, err := path.Match(pat, ""); err != nil {
+			return nil, &UsageError{fmt.Sprintf("probe %q: %v", def, err)}
+		}
+		funcs, err := elfsym.Functions(bin)
+		if err != nil {
+			return nil, &UsageError{fmt.Sprintf("probe %q: %v", def, err)}
+		}
+		// Functions is sorted by name: a name at several addresses is ambiguous.
+		for i := 0; i < len(funcs); {
+			j := i + 1
+			for j < len(funcs) && funcs[j].Name == funcs[i].Name {
+				j++
+			}
+			if ok, _ := path.Match(pat, funcs[i].Name); ok {
+				if j-i > 1 {
+					skipped = append(skipped, funcs[i].Name)
+				} else {
+					fn := funcs[i]
+					out = append(out, globProbe{target: bin + ":" + fn.Name, def: fmt.Sprintf("%s:%s/%s %s:0x%x", kind, group, probeEvent(kind, fn.Name), bin, fn.Offset)})
+				}
+			}
+			i = j
+		}
+	} else {
+		if maxact != "" && kind != "r" {
+			return nil, &UsageError{fmt.Sprintf("probe %q: bad head %q", def, head)}
+		}
+		names, amb, err := r.kernelFuncs(target)
+		if err != nil {
+			return nil, err
+		}
+		skipped = amb
+		for _, n := range names {
+			out = append(out, globProbe{target: n, def: fmt.Sprintf("%s%s:%s/%s %s", kind, maxact, group, probeEvent(kind, n), n)})
+		}
+	}
+	for i := range out {
+		out[i].user = def
+		if rest != "" {
+			out[i].def += " " + rest
+		}
+	}
+	switch {
+	case len(out) == 0 && len(skipped) > 0:
+		return nil, &UsageError{fmt.Sprintf("probe %q: the pattern matched only names defined more than once, which cannot be probed by name: %s", def, strings.Join(first(skipped, 10), ", "))}
+	case len(out) == 0:
+		return nil, &UsageError{fmt.Sprintf("probe %q: the pattern matched no function (uprobes: the binary's symbol table; kprobes: %s/available_filter_functions)", def, r.tracefsDir())}
+	case len(out) > max:
+		return nil, &UsageError{fmt.Sprintf("probe %q: the pattern matches %d functions, more than --max-probes %d: narrow it, or raise --max-probes", def, len(out), max)}
+	}
+	if len(skipped) > 0 {
+		r.note(fmt.Sprintf("%s: %d matching names defined more than once skipped (%s)", def, len(skipped), strings.Join(first(skipped, 5), ", ")))
+	}
+	return out, nil
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return append(s[:n:n], "...")
+	}
+	return s
+}
+
+// probeEvent names the event of one matched function: the function (made an
+// identifier), with "__return" for return probes so both can be recorded.
+func probeEvent(kind, fn string) string {
+	e := ident(fn)
+	if kind == "r" {
+		e += "__return"
+	}
+	if len(e) > 63 {
+		e = e[:63]
+	}
+	return e
+}
+
+func (r *resolver) tracefsDir() string {
+	if fs, err := r.tracefs(); err == nil {
+		return fs.Dir
+	}
+	return "/sys/kernel/tracing"
+}
+
+// kernelFuncs lists the traceable kernel functions matching pattern
+// (discover.Functions: available_filter_functions minus the kprobe
+// blacklist), without names listed twice (static functions of several
+// files), which are returned apart.
+func (r *resolver) kernelFuncs(pattern string) (names, ambiguous []string, err error) {
+	if !r.kprobesAvailable() {
+		return nil, nil, fmt.Errorf("probe pattern %s: %w", pattern, ErrNoKprobes)
+	}
+	fs, err := r.tracefs()
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := path.Match(pattern, ""); err != nil {
+		return nil, nil, &UsageError{fmt.Sprintf("probe pattern %s: %v", pattern, err)}
+	}
+	count := map[string]int{}
+	var order []string
+	src, err := discover.Functions(fs, pattern, func(f discover.Function) error {
+		if count[f.Name] == 0 {
+			order = append(order, f.Name)
+		}
+		count[f.Name]++
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("probe pattern %s: %w", pattern, err)
+	}
+	for _, n := range src.Notes {
+		r.note(n)
+	}
+	for _, n := range order {
+		if count[n] > 1 {
+			ambiguous = append(ambiguous, n)
+		} else {
+			names = append(names, n)
+		}
+	}
+	return names, ambiguous, nil
+}
+
+// addGlobs creates one probe per function each pattern definition matches,
+// announcing the count and the time taken when there are many.
+func (r *resolver) addGlobs(defs []string, max int) error {
+	for _, def := range defs {
+		head, target, rest, _ := splitProbeGlob(def)
+		gps, err := r.expandProbeGlob(def, head, target, rest, max)
+		if err != nil {
+			return err
+		}
+		probes := make([]*probedef.Probe, len(gps))
+		for i, gp := range gps {
+			if probes[i], err = probedef.Parse(gp.def); err != nil {
+				return fmt.Errorf("probe %q, function %s: %w", def, gp.target, err)
+			}
+		}
+		start := time.Now()
+		many := len(gps) >= manyProbes
+		if many {
+			r.note(fmt.Sprintf("%s: attaching %d functions...", def, len(gps)))
+		}
+		for i, gp := range gps {
+			if err := r.addProbeRef(probes[i], 0, gp.user, gp.target); err != nil {
+				return err
+			}
+		}
+		if many {
+			r.note(fmt.Sprintf("%s: %d probes created in %.2fs", def, len(gps), time.Since(start).Seconds()))
+		}
+	}
+	return nil
+}
+
+// manyProbes is the pattern size whose attaching is announced.
+const manyProbes = 50
