@@ -173,7 +173,7 @@ func (r *resolver) kernelFuncs(pattern string) (names, ambiguous []string, err e
 	}
 	count := map[string]int{}
 	var order []string
-	src, err := discover.Functions(fs, pattern, func(f discover.Function) error {
+	_, err = discover.Functions(fs, pattern, r.note, func(f discover.Function) error {
 		if count[f.Name] == 0 {
 			order = append(order, f.Name)
 		}
@@ -182,9 +182,6 @@ func (r *resolver) kernelFuncs(pattern string) (names, ambiguous []string, err e
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("probe pattern %s: %w", pattern, err)
-	}
-	for _, n := range src.Notes {
-		r.note(n)
 	}
 	for _, n := range order {
 		if count[n] > 1 {
