@@ -227,8 +227,9 @@ func countProbes(t *testing.T, bin, trace string) map[string]int {
 }
 
 // TestUSDTLibstdcxx records libstdc++'s throw and catch markers of a C++
-// program throwing 500 exceptions: as its command (by path), and with
-// --pid naming the library as the process maps it.
+// program throwing 500 exceptions: as its command (by path, and by a glob
+// over the provider's markers), and with --pid naming the library as the
+// process maps it.
 func TestUSDTLibstdcxx(t *testing.T) {
 	recordNeedRoot(t)
 	lib := libstdcxx(t)
@@ -240,6 +241,16 @@ func TestUSDTLibstdcxx(t *testing.T) {
 	recordDone(t, bin, "-o", out, "-p", "usdt:"+lib+":libstdcxx:throw", "-p", "usdt:"+lib+":catch", "--", exe, strconv.Itoa(n))
 	if got := countProbes(t, bin, out); got["libstdcxx:throw"] != n || got["libstdcxx:catch"] != n || len(got) != 2 {
 		t.Errorf("command: %v, want exactly %d throw and %d catch", got, n, n)
+	}
+
+	// A glob over markers: one source per marker.
+	out = filepath.Join(t.TempDir(), "glob.pcapng.zst")
+	recordDone(t, bin, "-o", out, "-p", "usdt:"+lib+":libstdcxx:*", "--", exe, strconv.Itoa(n))
+	if got := countProbes(t, bin, out); got["libstdcxx:throw"] != n || got["libstdcxx:catch"] != n || len(got) != 2 {
+		t.Errorf("glob: %v, want exactly %d throw and %d catch (and no rethrow)", got, n, n)
+	}
+	if msg, _ := exec.Command(bin, "info", out).Output(); !strings.Contains(string(msg), "libstdcxx:rethrow") {
+		t.Errorf("glob: no rethrow source in\n%s", msg)
 	}
 
 	cmd := exec.Command(exe, strconv.Itoa(n), "wait")
