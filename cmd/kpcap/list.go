@@ -30,8 +30,6 @@ bpftrace -l do:
   kpcap list 'sched:*'           tracepoints matching SUBSYS:EVENT (globs)
   kpcap list 'vfs_*'             kernel functions and tracepoint events matching a glob
   kpcap list --features          the probe forms this kernel supports, and why others are missing
-  kpcap list -v vfs_read         a function's prototype from the kernel's BTF
-  kpcap list -v 'struct file'    a struct's (or union's) members with offsets
   kpcap list -v sched:sched_switch  a tracepoint's fields
   kpcap list /usr/bin/python3.11 a binary's functions and USDT markers (uprobe targets)
 
@@ -65,7 +63,7 @@ func runList(args []string) error {
 	c := commands["list"]
 	fs := newFlags(c)
 	o := &listOpts{}
-	fs.BoolVarP(&o.verbose, "verbose", "v", false, "details: BTF prototype or struct members, tracepoint fields, symbol addresses")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "details: a tracepoint's fields, symbol addresses and file offsets")
 	fs.BoolVar(&o.features, "features", false, "the probe forms this kernel supports")
 	fs.BoolVarP(&o.tracepoints, "tracepoints", "t", false, "list tracepoints only")
 	fs.BoolVarP(&o.functions, "functions", "f", false, "list kernel functions only")
@@ -98,7 +96,7 @@ func runList(args []string) error {
 		return listBinary(o, rest[0], pat)
 	case o.verbose:
 		if len(rest) != 1 {
-			return usagef("-v needs one NAME: a function, 'struct NAME' or SUBSYS:EVENT")
+			return usagef("-v needs one NAME: a tracepoint SUBSYS:EVENT")
 		}
 		return listVerbose(o, rest[0])
 	case len(rest) > 1:

@@ -142,7 +142,7 @@ func ReadKernel(fs *tracefs.FS) (*Kernel, error) {
 		add("type "+t.name, ":"+t.name, (kp || up) && has(t.readme), "in the tracefs README",
 			missing(kp || up, "no kprobes or uprobes", t.readme+" (Linux "+t.since+"+)"))
 	}
-	add("BTF", "kpcap list -v FUNCTION / 'struct NAME'", k.BTF != "", kernelBTF,
+	add("BTF", "BTF argument names and struct members", k.BTF != "", kernelBTF,
 		kernelBTF+" missing: the kernel is built without CONFIG_DEBUG_INFO_BTF")
 	return k, nil
 }
