@@ -37,6 +37,8 @@ type batch struct {
 	comm  strCol
 	probe strCol
 	stack *array.Int64 // nil when absent
+	// period is the period column (nil when absent): a null row counts one.
+	period *array.Uint64
 	// src maps the probe column's dictionary index (or row) to a source index.
 	srcOf func(i int) int
 }
@@ -116,6 +118,11 @@ func newBatch(rec arrow.Record, sources map[string]int) (*batch, error) {
 			return nil, fmt.Errorf("replay batch: column %q is not int64", replay.ColStackID)
 		}
 	}
+	if a := col(replay.ColPeriod); a != nil {
+		if b.period, ok = a.(*array.Uint64); !ok {
+			return nil, fmt.Errorf("replay batch: column %q is not uint64", replay.ColPeriod)
+		}
+	}
 	// Resolve each dictionary entry once per batch.
 	if b.probe.dict != nil {
 		d := b.probe.vals
@@ -153,10 +160,18 @@ func (b *batch) stackID(i int) int64 {
 	return b.stack.Value(i)
 }
 
+// weight is the number of events row i stands for: its period, or 1.
+func (b *batch) weight(i int) uint64 {
+	if b.period != nil && b.period.IsValid(i) {
+		return b.period.Value(i)
+	}
+	return 1
+}
+
 // commonColumns are not event fields.
 var commonColumns = map[string]bool{
 	replay.ColTS: true, replay.ColCPU: true, replay.ColPID: true, replay.ColTID: true,
-	replay.ColComm: true, replay.ColProbe: true, replay.ColStackID: true,
+	replay.ColComm: true, replay.ColProbe: true, replay.ColStackID: true, replay.ColPeriod: true,
 }
 
 // valueString formats row i of any field column; ok is false for nulls.

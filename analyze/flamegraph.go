@@ -14,7 +14,9 @@ import (
 
 // FlameOptions shape a flame graph profile.
 type FlameOptions struct {
-	// Weight is "samples" (each event counts 1) or "latency" (each paired
+	// Weight is "samples" (each event counts 1), "period" (each event
+	// counts its period: a counted tracepoint's count, such as
+	// sched_stat_runtime's ns; 1 for the others) or "latency" (each paired
 	// entry's stack weighs its duration in ns; see LatencyOptions).
 	Weight  string
 	Latency LatencyOptions
@@ -61,6 +63,8 @@ func newFlameAcc(o FlameOptions) (*flameAcc, error) {
 	switch o.Weight {
 	case "", "samples":
 		a.res.Profile = flame.New("samples")
+	case "period":
+		a.res.Profile = flame.New("period")
 	case "latency":
 		a.res.Profile = flame.New("nanoseconds")
 		lo := o.Latency
@@ -71,7 +75,7 @@ func newFlameAcc(o FlameOptions) (*flameAcc, error) {
 		}
 		a.lat = newLatencyAcc(lo)
 	default:
-		return nil, fmt.Errorf("unknown weight %q (want samples or latency)", o.Weight)
+		return nil, fmt.Errorf("unknown weight %q (want samples, period or latency)", o.Weight)
 	}
 	return a, nil
 }
@@ -102,8 +106,13 @@ func (a *flameAcc) add(b *batch) error {
 		k := stackKey{comm: a.in.get(b.comm.value(i)), id: b.stackID(i), src: -1}
 		if k.id < 0 {
 			k.src = b.srcOf(i)
+			a.res.NoStack++
 		}
-		a.counts[k]++
+		if a.o.Weight == "period" {
+			a.counts[k] += b.weight(i)
+		} else {
+			a.counts[k]++
+		}
 		a.res.Events++
 	}
 	return nil
@@ -140,7 +149,9 @@ func (a *flameAcc) finish(in Input) error {
 			frames = append(frames, comm)
 		}
 		if k.id < 0 {
-			a.res.NoStack += a.counts[k]
+			if a.lat != nil { // pairs weigh durations: count them here
+				a.res.NoStack += a.counts[k]
+			}
 			if k.src >= 0 && k.src < len(a.srcs) {
 				frames = append(frames, "["+a.srcs[k.src]+"]")
 			}

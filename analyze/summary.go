@@ -49,6 +49,9 @@ type SourceCount struct {
 	Events     uint64  `json:"events"`
 	RatePerSec float64 `json:"rate_per_sec"`
 	Lost       uint64  `json:"lost"`
+	// Period sums the events' periods: what a counted tracepoint counts
+	// (sched_stat_runtime: ns of runtime). Set when it differs from Events.
+	Period uint64 `json:"period,omitempty"`
 }
 
 // CPUCount is one CPU's events and ring loss.
@@ -90,7 +93,8 @@ type summaryAcc struct {
 	opts    SummaryOptions
 	s       *Summary
 	perSrc  []uint64
-	unknown uint64 // events whose probe is not in the header
+	weights []uint64 // per source: the sum of the periods
+	unknown uint64   // events whose probe is not in the header
 	perCPU  map[uint32]uint64
 	comms   map[string]uint64
 	pids    map[int32]*pidCount
@@ -128,6 +132,7 @@ func (a *summaryAcc) begin(in Input) error {
 	if a.file.HasCgroups() {
 		a.cgroups = map[string]uint64{}
 	}
+	a.weights = make([]uint64, len(in.File().Header.Sources))
 	return nil
 }
 
@@ -154,6 +159,7 @@ func (a *summaryAcc) add(b *batch) error {
 		s.Events++
 		if src := b.srcOf(i); src >= 0 {
 			a.perSrc[src]++
+			a.weights[src] += b.weight(i)
 		} else {
 			a.unknown++
 		}
@@ -250,6 +256,9 @@ func (a *summaryAcc) finish(in Input) error {
 	secs := float64(s.DurationNS) / 1e9
 	for i, src := range f.Header.Sources {
 		sc := SourceCount{Name: src.Name, Kind: src.Kind.String(), Target: src.Target, Events: a.perSrc[i], Lost: s.Lost.source(src.Name)}
+		if a.weights[i] != a.perSrc[i] {
+			sc.Period = a.weights[i]
+		}
 		if secs > 0 {
 			sc.RatePerSec = float64(sc.Events) / secs
 		}

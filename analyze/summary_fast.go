@@ -159,6 +159,7 @@ func (p *fastPID) later(ts uint64, frame, pos int32) bool {
 type fastPart struct {
 	events, stacks uint64
 	perSrc         []uint64
+	weights        []uint64 // per source: the sum of the periods
 	cpus           []uint64 // by CPU below len(cpus)
 	cpuMap         map[uint32]uint64
 	comms          []uint64 // by comm index + 1 (0: unnamed)
@@ -186,6 +187,7 @@ type srcPlan struct {
 	minLen    int
 	countAs   int     // header index the batch path counts it under
 	count     *uint64 // the worker's counter of countAs (each worker has its plans)
+	weight    *uint64 // the worker's sum of countAs's periods
 }
 
 // fastWorker walks frames into its partial counts. Consecutive samples of
@@ -222,6 +224,7 @@ const nRuns = 8
 type sampleRun struct {
 	n         uint64
 	pid, tid  uint32
+	cpu       uint32 // tells the idle tasks (tid 0) of different CPUs apart
 	ci        int32
 	from, til uint64 // the comm holds over [from, til); til 0 when the run is closed
 	lastTS    uint64 // the run's latest row: (lastTS, lastPos)
@@ -251,10 +254,10 @@ func (w *fastWorker) visit(s *format.Sample) error {
 	ts, pos := s.Time, w.pos
 	w.pos = pos + 1
 	r := &w.runs[s.CPU&(nRuns-1)]
-	if ts >= r.til || s.PID != r.pid || s.TID != r.tid || ts < r.from {
+	if ts >= r.til || s.PID != r.pid || s.TID != r.tid || ts < r.from || s.TID == 0 && s.CPU != r.cpu {
 		w.flush(r)
-		r.pid, r.tid = s.PID, s.TID
-		r.ci, r.from, r.til = w.dec.CommSpan(s.PID, s.TID, ts)
+		r.pid, r.tid, r.cpu = s.PID, s.TID, s.CPU
+		r.ci, r.from, r.til = w.dec.CommSpan(s.PID, s.TID, s.CPU, ts)
 		if r.til == 0 { // (a span ending at 0 would look closed)
 			r.til = 1
 		}
@@ -265,6 +268,7 @@ func (w *fastWorker) visit(s *format.Sample) error {
 		r.lastTS, r.lastPos = ts, pos
 	}
 	*pl.count++
+	*pl.weight += s.Weight()
 	p := w.p
 	if s.CPU < uint32(len(p.cpus)) {
 		p.cpus[s.CPU]++
@@ -413,13 +417,14 @@ func fastPass(src sampleSource, f *format.File, start, width uint64, buckets int
 	var wg sync.WaitGroup
 	for wi := range workers {
 		p := &fastPart{
-			perSrc: make([]uint64, nsrc), cpus: make([]uint64, 256), comms: make([]uint64, len(names)+1),
+			perSrc: make([]uint64, nsrc), weights: make([]uint64, nsrc), cpus: make([]uint64, 256), comms: make([]uint64, len(names)+1),
 			pids: map[int32]*fastPID{},
 		}
 		parts[wi] = p
 		wplans := slices.Clone(plans)
 		for i := range wplans {
 			wplans[i].count = &p.perSrc[wplans[i].countAs]
+			wplans[i].weight = &p.weights[wplans[i].countAs]
 		}
 		w := &fastWorker{p: p, dec: src.NewSampleDecoder(), plans: wplans, named: named, start: start, width: width, buckets: buckets}
 		w.addStr = w.addString
@@ -482,6 +487,9 @@ func (p *fastPart) merge(q *fastPart) {
 	for i, n := range q.perSrc {
 		p.perSrc[i] += n
 	}
+	for i, n := range q.weights {
+		p.weights[i] += n
+	}
 	for i, n := range q.cpus {
 		p.cpus[i] += n
 	}
@@ -543,6 +551,7 @@ func (res *fastResult) fill(a *summaryAcc, src sampleSource, start, width uint64
 		s.LastNS = max(s.LastNS, sp.MaxTS)
 	}
 	copy(a.perSrc, res.perSrc)
+	copy(a.weights, res.weights)
 	for c, n := range res.cpus {
 		if n > 0 {
 			a.perCPU[uint32(c)] += n

@@ -93,9 +93,25 @@ func WriteSummaryText(w io.Writer, s *Summary, tty bool) error {
 
 	p("\nEvents per source:\n")
 	tw := tabwriter.NewWriter(ew, 2, 8, 2, ' ', 0)
-	fmt.Fprintf(tw, "  SOURCE\tKIND\tEVENTS\tRATE/s\tLOST\t\n")
+	periods := false
 	for _, sc := range s.Sources {
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%.1f\t%d\t\n", sc.Name, sc.Kind, sc.Events, sc.RatePerSec, sc.Lost)
+		periods = periods || sc.Period != 0
+	}
+	if periods { // counted tracepoints: their counts too
+		fmt.Fprintf(tw, "  SOURCE\tKIND\tEVENTS\tRATE/s\tLOST\tPERIOD SUM\t\n")
+	} else {
+		fmt.Fprintf(tw, "  SOURCE\tKIND\tEVENTS\tRATE/s\tLOST\t\n")
+	}
+	for _, sc := range s.Sources {
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%.1f\t%d\t", sc.Name, sc.Kind, sc.Events, sc.RatePerSec, sc.Lost)
+		if periods {
+			sum := sc.Period
+			if sum == 0 { // every period is 1
+				sum = sc.Events
+			}
+			fmt.Fprintf(tw, "%d\t", sum)
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 

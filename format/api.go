@@ -11,7 +11,7 @@ package format
 // MajorVersion; minor versions only add optional things.
 const (
 	MajorVersion = 1
-	MinorVersion = 1
+	MinorVersion = 2
 )
 
 // PEN is the IANA Private Enterprise Number carried by kpcap custom blocks.
@@ -130,6 +130,21 @@ type Sample struct {
 	PID, TID  uint32   //
 	Raw       []byte   // PERF_SAMPLE_RAW payload, trimmed to the event's real size when known
 	Callchain []uint64 // PERF_SAMPLE_CALLCHAIN ips, context markers (>= 2^64-4095) kept
+	// Period is how many events the sample stands for (PERF_SAMPLE_PERIOD)
+	// when HasPeriod is set: a tracepoint that passes a __perf_count, such
+	// as sched:sched_stat_runtime (runtime in ns), carries its count here.
+	// Without HasPeriod the sample counts one event and Period is 1 in
+	// samples a reader returns.
+	Period    uint64
+	HasPeriod bool
+}
+
+// Weight is the number of events s stands for: its period, or 1.
+func (s *Sample) Weight() uint64 {
+	if s.HasPeriod {
+		return s.Period
+	}
+	return 1
 }
 
 // Stats are the per-source counts of an Interface Statistics Block.

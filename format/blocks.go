@@ -89,13 +89,20 @@ func putEPB(b []byte, s *Sample, n int) {
 	le.PutUint64(b[16:], s.Time&0xffffffff|uint64(n)<<32)
 	le.PutUint64(b[24:], uint64(n)|uint64(s.CPU)<<32) // original length, then the sample: u32 cpu
 	le.PutUint64(b[32:], uint64(s.PID)|uint64(s.TID)<<32)
-	le.PutUint64(b[40:], uint64(len(s.Raw))<<32) // flags 0, raw_len
+	var flags uint64
+	if s.HasPeriod {
+		flags = SampleFlagPeriod
+	}
+	le.PutUint64(b[40:], flags|uint64(len(s.Raw))<<32) // flags, raw_len
 	le.PutUint32(b[48:], uint32(len(s.Callchain)))
 	p := b[epbHeaderLen : blen-4]
 	for i, ip := range s.Callchain {
 		le.PutUint64(p[8*i:], ip)
 	}
 	copy(p[8*len(s.Callchain):], s.Raw)
+	if s.HasPeriod {
+		le.PutUint64(p[8*len(s.Callchain)+len(s.Raw):], s.Period)
+	}
 	le.PutUint32(b[blen-4:], uint32(blen))
 }
 

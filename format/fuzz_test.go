@@ -55,6 +55,8 @@ func FuzzDecodeSample(f *testing.F) {
 	for i := 0; i < 6; i++ {
 		genSample(i*7, &s)
 		f.Add(AppendSample(nil, &s))
+		s.Period, s.HasPeriod = uint64(i)*1000, true
+		f.Add(AppendSample(nil, &s))
 	}
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -62,13 +64,13 @@ func FuzzDecodeSample(f *testing.F) {
 		if err := DecodeSample(data, &s); err != nil {
 			return
 		}
-		n := SampleHeaderLen + 8*len(s.Callchain) + len(s.Raw)
+		n := SampleHeaderLen + 8*len(s.Callchain) + len(s.Raw) + periodLen(&s)
 		if n > len(data) {
 			t.Fatalf("decoded %d bytes from %d", n, len(data))
 		}
-		// Re-encoding gives the same bytes, flags aside (written as 0).
+		// Re-encoding gives the same bytes, unknown flags aside (written as 0).
 		want := bytes.Clone(data[:n])
-		le.PutUint32(want[12:], 0)
+		le.PutUint32(want[12:], le.Uint32(want[12:])&SampleFlagPeriod)
 		if got := AppendSample(nil, &s); !bytes.Equal(got, want) {
 			t.Fatalf("round trip changed the sample:\n%x\n%x", got, want)
 		}

@@ -510,11 +510,11 @@ func (w *Writer) WriteSample(s *Sample) error {
 	if s.Source >= w.nsrc {
 		return fmt.Errorf("format: sample source %d out of range (%d sources)", s.Source, w.nsrc)
 	}
-	if len(s.Raw) > MaxSampleLen || len(s.Callchain) > maxCallchain {
+	if len(s.Raw) > MaxSampleLen || len(s.Callchain) > MaxCallchain {
 		_, err := sampleLen(s)
 		return fmt.Errorf("format: %w", err)
 	}
-	n := SampleHeaderLen + 8*len(s.Callchain) + len(s.Raw)
+	n := SampleHeaderLen + 8*len(s.Callchain) + len(s.Raw) + periodLen(s)
 	if n > MaxSampleLen {
 		_, err := sampleLen(s)
 		return fmt.Errorf("format: %w", err)

@@ -99,6 +99,10 @@ type capture struct {
 
 	drop      []uint64   // per source
 	recvCPU   [][]uint64 // [source][queue] samples written
+	// weightCPU sums the periods of the samples written or filtered out,
+	// [source][queue]: what the counters count (see account).
+	weightCPU [][]uint64
+	counted   []bool // per source: a tracepoint passing a count (__perf_count)
 	lostCPU   []uint64   // [queue] ring loss the kernel reported
 	srcFDs    []srcFD
 	lostTotal uint64
@@ -563,9 +567,13 @@ func (c *capture) open(r *resolver, child *childProc) error {
 	c.buildDense()
 	c.recvCPU = make([][]uint64, len(c.sources))
 	c.filteredCPU = make([][]uint64, len(c.sources))
+	c.weightCPU = make([][]uint64, len(c.sources))
+	c.counted = make([]bool, len(c.sources))
 	for i := range c.recvCPU {
 		c.recvCPU[i] = make([]uint64, len(c.qs))
 		c.filteredCPU[i] = make([]uint64, len(c.qs))
+		c.weightCPU[i] = make([]uint64, len(c.qs))
+		c.counted[i] = countedTracepoint(c.sources[i].desc.Name)
 	}
 	c.lostCPU = make([]uint64, len(c.qs))
 	return nil
@@ -1153,12 +1161,18 @@ func (c *capture) emitSample(qi int, r []byte) error {
 		return nil
 	}
 	so := c.sources[src]
+	c.weightCPU[src][qi] += ps.Period
 	if so.wide && !c.isTracked(ps.TID, ps.Time) {
 		c.filteredCPU[src][qi]++
 		return nil
 	}
 	s := &c.sample
 	s.Source, s.Time, s.CPU, s.PID, s.TID = uint32(src), ps.Time, ps.CPU, ps.PID, ps.TID
+	// Most events count one; only a count is worth 8 bytes per sample.
+	s.Period, s.HasPeriod = ps.Period, ps.Period != 1
+	if s.HasPeriod {
+		c.counted[src] = true
+	}
 	s.Raw = ps.Raw[:so.layout.rawLen(ps.Raw)]
 	if c.opts.CallGraph {
 		s.Callchain = ps.AppendChain(s.Callchain[:0])
@@ -1200,6 +1214,10 @@ func (c *capture) received(i int) uint64 {
 // writes a LOST record only when the ring has room again, which never
 // happens once recording stops). The unreported part is written as final
 // Lost records, per CPU.
+//
+// A counted tracepoint's counter sums the counts of its hits, not the hits:
+// its loss shows as counts missing, and the number of samples behind them
+// is the ring's reported loss beyond the other sources' (at least one).
 func (c *capture) account() error {
 	fired := make([][]uint64, len(c.sources))
 	for i := range fired {
@@ -1217,16 +1235,42 @@ func (c *capture) account() error {
 	for q := range c.qs {
 		missing := uint64(0)
 		single := int32(-1)
+		lostOf := make([]uint64, len(c.sources))
+		var countedLost []int // counted sources with counts missing
 		for s := range c.sources {
-			if got := c.recvCPU[s][q] + c.filteredCPU[s][q]; fired[s][q] > got {
-				d := fired[s][q] - got
-				c.drop[s] += d
-				missing += d
-				if single == -1 {
-					single = int32(s)
-				} else {
-					single = -2
+			if c.counted[s] {
+				if fired[s][q] > c.weightCPU[s][q] {
+					countedLost = append(countedLost, s)
 				}
+				continue
+			}
+			if got := c.recvCPU[s][q] + c.filteredCPU[s][q]; fired[s][q] > got {
+				lostOf[s] = fired[s][q] - got
+			}
+		}
+		if len(countedLost) > 0 {
+			var others uint64
+			for _, d := range lostOf {
+				others += d
+			}
+			ring := c.lostCPU[q] - min(c.lostCPU[q], others)
+			for i, s := range countedLost {
+				lostOf[s] = 1
+				if i == 0 {
+					lostOf[s] = max(1, ring-min(ring, uint64(len(countedLost)-1)))
+				}
+			}
+		}
+		for s, d := range lostOf {
+			if d == 0 {
+				continue
+			}
+			c.drop[s] += d
+			missing += d
+			if single == -1 {
+				single = int32(s)
+			} else {
+				single = -2
 			}
 		}
 		c.lostTotal += missing
@@ -1234,8 +1278,8 @@ func (c *capture) account() error {
 			// No loss reported by the kernel on this CPU (a forced stop
 			// discarding what was read or left in the ring): the counters
 			// give each source's share exactly.
-			for s := range c.sources {
-				if d := fired[s][q] - min(fired[s][q], c.recvCPU[s][q]+c.filteredCPU[s][q]); d > 0 {
+			for s, d := range lostOf {
+				if d > 0 {
 					if err := c.out.AddLost(format.Lost{Time: end, CPU: c.cpuOf[q], Source: uint32(s), Count: d}); err != nil {
 						return fmt.Errorf("write %s: %w", c.opts.Output, err)
 					}

@@ -212,3 +212,16 @@ func filterApplies(fields []string, l *eventLayout) bool {
 	}
 	return true
 }
+
+// countedTracepoint reports whether the tracepoint GROUP:EVENT passes a
+// count to perf (__perf_count in its TP_ARGS): its samples carry that count
+// as their period and its counter sums the counts. These are the kernel's
+// (include/trace/events/sched.h); others are recognized by their periods.
+func countedTracepoint(name string) bool {
+	switch name {
+	case "sched:sched_stat_runtime", "sched:sched_stat_wait", "sched:sched_stat_sleep",
+		"sched:sched_stat_iowait", "sched:sched_stat_blocked":
+		return true
+	}
+	return false
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -59,7 +60,9 @@ type chunk struct {
 	comm  []int32 // index into the comm dictionary, -1 = unknown
 	probe []int32
 	stack []int64 // chunk-local stack index, -1 = none; global id after assignStacks
-	cols  []*colBuf
+	// period is the sample's period, noPeriod when it carries none
+	period []uint64
+	cols   []*colBuf
 	raw   [numRaw][]byte // pooled backing of the common columns
 
 	stacks   []stackKey
@@ -99,10 +102,14 @@ const (
 	rawComm
 	rawProbe
 	rawStack
+	rawPeriod
 	numRaw
 )
 
-var rawWidth = [numRaw]int{8, 4, 4, 4, 4, 4, 8}
+var rawWidth = [numRaw]int{8, 4, 4, 4, 4, 4, 8, 8}
+
+// noPeriod marks a row whose sample carries no period (it counts one event).
+const noPeriod = ^uint64(0)
 
 // alloc (re)allocates the common columns for capacity rows from the pool,
 // keeping the rows already decoded.
@@ -122,6 +129,7 @@ func (c *chunk) alloc(capacity int) {
 	c.comm = i32s(c.raw[rawComm])
 	c.probe = i32s(c.raw[rawProbe])
 	c.stack = i64s(c.raw[rawStack])
+	c.period = u64s(c.raw[rawPeriod])
 	c.cap = capacity
 }
 
@@ -340,8 +348,12 @@ type commCacheEntry struct {
 // time range it holds for: consecutive samples of a thread mostly hit it.
 type commCache [256]commCacheEntry
 
-// lookup returns the comm dictionary index of tid (or pid) at t, -1 if unknown.
-func (c *commCache) lookup(comms *commIndex, pid, tid uint32, t uint64) int32 {
+// lookup returns the comm dictionary index of tid (or pid) on cpu at t, -1
+// if unknown.
+func (c *commCache) lookup(comms *commIndex, pid, tid, cpu uint32, t uint64) int32 {
+	if tid == 0 {
+		return comms.idle(cpu)
+	}
 	l := &c[tid&255]
 	if l.ok && l.tid == tid && t >= l.from && t < l.til {
 		return l.idx
@@ -386,10 +398,10 @@ func (d *decoder) add(s *format.Sample) {
 	c.pid[n] = int32(s.PID)
 	c.tid[n] = int32(s.TID)
 	var ci int32
-	if l := &d.cache[s.TID&255]; l.ok && l.tid == s.TID && s.Time >= l.from && s.Time < l.til {
+	if l := &d.cache[s.TID&255]; l.ok && l.tid == s.TID && s.TID != 0 && s.Time >= l.from && s.Time < l.til {
 		ci = l.idx // inlined cache hit
 	} else {
-		ci = d.commIndex(s.PID, s.TID, s.Time)
+		ci = d.commIndex(s.PID, s.TID, s.CPU, s.Time)
 	}
 	if ci < 0 {
 		c.unknownComm = true
@@ -400,6 +412,11 @@ func (d *decoder) add(s *format.Sample) {
 		c.stack[n] = c.internStack(s.PID, s.Callchain)
 	} else {
 		c.stack[n] = -1
+	}
+	if s.HasPeriod && s.Period != noPeriod {
+		c.period[n] = s.Period
+	} else {
+		c.period[n] = noPeriod
 	}
 	raw := s.Raw
 	trunc := false
@@ -563,9 +580,10 @@ func intValue(raw []byte, f *eventfmt.Field) (uint64, bool) {
 	return 0, false
 }
 
-// commIndex returns the comm dictionary index of tid (or pid) at t, -1 if unknown.
-func (d *decoder) commIndex(pid, tid uint32, t uint64) int32 {
-	return d.cache.lookup(d.r.comms, pid, tid, t)
+// commIndex returns the comm dictionary index of tid (or pid) on cpu at t,
+// -1 if unknown.
+func (d *decoder) commIndex(pid, tid, cpu uint32, t uint64) int32 {
+	return d.cache.lookup(d.r.comms, pid, tid, cpu, t)
 }
 
 // commIndex maps (tid, time) to comm dictionary indexes.
@@ -573,6 +591,23 @@ type commIndex struct {
 	byTID map[uint32][]commEntry
 	byPID map[uint32][]commEntry
 	dict  []string
+	// idleCPU[cpu] is the index of "swapper/cpu", idleAny that of "swapper"
+	// (for CPUs beyond the host's count).
+	idleCPU []int32
+	idleAny int32
+}
+
+// maxIdleNames bounds the per-CPU idle names (the kernel's NR_CPUS is at
+// most 8192), so a hostile CPU count costs no memory.
+const maxIdleNames = 8192
+
+// idle returns the comm index of the idle task (tid 0) on cpu. The kernel
+// names it "swapper/N" on CPU N (perf shows "swapper").
+func (ci *commIndex) idle(cpu uint32) int32 {
+	if cpu < uint32(len(ci.idleCPU)) {
+		return ci.idleCPU[cpu]
+	}
+	return ci.idleAny
 }
 
 type commEntry struct {
@@ -580,22 +615,33 @@ type commEntry struct {
 	idx int32
 }
 
-func newCommIndex(comms []format.Comm) *commIndex {
+// newCommIndex indexes comms; cpus is the host's CPU count, for the names
+// of the idle tasks.
+func newCommIndex(comms []format.Comm, cpus int) *commIndex {
 	ci := &commIndex{byTID: map[uint32][]commEntry{}, byPID: map[uint32][]commEntry{}}
 	ids := map[string]int32{}
-	for _, c := range comms {
-		i, ok := ids[c.Comm]
+	intern := func(name string) int32 {
+		i, ok := ids[name]
 		if !ok {
 			i = int32(len(ci.dict))
-			ids[c.Comm] = i
-			ci.dict = append(ci.dict, c.Comm)
+			ids[name] = i
+			ci.dict = append(ci.dict, name)
 		}
+		return i
+	}
+	for _, c := range comms {
+		i := intern(c.Comm)
 		if c.TID != 0 {
 			ci.byTID[c.TID] = append(ci.byTID[c.TID], commEntry{c.Time, i})
 		}
 		if c.PID != 0 && (c.TID == 0 || c.TID == c.PID) {
 			ci.byPID[c.PID] = append(ci.byPID[c.PID], commEntry{c.Time, i})
 		}
+	}
+	ci.idleAny = intern("swapper")
+	ci.idleCPU = make([]int32, min(max(cpus, 0), maxIdleNames))
+	for cpu := range ci.idleCPU {
+		ci.idleCPU[cpu] = intern("swapper/" + strconv.Itoa(cpu))
 	}
 	for _, m := range []map[uint32][]commEntry{ci.byTID, ci.byPID} {
 		for k, es := range m {
@@ -662,7 +708,7 @@ func (fr *filterRow) Uint(id int) (uint64, bool) {
 
 func (fr *filterRow) Str(id int) ([]byte, bool) {
 	if id == idComm {
-		i := fr.d.commIndex(fr.s.PID, fr.s.TID, fr.s.Time)
+		i := fr.d.commIndex(fr.s.PID, fr.s.TID, fr.s.CPU, fr.s.Time)
 		if i < 0 {
 			return nil, false
 		}

@@ -40,6 +40,10 @@ const (
 	ColComm    = "comm"
 	ColProbe   = "probe"
 	ColStackID = "stack_id"
+	// ColPeriod is the number of events a sample stands for (PERF_SAMPLE_PERIOD),
+	// null when it counts one: a tracepoint passing a count, such as
+	// sched:sched_stat_runtime's runtime in ns, has it.
+	ColPeriod = "period"
 )
 
 // Options select and shape what a Reader returns.
@@ -142,7 +146,7 @@ func NewReader(f *format.File, opts Options) (*Reader, error) {
 	}
 	r.varPerRow = make([]atomic.Uint64, len(r.cols))
 	r.truncated = make([]uint64, len(f.Header.Sources))
-	r.comms = newCommIndex(f.Comms)
+	r.comms = newCommIndex(f.Comms, f.Header.Host.CPUs)
 	r.ksyms = newKernelSymbols(f.Symbols)
 	r.stacks = newStackTable(r)
 	names := make([]string, len(f.Header.Sources))
@@ -408,7 +412,7 @@ func take(srcs []*chunk, refs []rowRef, ncols, nsrc int) *chunk {
 	for n, ref := range refs {
 		s, i := srcs[ref.src], int(ref.row)
 		out.ts[n], out.cpu[n], out.pid[n], out.tid[n] = s.ts[i], s.cpu[i], s.pid[i], s.tid[i]
-		out.comm[n], out.probe[n] = s.comm[i], s.probe[i]
+		out.comm[n], out.probe[n], out.period[n] = s.comm[i], s.probe[i], s.period[i]
 		out.stack[n] = -1
 		if st := s.stack[i]; st >= 0 {
 			m := remap[ref.src]
@@ -634,6 +638,17 @@ func (r *Reader) toRecord(c *chunk) arrow.Record {
 		}
 	}
 	cols = append(cols, common(rawStack, arrow.PrimitiveTypes.Int64, sv, snulls))
+	pv := pool.getZero((n + 7) / 8)
+	pnulls := 0
+	for i, v := range c.period[:n] {
+		if v != noPeriod {
+			pv[i>>3] |= 1 << (i & 7)
+		} else {
+			c.period[i] = 0
+			pnulls++
+		}
+	}
+	cols = append(cols, common(rawPeriod, arrow.PrimitiveTypes.Uint64, pv, pnulls))
 	for i, col := range r.cols {
 		b := c.cols[i]
 		if b == nil {
@@ -718,15 +733,19 @@ func (d *SampleDecoder) Keeps(src uint32) bool {
 	return int(src) < len(d.r.decs) && d.r.decs[src] != nil
 }
 
-// Comm is the comm dictionary index of the task at t (the comm column's
-// value), -1 when the trace does not name it.
-func (d *SampleDecoder) Comm(pid, tid uint32, t uint64) int32 {
-	return d.cache.lookup(d.r.comms, pid, tid, t)
+// Comm is the comm dictionary index of the task on cpu at t (the comm
+// column's value), -1 when the trace does not name it. The idle task (tid
+// 0) is "swapper/N" on CPU N, as the kernel names it.
+func (d *SampleDecoder) Comm(pid, tid, cpu uint32, t uint64) int32 {
+	return d.cache.lookup(d.r.comms, pid, tid, cpu, t)
 }
 
 // CommSpan is Comm with the time range [from, til) over which the same tid
-// (with its pid) keeps that answer.
-func (d *SampleDecoder) CommSpan(pid, tid uint32, t uint64) (idx int32, from, til uint64) {
+// (with its pid, and for tid 0 its cpu) keeps that answer.
+func (d *SampleDecoder) CommSpan(pid, tid, cpu uint32, t uint64) (idx int32, from, til uint64) {
+	if tid == 0 {
+		return d.r.comms.idle(cpu), 0, ^uint64(0)
+	}
 	l := &d.cache[tid&255]
 	if !(l.ok && l.tid == tid && t >= l.from && t < l.til) {
 		l.idx, l.from, l.til = d.r.comms.lookup(pid, tid, t)

@@ -86,7 +86,7 @@ func TestTextGolden(t *testing.T) {
 		"            bash-100     [000]     1.000002: open_ret: (__x64_sys_openat+0x30/0x60 <- do_sys_openat2) ret=3",
 		"            bash-100     [000]     1.000003: sys_exit_openat: __syscall_nr=257 ret=0x3", // the print fmt says 0x%lx
 		"             cat-100     [000]     1.500000: sched_process_exec: filename=/usr/bin/cat pid=100 old_pid=100",
-		"           <...>-0       [001]     2.000000: sched_switch: prev_comm=swapper/1 prev_pid=0 prev_prio=120 prev_state=0 next_comm=cat next_pid=100 next_prio=120",
+		"       swapper/1-0       [001]     2.000000: sched_switch: prev_comm=swapper/1 prev_pid=0 prev_prio=120 prev_state=0 next_comm=cat next_pid=100 next_prio=120",
 	}, "\n") + "\n"
 	if got != want {
 		t.Errorf("text output:\n%s\nwant:\n%s", got, want)
@@ -120,7 +120,7 @@ func TestJSONGolden(t *testing.T) {
 		{1, "filename", "/etc/ld.so.cache"}, {1, "dfd", -100.0}, {1, "caller", "18446744071583040016"}, // above 2^53-1: a string
 		{0, "dfd", "18446744073709551516"}, // -100 in an unsigned long
 		{2, "ret", 3.0}, {4, "comm", "cat"}, {4, "filename", "/usr/bin/cat"}, {4, "pid", 100.0}, {4, "sched:sched_process_exec.pid", 100.0},
-		{5, "comm", nil}, {5, "next_comm", "cat"}, {5, "cpu", 1.0}, {5, "prev_comm", "swapper/1"},
+		{5, "comm", "swapper/1"}, {5, "next_comm", "cat"}, {5, "cpu", 1.0}, {5, "prev_comm", "swapper/1"},
 	}
 	for _, c := range checks {
 		if v := objs[c.line][c.key]; v != c.value {
@@ -242,8 +242,9 @@ func TestArrowColumns(t *testing.T) {
 		t.Errorf("next_comm %q", next.Value(1))
 	}
 	comm := col(t, b1, "comm").(*array.Dictionary)
-	if !comm.IsNull(1) || comm.IsNull(0) {
-		t.Errorf("comm nulls: %v", comm)
+	dict := comm.Dictionary().(*array.String)
+	if comm.IsNull(1) || comm.IsNull(0) || dict.Value(comm.GetValueIndex(1)) != "swapper/1" {
+		t.Errorf("comm of the idle task on CPU 1 (pid 0): %v", comm)
 	}
 	st := r.StacksRecord()
 	defer st.Release()

@@ -102,7 +102,7 @@ func typeFor(f *eventfmt.Field) (arrow.DataType, colKind, int) {
 	return arrow.BinaryTypes.Binary, colBinary, 0
 }
 
-var commonNames = map[string]bool{ColTS: true, ColCPU: true, ColPID: true, ColTID: true, ColComm: true, ColProbe: true, ColStackID: true}
+var commonNames = map[string]bool{ColTS: true, ColCPU: true, ColPID: true, ColTID: true, ColComm: true, ColProbe: true, ColStackID: true, ColPeriod: true}
 
 // matchProbe reports whether name passes the --probe patterns.
 func matchProbe(patterns []string, name string) bool {
@@ -229,6 +229,7 @@ func (r *Reader) buildSchema() error {
 		{Name: ColComm, Type: dictType, Nullable: true},
 		{Name: ColProbe, Type: dictType},
 		{Name: ColStackID, Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: ColPeriod, Type: arrow.PrimitiveTypes.Uint64, Nullable: true},
 	}
 	for _, c := range r.cols {
 		fields = append(fields, arrow.Field{Name: c.name, Type: c.typ, Nullable: true})
@@ -290,7 +291,7 @@ func (r *Reader) buildSchema() error {
 }
 
 // numCommon is the number of common columns before the event fields.
-const numCommon = 7
+const numCommon = 8
 
 var dictType = &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
 

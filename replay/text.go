@@ -363,6 +363,7 @@ func (tw *textWriter) batch(rec arrow.Record) error {
 	commIdx := commArr.Indices().(*array.Int32)
 	probeIdx := rec.Column(5).(*array.Dictionary).Indices().(*array.Int32)
 	stackArr := rec.Column(6).(*array.Int64)
+	periodArr := rec.Column(7).(*array.Uint64)
 	for i := 0; i < int(rec.NumRows()); i++ {
 		p := int(probeIdx.Value(i))
 		sd := tw.r.decs[p]
@@ -418,6 +419,10 @@ func (tw *textWriter) batch(rec arrow.Record) error {
 				}
 				b = append(b, ']')
 			}
+			if periodArr.IsValid(i) {
+				b = append(b, `,"period":`...)
+				b = appendJSONUint(b, periodArr.Value(i))
+			}
 			b = append(b, "}\n"...)
 		} else {
 			// "            bash-1234    [001]   123.456789: event: "
@@ -471,6 +476,12 @@ func (tw *textWriter) batch(rec arrow.Record) error {
 				default:
 					b = appendHex(b, v.bin.Value(i))
 				}
+			}
+			if periodArr.IsValid(i) {
+				// perf script's "period" field; only samples that count
+				// more (or less) than one event have one.
+				b = append(b, " period="...)
+				b = appendUint(b, periodArr.Value(i))
 			}
 			b = append(b, '\n')
 		}

@@ -449,7 +449,7 @@ func analyzeFlame(args []string) error {
 	fs := subFlags("flame")
 	co := addCommon(fs)
 	lo := latencyFlags(fs)
-	weight := fs.String("weight", "samples", "weigh stacks by `samples` or by paired `latency` (entry stack × duration)")
+	weight := fs.String("weight", "samples", "weigh stacks by `samples`, by their `period` (a counted tracepoint's count, e.g. sched_stat_runtime's ns) or by paired `latency` (entry stack × duration)")
 	folded := fs.StringP("output", "o", "", "write folded stacks to `FILE` (default stdout unless --svg or --pprof)")
 	svg := fs.String("svg", "", "write an interactive flame graph to `FILE`")
 	pprofOut := fs.String("pprof", "", "write a gzipped profile.proto to `FILE` (go tool pprof)")
@@ -459,8 +459,8 @@ func analyzeFlame(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *weight != "samples" && *weight != "latency" {
-		return usagef("--weight %q: want samples or latency", *weight)
+	if *weight != "samples" && *weight != "period" && *weight != "latency" {
+		return usagef("--weight %q: want samples, period or latency", *weight)
 	}
 	if (len(lo.Start) > 0 || lo.Key != "") && *weight != "latency" {
 		return usagef("--start/--end/--key apply to --weight latency")
@@ -532,8 +532,11 @@ func analyzeFlame(args []string) error {
 	if *pprofOut != "" {
 		po := flame.PprofOptions{DurationNS: int64(fl.DurationNS),
 			Comments: []string{fmt.Sprintf("kpcap: %s, %d samples lost", files[0], fl.Lost.Total)}}
-		if *weight == "latency" {
+		switch *weight {
+		case "latency":
 			po.SampleType, po.Unit = "latency", "nanoseconds"
+		case "period":
+			po.SampleType, po.Unit = "period", "count"
 		}
 		w, closeFn, err := createOutput(*pprofOut)
 		if err != nil {

@@ -11,9 +11,15 @@ import (
 )
 
 // SampleType is the fixed sample layout kpcap records; parsers in this
-// package assume it (CALLCHAIN is added with call graphs).
+// package assume it (CALLCHAIN is added with call graphs). PERIOD matters
+// beyond its value: a tracepoint passing a count (__perf_count, e.g.
+// sched_stat_runtime's runtime in ns) makes a non-frequency event with
+// PERIOD emit one sample carrying the count; without PERIOD the kernel
+// emits one sample per counted unit (perf_swevent_event). perf record sets
+// it for tracepoints too.
 const SampleType = unix.PERF_SAMPLE_IDENTIFIER | unix.PERF_SAMPLE_TID |
-	unix.PERF_SAMPLE_TIME | unix.PERF_SAMPLE_CPU | unix.PERF_SAMPLE_RAW
+	unix.PERF_SAMPLE_TIME | unix.PERF_SAMPLE_CPU | unix.PERF_SAMPLE_PERIOD |
+	unix.PERF_SAMPLE_RAW
 
 // Attr describes one event to open.
 type Attr struct {
@@ -60,7 +66,7 @@ func open(a *Attr, pid, cpu int, flags int) (int, error) {
 		Type:        a.Type,
 		Size:        uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
 		Config:      a.Config,
-		Sample:      1, // sample_period: every event
+		Sample:      1, // sample_period: every event (never frequency mode)
 		Sample_type: SampleType,
 		Ext2:        a.Config2,
 		Clockid:     unix.CLOCK_MONOTONIC,
@@ -152,8 +158,10 @@ func ioctl(fd int, req uint, arg uintptr) error {
 }
 
 // Count reads the event's counter (read_format 0): for a tracepoint or probe
-// sampled every event, the number of times it fired and passed the filter,
-// including hits whose samples were lost and hits in inherited children.
+// sampled every event, the sum of the periods of its hits that passed the
+// filter, including hits whose samples were lost and hits in inherited
+// children. That is the number of hits unless the tracepoint passes a count
+// (__perf_count): then it is the sum of the counts.
 func Count(fd int) (uint64, error) {
 	var b [8]byte
 	n, err := unix.Read(fd, b[:])

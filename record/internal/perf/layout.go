@@ -31,8 +31,9 @@ const HeaderLen = 8
 // TID|TIME|CPU|IDENTIFIER: {pid, tid}, time, {cpu, res}, identifier.
 const sampleIDLen = 32
 
-// sampleFixedLen is identifier, {pid, tid}, time, {cpu, res} after the header.
-const sampleFixedLen = HeaderLen + 32
+// sampleFixedLen is identifier, {pid, tid}, time, {cpu, res}, period after
+// the header.
+const sampleFixedLen = HeaderLen + 40
 
 var ne = binary.NativeEndian
 
@@ -68,6 +69,7 @@ type Sample struct {
 	PID, TID uint32
 	Time     uint64
 	CPU      uint32
+	Period   uint64 // events the sample stands for (1, or a tracepoint's __perf_count)
 	chain    []byte // nr u64 ips, native endian
 	Raw      []byte
 	tail     []byte // what follows the raw payload (PERF_SAMPLE_CGROUP)
@@ -104,6 +106,7 @@ func ParseSample(rec []byte, callchain bool, s *Sample) bool {
 	s.TID = ne.Uint32(rec[20:])
 	s.Time = ne.Uint64(rec[24:])
 	s.CPU = ne.Uint32(rec[32:])
+	s.Period = ne.Uint64(rec[40:])
 	p := rec[sampleFixedLen:]
 	s.chain = nil
 	if callchain {

@@ -7,13 +7,14 @@ import (
 
 // sampleRecord builds a SAMPLE record in kpcap's layout.
 func sampleRecord(chain []uint64, raw []byte) []byte {
-	b := make([]byte, 40)
+	b := make([]byte, 48)
 	ne.PutUint32(b, RecordSample)
 	ne.PutUint64(b[8:], 77)      // id
 	ne.PutUint32(b[16:], 10)     // pid
 	ne.PutUint32(b[20:], 11)     // tid
 	ne.PutUint64(b[24:], 123456) // time
 	ne.PutUint32(b[32:], 1)      // cpu
+	ne.PutUint64(b[40:], 4321)   // period
 	if chain != nil {
 		b = binary.NativeEndian.AppendUint64(b, uint64(len(chain)))
 		for _, ip := range chain {
@@ -36,7 +37,7 @@ func TestParseSample(t *testing.T) {
 	if !ParseSample(rec, true, &s) {
 		t.Fatal("ParseSample failed")
 	}
-	if s.ID != 77 || s.PID != 10 || s.TID != 11 || s.Time != 123456 || s.CPU != 1 || string(s.Raw) != string(raw) || s.ChainLen() != 4 {
+	if s.ID != 77 || s.PID != 10 || s.TID != 11 || s.Time != 123456 || s.CPU != 1 || s.Period != 4321 || string(s.Raw) != string(raw) || s.ChainLen() != 4 {
 		t.Errorf("parsed %+v", s)
 	}
 	if got := s.AppendChain(nil); got[1] != 0xffffffff81000000 || got[3] != 0x401000 {
@@ -47,7 +48,7 @@ func TestParseSample(t *testing.T) {
 	}
 	// truncations never panic and fail
 	for i := 0; i < len(rec)-8; i++ {
-		if ParseSample(rec[:i], true, &s) && i < 40+8+32+4 {
+		if ParseSample(rec[:i], true, &s) && i < 48+8+32+4 {
 			t.Errorf("ParseSample accepted %d bytes", i)
 		}
 	}
