@@ -97,13 +97,13 @@ type capture struct {
 	denseIDs []int32 // ids[minID+i], -2 for none; used when ids are compact
 	minID    uint64
 
-	drop      []uint64   // per source
-	recvCPU   [][]uint64 // [source][queue] samples written
+	drop    []uint64   // per source
+	recvCPU [][]uint64 // [source][queue] samples written
 	// weightCPU sums the periods of the samples written or filtered out,
 	// [source][queue]: what the counters count (see account).
 	weightCPU [][]uint64
-	counted   []bool // per source: a tracepoint passing a count (__perf_count)
-	lostCPU   []uint64   // [queue] ring loss the kernel reported
+	counted   []bool   // per source: a tracepoint passing a count (__perf_count)
+	lostCPU   []uint64 // [queue] ring loss the kernel reported
 	srcFDs    []srcFD
 	lostTotal uint64
 	unmatched uint64

@@ -63,7 +63,7 @@ type chunk struct {
 	// period is the sample's period, noPeriod when it carries none
 	period []uint64
 	cols   []*colBuf
-	raw   [numRaw][]byte // pooled backing of the common columns
+	raw    [numRaw][]byte // pooled backing of the common columns
 
 	stacks   []stackKey
 	stackMap map[string]int32
