@@ -8,10 +8,10 @@ import (
 
 // Loss is what a trace lost over the interval an analysis covers.
 type Loss struct {
-	// Total is the best count of lost samples in the interval: for the
-	// whole capture the larger of RingLost and SourceDropped (a recorder
-	// may report one loss in both places); for a time window RingLost, as
-	// the statistics blocks only count per capture.
+	// Total is the count of lost samples in the interval: for the whole
+	// capture the file's one total (format.File.LostTotal, the same in
+	// every command); for a time window RingLost, as the statistics blocks
+	// only count per capture.
 	Total uint64 `json:"total"`
 	// Window is set when the analysis covers [SinceNS, UntilNS) only
 	// (UntilNS 0 = to the end); CaptureTotal is then the whole capture's loss.
@@ -93,14 +93,10 @@ func lossOf(f *format.File, since, until uint64) Loss {
 			statSrc[s.Source] += s.Dropped
 		}
 	}
-	l.Total = max(l.RingLost, l.SourceDropped)
+	l.Total = f.LostTotal()
 	if since != 0 || until != 0 {
 		l.Window, l.SinceNS, l.UntilNS = true, since, until
-		var all uint64
-		for _, r := range f.Lost {
-			all += r.Count
-		}
-		l.CaptureTotal = max(all, l.SourceDropped)
+		l.CaptureTotal = l.Total
 		l.Total = l.RingLost
 	} else {
 		l.CaptureTotal = l.Total
@@ -110,7 +106,10 @@ func lossOf(f *format.File, since, until uint64) Loss {
 	}
 	slices.SortFunc(l.ByCPU, func(a, b CPULoss) int { return int(a.CPU) - int(b.CPU) })
 	for src := range f.Header.Sources {
-		c := max(bySrc[uint32(src)], statSrc[uint32(src)])
+		c := statSrc[uint32(src)]
+		if f.StatsRecomputed || l.Window {
+			c = max(c, bySrc[uint32(src)])
+		}
 		if c > 0 {
 			l.BySource = append(l.BySource, SourceLoss{f.Header.Sources[src].Name, c})
 		}

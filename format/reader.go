@@ -36,6 +36,9 @@ const (
 type File struct {
 	Header     Header
 	Stats      []Stats     // one per source (from ISBs; recomputed from samples if missing)
+	// StatsRecomputed is set when some source had no ISB (a recorder killed
+	// before Close): its counts come from the samples and loss records.
+	StatsRecomputed bool
 	Lost       []Lost      //
 	Comms      []Comm      //
 	Symbols    []Symbol    // sorted by Addr
@@ -761,6 +764,7 @@ func (f *File) finish() {
 			}
 		}
 	}
+	f.StatsRecomputed = missing
 	if missing {
 		f.warn("interface statistics missing; counts recomputed from the samples and loss records")
 		for i := range f.Stats {

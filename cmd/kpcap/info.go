@@ -152,15 +152,9 @@ func summarize(path string, f *format.File) *infoJSON {
 			}
 		}
 		info.Events += p.Count
-		info.Lost += p.Lost
 		info.Probes = append(info.Probes, p)
 	}
-	// Losses the kernel could not attribute to a source.
-	for _, l := range f.Lost {
-		if int(l.Source) >= len(h.Sources) {
-			info.Lost += l.Count
-		}
-	}
+	info.Lost = f.LostTotal() // the same total as record, replay and analyze
 	if first { // no stats with samples: fall back to the frame index
 		for _, fi := range f.Frames {
 			if first || fi.FirstNS < info.StartNS {

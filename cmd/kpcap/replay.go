@@ -305,18 +305,7 @@ func replayWarnings(r *replay.Reader) {
 	for _, w := range r.Warnings() {
 		fmt.Fprintf(os.Stderr, "kpcap replay: warning: %s\n", terminalSafe(w))
 	}
-	var lost uint64
-	for _, l := range f.Lost {
-		lost += l.Count
-	}
-	var dropped uint64
-	for _, s := range f.Stats {
-		dropped += s.Dropped
-	}
-	if dropped > lost {
-		lost = dropped
-	}
-	if lost > 0 {
+	if lost := f.LostTotal(); lost > 0 {
 		fmt.Fprintf(os.Stderr, "kpcap replay: warning: the capture lost %d samples (see kpcap analyze summary)\n", lost)
 	}
 }

@@ -31,6 +31,10 @@ const HeaderLen = 8
 // TID|TIME|CPU|IDENTIFIER: {pid, tid}, time, {cpu, res}, identifier.
 const sampleIDLen = 32
 
+// sampleTimeLen is what RecordTime needs of a SAMPLE: identifier, {pid,
+// tid}, time, {cpu, res} after the header.
+const sampleTimeLen = HeaderLen + 32
+
 // sampleFixedLen is identifier, {pid, tid}, time, {cpu, res}, period after
 // the header.
 const sampleFixedLen = HeaderLen + 40
@@ -47,7 +51,7 @@ func RecordHeader(b []byte) (typ uint32, misc uint16, size uint16) {
 func RecordTime(rec []byte) (time, id uint64, ok bool) {
 	typ := ne.Uint32(rec)
 	if typ == RecordSample {
-		if len(rec) < sampleFixedLen {
+		if len(rec) < sampleTimeLen {
 			return 0, 0, false
 		}
 		return ne.Uint64(rec[24:]), ne.Uint64(rec[8:]), true
