@@ -36,9 +36,6 @@ const (
 type File struct {
 	Header     Header
 	Stats      []Stats     // one per source (from ISBs; recomputed from samples if missing)
-	// StatsRecomputed is set when some source had no ISB (a recorder killed
-	// before Close): its counts come from the samples and loss records.
-	StatsRecomputed bool
 	Lost       []Lost      //
 	Comms      []Comm      //
 	Symbols    []Symbol    // sorted by Addr
@@ -51,6 +48,10 @@ type File struct {
 	Indexed     bool        // the seek index was present and valid
 	Warnings    []string    // what could not be read (truncated tail, corrupt frame, ...)
 	Size        int64       // file bytes
+
+	// StatsRecomputed is set when some source had no ISB (a recorder killed
+	// before Close): its counts come from the samples and loss records.
+	StatsRecomputed bool
 
 	// MetaFrames counts the frames holding only metadata (header, ISBs, ...).
 	MetaFrames int

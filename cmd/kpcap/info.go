@@ -154,7 +154,8 @@ func summarize(path string, f *format.File) *infoJSON {
 		info.Events += p.Count
 		info.Probes = append(info.Probes, p)
 	}
-	info.Lost = f.LostTotal() // the same total as record, replay and analyze
+	// The same total as record, replay and analyze.
+	info.Lost = f.LostTotal()
 	if first { // no stats with samples: fall back to the frame index
 		for _, fi := range f.Frames {
 			if first || fi.FirstNS < info.StartNS {
