@@ -49,10 +49,6 @@ type File struct {
 	Warnings    []string    // what could not be read (truncated tail, corrupt frame, ...)
 	Size        int64       // file bytes
 
-	// StatsRecomputed is set when some source had no ISB (a recorder killed
-	// before Close): its counts come from the samples and loss records.
-	StatsRecomputed bool
-
 	// MetaFrames counts the frames holding only metadata (header, ISBs, ...).
 	MetaFrames int
 	// RawBytes is the decompressed size of all frames read or indexed.
@@ -765,7 +761,6 @@ func (f *File) finish() {
 			}
 		}
 	}
-	f.StatsRecomputed = missing
 	if missing {
 		f.warn("interface statistics missing; counts recomputed from the samples and loss records")
 		for i := range f.Stats {

@@ -3,6 +3,7 @@ package replay
 import (
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -190,11 +191,25 @@ func (r *Reader) buildSchema() error {
 	// Lay out columns: a name shared with one type is one column; a name used
 	// with different types, or clashing with a common column, is per source.
 	colIdx := map[string]int{}
+	nextAlt := map[string]int{} // the next suffix to try per clashing name
 	addCol := func(name string, f *eventfmt.Field) int {
-		if i, ok := colIdx[name]; ok {
-			return i
-		}
 		t, k, w := typeFor(f)
+		if i, ok := colIdx[name]; ok {
+			if c := &r.cols[i]; arrow.TypeEqual(c.typ, t) && c.kind == k && c.width == w {
+				return i
+			}
+			// Two sources of one name (or one format naming two fields
+			// alike) with different types: a column of its own, never a
+			// column of another type.
+			base := name
+			for n := max(nextAlt[base], 2); ; n++ {
+				alt := base + "#" + strconv.Itoa(n)
+				if _, taken := colIdx[alt]; !taken {
+					name, nextAlt[base] = alt, n+1
+					break
+				}
+			}
+		}
 		hint := 0
 		if k != colFixed {
 			// Char arrays are mostly shorter than their size; strings vary.

@@ -137,12 +137,13 @@ func summarize(path string, f *format.File) *infoJSON {
 		Warnings:      append([]string{}, f.Warnings...),
 	}
 	first := true
+	lostBy := f.LostBySource()
 	for i, src := range h.Sources {
 		p := infoProbe{Name: src.Name, Kind: src.Kind.String(), Definition: src.Definition,
 			Filter: src.Filter, Target: src.Target}
 		if i < len(f.Stats) {
 			st := f.Stats[i]
-			p.Count, p.Lost = st.Received, st.Dropped
+			p.Count, p.Lost = st.Received, lostBy[i]
 			if st.Received > 0 {
 				if first || st.StartNS < info.StartNS {
 					info.StartNS = st.StartNS

@@ -57,13 +57,17 @@ func TestLossTotalSameEverywhere(t *testing.T) {
 	if total == 0 {
 		t.Fatalf("no loss with a 4 KiB ring under a burst of 300000 syscalls: %s", stdout.String())
 	}
-	var perSource uint64
+	// Per-source losses add up to the total, or less when the kernel's
+	// ring reports name no source and exceed the sources' counters (it
+	// lost task records too); every command shows the same split.
+	var recSources uint64
 	for _, s := range summary.Sources {
-		perSource += s.Lost
+		recSources += s.Lost
 	}
-	if perSource != total {
-		t.Errorf("record: sources lost %d, total %d", perSource, total)
+	if recSources > total || recSources == 0 {
+		t.Errorf("record: sources lost %d, total %d", recSources, total)
 	}
+	var perSource uint64
 
 	out, errs, code := runBin(t, bin, "info", "--json", trace)
 	if code != 0 {
@@ -82,7 +86,7 @@ func TestLossTotalSameEverywhere(t *testing.T) {
 	for _, p := range info.Probes {
 		perSource += p.Lost
 	}
-	if info.Lost != total || perSource != total {
+	if info.Lost != total || perSource != recSources {
 		t.Errorf("info: lost %d (sources %d), record said %d", info.Lost, perSource, total)
 	}
 
@@ -109,8 +113,8 @@ func TestLossTotalSameEverywhere(t *testing.T) {
 	for _, s := range sum.Sources {
 		perSource += s.Lost
 	}
-	if sum.Lost != total || perSource != total {
+	if sum.Lost != total || perSource != recSources {
 		t.Errorf("analyze summary: lost %d (sources %d), record said %d", sum.Lost, perSource, total)
 	}
-	t.Logf("lost %d everywhere", total)
+	t.Logf("lost %d everywhere, %d of them named by source", total, recSources)
 }
