@@ -106,7 +106,10 @@ func lossOf(f *format.File, since, until uint64) Loss {
 	}
 	slices.SortFunc(l.ByCPU, func(a, b CPULoss) int { return int(a.CPU) - int(b.CPU) })
 	for src := range f.Header.Sources {
-		c := max(bySrc[uint32(src)], statSrc[uint32(src)])
+		c := statSrc[uint32(src)]
+		if f.StatsRecomputed || l.Window {
+			c = max(c, bySrc[uint32(src)])
+		}
 		if c > 0 {
 			l.BySource = append(l.BySource, SourceLoss{f.Header.Sources[src].Name, c})
 		}

@@ -121,7 +121,7 @@ func genTrace(t *testing.T, path string, comms []format.Comm, frames [][]format.
 			t.Fatal(err)
 		}
 	}
-	g.W.AddLost(format.Lost{Time: 2_000_000, CPU: 1, Source: 1, Count: 5})
+	g.Lost(format.Lost{Time: 2_000_000, CPU: 1, Source: 1, Count: 5})
 	for _, fr := range frames {
 		for i := range fr {
 			s := &fr[i]

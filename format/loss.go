@@ -1,17 +1,22 @@
 package format
 
 // LostTotal is the number of samples the capture lost: the one total every
-// command reports. It is the larger of two counts of the same loss, never
-// their sum: the statistics blocks' per-source dropped counts (settled by
-// the recorder from the event counters) and the loss records (the kernel's
-// per-ring reports, some not naming a source, plus what the counters showed
-// beyond them). The ring reports may exceed the counters when the kernel
-// also lost task records such as COMM; without statistics blocks (a
-// recorder killed before Close) the loss records are all there is.
+// command reports.
+//
+// With statistics blocks for every source it is the sum of their dropped
+// counts, which the recorder settles exactly from the event counters; the
+// loss records are not added on top, since they report the same loss per
+// ring (and the kernel's ring reports also count lost task records such as
+// COMM, so they may exceed it). Without them (a recorder killed before
+// Close) it is the larger of the loss records and the counts recomputed
+// from them.
 func (f *File) LostTotal() uint64 {
 	var dropped, ring uint64
 	for _, s := range f.Stats {
 		dropped += s.Dropped
+	}
+	if !f.StatsRecomputed {
+		return dropped
 	}
 	for _, l := range f.Lost {
 		ring += l.Count
@@ -19,14 +24,17 @@ func (f *File) LostTotal() uint64 {
 	return max(dropped, ring)
 }
 
-// LostBySource is each source's lost samples, by the same rule: the larger
-// of its statistics block's dropped count and the loss records naming it.
-// Loss records naming no source count only in LostTotal.
+// LostBySource is each source's lost samples by the same rule: its
+// statistics block's dropped count, or without statistics blocks the
+// larger of that and the loss records naming it. Loss records naming no
+// source count only in LostTotal.
 func (f *File) LostBySource() []uint64 {
 	out := make([]uint64, len(f.Header.Sources))
-	for _, l := range f.Lost {
-		if int(l.Source) < len(out) {
-			out[l.Source] += l.Count
+	if f.StatsRecomputed {
+		for _, l := range f.Lost {
+			if int(l.Source) < len(out) {
+				out[l.Source] += l.Count
+			}
 		}
 	}
 	for _, s := range f.Stats {

@@ -28,6 +28,11 @@ const (
 	maxMetaTotal   = 512 << 20
 	maxMetaPayload = 16 << 20
 	maxMetaEntries = 8 << 20
+
+	// MaxSources bounds the event sources (interfaces) of a file: a kernel
+	// has a few thousand tracepoints (2323 on a 6.18 host), so a recording
+	// of all of them and its probes stays far below.
+	MaxSources = 16384
 	// maxWarnings keeps a badly damaged file from flooding the report.
 	maxWarnings = 50
 )
@@ -48,6 +53,10 @@ type File struct {
 	Indexed     bool        // the seek index was present and valid
 	Warnings    []string    // what could not be read (truncated tail, corrupt frame, ...)
 	Size        int64       // file bytes
+
+	// StatsRecomputed is set when some source had no ISB (a recorder killed
+	// before Close): its counts come from the samples and loss records.
+	StatsRecomputed bool
 
 	// MetaFrames counts the frames holding only metadata (header, ISBs, ...).
 	MetaFrames int
@@ -377,6 +386,14 @@ func (f *File) readIDB(body []byte) {
 		f.warn("interface description block too short")
 		return
 	}
+	if len(f.idbs) == MaxSources {
+		f.warn("more than %d interfaces (event sources); the rest and their samples are ignored", MaxSources)
+		f.idbs = append(f.idbs, Source{}) // the marker: warned once
+		return
+	}
+	if len(f.idbs) > MaxSources {
+		return
+	}
 	var s Source
 	tsresol := -1
 	err := forEachOption(body[8:], func(code uint16, val []byte) {
@@ -462,7 +479,7 @@ func (f *File) readCustom(kind uint32, p []byte) error {
 	case kindSources:
 		var s []sourceJSON
 		if err = json.Unmarshal(p, &s); err == nil {
-			f.gotSrcs = append(f.gotSrcs, s...)
+			f.gotSrcs = append(f.gotSrcs, s[:min(len(s), MaxSources-min(len(f.gotSrcs), MaxSources))]...)
 		}
 	case kindSymbols:
 		err = appendJSON(f, &f.Symbols, p)
@@ -717,7 +734,7 @@ func (f *File) findMagic(off int64) int64 {
 
 // finish assembles sources and stats once all metadata is read.
 func (f *File) finish() {
-	srcs := make([]Source, len(f.idbs))
+	srcs := make([]Source, min(len(f.idbs), MaxSources)) // past it, a marker
 	copy(srcs, f.idbs)
 	switch {
 	case len(f.gotSrcs) == len(srcs):
@@ -761,6 +778,7 @@ func (f *File) finish() {
 			}
 		}
 	}
+	f.StatsRecomputed = missing
 	if missing {
 		f.warn("interface statistics missing; counts recomputed from the samples and loss records")
 		for i := range f.Stats {

@@ -106,14 +106,12 @@ type capture struct {
 	lostCPU   []uint64 // [queue] ring loss the kernel reported
 	srcFDs    []srcFD
 	lostTotal uint64
-	// lostWritten sums the Lost records written
-	lostWritten uint64
-	unmatched   uint64
-	records     uint64
-	late        uint64 // records older than one already written (beyond the lag window)
-	emittedNS   uint64
-	startNS     uint64
-	lastNS      uint64
+	unmatched uint64
+	records   uint64
+	late      uint64 // records older than one already written (beyond the lag window)
+	emittedNS uint64
+	startNS   uint64
+	lastNS    uint64
 
 	resolver *resolver
 
@@ -1142,7 +1140,6 @@ func (c *capture) emit(qi int, r []byte) error {
 		}
 		c.lostCPU[qi] += n
 		c.lostTotal += n
-		c.lostWritten += n
 		return c.out.AddLost(l)
 	}
 	return nil
@@ -1283,7 +1280,6 @@ func (c *capture) account() error {
 			// give each source's share exactly.
 			for s, d := range lostOf {
 				if d > 0 {
-					c.lostWritten += d
 					if err := c.out.AddLost(format.Lost{Time: end, CPU: c.cpuOf[q], Source: uint32(s), Count: d}); err != nil {
 						return fmt.Errorf("write %s: %w", c.opts.Output, err)
 					}
@@ -1296,7 +1292,6 @@ func (c *capture) account() error {
 			if single >= 0 {
 				l.Source = uint32(single)
 			}
-			c.lostWritten += l.Count
 			if err := c.out.AddLost(l); err != nil {
 				return fmt.Errorf("write %s: %w", c.opts.Output, err)
 			}
@@ -1308,17 +1303,11 @@ func (c *capture) account() error {
 		if n, ok := c.resolver.probeMisses(s); ok && n > 0 {
 			c.drop[i] += n
 			c.lostTotal += n
-			c.lostWritten += n
 			if err := c.out.AddLost(format.Lost{Time: end, CPU: ^uint32(0), Source: uint32(i), Count: n}); err != nil {
 				return fmt.Errorf("write %s: %w", c.opts.Output, err)
 			}
 		}
 	}
-	// The file's readers total the larger of the loss records and the
-	// sources' counts (format.File.LostTotal); the kernel's ring reports
-	// may exceed the counters when it also lost task records. Report the
-	// same total.
-	c.lostTotal = max(c.lostTotal, c.lostWritten)
 	return nil
 }
 

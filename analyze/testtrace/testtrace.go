@@ -106,6 +106,7 @@ type Gen struct {
 	W    *format.Writer // for metadata: AddSymbols, AddComm, AddLost, ...
 	fmts []evFormat
 	n    []uint64
+	lost map[uint32]uint64 // per source: loss records written with Lost
 }
 
 // Source is one event source and the format file (under formats/) of its events.
@@ -171,12 +172,26 @@ func (g *Gen) Sample(src uint32, ts uint64, cpu, pid, tid uint32, vals map[strin
 	g.n[src]++
 }
 
-// Close writes per-source statistics (with dropped counts) and closes the file.
+// Lost writes a loss record; Close counts it in its source's dropped
+// count, as kpcap's recorder does.
+func (g *Gen) Lost(l format.Lost) {
+	g.t.Helper()
+	if err := g.W.AddLost(l); err != nil {
+		g.t.Fatal(err)
+	}
+	if g.lost == nil {
+		g.lost = map[uint32]uint64{}
+	}
+	g.lost[l.Source] += l.Count
+}
+
+// Close writes per-source statistics (with dropped counts, plus the loss
+// records written with Lost) and closes the file.
 func (g *Gen) Close(dropped map[uint32]uint64) {
 	g.t.Helper()
 	var st []format.Stats
 	for i, n := range g.n {
-		st = append(st, format.Stats{Source: uint32(i), Received: n, Dropped: dropped[uint32(i)]})
+		st = append(st, format.Stats{Source: uint32(i), Received: n, Dropped: dropped[uint32(i)] + g.lost[uint32(i)]})
 	}
 	if err := g.W.Close(st); err != nil {
 		g.t.Fatal(err)
@@ -253,7 +268,7 @@ func Openat(t testing.TB, path, kernel, suffix string, n int, slow uint64, lost 
 	g.Sample(1, ts, 0, 300, 300, map[string]any{"__syscall_nr": 257, "ret": -2}, nil)
 	g.Sample(0, ts+1, 1, 301, 301, map[string]any{"__syscall_nr": 257, "dfd": -100, "filename": 1, "flags": 0}, nil)
 	if lost > 0 {
-		g.W.AddLost(format.Lost{Time: 1_000_000_000 + uint64(n/2)*10_000, CPU: 1, Source: 0, Count: lost})
+		g.Lost(format.Lost{Time: 1_000_000_000 + uint64(n/2)*10_000, CPU: 1, Source: 0, Count: lost})
 	}
 	g.Close(nil)
 	return path

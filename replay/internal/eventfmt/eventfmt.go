@@ -27,6 +27,11 @@ const (
 // MaxRecord bounds field offsets and sizes: perf records are at most 64 KiB.
 const MaxRecord = 1 << 16
 
+// MaxFields bounds the fields of one format. The kernel's largest
+// tracepoints have a few dozen; a probe has at most 128 arguments
+// (MAX_TRACE_ARGS) besides its common and probe fields.
+const MaxFields = 1024
+
 // Field is one "field:" line of a format file.
 type Field struct {
 	Name   string // "filename"
@@ -70,6 +75,7 @@ func (e *Event) Field(name string) *Field {
 func Parse(text string) (*Event, error) {
 	ev := &Event{}
 	lines := strings.Split(text, "\n")
+	names := map[string]bool{}
 	for i, line := range lines {
 		l := strings.TrimSpace(line)
 		switch {
@@ -86,9 +92,13 @@ func Parse(text string) (*Event, error) {
 			if err != nil {
 				return nil, fmt.Errorf("format line %d: %w", i+1, err)
 			}
-			if ev.Field(f.Name) != nil {
+			if names[f.Name] {
 				return nil, fmt.Errorf("format line %d: duplicate field %q", i+1, f.Name)
 			}
+			if len(ev.Fields) == MaxFields {
+				return nil, fmt.Errorf("format line %d: more than %d fields", i+1, MaxFields)
+			}
+			names[f.Name] = true
 			ev.Fields = append(ev.Fields, f)
 		case strings.HasPrefix(l, "print fmt:"):
 			// The print fmt can be long but is always the last line.
