@@ -33,6 +33,11 @@ const (
 	// has a few thousand tracepoints (2323 on a 6.18 host), so a recording
 	// of all of them and its probes stays far below.
 	MaxSources = 16384
+
+	// MaxComms bounds the comm records kept: the recorder writes one per
+	// thread it meets, exec and rename, so 1 Mi covers a million threads
+	// (pid_max is at most 4 Mi, and few traces see a tenth of that).
+	MaxComms = 1 << 20
 	// maxWarnings keeps a badly damaged file from flooding the report.
 	maxWarnings = 50
 )
@@ -486,7 +491,7 @@ func (f *File) readCustom(kind uint32, p []byte) error {
 	case kindUserFrames:
 		err = appendJSON(f, &f.UserFrames, p)
 	case kindComms:
-		err = appendJSON(f, &f.Comms, p)
+		err = appendJSONMax(f, &f.Comms, p, MaxComms, "comm records")
 	case kindLost:
 		err = appendJSON(f, &f.Lost, p)
 	case kindNotes:
@@ -513,6 +518,14 @@ func (f *File) readCustom(kind uint32, p []byte) error {
 // appendJSON decodes a JSON array element by element, so that the number
 // of entries kept from a file stays bounded whatever the payload holds.
 func appendJSON[T any](f *File, dst *[]T, p []byte) error {
+	return appendJSONMax(f, dst, p, maxMetaEntries, "")
+}
+
+// appendJSONMax is appendJSON keeping at most limit entries in dst.
+func appendJSONMax[T any](f *File, dst *[]T, p []byte, limit int, what string) error {
+	if len(*dst) >= limit {
+		return fmt.Errorf("more than %d %s; the rest is ignored", limit, what)
+	}
 	dec := json.NewDecoder(bytes.NewReader(p))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
 		return errors.New("payload is not a JSON array")
@@ -520,6 +533,9 @@ func appendJSON[T any](f *File, dst *[]T, p []byte) error {
 	for dec.More() {
 		if f.metaEntries >= maxMetaEntries {
 			return fmt.Errorf("more than %d metadata entries; the rest is ignored", maxMetaEntries)
+		}
+		if len(*dst) >= limit {
+			return fmt.Errorf("more than %d %s; the rest is ignored", limit, what)
 		}
 		var v T
 		if err := dec.Decode(&v); err != nil {

@@ -460,13 +460,22 @@ func (d *decoder) add(s *format.Sample) {
 			vc = make([]*colBuf, len(sd.vars))
 			d.varCols[sd.idx] = vc
 		}
+		// The kernel lays fields out without overlap, so a row's variable
+		// fields hold at most its payload's bytes; fields pointing at the
+		// same bytes over and over (a hostile file) are cut there, as
+		// truncated, or one row could expand a 64 KiB payload to gigabytes.
+		budget := len(raw)
 		for i := range sd.vars {
 			fd := &sd.vars[i]
 			v, ok := fieldBytes(raw, &fd.f)
+			if ok && len(v) > budget {
+				ok = false
+			}
 			if !ok {
 				trunc = true
 				continue
 			}
+			budget -= len(v)
 			b := vc[i]
 			if b == nil {
 				b = d.varCol(fd.col)

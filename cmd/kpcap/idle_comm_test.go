@@ -38,7 +38,7 @@ func TestIdleTaskNamed(t *testing.T) {
 			t.Errorf("text replay lacks swapper/%s-0", cpu)
 		}
 	}
-	sum, errs, code := runBin(t, bin, "analyze", "summary", "--json", trace)
+	sum, errs, code := runBin(t, bin, "analyze", "summary", "--json", "--top", "100000", trace)
 	if code != 0 {
 		t.Fatalf("summary: code %d: %s", code, errs)
 	}
