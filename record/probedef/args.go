@@ -18,6 +18,9 @@ const (
 	fkComm
 	fkImm
 	fkImmStr
+	fkBTF    // a BTF name or member path, resolved by ResolveBTF
+	fkArgAll // $arg*
+	fkField  // an event probe's $FIELD
 )
 
 var reservedArgNames = map[string]bool{
@@ -65,9 +68,24 @@ func (ps *parser) parseArg(t token) (FetchArg, int, error) {
 			return fa, 0, ps.errAt(typPos-1, 1, "missing type after ':' (want %s)", typeHelp)
 		}
 	}
+	if len(body) > maxArgLen {
+		return fa, 0, ps.errAt(bpos, len(body), "argument too long: %d characters (the kernel allows %d)", len(body), maxArgLen)
+	}
 	canon, kind, err := ps.parseFetch(fetch, bpos)
 	if err != nil {
 		return fa, 0, err
+	}
+	dentry := ""
+	if typ == "%pd" || typ == "%pD" {
+		if ps.p.IsUprobe() || ps.p.Kind == KindEprobe {
+			return fa, 0, ps.errAt(typPos, len(typ), "%s needs a kernel function probe (p, r, f, t)", typ)
+		}
+		dentry, typ = typ, ""
+	}
+	if kind == fkArgAll {
+		if fa.Name != "" || typ != "" {
+			return fa, 0, ps.errAt(t.pos, len(t.s), "$arg* takes no name and no type: it expands to every argument, each named and typed from BTF")
+		}
 	}
 	if typ != "" {
 		ct, err := ps.parseType(typ, typPos, kind)
@@ -77,6 +95,23 @@ func (ps *parser) parseArg(t token) (FetchArg, int, error) {
 		fa.Type = ct
 	}
 	fa.Fetch = canon
+	switch {
+	case kind == fkArgAll:
+		fa.btf = &btfArg{all: true, pos: bpos}
+	case kind == fkBTF:
+		fa.btf = &btfArg{expr: canon, pos: bpos, user: fa.Type, dentry: dentry}
+		if fa.Name == "" && checkIdent(canon) == "" {
+			fa.Name = canon // the kernel names a bare BTF argument after itself
+		}
+		if fa.Name != "" && reservedArgNames[fa.Name] {
+			return fa, 0, ps.errAt(bpos, len(canon), "argument name %q is reserved by the kernel", fa.Name)
+		}
+	case dentry != "":
+		fa.btf = &btfArg{pos: bpos, dentry: dentry}
+	}
+	if kind == fkBTF || kind == fkArgAll || dentry != "" {
+		return fa, namePos, nil
+	}
 	if n := len(fa.Fetch) + len(fa.Type) + btoi(fa.Type != ""); n > maxArgLen {
 		return fa, 0, ps.errAt(bpos, len(body), "argument too long: %d characters (the kernel allows %d)", n, maxArgLen)
 	}
@@ -111,6 +146,9 @@ func (ps *parser) parseFetch(s string, pos int) (string, fetchKind, error) {
 	}
 	switch s[0] {
 	case '%':
+		if p.IsDynEvent() {
+			return "", 0, ps.errAt(pos, len(s), "%s probes cannot read registers: use $argN, argument names or $retval", p.Kind)
+		}
 		return ps.parseReg(s, pos)
 	case '@':
 		rest := s[1:]
@@ -178,6 +216,9 @@ func (ps *parser) parseFetch(s string, pos int) (string, fetchKind, error) {
 	case '(', ')':
 		return "", 0, ps.errAt(pos, 1, "unbalanced parentheses: %q needs an offset before it, e.g. +0(%%di)", s[:1])
 	}
+	if s[0] == '_' || isAlpha(s[0]) {
+		return ps.parseBTFExpr(s, pos)
+	}
 	if isDigit(s[0]) {
 		return "", 0, ps.errAt(pos, len(s), "bare number %q: write +N(...) to dereference, @ADDR for memory, \\N for a constant", s)
 	}
@@ -187,7 +228,30 @@ func (ps *parser) parseFetch(s string, pos int) (string, fetchKind, error) {
 func (ps *parser) parseVar(s string, pos int) (string, fetchKind, error) {
 	p := ps.p
 	v := s[1:]
+	if p.Kind == KindEprobe {
+		// An event probe reads the attached event's fields by name.
+		if v == "comm" || v == "COMM" {
+			return s, fkComm, nil
+		}
+		if checkIdent(v) != "" || v == "" {
+			return "", 0, ps.errAt(pos, len(s), "bad event field %q (want $FIELD, a field of the attached event, or $comm)", s)
+		}
+		return s, fkField, nil
+	}
 	switch {
+	case v == "arg*":
+		if !ps.atFunction() {
+			return "", 0, ps.errAt(pos, len(s), "$arg* needs a probe on a kernel function's entry or return (p SYM, r SYM, f SYM, t TRACEPOINT)")
+		}
+		return s, fkArgAll, nil
+	case strings.HasPrefix(v, "retval->"):
+		if !p.IsReturn() {
+			return "", 0, ps.errAt(pos, len(s), "$retval only exists in return probes (r, %%return)")
+		}
+		if p.IsUprobe() {
+			return "", 0, ps.errAt(pos, len(s), "member access needs BTF: uprobes have none")
+		}
+		return s, fkBTF, nil
 	case v == "retval":
 		if !p.IsReturn() {
 			return "", 0, ps.errAt(pos, len(s), "$retval only exists in return probes (r or %%return)")
@@ -211,6 +275,9 @@ func (ps *parser) parseVar(s string, pos int) (string, fetchKind, error) {
 		}
 		if p.IsUprobe() {
 			return "", 0, ps.errAt(pos, len(s), "$argN only works in kprobes; use registers (%s) in uprobes", ps.argRegsHelp())
+		}
+		if p.IsDynEvent() {
+			return s, fkArg, nil
 		}
 		if p.Symbol == "" || p.Offset != 0 {
 			return "", 0, ps.errAt(pos, len(s), "$argN needs a probe on a function entry (a symbol without +offset)")
@@ -287,7 +354,7 @@ func (ps *parser) parseType(t string, pos int, kind fetchKind) (string, error) {
 			return "", ps.errAt(pos+i, len(arr), "bad array length %q (want [1]..[%d])", arr, maxArrayLen)
 		}
 		arr = fmt.Sprintf("[%d]", n)
-		if kind != fkDeref && kind != fkMem {
+		if kind != fkDeref && kind != fkMem && kind != fkBTF {
 			return "", ps.errAt(pos+i, len(t)-i, "arrays need a memory fetch (+OFFS(...) or @ADDR)")
 		}
 	}
@@ -313,7 +380,7 @@ func (ps *parser) parseType(t string, pos int, kind fetchKind) (string, error) {
 	switch base {
 	case "string", "ustring":
 		switch kind {
-		case fkDeref, fkMem, fkComm, fkImmStr:
+		case fkDeref, fkMem, fkComm, fkImmStr, fkBTF, fkField:
 		default:
 			return "", ps.errAt(pos, len(base), "%s needs a memory fetch such as +0(%%di), @ADDR, $comm or \\\"text\"", base)
 		}
@@ -346,4 +413,56 @@ func (ps *parser) parseBitfield(s string, pos int) (string, error) {
 		return "", ps.errAt(pos, len(s), "bitfield width %d + offset %d exceeds its %d-bit container", w, o, z)
 	}
 	return fmt.Sprintf("b%d@%d/%d", w, o, z), nil
+}
+
+// atFunction reports whether the probe sits on a kernel function's entry or
+// return (or a tracepoint for t probes), where BTF names the arguments.
+func (ps *parser) atFunction() bool {
+	p := ps.p
+	switch p.Kind {
+	case KindFprobe, KindFretprobe, KindTprobe:
+		return true
+	case KindKprobe, KindKretprobe:
+		return p.Symbol != "" && p.Offset == 0
+	}
+	return false
+}
+
+// parseBTFExpr checks the shape of a BTF argument: NAME, NAME->MEMBER, with
+// further ->MEMBER and .MEMBER steps. Whether the names exist is for ResolveBTF.
+func (ps *parser) parseBTFExpr(s string, pos int) (string, fetchKind, error) {
+	if !ps.atFunction() {
+		what := "uprobes"
+		switch {
+		case ps.p.Kind == KindEprobe:
+			what = "event probes (use $FIELD)"
+		case !ps.p.IsUprobe():
+			what = "probes off a function's entry"
+		}
+		return "", 0, ps.errAt(pos, len(s), "argument names (BTF) do not work in %s; %q is not a fetch argument", what, s)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '_' || isAlpha(c) || isDigit(c):
+		case c == '.':
+			if i == len(s)-1 || !(s[i+1] == '_' || isAlpha(s[i+1])) {
+				return "", 0, ps.errAt(pos+i, 1, "'.' must be followed by a member name")
+			}
+		case c == '-':
+			if i+1 >= len(s) || s[i+1] != '>' {
+				return "", 0, ps.errAt(pos+i, 1, "'-' must be '->' in a member path")
+			}
+			if i+2 >= len(s) || !(s[i+2] == '_' || isAlpha(s[i+2])) {
+				return "", 0, ps.errAt(pos+i, 2, "'->' must be followed by a member name")
+			}
+			i++
+		default:
+			return "", 0, ps.errAt(pos+i, 1, "bad character %q in argument name %q", c, s)
+		}
+	}
+	if i := strings.IndexAny(s, ".-"); i >= 0 && s[i] == '.' {
+		return "", 0, ps.errAt(pos+i, 1, "'.' on an argument: a function argument is reached with ->")
+	}
+	return s, fkBTF, nil
 }

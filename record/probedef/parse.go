@@ -175,10 +175,16 @@ func (ps *parser) parseHead(t token) error {
 	case 'p':
 	case 'r':
 		p.Kind = KindKretprobe
+	case 'f':
+		p.Kind = KindFprobe
+	case 't':
+		p.Kind = KindTprobe
+	case 'e':
+		p.Kind = KindEprobe
 	case '-':
-		return ps.errAt(t.pos, 1, "'-:GROUP/EVENT' deletes a probe; give a probe definition (p or r)")
+		return ps.errAt(t.pos, 1, "'-:GROUP/EVENT' deletes a probe; give a probe definition (p, r, f, t or e)")
 	default:
-		return ps.errAt(t.pos, 1, "definition must start with p (probe) or r (return probe), got %q", s[0])
+		return ps.errAt(t.pos, 1, "definition must start with p (probe), r (return probe), f (fprobe), t (tracepoint probe) or e (event probe), got %q", s[0])
 	}
 	rest := s[1:]
 	colon := strings.IndexByte(rest, ':')
@@ -191,7 +197,7 @@ func (ps *parser) parseHead(t token) error {
 		if !isDigit(num[0]) {
 			return ps.errAt(pos, len(num), "expected ':' or a maxactive number after %q", s[:1])
 		}
-		if s[0] == 'p' {
+		if s[0] != 'r' {
 			return ps.errAt(pos, len(num), "maxactive is only allowed on return probes (r%s)", num)
 		}
 		v, ok := parseUint(num)
@@ -294,6 +300,12 @@ func isPath(s string) bool {
 func (ps *parser) parseTarget(t token) error {
 	p := ps.p
 	s := t.s
+	switch p.Kind {
+	case KindFprobe, KindTprobe:
+		return ps.parseFprobeTarget(t)
+	case KindEprobe:
+		return ps.parseEprobeTarget(t)
+	}
 	uprobe := isPath(s)
 	if uprobe {
 		if p.MaxActive != 0 {
@@ -419,7 +431,16 @@ func (ps *parser) parseUprobeTarget(t token) error {
 		return ps.errAt(spos-1, 1, "missing offset or symbol after ':'")
 	}
 	if i := strings.IndexByte(spec, '('); i >= 0 && isDigit(spec[0]) {
-		return ps.errAt(spos+i, len(spec)-i, "reference counter offsets (SDT semaphores) are not supported")
+		ref := spec[i:]
+		if !strings.HasSuffix(ref, ")") || len(ref) < 3 {
+			return ps.errAt(spos+i, len(spec)-i, "bad reference counter %q (want PATH:OFFSET(REF_OFFSET), e.g. /bin/x:0x1234(0x4010))", ref)
+		}
+		v, ok := parseUint(ref[1 : len(ref)-1])
+		if !ok {
+			return ps.errAt(spos+i+1, len(ref)-2, "bad reference counter offset %q", ref[1:len(ref)-1])
+		}
+		p.RefCtr = v
+		spec = spec[:i]
 	}
 	if isDigit(spec[0]) {
 		v, ok := parseUint(spec)
@@ -448,5 +469,74 @@ func (ps *parser) parseUprobeTarget(t token) error {
 		return ps.errAt(spos, len(spec), "negative offset: a probe goes at or after the symbol")
 	}
 	p.Symbol = sym
+	return nil
+}
+
+// parseFprobeTarget parses the target of f (a function, "%return" for its
+// exit) and t (a tracepoint event name) probes: [MOD:]NAME.
+func (ps *parser) parseFprobeTarget(t token) error {
+	p := ps.p
+	s := t.s
+	if i := strings.IndexByte(s, '%'); i >= 0 {
+		if s[i:] != returnSuffix || p.Kind == KindTprobe {
+			return ps.errAt(t.pos+i, len(s)-i, "unknown suffix %q", s[i:])
+		}
+		p.Kind = KindFretprobe
+		s = s[:i]
+	}
+	what := "function"
+	if p.Kind == KindTprobe {
+		what = "tracepoint"
+	}
+	pos := t.pos
+	if c := strings.IndexByte(s, ':'); c >= 0 {
+		mod := s[:c]
+		if msg := checkIdent(strings.ReplaceAll(mod, "-", "_")); msg != "" || mod == "" {
+			return ps.errAt(pos, max(len(mod), 1), "bad module name %q", mod)
+		}
+		p.Module = mod
+		s, pos = s[c+1:], pos+c+1
+	}
+	if s == "" {
+		return ps.errAt(pos, 1, "missing %s name", what)
+	}
+	if i := strings.IndexAny(s, "+-"); i >= 0 {
+		return ps.errAt(pos+i, len(s)-i, "an %s probe takes no offset: it fires at the %s's entry", p.Kind, what)
+	}
+	if isPath(s) || strings.IndexByte(s, '/') >= 0 {
+		return ps.errAt(pos, len(s), "bad %s name %q: f and t probes are kernel-only", what, s)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c == '.' || isAlpha(c) || (i > 0 && isDigit(c))) {
+			return ps.errAt(pos+i, 1, "bad character %q in %s name %q", c, what, s)
+		}
+	}
+	p.Symbol = s
+	return nil
+}
+
+// parseEprobeTarget parses SYSTEM.EVENT (or SYSTEM/EVENT), the event an event probe attaches to.
+func (ps *parser) parseEprobeTarget(t token) error {
+	p := ps.p
+	s := t.s
+	i := strings.IndexAny(s, "./")
+	if i < 0 {
+		return ps.errTok(t, "an event probe attaches to SYSTEM.EVENT, e.g. syscalls.sys_enter_openat")
+	}
+	if i == 0 {
+		return ps.errAt(t.pos, 1, "missing system name before %q", s[:1])
+	}
+	sys, ev := s[:i], s[i+1:]
+	if msg := checkIdent(sys); msg != "" {
+		return ps.errAt(t.pos, i, "bad system name %q: %s", sys, msg)
+	}
+	if ev == "" {
+		return ps.errAt(t.pos+i+1, 1, "missing event name after %q", s[i:i+1])
+	}
+	if msg := checkIdent(ev); msg != "" {
+		return ps.errAt(t.pos+i+1, len(ev), "bad event name %q: %s", ev, msg)
+	}
+	p.System, p.Symbol = sys, ev
 	return nil
 }

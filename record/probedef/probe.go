@@ -14,6 +14,10 @@ const (
 	KindKretprobe
 	KindUprobe
 	KindUretprobe
+	KindFprobe    // f SYM: fprobe on a function entry (Linux 6.5+, CONFIG_FPROBE_EVENTS)
+	KindFretprobe // f SYM%return: fprobe on a function exit
+	KindTprobe    // t TRACEPOINT: probe on a tracepoint's raw arguments (Linux 6.5+)
+	KindEprobe    // e SYS.EVENT: event probe on another trace event (Linux 5.15+)
 )
 
 // String names the kind as the kernel documentation does.
@@ -27,6 +31,14 @@ func (k Kind) String() string {
 		return "uprobe"
 	case KindUretprobe:
 		return "uretprobe"
+	case KindFprobe:
+		return "fprobe"
+	case KindFretprobe:
+		return "fexit"
+	case KindTprobe:
+		return "tprobe"
+	case KindEprobe:
+		return "eprobe"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -41,6 +53,22 @@ type FetchArg struct {
 	Type string
 	// Raw is the argument exactly as given.
 	Raw string
+	// CType is the C type of a value resolved through BTF ("unsigned int",
+	// "struct file *", "unsigned char:3" for a bitfield), "" otherwise.
+	CType string
+	// Enum names the values of an enum-typed value (from BTF), nil otherwise.
+	Enum map[int64]string
+
+	btf *btfArg // set until ResolveBTF translates the argument
+}
+
+// FieldName returns the name of the argument's field in the event: Name, or
+// the kernel's default argN for the i-th argument (from 0).
+func (a *FetchArg) FieldName(i int) string {
+	if a.Name != "" {
+		return a.Name
+	}
+	return fmt.Sprintf("arg%d", i+1)
 }
 
 // Probe is one parsed probe definition.
@@ -54,6 +82,8 @@ type Probe struct {
 	Offset    uint64 // +offs (for a uprobe without Symbol: the file offset)
 	Addr      uint64 // kprobe MEMADDR (when Symbol == "")
 	Path      string // uprobe binary path
+	System    string // event probe: the attached event's group (SYS of SYS.EVENT)
+	RefCtr    uint64 // uprobe reference counter offset, PATH:OFFSET(REF); 0 if none
 	MaxActive int    // r<N>
 	Args      []FetchArg
 
@@ -63,18 +93,29 @@ type Probe struct {
 }
 
 // IsReturn reports whether the probe fires on function return.
-func (p *Probe) IsReturn() bool { return p.Kind == KindKretprobe || p.Kind == KindUretprobe }
+func (p *Probe) IsReturn() bool {
+	return p.Kind == KindKretprobe || p.Kind == KindUretprobe || p.Kind == KindFretprobe
+}
+
+// IsDynEvent reports whether the probe is an fprobe, tracepoint probe or
+// event probe: created through dynamic_events, never through a PMU.
+func (p *Probe) IsDynEvent() bool {
+	return p.Kind == KindFprobe || p.Kind == KindFretprobe || p.Kind == KindTprobe || p.Kind == KindEprobe
+}
 
 // IsUprobe reports whether the probe is in user space.
 func (p *Probe) IsUprobe() bool { return p.Kind == KindUprobe || p.Kind == KindUretprobe }
 
 // UsesPMU reports whether the probe can use the kprobe/uprobe PMU (no fetchargs, no maxactive),
 // which leaves nothing behind in tracefs.
-func (p *Probe) UsesPMU() bool { return len(p.Args) == 0 && p.MaxActive == 0 }
+func (p *Probe) UsesPMU() bool { return len(p.Args) == 0 && p.MaxActive == 0 && !p.IsDynEvent() }
 
 // Target returns the probed location: "do_sys_openat2", "mod:sym+0x10", "0xaddr", "/path:sym", "/path:0x1234".
 func (p *Probe) Target() string {
 	var b strings.Builder
+	if p.Kind == KindEprobe {
+		return p.System + "." + p.Symbol
+	}
 	if p.IsUprobe() {
 		b.WriteString(p.Path)
 		b.WriteByte(':')
@@ -85,6 +126,9 @@ func (p *Probe) Target() string {
 			}
 		} else {
 			fmt.Fprintf(&b, "0x%x", p.Offset)
+		}
+		if p.RefCtr != 0 {
+			fmt.Fprintf(&b, "(0x%x)", p.RefCtr)
 		}
 		return b.String()
 	}

@@ -14,9 +14,17 @@ import (
 func (p *Probe) Name() string {
 	g := p.Group
 	if g == "" {
-		g = kprobeDefaultGr
-		if p.IsUprobe() {
+		switch {
+		case p.IsUprobe():
 			g = uprobeDefaultGr
+		case p.Kind == KindFprobe || p.Kind == KindFretprobe:
+			g = "fprobes"
+		case p.Kind == KindTprobe:
+			g = "tracepoints"
+		case p.Kind == KindEprobe:
+			g = "eprobes"
+		default:
+			g = kprobeDefaultGr
 		}
 	}
 	e := p.Event
@@ -35,6 +43,12 @@ func (p *Probe) defaultEvent() string {
 	}
 	var s string
 	switch {
+	case p.Kind == KindFprobe:
+		s = p.Symbol + "__entry"
+	case p.Kind == KindFretprobe:
+		s = p.Symbol + "__exit"
+	case p.Kind == KindTprobe, p.Kind == KindEprobe:
+		s = p.Symbol
 	case p.IsUprobe():
 		tail := path.Base(p.Path)
 		if i := strings.IndexAny(tail, ".-_"); i >= 0 {
@@ -128,12 +142,19 @@ func (p *Probe) String() string {
 
 func (p *Probe) render(group, event string, resolve bool) string {
 	var b strings.Builder
-	if p.IsReturn() {
+	switch {
+	case p.Kind == KindFprobe || p.Kind == KindFretprobe:
+		b.WriteByte('f')
+	case p.Kind == KindTprobe:
+		b.WriteByte('t')
+	case p.Kind == KindEprobe:
+		b.WriteByte('e')
+	case p.IsReturn():
 		b.WriteByte('r')
 		if p.MaxActive > 0 {
 			fmt.Fprintf(&b, "%d", p.MaxActive)
 		}
-	} else {
+	default:
 		b.WriteByte('p')
 	}
 	if event != "" {
@@ -149,7 +170,13 @@ func (p *Probe) render(group, event string, resolve bool) string {
 	if resolve && p.IsUprobe() && p.Symbol != "" {
 		if off, err := p.ResolveUprobe(); err == nil {
 			target = fmt.Sprintf("%s:0x%x", p.Path, off)
+			if p.RefCtr != 0 {
+				target += fmt.Sprintf("(0x%x)", p.RefCtr)
+			}
 		}
+	}
+	if p.Kind == KindFretprobe {
+		target += returnSuffix
 	}
 	b.WriteString(target)
 	for _, a := range p.Args {
