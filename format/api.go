@@ -65,6 +65,25 @@ type Source struct {
 	Filter     string     // in-kernel ftrace filter, "" if none
 	Target     string     // probed function: "do_sys_openat2", "/usr/bin/x:main"; "" for tracepoints. Entry and return probes of one function share it.
 	Format     string     // the tracefs "format" file text of the event, used to decode Raw
+	// Created is the definition as kpcap wrote it to tracefs when that differs from
+	// Definition (argument names resolved through BTF into plain fetch arguments).
+	Created string
+	// Fields gives the C type, and an enum's value names, of probe fields whose types kpcap
+	// resolved through BTF, so that replay can name enum values without the kernel's BTF.
+	Fields []FieldType
+}
+
+// FieldType is the C type of one probe field, from the recording kernel's BTF.
+type FieldType struct {
+	Name  string      `json:"name"`           // field name as in Format
+	CType string      `json:"c_type"`         // "struct file *", "unsigned int", "unsigned char:4" (bitfield)
+	Enum  []EnumValue `json:"enum,omitempty"` // an enum's constants
+}
+
+// EnumValue is one named constant of an enum.
+type EnumValue struct {
+	Value int64  `json:"value"`
+	Name  string `json:"name"`
 }
 
 // Host describes the machine that recorded the trace.

@@ -321,7 +321,7 @@ func (w *Writer) headerFrame(h *Header) ([]byte, error) {
 	srcs := make([]sourceJSON, len(h.Sources))
 	for i, s := range h.Sources {
 		srcs[i] = sourceJSON{Name: s.Name, Kind: s.Kind.String(), Definition: s.Definition,
-			Filter: s.Filter, Target: s.Target, Format: s.Format}
+			Filter: s.Filter, Target: s.Target, Format: s.Format, Created: s.Created, Fields: s.Fields}
 	}
 	w.meta = frame
 	if err := appendJSONBlocks(w, kindSources, srcs); err != nil {
@@ -339,12 +339,14 @@ func (w *Writer) headerFrame(h *Header) ([]byte, error) {
 
 // sourceJSON is the kindSources payload entry.
 type sourceJSON struct {
-	Name       string `json:"name"`
-	Kind       string `json:"kind"`
-	Definition string `json:"definition"`
-	Filter     string `json:"filter,omitempty"`
-	Target     string `json:"target,omitempty"`
-	Format     string `json:"format,omitempty"`
+	Name       string      `json:"name"`
+	Kind       string      `json:"kind"`
+	Definition string      `json:"definition"`
+	Filter     string      `json:"filter,omitempty"`
+	Target     string      `json:"target,omitempty"`
+	Format     string      `json:"format,omitempty"`
+	Created    string      `json:"created,omitempty"`
+	Fields     []FieldType `json:"fields,omitempty"`
 }
 
 // appendJSONBlocks appends items to w.meta as JSON arrays of the given kind,

@@ -218,7 +218,10 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 		if r.kprobesAvailable() {
 			dp, err := parseProbes(DefaultProbes)
 			if err != nil {
-				return nil, err
+				// No BTF (or no do_sys_openat2 in it): the same fields by register.
+				if dp, err = parseProbes(DefaultProbesNoBTF); err != nil {
+					return nil, err
+				}
 			}
 			for _, p := range dp {
 				if err := r.addProbe(p); err != nil {

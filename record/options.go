@@ -87,10 +87,17 @@ var DefaultEvents = []string{
 	"syscalls:sys_exit_openat",
 }
 
-// DefaultProbes are added to DefaultEvents where the kernel has kprobes. The
-// file name is do_sys_openat2's second argument, in the recording machine's
-// second argument register (%si on x86-64, %x1 on arm64).
+// DefaultProbes are added to DefaultEvents where the kernel has kprobes: the
+// file name by its BTF name, do_sys_openat2's second argument.
 var DefaultProbes = []string{
+	"p:kprobes/openat2 do_sys_openat2 filename:string",
+	"r:kprobes/openat2_ret do_sys_openat2 ret=$retval",
+}
+
+// DefaultProbesNoBTF replaces DefaultProbes on a kernel without BTF: the same
+// fields, the file name from the recording machine's second argument register
+// (%si on x86-64, %x1 on arm64).
+var DefaultProbesNoBTF = []string{
 	"p:kprobes/openat2 do_sys_openat2 filename=+0(%" + probedef.HostArch.ArgRegs[1] + "):string",
 	"r:kprobes/openat2_ret do_sys_openat2 ret=$retval",
 }

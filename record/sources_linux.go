@@ -3,10 +3,12 @@
 package record
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -30,6 +32,7 @@ type source struct {
 	// dynamic tracefs event to delete at the end ("" for none)
 	dynGroup, dynEvent string
 	dynUprobe          bool
+	dynEvents          bool // created through dynamic_events (f, t, e probes)
 }
 
 // ErrNoKprobes explains a kernel without kprobe support.
@@ -150,29 +153,100 @@ func (r *resolver) note(s string) {
 }
 
 // kindOf maps a probe kind to the file's source kind.
+// fprobes are function probes and tracepoint or event probes are trace events
+// to replay, so they are stored as such; their definitions tell them apart.
 func kindOf(p *probedef.Probe) format.SourceKind {
 	switch p.Kind {
-	case probedef.KindKprobe:
+	case probedef.KindKprobe, probedef.KindFprobe:
 		return format.KindKprobe
-	case probedef.KindKretprobe:
+	case probedef.KindKretprobe, probedef.KindFretprobe:
 		return format.KindKretprobe
 	case probedef.KindUprobe:
 		return format.KindUprobe
+	case probedef.KindTprobe, probedef.KindEprobe:
+		return format.KindTracepoint
 	}
 	return format.KindUretprobe
 }
 
-// parseProbes validates every definition before anything touches the kernel.
+// loadBTF loads the running kernel's BTF: a variable so tests can count loads.
+var loadBTF = probedef.LoadKernelBTF
+
+// parseProbes validates every definition before anything touches the kernel,
+// resolving argument names through the kernel's BTF, which is loaded only
+// when a definition has names (or an untyped $retval / $argN to type).
 func parseProbes(defs []string) ([]*probedef.Probe, error) {
 	out := make([]*probedef.Probe, 0, len(defs))
+	want := false
 	for _, def := range defs {
 		p, err := probedef.Parse(def)
 		if err != nil {
 			return nil, err
 		}
+		want = want || p.WantsBTF()
 		out = append(out, p)
 	}
+	if !want {
+		return out, nil
+	}
+	b, berr := loadBTF()
+	for _, p := range out {
+		if !p.WantsBTF() {
+			continue
+		}
+		if berr != nil {
+			if p.NeedsBTF() {
+				return nil, &UsageError{fmt.Sprintf("probe %q names arguments, which needs the kernel's BTF: %v\n(name arguments by position instead: $arg1, $arg2, ... or registers)", p.Def, berr)}
+			}
+			continue // $retval and $argN work untyped
+		}
+		if err := p.ResolveBTF(b); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// fieldTypes lists the BTF types of a resolved probe's fields for the file.
+func fieldTypes(p *probedef.Probe) []format.FieldType {
+	var out []format.FieldType
+	for i, a := range p.Args {
+		if a.CType == "" {
+			continue
+		}
+		ft := format.FieldType{Name: a.FieldName(i), CType: a.CType}
+		for v, n := range a.Enum {
+			ft.Enum = append(ft.Enum, format.EnumValue{Value: v, Name: n})
+		}
+		slices.SortFunc(ft.Enum, func(x, y format.EnumValue) int { return cmp.Compare(x.Value, y.Value) })
+		out = append(out, ft)
+	}
+	return out
+}
+
+// dynEventSupport says in one line why this kernel cannot create p's kind of
+// dynamic event, and what works instead; "" when it can. tracefs README lists
+// the forms the kernel accepts.
+func dynEventSupport(p *probedef.Probe, readme string) string {
+	switch p.Kind {
+	case probedef.KindFprobe, probedef.KindFretprobe:
+		if !strings.Contains(readme, "f[:[<group>/][<event>]]") {
+			alt := "p " + p.Target()
+			if p.IsReturn() {
+				alt = "r " + p.Target()
+			}
+			return fmt.Sprintf("this kernel has no fprobe events (f): they need Linux 6.5+ with CONFIG_FPROBE_EVENTS; use a kprobe instead: %q with the same arguments", alt)
+		}
+	case probedef.KindTprobe:
+		if !strings.Contains(readme, "t[:[<group>/][<event>]]") {
+			return fmt.Sprintf("this kernel has no tracepoint probes (t): they need Linux 6.5+ with CONFIG_FPROBE_EVENTS; record the tracepoint itself instead: -e '*:%s'", p.Symbol)
+		}
+	case probedef.KindEprobe:
+		if !strings.Contains(readme, "e[:[<group>/][<event>]]") {
+			return fmt.Sprintf("this kernel has no event probes (e): they need Linux 5.15+ with CONFIG_EPROBE_EVENTS; record the event itself instead: -e %s:%s", p.System, p.Symbol)
+		}
+	}
+	return ""
 }
 
 // kprobesAvailable reports whether kprobes can be created at all.
@@ -198,11 +272,14 @@ func (r *resolver) addProbeRef(p *probedef.Probe, ref uint64, def, target string
 	}
 	if target == "" {
 		target = p.Target()
+		if p.Kind == probedef.KindTprobe || p.Kind == probedef.KindEprobe {
+			target = ""
+		}
 	}
-	if !p.IsUprobe() && !r.kprobesAvailable() {
+	if (p.Kind == probedef.KindKprobe || p.Kind == probedef.KindKretprobe) && !r.kprobesAvailable() {
 		return fmt.Errorf("probe %s: %w", name, ErrNoKprobes)
 	}
-	s := &source{desc: format.Source{Name: name, Kind: kindOf(p), Definition: def, Target: target}}
+	s := &source{desc: format.Source{Name: name, Kind: kindOf(p), Definition: def, Target: target, Fields: fieldTypes(p)}}
 	if p.IsUprobe() {
 		st, err := os.Stat(p.Path)
 		if err != nil {
@@ -295,15 +372,24 @@ func (r *resolver) addProbeRef(p *probedef.Probe, ref uint64, def, target string
 		target := fmt.Sprintf("%s:0x%x", p.Path, p.Offset)
 		line = strings.Replace(line, target, fmt.Sprintf("%s(0x%x)", target, ref), 1)
 	}
-	if p.IsUprobe() {
+	if line != def {
+		s.desc.Created = line
+	}
+	switch {
+	case p.IsDynEvent():
+		if why := dynEventSupport(p, fs.Readme()); why != "" {
+			return &UsageError{fmt.Sprintf("probe %s: %s", name, why)}
+		}
+		err = fs.AddDynEvent(line)
+	case p.IsUprobe():
 		err = fs.AddUprobe(line)
-	} else {
+	default:
 		err = fs.AddKprobe(line)
 	}
 	if err != nil {
 		return fmt.Errorf("probe %s: %w", name, err) // err carries the kernel's error_log entry
 	}
-	s.dynGroup, s.dynEvent, s.dynUprobe = group, event, p.IsUprobe()
+	s.dynGroup, s.dynEvent, s.dynUprobe, s.dynEvents = group, event, p.IsUprobe(), p.IsDynEvent()
 	r.created = append(r.created, s)
 	id, err := fs.EventID(group, event)
 	if err != nil {
@@ -342,9 +428,12 @@ func (r *resolver) cleanup() error {
 	for i := len(r.created) - 1; i >= 0; i-- {
 		s := r.created[i]
 		var err error
-		if s.dynUprobe {
+		switch {
+		case s.dynEvents:
+			err = r.fs.RemoveDynEvent(s.dynGroup, s.dynEvent)
+		case s.dynUprobe:
 			err = r.fs.RemoveUprobe(s.dynGroup, s.dynEvent)
-		} else {
+		default:
 			err = r.fs.RemoveKprobe(s.dynGroup, s.dynEvent)
 		}
 		if err != nil {

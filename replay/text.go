@@ -23,7 +23,8 @@ type textCol struct {
 	signed bool
 	hex    bool
 	symbol bool
-	skip   bool // printed in the "(sym+off)" prefix instead
+	skip   bool             // printed in the "(sym+off)" prefix instead
+	enum   map[int64]string // names of an enum field's values, from the recording kernel's BTF
 }
 
 func (r *Reader) textColsFor(sd *sourceDec) []textCol {
@@ -38,6 +39,14 @@ func (r *Reader) textColsFor(sd *sourceDec) []textCol {
 		switch fd.f.Name {
 		case "__probe_ip", "__probe_func", "__probe_ret_ip":
 			tc.skip = sd.isProbe
+		}
+		for _, ft := range sd.src.Fields {
+			if ft.Name == fd.f.Name && len(ft.Enum) > 0 && c.kind == colFixed {
+				tc.enum = make(map[int64]string, len(ft.Enum))
+				for _, ev := range ft.Enum {
+					tc.enum[ev.Value] = ev.Name
+				}
+			}
 		}
 		out = append(out, tc)
 	}
@@ -454,7 +463,13 @@ func (tw *textWriter) batch(rec arrow.Record) error {
 					b = append(b, "(fault)"...)
 				case tc.kind == colFixed:
 					x := v.uint(i, tc.width, tc.signed)
+					name, isEnum := "", false
+					if tc.enum != nil {
+						name, isEnum = tc.enum[enumValue(x, tc.width, tc.signed)]
+					}
 					switch {
+					case isEnum:
+						b = append(b, name...)
 					case tc.symbol:
 						b = tw.appendSym(b, x)
 					case tc.hex:
@@ -795,4 +810,13 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// enumValue reads a field value as an enum constant: sign-extended when the
+// field is signed, so that -1 in an s32 field matches an enum's -1.
+func enumValue(x uint64, width int, signed bool) int64 {
+	if signed || width >= 8 {
+		return int64(x)
+	}
+	return int64(x & (1<<(8*uint(width)) - 1))
 }

@@ -317,6 +317,26 @@ func exists(p string) bool {
 // explanation from tracing/error_log.
 func (fs *FS) AddKprobe(line string) error { return fs.add("kprobe_events", line) }
 
+// AddDynEvent appends a definition line to dynamic_events: the only way to
+// create fprobes (f), tracepoint probes (t) and event probes (e). Failures
+// carry the kernel's explanation from tracing/error_log.
+func (fs *FS) AddDynEvent(line string) error { return fs.add("dynamic_events", line) }
+
+// RemoveDynEvent deletes the dynamic event GROUP/EVENT (see RemoveKprobe).
+func (fs *FS) RemoveDynEvent(group, event string) error {
+	return fs.remove("dynamic_events", group, event)
+}
+
+// Readme returns the text of tracefs README, which lists the probe syntax the
+// running kernel accepts ("" if unreadable).
+func (fs *FS) Readme() string {
+	b, err := os.ReadFile(filepath.Join(fs.Dir, "README"))
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
 // AddUprobe appends a definition line to uprobe_events. Failures carry the kernel's
 // explanation from tracing/error_log.
 func (fs *FS) AddUprobe(line string) error { return fs.add("uprobe_events", line) }
@@ -441,7 +461,7 @@ func probeGroupEvent(line string) (group, event string, ok bool) {
 // left behind by a kpcap that crashed. It returns the removed events as "group:event".
 func (fs *FS) SweepStale() (removed []string, err error) {
 	var errs []error
-	for _, file := range []string{"kprobe_events", "uprobe_events"} {
+	for _, file := range []string{"kprobe_events", "uprobe_events", "dynamic_events"} {
 		f, oerr := os.Open(filepath.Join(fs.Dir, file))
 		if oerr != nil {
 			if !errors.Is(oerr, os.ErrNotExist) {

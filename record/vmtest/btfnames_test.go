@@ -1,0 +1,115 @@
+//go:build linux
+
+package vmtest
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestProbeNames: argument names and member paths from BTF, translated by
+// kpcap into plain fetch arguments, record the names and byte counts the
+// workload used, with identical decoded output on 6.1 (no BTF in its probe
+// events) and 6.12; f, t and e probes work on 6.12, and 6.1 refuses f in
+// one line that names what works instead.
+func TestProbeNames(t *testing.T) {
+	decoded := map[string][]string{}
+	forEachKernel(t, "btfnames", func(t *testing.T, k Kernel, res *Result, j *JobResult) {
+		expectLog(t, j, "btf exit", "0")
+		expectLog(t, j, "kprobe_events after-btf", "[]")
+		tr := readTrace(t, j.Files["btf.kpcap"])
+		tr.checkNoLoss(t)
+		_, rd := tr.source(t, "btf:rd")
+		if !strings.Contains(rd.Created, "count=$arg3:u64") || !strings.Contains(rd.Created, "($arg1))):string") {
+			t.Errorf("btf:rd created as %q, want kpcap's translation", rd.Created)
+		}
+		if rd.Definition != "p:btf/rd vfs_read file->f_path.dentry->d_name.name:string count" {
+			t.Errorf("btf:rd definition %q is not the one typed", rd.Definition)
+		}
+		if len(rd.Fields) != 2 || rd.Fields[1].Name != "count" || rd.Fields[1].CType != "size_t" {
+			t.Errorf("btf:rd field types %+v", rd.Fields)
+		}
+		// Pair each dd read with its return on the same thread.
+		var got []string
+		pending := map[int64]string{}
+		for _, r := range tr.Rows {
+			if r.Comm != "dd" {
+				continue
+			}
+			switch r.Probe {
+			case "btf:rd":
+				name, _ := r.Fields["arg1"].(string)
+				cnt, _ := asInt(r.Fields["count"])
+				pending[r.TID] = fmt.Sprintf("%s count=%d", name, cnt)
+			case "btf:rdret":
+				if e, ok := pending[r.TID]; ok && strings.HasPrefix(e, "kpbtf-") {
+					ret, _ := asInt(r.Fields["arg1"])
+					got = append(got, fmt.Sprintf("%s ret=%d", e, ret))
+				}
+				delete(pending, r.TID)
+			}
+		}
+		want := []string{"kpbtf-a count=777 ret=777", "kpbtf-b count=4096 ret=300"}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("dd's reads: %q, want %q", got, want)
+		}
+		decoded[k.Name] = got
+
+		if k.Name == "6.12" {
+			// 6.12: every form works.
+			for _, form := range []string{"fprobe", "tprobe", "eprobe"} {
+				expectLog(t, j, form+" exit", "0")
+			}
+			ft := readTrace(t, j.Files["fprobe.kpcap"])
+			rets := 0
+			for _, r := range ft.rows("btf:frd", "dd") {
+				if v, _ := asInt(r.Fields["arg1"]); v == 777 {
+					rets++
+				}
+			}
+			if rets != 1 {
+				t.Errorf("f vfs_read%%return: %d returns of 777 from dd, want 1", rets)
+			}
+			tt := readTrace(t, j.Files["tprobe.kpcap"])
+			n := 0
+			for _, r := range tt.rows("btf:sw", "") {
+				pid, _ := asInt(r.Fields["arg1"])
+				comm, _ := r.Fields["arg3"].(string)
+				if pid == r.TID && comm == r.Comm {
+					n++
+				}
+			}
+			if n == 0 {
+				t.Errorf("t sched_switch: no sample whose prev->pid and prev->comm are the switching task (%d samples)", len(tt.rows("btf:sw", "")))
+			}
+			et := readTrace(t, j.Files["eprobe.kpcap"])
+			found := false
+			for _, r := range et.rows("btf:op", "cat") {
+				if r.Fields["name"] == "/tmp/kpbtf-b" {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("e syscalls.sys_enter_openat: no sample naming /tmp/kpbtf-b")
+			}
+		} else {
+			expectLog(t, j, "fprobe exit", "2")
+			msg := logLine(t, j, "fprobe stderr")
+			if !strings.Contains(msg, "no fprobe events") || !strings.Contains(msg, `"r vfs_read"`) {
+				t.Errorf("6.1 refuses f with %q, want one line naming what works instead", msg)
+			}
+		}
+		expectLog(t, j, "dynamic_events after", "[]")
+	})
+	if len(decoded) == 2 {
+		var ks []string
+		for k := range decoded {
+			ks = append(ks, k)
+		}
+		if !reflect.DeepEqual(decoded[ks[0]], decoded[ks[1]]) {
+			t.Errorf("decoded output differs: %s %q, %s %q", ks[0], decoded[ks[0]], ks[1], decoded[ks[1]])
+		}
+	}
+}
