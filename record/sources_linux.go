@@ -267,6 +267,11 @@ func (r *resolver) addProbe(p *probedef.Probe) error { return r.addProbeRef(p, 0
 // probing target ("" for p.Target(): a pattern's match names its function).
 func (r *resolver) addProbeRef(p *probedef.Probe, ref uint64, def, target string) error {
 	name := p.Name()
+	if p.Kind == probedef.KindEprobe {
+		// eprobe_register (kernel/trace/trace_eprobe.c) ignores every perf
+		// registration: an event probe writes only to the ftrace buffer.
+		return &UsageError{fmt.Sprintf("probe %s: event probes (e) deliver nothing to perf, which kpcap records from (the kernel feeds them only to the ftrace buffer); record the event itself with -e %s:%s (and --filter), or probe the kernel function behind it with p or f", name, p.System, p.Symbol)}
+	}
 	if def == "" {
 		def = p.Def
 	}

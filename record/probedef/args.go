@@ -48,6 +48,9 @@ func (ps *parser) parseArg(t token) (FetchArg, int, error) {
 		if name == "" {
 			return fa, 0, ps.errAt(t.pos, 1, "empty argument name before '='")
 		}
+		if len(name) > maxArgNameLen {
+			return fa, 0, ps.errAt(t.pos, eq, "argument name %q is longer than %d characters", name, maxArgNameLen)
+		}
 		if msg := checkIdent(name); msg != "" {
 			return fa, 0, ps.errAt(t.pos, eq, "bad argument name %q: %s", name, msg)
 		}
@@ -58,7 +61,7 @@ func (ps *parser) parseArg(t token) (FetchArg, int, error) {
 		body, bpos = body[eq+1:], bpos+eq+1
 	}
 	if body == "" {
-		return fa, 0, ps.errAt(bpos-1, 1, "missing fetch argument after '='")
+		return fa, 0, ps.errAt(bpos, 1, "missing fetch argument after '='")
 	}
 	fetch, typ := body, ""
 	typPos := -1
@@ -84,7 +87,7 @@ func (ps *parser) parseArg(t token) (FetchArg, int, error) {
 	}
 	if kind == fkArgAll {
 		if fa.Name != "" || typ != "" {
-			return fa, 0, ps.errAt(t.pos, len(t.s), "$arg* takes no name and no type: it expands to every argument, each named and typed from BTF")
+			return fa, 0, ps.errAt(bpos, len(body), "$arg* takes no name and no type: it expands to every argument, each named and typed from BTF")
 		}
 	}
 	if typ != "" {
@@ -95,6 +98,7 @@ func (ps *parser) parseArg(t token) (FetchArg, int, error) {
 		fa.Type = ct
 	}
 	fa.Fetch = canon
+	fa.pos = bpos
 	switch {
 	case kind == fkArgAll:
 		fa.btf = &btfArg{all: true, pos: bpos}
@@ -157,7 +161,7 @@ func (ps *parser) parseFetch(s string, pos int) (string, fetchKind, error) {
 		}
 		if isDigit(rest[0]) {
 			if _, ok := parseUint(rest); !ok {
-				return "", 0, ps.errAt(pos+1, len(rest), "bad address %q", rest)
+				return "", 0, ps.errAt(pos, len(s), "bad address %q", rest)
 			}
 			return s, fkMem, nil
 		}
@@ -198,7 +202,7 @@ func (ps *parser) parseFetch(s string, pos int) (string, fetchKind, error) {
 		imm := s[1:]
 		if strings.HasPrefix(imm, `"`) {
 			if len(imm) < 2 || !strings.HasSuffix(imm, `"`) {
-				return "", 0, ps.errAt(pos, len(s), "unterminated immediate string (want \\\"text\" without spaces)")
+				return "", 0, ps.errAt(pos+len(s), 1, "unterminated immediate string (want \\\"text\" without spaces)")
 			}
 			if i := strings.IndexByte(imm[1:len(imm)-1], '"'); i >= 0 {
 				return "", 0, ps.errAt(pos+2+i, 1, "'\"' inside an immediate string")
@@ -210,7 +214,7 @@ func (ps *parser) parseFetch(s string, pos int) (string, fetchKind, error) {
 			v = v[1:]
 		}
 		if _, ok := parseUint(v); !ok {
-			return "", 0, ps.errAt(pos, len(s), "bad immediate %q (want \\NUMBER or \\\"string\")", s)
+			return "", 0, ps.errAt(pos+1, len(s)-1, "bad immediate %q (want \\NUMBER or \\\"string\")", s)
 		}
 		return s, fkImm, nil
 	case '(', ')':
@@ -287,58 +291,69 @@ func (ps *parser) parseVar(s string, pos int) (string, fetchKind, error) {
 	return "", 0, ps.errAt(pos, len(s), "unknown variable %q (want $stackN, $stack, $argN, $retval, $comm)", s)
 }
 
-// parseDeref parses +|-[u]OFFS(FETCHARG).
+// parseDeref parses +|-[u]OFFS(FETCHARG). Like the kernel, the argument runs
+// from the first '(' to the last ')', so a missing ')' is reported at the
+// end of the innermost argument, where the kernel's error_log puts it.
 func (ps *parser) parseDeref(s string, pos int) (string, fetchKind, error) {
 	open := strings.IndexByte(s, '(')
 	if open < 0 {
-		if i := strings.IndexByte(s, ')'); i >= 0 {
-			return "", 0, ps.errAt(pos+i, 1, "unbalanced parentheses: ')' without '('")
-		}
 		return "", 0, ps.errAt(pos, len(s), "a dereference needs (FETCHARG) after the offset, e.g. +8(%%di)")
 	}
-	// Find the ')' matching the first '(' and demand it ends the expression.
-	depth, closeAt := 0, -1
-	for i := open; i < len(s); i++ {
-		if s[i] == '(' {
-			depth++
-		} else if s[i] == ')' {
-			depth--
-			if depth == 0 {
-				closeAt = i
-				break
-			}
-		}
+	num := s[1:open]
+	user := strings.HasPrefix(num, "u")
+	if user {
+		num = num[1:]
 	}
-	if closeAt < 0 {
-		return "", 0, ps.errAt(pos+open, len(s)-open, "unbalanced parentheses: '(' is never closed")
+	if num == "" {
+		return "", 0, ps.errAt(pos, len(s), "missing offset before '(' (want e.g. +0(...))")
+	}
+	if _, ok := parseUint(num); !ok {
+		return "", 0, ps.errAt(pos, len(s), "bad number %q in dereference offset", num)
+	}
+	closeAt := strings.LastIndexByte(s, ')')
+	if closeAt < open {
+		return "", 0, ps.errAt(pos+len(s), 1, "unbalanced parentheses: '(' is never closed")
 	}
 	if closeAt != len(s)-1 {
 		return "", 0, ps.errAt(pos+closeAt+1, len(s)-closeAt-1, "unexpected %q after ')'", s[closeAt+1:])
 	}
-	num := s[1:open]
-	npos := pos + 1
-	user := strings.HasPrefix(num, "u")
-	if user {
-		num, npos = num[1:], npos+1
-	}
-	if num == "" {
-		return "", 0, ps.errAt(npos, 1, "missing offset before '(' (want e.g. +0(...))")
-	}
-	if _, ok := parseUint(num); !ok {
-		return "", 0, ps.errAt(npos, len(num), "bad number %q in dereference offset", num)
-	}
 	inner := s[open+1 : closeAt]
+	ipos := pos + open + 1
 	if inner == "" {
 		return "", 0, ps.errAt(pos+open, 2, "empty parentheses: want a fetch argument inside, e.g. +0(%%di)")
 	}
-	ic, ik, err := ps.parseFetch(inner, pos+open+1)
+	ic, ik, err := ps.parseFetch(inner, ipos)
 	if err != nil {
 		return "", 0, err
 	}
-	if ik == fkComm || ik == fkImmStr {
-		return "", 0, ps.errAt(pos+open+1, len(inner), "%s is a string and cannot be dereferenced", inner)
+	switch ik {
+	case fkComm, fkImmStr:
+		return "", 0, ps.errAt(ipos, len(inner), "%s is a string and cannot be dereferenced", inner)
+	case fkArgAll:
+		return "", 0, ps.errAt(ipos, len(inner), "$arg* expands to several arguments and cannot be dereferenced")
+	}
+	if n := fetchOps(ic) + 1; n > maxFetchOps {
+		return "", 0, ps.errAt(ipos, len(inner), "too many nested dereferences: %d fetch operations (the kernel allows %d)", n, maxFetchOps)
 	}
 	return s[:open+1] + ic + ")", fkDeref, nil
+}
+
+// fetchOps counts the kernel's fetch instructions for a canonical fetch
+// argument: one per dereference, two for @ADDR, three for @SYM, one otherwise.
+func fetchOps(fetch string) int {
+	n := strings.Count(fetch, "(")
+	base := fetch[strings.LastIndexByte(fetch, '(')+1:]
+	switch {
+	case strings.HasPrefix(base, "@") && len(base) > 1 && isDigit(base[1]):
+		n += 2
+	case strings.HasPrefix(base, "@+"):
+		n += 2
+	case strings.HasPrefix(base, "@"):
+		n += 3
+	default:
+		n++
+	}
+	return n
 }
 
 // parseType parses and validates TYPE for a fetch of the given kind, returning the canonical type.
@@ -346,12 +361,19 @@ func (ps *parser) parseType(t string, pos int, kind fetchKind) (string, error) {
 	base, arr := t, ""
 	if i := strings.IndexByte(t, '['); i >= 0 {
 		base, arr = t[:i], t[i:]
-		if !strings.HasSuffix(arr, "]") {
-			return "", ps.errAt(pos+i, len(arr), "unclosed array suffix %q (want [N])", arr)
+		c := strings.IndexByte(arr, ']')
+		if c < 0 {
+			return "", ps.errAt(pos+len(t), 1, "unclosed array suffix %q (want [N])", arr)
 		}
-		n, err := strconv.ParseUint(arr[1:len(arr)-1], 10, 32)
-		if err != nil || n == 0 || n > maxArrayLen {
-			return "", ps.errAt(pos+i, len(arr), "bad array length %q (want [1]..[%d])", arr, maxArrayLen)
+		if c != len(arr)-1 {
+			return "", ps.errAt(pos+i+c+1, len(arr)-c-1, "unexpected %q after the array suffix", arr[c+1:])
+		}
+		n, ok := parseUint(arr[1 : len(arr)-1])
+		if !ok || n == 0 {
+			return "", ps.errAt(pos+i+1, len(arr)-2, "bad array length %q (want [1]..[%d])", arr, maxArrayLen)
+		}
+		if n > maxArrayLen {
+			return "", ps.errAt(pos+i+1, len(arr)-2, "array length %d is more than the kernel's %d", n, maxArrayLen)
 		}
 		arr = fmt.Sprintf("[%d]", n)
 		if kind != fkDeref && kind != fkMem && kind != fkBTF {
@@ -404,11 +426,11 @@ func (ps *parser) parseBitfield(s string, pos int) (string, error) {
 	z, err3 := strconv.ParseUint(s[sl+1:], 10, 8)
 	switch {
 	case err1 != nil || w == 0:
-		return "", ps.errAt(pos+1, at-1, "bad bitfield width %q", s[1:at])
+		return "", ps.errAt(pos, len(s), "bad bitfield width %q", s[1:at])
 	case err2 != nil:
-		return "", ps.errAt(pos+at+1, sl-at-1, "bad bitfield offset %q", s[at+1:sl])
+		return "", ps.errAt(pos, len(s), "bad bitfield offset %q", s[at+1:sl])
 	case err3 != nil || (z != 8 && z != 16 && z != 32 && z != 64):
-		return "", ps.errAt(pos+sl+1, len(s)-sl-1, "bad bitfield container size %q (want 8, 16, 32 or 64)", s[sl+1:])
+		return "", ps.errAt(pos, len(s), "bad bitfield container size %q (want 8, 16, 32 or 64)", s[sl+1:])
 	case w+o > z:
 		return "", ps.errAt(pos, len(s), "bitfield width %d + offset %d exceeds its %d-bit container", w, o, z)
 	}

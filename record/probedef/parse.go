@@ -14,6 +14,8 @@ const (
 	maxNameLen      = 63   // MAX_EVENT_NAME_LEN - 1
 	maxActiveLimit  = 4096 // KRETPROBE_MAXACTIVE_MAX
 	maxArrayLen     = 64   // MAX_ARRAY_LEN
+	maxArgNameLen   = 32   // MAX_ARG_NAME_LEN
+	maxFetchOps     = 15   // FETCH_INSN_MAX - 1: fetch instructions of one argument
 	maxStackParam   = 4096 // PARAM_MAX_STACK on x86-64: THREAD_SIZE/8, 2048 or 4096 with KASAN
 	returnSuffix    = "%return"
 	kprobeDefaultGr = "kprobes"
@@ -130,10 +132,19 @@ func (ps *parser) parse() error {
 		return ps.errTok(args[maxArgs], "too many arguments (the kernel allows %d)", maxArgs)
 	}
 	seen := map[string]int{}
+	allAt := -1
 	for i, t := range args {
 		fa, namePos, err := ps.parseArg(t)
 		if err != nil {
 			return err
+		}
+		if fa.btf != nil && fa.btf.all {
+			if allAt >= 0 {
+				return ps.errTok(t, "$arg* given twice (argument %d has it)", allAt+1)
+			}
+			allAt = i
+			ps.p.Args = append(ps.p.Args, fa)
+			continue
 		}
 		name := fa.Name
 		if name == "" {
@@ -216,7 +227,7 @@ func (ps *parser) parseHead(t token) error {
 	name := rest[colon+1:]
 	npos := t.pos + 1 + colon + 1
 	if name == "" {
-		return ps.errAt(npos-1, 1, "missing event name after ':'")
+		return ps.errAt(npos, 1, "missing event name after ':'")
 	}
 	if slash := strings.IndexByte(name, '/'); slash >= 0 {
 		grp := name[:slash]
@@ -230,7 +241,7 @@ func (ps *parser) parseHead(t token) error {
 		name = name[slash+1:]
 		npos += slash + 1
 		if name == "" {
-			return ps.errAt(npos-1, 1, "missing event name after '/'")
+			return ps.errAt(npos, 1, "missing event name after '/'")
 		}
 	}
 	if msg := checkIdent(name); msg != "" {
@@ -390,14 +401,14 @@ func (ps *parser) parseKprobeTarget(t token) error {
 		sym = s[:i]
 		offTok := token{s[i:], symPos + i}
 		if s[i] == '-' {
-			return ps.errTok(offTok, "negative offset: a probe goes at or after the symbol")
+			return ps.errAt(t.pos, len(t.s), "negative offset %q: a probe goes at or after the symbol", offTok.s)
 		}
 		v, ok := parseUint(s[i+1:])
 		if !ok {
-			return ps.errTok(offTok, "bad offset %q (want +NUMBER, e.g. +0x10)", s[i:])
+			return ps.errAt(t.pos, len(t.s), "bad offset %q (want +NUMBER, e.g. +0x10)", s[i:])
 		}
 		if v != 0 && p.IsReturn() {
-			return ps.errTok(offTok, "a return probe must be at the function entry (no offset)")
+			return ps.errAt(t.pos, len(t.s), "a return probe must be at the function entry (no offset)")
 		}
 		p.Offset = v
 	}
@@ -501,7 +512,7 @@ func (ps *parser) parseFprobeTarget(t token) error {
 		return ps.errAt(pos, 1, "missing %s name", what)
 	}
 	if i := strings.IndexAny(s, "+-"); i >= 0 {
-		return ps.errAt(pos+i, len(s)-i, "an %s probe takes no offset: it fires at the %s's entry", p.Kind, what)
+		return ps.errAt(t.pos, len(t.s), "an %s probe takes no offset: it fires at the %s's entry", p.Kind, what)
 	}
 	if isPath(s) || strings.IndexByte(s, '/') >= 0 {
 		return ps.errAt(pos, len(s), "bad %s name %q: f and t probes are kernel-only", what, s)
@@ -525,14 +536,14 @@ func (ps *parser) parseEprobeTarget(t token) error {
 		return ps.errTok(t, "an event probe attaches to SYSTEM.EVENT, e.g. syscalls.sys_enter_openat")
 	}
 	if i == 0 {
-		return ps.errAt(t.pos, 1, "missing system name before %q", s[:1])
+		return ps.errAt(t.pos, len(s), "missing system name before %q", s[:1])
 	}
 	sys, ev := s[:i], s[i+1:]
 	if msg := checkIdent(sys); msg != "" {
 		return ps.errAt(t.pos, i, "bad system name %q: %s", sys, msg)
 	}
 	if ev == "" {
-		return ps.errAt(t.pos+i+1, 1, "missing event name after %q", s[i:i+1])
+		return ps.errAt(t.pos, len(s), "missing event name after %q", s[i:i+1])
 	}
 	if msg := checkIdent(ev); msg != "" {
 		return ps.errAt(t.pos+i+1, len(ev), "bad event name %q: %s", ev, msg)

@@ -60,6 +60,7 @@ type FetchArg struct {
 	Enum map[int64]string
 
 	btf *btfArg // set until ResolveBTF translates the argument
+	pos int     // byte offset of the fetch (after NAME=) in the definition
 }
 
 // FieldName returns the name of the argument's field in the event: Name, or

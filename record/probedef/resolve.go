@@ -92,6 +92,11 @@ func (p *Probe) ResolveBTF(b *BTF) error {
 			fa.btf = nil
 			out = append(out, fa)
 			continue
+		case fn != nil && a.Fetch == "$retval" && fn.Return == nil && p.IsDynEvent():
+			// Kernels with fprobes type $retval from BTF and refuse a void one.
+			return ps.errAt(a.pos, len(a.Fetch), "%s returns void: there is no $retval", fn.Name)
+		case fn != nil && strings.HasPrefix(a.Fetch, "$arg") && p.IsDynEvent() && argNum(a.Fetch) > len(fn.Params):
+			return ps.errAt(a.pos, len(a.Fetch), "%s has %d arguments: there is no %s", fn.Name, len(fn.Params), a.Fetch)
 		case a.Type == "" && fn != nil && a.Fetch == "$retval":
 			if fn.Return != nil {
 				a.Type, a.CType, a.Enum = autoType(fn.Return), fn.Return.C, fn.Return.Enum
@@ -213,7 +218,7 @@ func (ps *parser) resolveExpr(b *BTF, fn *FuncProto, fa *FetchArg, expr string, 
 		}
 		ptr, ok := skipMods(t).(*btf.Pointer)
 		if !ok {
-			return ps.errAt(off, 2, "-> on %s, which is not a pointer to a struct", cName(t))
+			return ps.errAt(off+2, 1, "-> on %s, which is not a pointer to a struct", cName(t))
 		}
 		t = skipMods(ptr.Target)
 		rest, off = rest[2:], off+2
@@ -337,4 +342,13 @@ func (ps *parser) wrapDentry(b *BTF, fa *FetchArg, spec string, pos int) error {
 	fa.Fetch = fmt.Sprintf("+0(+%d(%s))", name, inner)
 	fa.Type, fa.CType, fa.Enum = "string", "const unsigned char *", nil
 	return nil
+}
+
+// argNum returns N of "$argN", 0 if fetch is not one.
+func argNum(fetch string) int {
+	var n int
+	if _, err := fmt.Sscanf(fetch, "$arg%d", &n); err != nil {
+		return 0
+	}
+	return n
 }

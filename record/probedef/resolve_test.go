@@ -121,7 +121,7 @@ func TestResolveBTFErrors(t *testing.T) {
 	tests := []struct{ def, caret, msg string }{
 		{"p vfs_read nosuch", "           ^~~~~~", "has no argument"},
 		{"p vfs_read file->nosuch", "                 ^~~~~~", "has no member"},
-		{"p vfs_read count->x", "                ^~", "not a pointer"},
+		{"p vfs_read count->x", "                  ^", "not a pointer"},
 		{"p no_such_func_kpcap x", "                     ^", "not found"},
 		{"p vfs_read file->f_path.dentry->d_name.name:u8:string", "", ""},
 	}
