@@ -50,13 +50,18 @@ Without -e or -p, records sched:sched_process_exec/exit,
 syscalls:sys_enter/exit_openat and, where the kernel has kprobes,
 do_sys_openat2 entry (filename) and return (ret).
 
-Probe definitions use the kernel's kprobe_events / uprobe_events syntax:
-  p[:[GRP/]EVENT] [MOD:]SYM[+offs]|ADDR [FETCHARGS]   kprobe
+Probe definitions use the kernel's dynamic_events syntax:
+  p[:[GRP/]EVENT] [MOD:]SYM[+offs]|ADDR [FETCHARGS]   kprobe (SYM%return: kretprobe)
   r[MAXACTIVE][:[GRP/]EVENT] [MOD:]SYM[+0] [FETCHARGS] kretprobe
-  p[:[GRP/]EVENT] PATH:OFFSET|PATH:SYMBOL[+offs] [FETCHARGS]  uprobe (r: uretprobe)
+  f[:[GRP/]EVENT] [MOD:]SYM[%return] [FETCHARGS]      fprobe (Linux 6.5+)
+  t[:[GRP/]EVENT] [MOD:]TRACEPOINT [FETCHARGS]        tracepoint probe (Linux 6.5+)
+  p[:[GRP/]EVENT] PATH:OFFSET[(REF)]|PATH:SYMBOL[+offs] [FETCHARGS]  uprobe (r: uretprobe)
   usdt:PATH:[PROVIDER:]NAME [argN[:TYPE]]...          USDT marker(s), NAME may be a glob
 A SYM or SYMBOL that is a glob (p 'vfs_*', r '/usr/bin/bash:*readline*') makes
 one probe per matching function, named after it (at most --max-probes).
+Where the kernel has BTF, arguments go by name: count, $arg*, member paths
+(file->f_path.dentry->d_name.name), a typed $retval, :%pd and :%pD. kpcap
+translates them into plain fetchargs itself, so Linux 6.1 records them too.
 
 Probes without fetchargs are created through the kprobe/uprobe PMU when
 recording system-wide: private to kpcap, nothing can be left behind. With
@@ -71,7 +76,9 @@ file's statistics report lost samples per source exactly.
 Examples:
   kpcap record -d 10s
   kpcap record -e 'syscalls:sys_enter_open*' -e sched:sched_switch -o sched.pcapng.zst
-  kpcap record -p 'p:myopen do_sys_openat2 filename=+0(%si):string' -p 'r:myopen_ret do_sys_openat2 ret=$retval'
+  kpcap record -p 'p:myopen do_sys_openat2 filename:string' -p 'r:myopen_ret do_sys_openat2 ret=$retval'
+  kpcap record -p 'p vfs_read file->f_path.dentry->d_name.name:string count' -p 'r vfs_read $retval'
+  kpcap record -p 't sched_switch prev->pid next->pid' -p 'f vfs_read%return $retval'
   kpcap record -p 'p /usr/bin/bash:readline' -p 'r /usr/bin/bash:readline' --pid 1234
   kpcap record -e syscalls:sys_enter_getppid --filter 'common_pid == 42'
   kpcap record -g -e sched:sched_process_exec -- make -j2
@@ -89,7 +96,7 @@ func runRecord(args []string) error {
 	fs := newFlags(c)
 	fs.SetInterspersed(false) // the first non-option starts the command
 	events := fs.StringArrayP("event", "e", nil, "tracepoint `SUBSYS:EVENT` (globs allowed); repeatable")
-	probes := fs.StringArrayP("probe", "p", nil, "kprobe/uprobe `DEF`inition (kprobe_events syntax); repeatable")
+	probes := fs.StringArrayP("probe", "p", nil, "probe `DEF`inition (dynamic_events syntax: p, r, f, t, uprobes, usdt:; names from BTF); repeatable")
 	maxProbes := fs.Int("max-probes", record.DefaultMaxProbes, "at most `N` functions per probe pattern (p 'vfs_*', p /bin/x:'*read*')")
 	filter := fs.String("filter", "", "in-kernel ftrace filter `EXPR` for the sources that have its fields")
 	pid := fs.Int("pid", 0, "record only process `PID` (its threads and later children)")

@@ -1,6 +1,10 @@
-// Package probedef parses kpcap probe definitions: the kernel's kprobe_events and
-// uprobe_events syntax, checked up front so that a mistake gets an error pointing at the bad
-// token instead of a bare EINVAL from tracefs. ParseTracepoint checks tracepoint specs
+// Package probedef parses kpcap probe definitions: the kernel's dynamic_events syntax
+// (kprobes, fprobes f, tracepoint probes t, event probes e, uprobes), checked up front with
+// the kernel's limits so that a mistake gets an error with its caret where the kernel's
+// error_log would put it, instead of a bare EINVAL from tracefs. Argument names, member
+// paths, $arg* and :%pd/:%pD are resolved through the kernel's BTF (LoadKernelBTF,
+// Probe.ResolveBTF) into the plain fetch arguments that Linux 4.20+ reads; BTF also gives
+// function prototypes and struct layouts (BTF.Func, BTF.Tracepoint, BTF.Members). ParseTracepoint checks tracepoint specs
 // (SUBSYS:EVENT, globs allowed) the same way. It is pure Go and builds on every OS.
 //
 // # Definitions
@@ -19,7 +23,11 @@
 // (p_do_sys_openat2_0, r_vfs_read_0, p_bash_0x4f3a0; Probe.Name mirrors it). MAXACTIVE is
 // 1..4096 and only for kretprobes. A return probe must sit at the function entry (no offset).
 // Numbers are decimal, 0x hex or leading-0 octal, as the kernel's kstrtoul reads them.
-// Uprobe reference counters (PATH:OFFSET(REF)) are not supported.
+// Uprobe reference counters are written PATH:OFFSET(REF).
+//
+//	f[:[GRP/]EVENT] [MOD:]SYM[%return] [FETCHARGS]       fprobe (Linux 6.5+)
+//	t[:[GRP/]EVENT] [MOD:]TRACEPOINT [FETCHARGS]         tracepoint probe (Linux 6.5+)
+//	e[:[GRP/]EVENT] SYS.EVENT [FETCHARGS]                event probe ($FIELD reads a field)
 //
 // # Fetch arguments
 //

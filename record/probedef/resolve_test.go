@@ -149,3 +149,22 @@ func TestResolveBTFErrors(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// BenchmarkParseResolve is what names add to a recording's start: load the
+// running kernel's BTF, parse and translate a definition with a member path.
+func BenchmarkParseResolve(b *testing.B) {
+	hostBTF(b)
+	for b.Loop() {
+		p, err := Parse("p vfs_read file->f_path.dentry->d_name.name:string count")
+		if err != nil {
+			b.Fatal(err)
+		}
+		k, err := LoadKernelBTF()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.ResolveBTF(k); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
