@@ -109,7 +109,10 @@ func (p *Probe) IsUprobe() bool { return p.Kind == KindUprobe || p.Kind == KindU
 
 // UsesPMU reports whether the probe can use the kprobe/uprobe PMU (no fetchargs, no maxactive),
 // which leaves nothing behind in tracefs.
-func (p *Probe) UsesPMU() bool { return len(p.Args) == 0 && p.MaxActive == 0 && !p.IsDynEvent() }
+// A uprobe reference counter (PATH:OFFSET(REF)) needs tracefs too: the PMU has no field for it.
+func (p *Probe) UsesPMU() bool {
+	return len(p.Args) == 0 && p.MaxActive == 0 && p.RefCtr == 0 && !p.IsDynEvent()
+}
 
 // Target returns the probed location: "do_sys_openat2", "mod:sym+0x10", "0xaddr", "/path:sym", "/path:0x1234".
 func (p *Probe) Target() string {

@@ -57,7 +57,7 @@ func (p *Probe) ResolveBTF(b *BTF) error {
 	fn, ferr := p.prototype(b)
 	ps := &parser{def: p.Def, p: p}
 	var out []FetchArg
-	for i, a := range p.Args {
+	for _, a := range p.Args {
 		switch {
 		case a.btf != nil && a.btf.all:
 			if ferr != nil {
@@ -130,7 +130,6 @@ func (p *Probe) ResolveBTF(b *BTF) error {
 				}
 			}
 		}
-		_ = i
 		out = append(out, a)
 	}
 	if len(out) > maxArgs {

@@ -168,3 +168,19 @@ func BenchmarkParseResolve(b *testing.B) {
 		}
 	}
 }
+
+func TestUprobeRefCounter(t *testing.T) {
+	p, err := Parse("p:u/sdt /usr/bin/python3:0x1234(0x4010) %di")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.RefCtr != 0x4010 || p.Offset != 0x1234 || p.UsesPMU() {
+		t.Errorf("ref counter probe: %+v, UsesPMU %v", p, p.UsesPMU())
+	}
+	if got, want := p.TracefsLine("g", "e"), "p:g/e /usr/bin/python3:0x1234(0x4010) %di"; got != want {
+		t.Errorf("line %q, want %q", got, want)
+	}
+	if p, err = Parse("p /bin/true:0x10(0x20)"); err != nil || p.UsesPMU() {
+		t.Errorf("a reference counter needs tracefs: %v %v", err, p)
+	}
+}
