@@ -178,10 +178,24 @@ var loadBTF = probedef.LoadKernelBTF
 func parseProbes(defs []string) ([]*probedef.Probe, error) {
 	out := make([]*probedef.Probe, 0, len(defs))
 	want := false
+	readme, readmeRead := "", false
 	for _, def := range defs {
 		p, err := probedef.Parse(def)
 		if err != nil {
 			return nil, err
+		}
+		if p.IsDynEvent() {
+			// A form this kernel lacks is said first, in one line, before
+			// its names are looked up in BTF.
+			if !readmeRead {
+				if fs, err := tracefs.Open(); err == nil {
+					readme = fs.Readme()
+				}
+				readmeRead = true
+			}
+			if why := dynEventSupport(p, readme); readme != "" && why != "" {
+				return nil, &UsageError{fmt.Sprintf("probe %s: %s", p.Name(), why)}
+			}
 		}
 		want = want || p.WantsBTF()
 		out = append(out, p)

@@ -196,6 +196,9 @@ func (ps *parser) resolveExpr(b *BTF, fn *FuncProto, fa *FetchArg, expr string, 
 				break
 			}
 		}
+		if typ == nil && len(fn.Params) > 0 && fn.Params[0].Name == "" {
+			return ps.errAt(pos, len(head), "this kernel's BTF has no names for the arguments of %s (tracepoint probes name them from Linux 6.5 on); use $argN", fn.Name)
+		}
 		if typ == nil {
 			var names []string
 			for _, prm := range fn.Params {
