@@ -179,6 +179,15 @@ func parseProbes(defs []string) ([]*probedef.Probe, error) {
 	out := make([]*probedef.Probe, 0, len(defs))
 	want := false
 	readme, readmeRead := "", false
+	getReadme := func() string {
+		if !readmeRead {
+			if fs, err := tracefs.Open(); err == nil {
+				readme = fs.Readme()
+			}
+			readmeRead = true
+		}
+		return readme
+	}
 	for _, def := range defs {
 		p, err := probedef.Parse(def)
 		if err != nil {
@@ -187,12 +196,7 @@ func parseProbes(defs []string) ([]*probedef.Probe, error) {
 		if p.IsDynEvent() {
 			// A form this kernel lacks is said first, in one line, before
 			// its names are looked up in BTF.
-			if !readmeRead {
-				if fs, err := tracefs.Open(); err == nil {
-					readme = fs.Readme()
-				}
-				readmeRead = true
-			}
+			readme := getReadme()
 			if why := dynEventSupport(p, readme); readme != "" && why != "" {
 				return nil, &UsageError{fmt.Sprintf("probe %s: %s", p.Name(), why)}
 			}
@@ -216,6 +220,17 @@ func parseProbes(defs []string) ([]*probedef.Probe, error) {
 		}
 		if err := p.ResolveBTF(b); err != nil {
 			return nil, err
+		}
+	}
+	for _, p := range out {
+		if !p.IsReturn() || p.IsUprobe() {
+			continue
+		}
+		for _, a := range p.Args {
+			// Linux 6.9 lists this line; older kernels refuse $argN on return.
+			if strings.Contains(a.Fetch, "$arg") && getReadme() != "" && !strings.Contains(getReadme(), "kernel return probes support:") {
+				return nil, &UsageError{fmt.Sprintf("probe %s: function arguments in a return probe (%s) need Linux 6.9+; record them with a p probe on the function's entry instead", p.Name(), a.Raw)}
+			}
 		}
 	}
 	return out, nil
