@@ -82,7 +82,22 @@ func TestProbeNames(t *testing.T) {
 			if n == 0 {
 				t.Errorf("t sched_switch: no sample whose prev->pid and prev->comm are the switching task (%d samples)", len(tt.rows("btf:sw", "")))
 			}
+			expectLog(t, j, "retarg exit", "0")
+			rt := readTrace(t, j.Files["retarg.kpcap"])
+			var rs []string
+			for _, r := range rt.rows("btf:rcount", "dd") {
+				c, _ := asInt(r.Fields["count"])
+				v, _ := asInt(r.Fields["arg2"])
+				rs = append(rs, fmt.Sprintf("count=%d ret=%d", c, v))
+			}
+			if !reflect.DeepEqual(rs, []string{"count=500 ret=300"}) {
+				t.Errorf("r vfs_read count $retval from dd: %q, want [count=500 ret=300]", rs)
+			}
 		} else {
+			expectLog(t, j, "retarg exit", "2")
+			if msg := logLine(t, j, "retarg stderr"); !strings.Contains(msg, "need Linux 6.9+") {
+				t.Errorf("6.1 refuses arguments on return with %q, want one line naming the version", msg)
+			}
 			expectLog(t, j, "fprobe exit", "2")
 			msg := logLine(t, j, "fprobe stderr")
 			if !strings.Contains(msg, "no fprobe events") || !strings.Contains(msg, `"r vfs_read"`) {

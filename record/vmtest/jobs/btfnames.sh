@@ -16,6 +16,11 @@ kpcap record -q -o "$OUT/fprobe.kpcap" -p 'f:btf/frd vfs_read%return $retval' \
 	-- sh -c 'dd if=/tmp/kpbtf-a of=/dev/null bs=777 count=1 2>/dev/null; usleep 1000; true' 2>"$OUT/fprobe.stderr"
 echo "fprobe exit: $?"
 echo "fprobe stderr: $(head -1 "$OUT/fprobe.stderr")"
+# Function arguments on return (Linux 6.9+): 6.12 records them, 6.1 says so.
+kpcap record -q -o "$OUT/retarg.kpcap" -p 'r:btf/rcount vfs_read count $retval' \
+	-- sh -c 'dd if=/tmp/kpbtf-b of=/dev/null bs=500 count=1 2>/dev/null; true' 2>"$OUT/retarg.stderr"
+echo "retarg exit: $?"
+echo "retarg stderr: $(head -1 "$OUT/retarg.stderr")"
 kpcap record -q -o "$OUT/eprobe.kpcap" -p 'e:btf/op syscalls.sys_enter_openat name=+0($filename):ustring' \
 	-- sh -c 'cat /tmp/kpbtf-b >/dev/null; true' 2>"$OUT/eprobe.stderr"
 echo "eprobe exit: $?"
