@@ -234,4 +234,5 @@ type FrameInfo struct {
 	Samples uint64 // EPBs in the frame
 	FirstNS uint64 // smallest sample time, 0 if no samples
 	LastNS  uint64 // largest sample time
+	Part    int    // the file holding the frame: an index into File.Parts (OpenSet)
 }

@@ -68,11 +68,22 @@ type File struct {
 	// RawBytes is the decompressed size of all frames read or indexed.
 	RawBytes int64
 
+	// Parts lists the files of a trace opened with OpenSet, in time
+	// order, and Gaps what they do not cover; nil for Open.
+	Parts []Part
+	Gaps  []Gap
+
 	ra     io.ReaderAt
 	closer io.Closer
 	look   lookups
 	cgOnce sync.Once
 	cg     cgroupLookup
+	path   string
+
+	// a set opened with OpenSet: the files, and per file the renumbering
+	// of its sources (nil: the same numbers)
+	parts []*File
+	remap [][]uint32
 
 	// open-time state
 	nsrc        int
@@ -140,6 +151,7 @@ func Open(path string) (*File, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	f.closer = fh
+	f.path = path
 	return f, nil
 }
 
@@ -831,6 +843,14 @@ func kindByName(s string) SourceKind {
 
 // Close releases the file.
 func (f *File) Close() error {
+	if f.parts != nil {
+		var errs []error
+		for _, p := range f.parts {
+			errs = append(errs, p.Close())
+		}
+		f.parts = nil
+		return errors.Join(errs...)
+	}
 	if f.closer != nil {
 		c := f.closer
 		f.closer = nil
@@ -845,9 +865,19 @@ func (f *File) ReadFrame(i int, dst []byte) ([]byte, error) {
 		return nil, fmt.Errorf("frame %d out of range (%d frames)", i, len(f.Frames))
 	}
 	fi := f.Frames[i]
-	out, err := f.decodeFrame(fi.Offset, fi.CSize, dst)
+	src := f
+	if f.parts != nil {
+		src = f.parts[fi.Part]
+	}
+	out, err := src.decodeFrame(fi.Offset, fi.CSize, dst)
 	if err != nil {
+		if f.parts != nil {
+			return nil, fmt.Errorf("%s: sample frame %d: %w", src.path, i, err)
+		}
 		return nil, fmt.Errorf("sample frame %d: %w", i, err)
+	}
+	if f.parts != nil && f.remap[fi.Part] != nil {
+		renumber(out, f.remap[fi.Part])
 	}
 	if fi.RawSize != 0 && int64(len(out)) != fi.RawSize {
 		return nil, fmt.Errorf("frame %d at offset %d: %d bytes decompressed, index says %d", i, fi.Offset, len(out), fi.RawSize)

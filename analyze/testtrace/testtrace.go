@@ -124,14 +124,26 @@ const (
 // New creates path with a header for kernel and srcs.
 func New(t testing.TB, path, kernel string, srcs []Source) *Gen {
 	t.Helper()
-	return NewHost(t, path, "testhost", kernel, srcs)
+	return newGen(t, path, "testhost", kernel, srcs, nil)
 }
 
 // NewHost is New for a trace recorded on host.
 func NewHost(t testing.TB, path, host, kernel string, srcs []Source) *Gen {
 	t.Helper()
+	return newGen(t, path, host, kernel, srcs, nil)
+}
+
+// NewInSet is New for one file of a set (set may be nil).
+func NewInSet(t testing.TB, path, kernel string, srcs []Source, set *format.SetInfo) *Gen {
+	t.Helper()
+	return newGen(t, path, "testhost", kernel, srcs, set)
+}
+
+func newGen(t testing.TB, path, host, kernel string, srcs []Source, set *format.SetInfo) *Gen {
+	t.Helper()
 	g := &Gen{t: t}
 	h := &format.Header{
+		Set:         set,
 		Application: "kpcap test",
 		Host:        format.Host{Hostname: host, Kernel: kernel, Machine: "x86_64", OS: "linux", CPUs: 2, PageSize: 4096, WallOffsetNS: 1_700_000_000_000_000_000},
 		Capture:     format.Capture{Args: []string{"kpcap", "record", "-e", "test"}, Clock: "monotonic", CallGraph: true},

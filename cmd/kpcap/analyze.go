@@ -286,8 +286,11 @@ func openInput(path string, co *commonOpts) (*progressInput, error) {
 }
 
 // openInputWorkers is openInput with workers frame decoders (0 = one per CPU).
+//
+// A directory is one trace: the files of a rotated set in it, merged in
+// time order (format.OpenSet), so that pairs and comms span its files.
 func openInputWorkers(path string, co *commonOpts, workers int) (*progressInput, error) {
-	f, err := format.Open(path)
+	f, _, err := openTrace([]string{path})
 	if err != nil {
 		return nil, err // it names the path
 	}

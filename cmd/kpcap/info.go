@@ -22,12 +22,17 @@ func init() {
 	})
 }
 
-const infoUsage = `Usage: kpcap info [--json] FILE
+const infoUsage = `Usage: kpcap info [--json] FILE...
 
 Summarize a trace without decoding its samples: the host and kernel that
 recorded it, every event source with its definition and filter, the events and
 losses of each, the time span, the file's frames and sizes, notes, and
 warnings about damage (a truncated or corrupt file opens with warnings).
+
+Several files, a quoted glob or a directory are read as one trace (the
+files of a rotated recording, in sequence order): the summary covers them
+all, then lists each file with its place in the set, span, events and
+losses, and the gaps between them (files deleted by --keep).
 
 Lost counts are what the kernel reported as dropped (ring buffer full,
 kretprobe misses); a trace with lost events is incomplete.
@@ -36,41 +41,66 @@ With --json the summary is one JSON object with the keys: file, bytes,
 raw_bytes, frames, indexed, format_version, application, hostname, kernel,
 machine, os, cpus, start_ns, end_ns, duration_ns, wall_start, events, lost,
 probes (objects with name, kind, definition, filter, target, count, lost),
-symbols, user_frames, comms, capture, notes, warnings.
+symbols, user_frames, comms, capture, notes, warnings, set (the file's set
+block: id, seq, mode, start_ns, end_ns, samples, lost, trigger), files (per
+file: path, bytes, set, events, lost, start_ns, end_ns) and gaps (start_ns,
+end_ns, missing sequence numbers).
 
 Examples:
   kpcap info trace.pcapng.zst
   kpcap info --json trace.pcapng.zst | jq '.probes[] | {name, count, lost}'
+  kpcap info 'trace-*.pcapng.zst'
 `
 
 // infoJSON is the --json output; scripts rely on its keys.
 type infoJSON struct {
-	File          string         `json:"file"`
-	Bytes         int64          `json:"bytes"`
-	RawBytes      int64          `json:"raw_bytes"`
-	Frames        int            `json:"frames"`
-	Indexed       bool           `json:"indexed"`
-	FormatVersion string         `json:"format_version"`
-	Application   string         `json:"application"`
-	Hostname      string         `json:"hostname"`
-	Kernel        string         `json:"kernel"`
-	Machine       string         `json:"machine"`
-	OS            string         `json:"os"`
-	CPUs          int            `json:"cpus"`
-	StartNS       uint64         `json:"start_ns"`
-	EndNS         uint64         `json:"end_ns"`
-	DurationNS    uint64         `json:"duration_ns"`
-	WallStart     string         `json:"wall_start,omitempty"`
-	Events        uint64         `json:"events"`
-	Lost          uint64         `json:"lost"`
-	Probes        []infoProbe    `json:"probes"`
-	Symbols       int            `json:"symbols"`
-	UserFrames    int            `json:"user_frames"`
-	Comms         int            `json:"comms"`
-	Cgroups       int            `json:"cgroups,omitempty"` // cgroups named (recorded with --cgroup)
-	Capture       format.Capture `json:"capture"`
-	Notes         []string       `json:"notes"`
-	Warnings      []string       `json:"warnings"`
+	File          string          `json:"file"`
+	Bytes         int64           `json:"bytes"`
+	RawBytes      int64           `json:"raw_bytes"`
+	Frames        int             `json:"frames"`
+	Indexed       bool            `json:"indexed"`
+	FormatVersion string          `json:"format_version"`
+	Application   string          `json:"application"`
+	Hostname      string          `json:"hostname"`
+	Kernel        string          `json:"kernel"`
+	Machine       string          `json:"machine"`
+	OS            string          `json:"os"`
+	CPUs          int             `json:"cpus"`
+	StartNS       uint64          `json:"start_ns"`
+	EndNS         uint64          `json:"end_ns"`
+	DurationNS    uint64          `json:"duration_ns"`
+	WallStart     string          `json:"wall_start,omitempty"`
+	Events        uint64          `json:"events"`
+	Lost          uint64          `json:"lost"`
+	Probes        []infoProbe     `json:"probes"`
+	Symbols       int             `json:"symbols"`
+	UserFrames    int             `json:"user_frames"`
+	Comms         int             `json:"comms"`
+	Cgroups       int             `json:"cgroups,omitempty"` // cgroups named (recorded with --cgroup)
+	Capture       format.Capture  `json:"capture"`
+	Notes         []string        `json:"notes"`
+	Warnings      []string        `json:"warnings"`
+	Set           *format.SetInfo `json:"set,omitempty"`
+	Files         []infoFile      `json:"files,omitempty"`
+	Gaps          []infoGap       `json:"gaps,omitempty"`
+}
+
+// infoFile is one file of a trace read from several.
+type infoFile struct {
+	Path    string          `json:"path"`
+	Bytes   int64           `json:"bytes"`
+	Set     *format.SetInfo `json:"set,omitempty"`
+	Events  uint64          `json:"events"`
+	Lost    uint64          `json:"lost"`
+	StartNS uint64          `json:"start_ns"`
+	EndNS   uint64          `json:"end_ns"`
+}
+
+// infoGap is time that no file of the trace covers.
+type infoGap struct {
+	StartNS uint64 `json:"start_ns"`
+	EndNS   uint64 `json:"end_ns"`
+	Missing []int  `json:"missing,omitempty"`
 }
 
 type infoProbe struct {
@@ -90,15 +120,15 @@ func runInfo(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usagef("expected one trace FILE, got %d arguments", fs.NArg())
+	if fs.NArg() < 1 {
+		return usagef("expected a trace FILE (or several files of a set, a quoted glob, a directory)")
 	}
-	return writeInfo(os.Stdout, fs.Arg(0), *asJSON)
+	return writeInfo(os.Stdout, fs.Args(), *asJSON)
 }
 
-// writeInfo opens path and prints its summary to out.
-func writeInfo(out io.Writer, path string, asJSON bool) error {
-	f, err := format.Open(path)
+// writeInfo opens the trace args name and prints its summary to out.
+func writeInfo(out io.Writer, args []string, asJSON bool) error {
+	f, path, err := openTrace(args)
 	if err != nil {
 		return err
 	}
@@ -135,6 +165,16 @@ func summarize(path string, f *format.File) *infoJSON {
 		Capture:       h.Capture,
 		Notes:         append([]string{}, h.Notes...),
 		Warnings:      append([]string{}, f.Warnings...),
+	}
+	info.Set = h.Set
+	if len(f.Parts) > 1 {
+		for _, p := range f.Parts {
+			info.Files = append(info.Files, infoFile{Path: p.Path, Bytes: p.Size, Set: p.Set,
+				Events: p.Samples, Lost: p.Lost, StartNS: p.StartNS, EndNS: p.EndNS})
+		}
+	}
+	for _, g := range f.Gaps {
+		info.Gaps = append(info.Gaps, infoGap{StartNS: g.StartNS, EndNS: g.EndNS, Missing: g.Missing})
 	}
 	first := true
 	lostBy := f.LostBySource()
@@ -220,6 +260,12 @@ func printInfo(out io.Writer, in *infoJSON) error {
 		}
 	}
 	fmt.Fprintf(&b, "Time span:   %s\n", span)
+	if s := in.Set; s != nil && len(in.Files) == 0 {
+		fmt.Fprintf(&b, "Set:         %s, file %d (%s)%s\n", s.ID, s.Seq, infoOrDash(s.Mode), infoSpan(s))
+		if s.Trigger != "" {
+			fmt.Fprintf(&b, "Trigger:     %s\n", s.Trigger)
+		}
+	}
 	rate := ""
 	if in.DurationNS > 0 {
 		rate = fmt.Sprintf(" (%.0f/s)", float64(in.Events)/(float64(in.DurationNS)/1e9))
@@ -251,6 +297,9 @@ func printInfo(out io.Writer, in *infoJSON) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+	}
+	if err := printInfoFiles(out, in); err != nil {
+		return err
 	}
 	for _, sec := range []struct {
 		title string
@@ -312,4 +361,52 @@ func (e escapeWriter) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	return len(b), nil
+}
+
+// infoSpan describes a set file's span and the loss within it.
+func infoSpan(s *format.SetInfo) string {
+	if !s.Final {
+		return ", not closed cleanly"
+	}
+	return fmt.Sprintf(", span %.9f to %.9f s, %d events, %d lost in it", float64(s.StartNS)/1e9, float64(s.EndNS)/1e9, s.Samples, s.Lost)
+}
+
+// printInfoFiles lists the files of a trace read from several, and the gaps.
+func printInfoFiles(out io.Writer, in *infoJSON) error {
+	if len(in.Files) == 0 {
+		return nil
+	}
+	fmt.Fprintln(out, "\nFiles:")
+	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "  FILE\tSET/SEQ\tSTART (s)\tEND (s)\tEVENTS\tLOST\tSIZE")
+	var events, lost uint64
+	for _, f := range in.Files {
+		seq := "-"
+		if f.Set != nil {
+			seq = fmt.Sprintf("%s/%d", f.Set.ID, f.Set.Seq)
+			if f.Set.Trigger != "" {
+				seq += " [" + f.Set.Trigger + "]"
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%.6f\t%.6f\t%d\t%d\t%s\n", f.Path, seq, float64(f.StartNS)/1e9, float64(f.EndNS)/1e9, f.Events, f.Lost, infoBytes(f.Bytes))
+		events += f.Events
+		lost += f.Lost
+	}
+	fmt.Fprintf(tw, "  total\t\t\t\t%d\t%d\t%s\n", events, lost, infoBytes(in.Bytes))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(in.Gaps) > 0 {
+		fmt.Fprintln(out, "\nGaps:")
+		for _, g := range in.Gaps {
+			what := "no file"
+			if n := len(g.Missing); n == 1 {
+				what = fmt.Sprintf("file %d missing", g.Missing[0])
+			} else if n > 1 {
+				what = fmt.Sprintf("files %d-%d missing", g.Missing[0], g.Missing[n-1])
+			}
+			fmt.Fprintf(out, "  %.6f to %.6f s: %s\n", float64(g.StartNS)/1e9, float64(g.EndNS)/1e9, what)
+		}
+	}
+	return nil
 }

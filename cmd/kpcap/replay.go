@@ -102,10 +102,9 @@ func runReplay(args []string) error {
 		}
 		return usagef("%v", err)
 	}
-	if fs.NArg() != 1 {
-		return usagef("want one trace FILE, got %d arguments", fs.NArg())
+	if fs.NArg() < 1 {
+		return usagef("want a trace FILE (or several files of a set, a quoted glob, a directory)")
 	}
-	path := fs.Arg(0)
 	kind := *formatName
 	if kind == "" {
 		kind = "text"
@@ -136,7 +135,7 @@ func runReplay(args []string) error {
 		return usagef("--format %s writes binary data: give -o FILE or redirect stdout", kind)
 	}
 
-	f, err := format.Open(path)
+	f, path, err := openTrace(fs.Args())
 	if err != nil {
 		return err // it names the path
 	}
