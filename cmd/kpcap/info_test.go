@@ -117,7 +117,7 @@ func TestInfoErrors(t *testing.T) {
 		{[]string{"info", notTrace}, 1},
 		{[]string{"info", dir}, 1},
 		{[]string{"info"}, 2},
-		{[]string{"info", "a", "b"}, 2},
+		{[]string{"info", "a", "b"}, 1}, // two files of one trace, neither there
 	} {
 		if got := run(tc.args); got != tc.code {
 			t.Errorf("kpcap %v: exit %d, want %d", tc.args, got, tc.code)

@@ -103,7 +103,7 @@ func runReplay(args []string) error {
 		return usagef("%v", err)
 	}
 	if fs.NArg() < 1 {
-		return usagef("want a trace FILE (or several files of a set, a quoted glob, a directory)")
+		return usagef("want one trace FILE (or several files of a set, a quoted glob, a directory)")
 	}
 	kind := *formatName
 	if kind == "" {
