@@ -25,6 +25,11 @@ const (
 type indexEntry struct {
 	FrameInfo
 	Flags uint32
+
+	// For a FrameSink: the samples per source and the loss records in the
+	// frame (not part of the index).
+	counts []uint64
+	lost   []Lost
 }
 
 func appendIndex(dst []byte, entries []indexEntry) []byte {

@@ -122,6 +122,11 @@ type Writer struct {
 	// discard replaces every frame by an empty one: benchmarks use it to
 	// measure the caller's cost without compression.
 	discard bool
+
+	// sink receives the frames when out is a FrameSink; frameCounts are
+	// the per-source counts at the last sample frame, for its deltas.
+	sink        FrameSink
+	frameCounts []uint64
 }
 
 // zstdEmptyFrame is a valid zstd frame with no content.
@@ -213,6 +218,10 @@ func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
 		idleEncs:   encs,
 		buf:        make([]byte, 0, o.FrameBytes),
 		ratioHint:  o.RatioHint,
+	}
+	if fs, ok := w.(FrameSink); ok {
+		wr.sink = fs
+		wr.frameCounts = make([]uint64, len(h.Sources))
 	}
 	if wr.ratioHint <= 0 || wr.ratioHint > 2 {
 		wr.ratioHint = 0.1
@@ -426,7 +435,14 @@ func (w *Writer) writeLoop() {
 		failed := w.werr != nil
 		w.mu.Unlock()
 		if !failed {
-			if _, err := w.out.Write(j.out); err != nil {
+			var err error
+			if w.sink != nil {
+				e := j.entry
+				err = w.sink.WriteFrame(&SinkFrame{Data: j.out, Info: e.FrameInfo, Meta: e.Flags&frameMeta != 0, Counts: e.counts, Lost: e.lost})
+			} else {
+				_, err = w.out.Write(j.out)
+			}
+			if err != nil {
 				w.mu.Lock()
 				w.werr = fmt.Errorf("format: write frame at offset %d: %w", w.offset, err)
 				w.mu.Unlock()
@@ -592,7 +608,15 @@ func (w *Writer) closeFrame() error {
 		return err
 	}
 	if w.frameSamples > 0 {
-		w.submit(&w.buf, indexEntry{FrameInfo: FrameInfo{Samples: w.frameSamples, FirstNS: w.frameFirst, LastNS: w.frameLast}})
+		e := indexEntry{FrameInfo: FrameInfo{Samples: w.frameSamples, FirstNS: w.frameFirst, LastNS: w.frameLast}}
+		if w.sink != nil {
+			e.counts = make([]uint64, len(w.counts))
+			for i := range w.counts {
+				e.counts[i] = w.counts[i].n - w.frameCounts[i]
+				w.frameCounts[i] = w.counts[i].n
+			}
+		}
+		w.submit(&w.buf, e)
 		w.frameSamples = 0
 		if cap(w.buf) < w.frameBytes {
 			// A recycled buffer that never held a full frame: size it once
@@ -600,11 +624,15 @@ func (w *Writer) closeFrame() error {
 			w.buf = make([]byte, 0, w.frameBytes)
 		}
 	}
+	var lost []Lost
+	if w.sink != nil && len(w.lost) > 0 {
+		lost = append(lost, w.lost...)
+	}
 	if err := w.encodeQueued(); err != nil {
 		return err
 	}
 	if len(w.meta) > 0 {
-		w.submit(&w.meta, indexEntry{Flags: frameMeta})
+		w.submit(&w.meta, indexEntry{Flags: frameMeta, lost: lost})
 	}
 	w.frameStart = time.Time{}
 	return nil

@@ -20,6 +20,10 @@ import (
 // locked threads, then exits.
 const workloadEnv = "KPCAP_TEST_WORKLOAD"
 
+// markPID is the pid the getppid-mark workload asks getpgid about: its
+// sys_enter_getpgid event marks the middle of the workload.
+const markPID = 424242
+
 func init() {
 	w := os.Getenv(workloadEnv)
 	if w == "" || len(os.Args) > 1 && os.Args[1] == childMarker {
@@ -35,6 +39,18 @@ func init() {
 	}
 	n, _ := strconv.Atoi(parts[1])
 	threads, _ := strconv.Atoi(parts[2])
+	if parts[0] == "getppid-mark" {
+		// n calls, the marker getpgid(markPID) (which fails), n more.
+		runtime.LockOSThread()
+		for range n {
+			unix.Syscall(unix.SYS_GETPPID, 0, 0, 0)
+		}
+		unix.Syscall(unix.SYS_GETPGID, markPID, 0, 0)
+		for range n {
+			unix.Syscall(unix.SYS_GETPPID, 0, 0, 0)
+		}
+		os.Exit(0)
+	}
 	var wg sync.WaitGroup
 	for i := 0; i < threads; i++ {
 		wg.Add(1)

@@ -90,7 +90,9 @@ type capture struct {
 	rot       *rotation
 	sizeCheck int         // samples until the next size check
 	stopReq   atomic.Bool // a limit (MaxSize) asks the reader to stop
-	closed    bool        // finish closed the last file
+	snap      *snapshotState
+	trig      *triggers
+	closed    bool // finish closed the last file
 
 	// id -> source index; -1 for the per-CPU dummy events
 	ids      map[uint64]int32
@@ -301,6 +303,9 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 	if err := c.open(r, child); err != nil {
 		return nil, err
 	}
+	if err := c.setupTriggers(); err != nil {
+		return nil, err
+	}
 	if err := c.createOutput(); err != nil {
 		return nil, err
 	}
@@ -361,6 +366,10 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 	}
 	if c.rot != nil {
 		res.SetID, res.Files = c.rot.id, c.files()
+	}
+	if c.snap != nil {
+		res.SetID, res.Files = c.snap.id, c.snap.files
+		res.SnapshotMemory, res.Skipped = c.snap.ring.peak, c.snap.skipped
 	}
 	res.Sources = make([]format.Source, len(c.sources))
 	for i, s := range c.sources {
@@ -652,6 +661,9 @@ func (c *capture) createOutput() error {
 	if o.sink != nil {
 		c.out = o.sink
 		return nil
+	}
+	if o.snapshots() {
+		return c.newFlightRecorder()
 	}
 	if o.rotates() {
 		start := monotonicNS()
@@ -1037,6 +1049,9 @@ func (c *capture) writer(items <-chan item) error {
 		if err := c.checkRotate(cutoff); err != nil {
 			return err
 		}
+		if err := c.checkSnapshot(); err != nil {
+			return err
+		}
 		if c.trackTasks && len(c.tracked) > 1024 {
 			c.purgeTracked(it.pass)
 		}
@@ -1102,6 +1117,10 @@ func (c *capture) emit(qi int, r []byte) error {
 		// Records are merged in time order, so every sample of the task is
 		// written already: forget it to keep long captures bounded.
 		if pid, _, tid, _, ok := perf.Task(r); ok {
+			if c.snap != nil {
+				t, _, _ := perf.RecordTime(r)
+				c.taskExited(tid, c.comms[tid], t)
+			}
 			delete(c.comms, tid)
 			if c.cg != nil {
 				delete(c.cg.tids, tid)
@@ -1192,6 +1211,9 @@ func (c *capture) emitSample(qi int, r []byte) error {
 	c.lastNS = ps.Time
 	if err := c.out.WriteSample(s); err != nil {
 		return fmt.Errorf("write %s: %w", c.path, err)
+	}
+	if c.trig != nil {
+		c.trig.see(c, s)
 	}
 	if c.sizeCheck--; c.sizeCheck <= 0 {
 		c.sizeCheck = sizeCheckEvery
@@ -1351,6 +1373,13 @@ func (c *capture) stats() Stats {
 			st.Bytes += c.rot.closedBytes
 			st.RawBytes += c.rot.closedRaw
 		}
+		if c.snap != nil {
+			// What reached the disk: the snapshots.
+			st.Bytes = 0
+			for _, f := range c.snap.files {
+				st.Bytes += f.Bytes
+			}
+		}
 	}
 	return st
 }
@@ -1360,7 +1389,17 @@ func (c *capture) finish() error {
 	if c.out == nil {
 		return nil
 	}
+	var serr error
+	if c.snap != nil && c.snap.pending != "" {
+		// A trigger's --after delay outlived the recording: write it now.
+		why := c.snap.pending
+		c.snap.pending = ""
+		serr = c.writeSnapshot(why)
+	}
 	_, err := c.closeFile(max(c.lastNS, monotonicNS()), true)
+	if serr != nil {
+		return serr
+	}
 	c.closed = true
 	return err
 }

@@ -48,6 +48,22 @@ type Options struct {
 	// set's first name (SetFileName(Output, 1)) at the first rotation.
 	Rotate <-chan struct{}
 
+	// SnapshotWindow or SnapshotSize make a flight recorder: the recording
+	// is kept in memory (compressed frames, the last SnapshotWindow of
+	// sample time or SnapshotSize bytes) and written only when asked, each
+	// time to a new file of the set (SetFileName(Output, n)).
+	SnapshotWindow time.Duration
+	SnapshotSize   int64
+	// Snapshot asks for a snapshot; the string says who asked ("SIGUSR1").
+	Snapshot <-chan string
+	// Triggers ask for a snapshot when an event matches; After delays the
+	// snapshot (the recording goes on meanwhile), Cooldown ignores
+	// requests that soon after a snapshot, MaxSnapshots caps the files.
+	Triggers     []Trigger
+	After        time.Duration
+	Cooldown     time.Duration
+	MaxSnapshots int
+
 	// Progress, if set, is called about every ProgressEvery (default 250ms)
 	// from the capture loop with the counts so far. It must return quickly.
 	Progress      func(Stats)
@@ -145,6 +161,25 @@ type Result struct {
 	// in order, with its counts, including the ones deleted by Keep.
 	SetID string      `json:"set_id,omitempty"`
 	Files []FileStats `json:"files,omitempty"`
+	// SnapshotMemory is the most bytes the flight recorder held; Skipped
+	// the snapshot requests refused by Cooldown or MaxSnapshots.
+	SnapshotMemory int64 `json:"snapshot_memory,omitempty"`
+	Skipped        int   `json:"snapshots_skipped,omitempty"`
+}
+
+// Trigger is a condition on the events that asks for a snapshot.
+type Trigger struct {
+	Text string // as the user wrote it, stored in the snapshot
+	// Source is the event source whose samples Match sees ("GROUP:EVENT").
+	Source string
+	// Compile returns the matcher for the source once it is resolved (its
+	// format is known); the CLI gives the offline filter language of
+	// replay, which record cannot import.
+	Compile func(src format.Source) (func(*format.Sample) bool, error)
+	// Latency triggers instead when a return of Target comes more than
+	// Latency after its entry on the same thread (Source is unused).
+	Target  string
+	Latency time.Duration
 }
 
 // FileStats are the counts of one file of a rotated recording.
@@ -157,6 +192,7 @@ type FileStats struct {
 	StartNS uint64 `json:"start_ns"`
 	EndNS   uint64 `json:"end_ns"`
 	Deleted bool   `json:"deleted,omitempty"` // removed to honour Keep or KeepSize
+	Trigger string `json:"trigger,omitempty"` // snapshots: what asked for it
 }
 
 // sink is the part of *format.Writer the capture loop uses.

@@ -65,13 +65,9 @@ func (r *rotation) info(start uint64) *format.SetInfo {
 	return &format.SetInfo{ID: r.id, Seq: r.seq, Mode: "rotate", StartNS: start}
 }
 
-// openFile creates path and writes its header frame.
-func (c *capture) openFile(path string, set *format.SetInfo) error {
+// header is the header of every file the capture writes.
+func (c *capture) header(set *format.SetInfo) *format.Header {
 	o := c.opts
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("create output: %w", err)
-	}
 	h := &format.Header{
 		Application: "kpcap " + Version,
 		Host:        hostInfo(),
@@ -88,6 +84,17 @@ func (c *capture) openFile(path string, set *format.SetInfo) error {
 	for _, s := range c.sources {
 		h.Sources = append(h.Sources, s.desc)
 	}
+	return h
+}
+
+// openFile creates path and writes its header frame.
+func (c *capture) openFile(path string, set *format.SetInfo) error {
+	o := c.opts
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("create output: %w", err)
+	}
+	h := c.header(set)
 	var wo format.WriterOptions
 	if o.RotateSize > 0 {
 		// Small files get small frames: the size check flushes what is
@@ -184,8 +191,8 @@ func (c *capture) closeFile(end uint64, final bool) (FileStats, error) {
 // before it is written) and starts the next one of the set.
 func (c *capture) rotate(at uint64) error {
 	o := c.opts
-	if c.w == nil {
-		return nil // a test sink
+	if c.w == nil || c.snap != nil {
+		return nil // a test sink; the flight recorder has no file
 	}
 	if c.rot == nil {
 		// A plain recording asked to rotate (SIGHUP): its file becomes the

@@ -111,6 +111,7 @@ func runRecord(args []string) error {
 	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
 	jsonOut := fs.Bool("json", false, "print the final summary as JSON on stdout")
 	setf := addSetFlags(fs)
+	setf.addSnapshotTimes(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return err
@@ -206,6 +207,9 @@ func runRecord(args []string) error {
 	}
 
 	defer rotateOnHUP(&opts)()
+	if opts.SnapshotWindow > 0 || opts.SnapshotSize > 0 {
+		defer snapshotOnUSR1(&opts)()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	force := make(chan struct{})
@@ -289,7 +293,11 @@ func printRecordSummary(res *record.Result) {
 	if len(res.Files) > 0 {
 		out = fmt.Sprintf("%d files", len(res.Files))
 	}
-	fmt.Fprintf(&b, "[ kpcap record: wrote %s to %s (%s raw%s) ]\n", recordBytes(st.Bytes), out, recordBytes(st.RawBytes), ratio)
+	if res.SnapshotMemory > 0 {
+		fmt.Fprintf(&b, "[ kpcap record: flight recorder: %s raw recorded in memory, %s written in snapshots ]\n", recordBytes(st.RawBytes), recordBytes(st.Bytes))
+	} else {
+		fmt.Fprintf(&b, "[ kpcap record: wrote %s to %s (%s raw%s) ]\n", recordBytes(st.Bytes), out, recordBytes(st.RawBytes), ratio)
+	}
 	printSetSummary(&b, res)
 	w := 0
 	for _, s := range st.Sources {
