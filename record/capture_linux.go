@@ -371,6 +371,7 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 		res.SetID, res.Files = c.snap.id, c.snap.files
 		res.SnapshotMemory, res.Skipped = c.snap.ring.peak, c.snap.skipped
 	}
+	res.Usage = SelfUsage()
 	res.Sources = make([]format.Source, len(c.sources))
 	for i, s := range c.sources {
 		res.Sources[i] = s.desc

@@ -165,6 +165,15 @@ type Result struct {
 	// the snapshot requests refused by Cooldown or MaxSnapshots.
 	SnapshotMemory int64 `json:"snapshot_memory,omitempty"`
 	Skipped        int   `json:"snapshots_skipped,omitempty"`
+	// Usage is what the recorder itself cost.
+	Usage Usage `json:"usage"`
+}
+
+// Usage is the recorder process's own cost.
+type Usage struct {
+	UserNS   int64 `json:"user_ns"`   // CPU time in user mode
+	SystemNS int64 `json:"system_ns"` // CPU time in the kernel
+	MaxRSS   int64 `json:"max_rss"`   // peak resident memory, bytes
 }
 
 // Trigger is a condition on the events that asks for a snapshot.

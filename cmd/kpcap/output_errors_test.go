@@ -25,8 +25,9 @@ func TestOutputPathErrors(t *testing.T) {
 		{[]string{"replay", "-q", "-o", sub, trace}, "kpcap replay: create " + sub + ": is a directory\n"},
 		{[]string{"replay", "-q", "-f", "parquet", "-o", sub, trace}, "kpcap replay: create " + sub + ": is a directory\n"},
 		{[]string{"replay", "-q", "-o", missing, trace}, "kpcap replay: create " + missing + ": no such file or directory\n"},
-		{[]string{"replay", dir}, "kpcap replay: open " + dir + ": is a directory\n"},
-		{[]string{"analyze", "summary", dir}, "kpcap analyze: open " + dir + ": is a directory\n"},
+		// A directory is read as a set of trace files; this one has none.
+		{[]string{"replay", dir}, "kpcap replay: " + dir + ": a directory without trace files (*.zst)\n"},
+		{[]string{"analyze", "summary", dir}, "kpcap analyze: " + dir + ": a directory without trace files (*.zst)\n"},
 	} {
 		r := runCLI(t, bin, tc.args...)
 		if r.code != 1 || r.stderr != tc.msg {

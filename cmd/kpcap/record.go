@@ -210,6 +210,15 @@ func runRecord(args []string) error {
 	if opts.SnapshotWindow > 0 || opts.SnapshotSize > 0 {
 		defer snapshotOnUSR1(&opts)()
 	}
+	if !live && !*quiet {
+		// Unattended (a service, a log file): one status line a minute.
+		opts.ProgressEvery = statusEvery
+		opts.Progress = func(st record.Stats) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintln(stderr, statusLine(st, record.SelfUsage()))
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	force := make(chan struct{})
@@ -324,6 +333,17 @@ func printRecordSummary(res *record.Result) {
 	if res.ExitCode >= 0 {
 		fmt.Fprintf(&b, "[ kpcap record: command exited with status %d ]\n", res.ExitCode)
 	}
+	u := res.Usage
+	cpu := time.Duration(u.UserNS + u.SystemNS)
+	share := 0.0
+	if st.Elapsed > 0 {
+		share = 100 * cpu.Seconds() / st.Elapsed.Seconds()
+	}
+	diskRate := ""
+	if st.Elapsed > 0 {
+		diskRate = fmt.Sprintf(", wrote %s/s", recordBytes(int64(float64(st.Bytes)/st.Elapsed.Seconds())))
+	}
+	fmt.Fprintf(&b, "[ kpcap record: recorder used %s CPU (%.1f%% of one CPU), %s peak RSS%s ]\n", cpu.Round(time.Millisecond), share, recordBytes(u.MaxRSS), diskRate)
 	fmt.Fprint(os.Stderr, b.String())
 }
 

@@ -256,3 +256,24 @@ func printSetSummary(b *strings.Builder, res *record.Result) {
 	}
 	b.WriteString(" ]\n")
 }
+
+// statusEvery is how often an unattended recording prints its status line.
+var statusEvery = time.Minute
+
+func init() {
+	// Tests shorten it; a person has no reason to.
+	if d, err := time.ParseDuration(os.Getenv("KPCAP_STATUS_EVERY")); err == nil && d > 0 {
+		statusEvery = d
+	}
+}
+
+// statusLine is the once-a-minute line of an unattended recording.
+func statusLine(st record.Stats, u record.Usage) string {
+	cpu := time.Duration(u.UserNS + u.SystemNS)
+	share := 0.0
+	if st.Elapsed > 0 {
+		share = 100 * cpu.Seconds() / st.Elapsed.Seconds()
+	}
+	return fmt.Sprintf("kpcap record: status: %s elapsed, %d events, %d lost, %s written, recorder CPU %.1f%%, RSS peak %s",
+		st.Elapsed.Truncate(time.Second), st.Samples, st.Lost, recordBytes(st.Bytes), share, recordBytes(u.MaxRSS))
+}

@@ -48,6 +48,7 @@ func TestRecordSetUsage(t *testing.T) {
 func startRecording(t *testing.T, bin string, args ...string) (*exec.Cmd, *strings.Builder, chan struct{}) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"record"}, args...)...)
+	cmd.Env = append(os.Environ(), "KPCAP_STATUS_EVERY=100ms")
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -142,5 +143,9 @@ func TestRecordSnapshotAndHUP(t *testing.T) {
 	defer set.Close()
 	if len(set.Parts) != 2 || set.Parts[0].Samples != 3000 || set.Parts[1].Samples != 2000 || set.Parts[0].Set == nil || set.Parts[1].Set == nil || set.Parts[0].Set.ID != set.Parts[1].Set.ID || len(set.Gaps) != 0 {
 		t.Errorf("after SIGHUP: parts %+v gaps %+v\n%s", set.Parts, set.Gaps, log.String())
+	}
+	// Not on a terminal: status lines, and the recorder's own cost at the end.
+	if !strings.Contains(log.String(), "kpcap record: status: ") || !strings.Contains(log.String(), "peak RSS") {
+		t.Errorf("no status line or usage summary:\n%s", log.String())
 	}
 }
