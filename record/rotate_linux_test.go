@@ -116,14 +116,15 @@ func TestRotateSoak(t *testing.T) {
 					t.Errorf("%s: %d samples decoded, stats %d, result %d", fs.Path, counts[0], f.Stats[0].Received, fs.Samples)
 				}
 				keptSamples += int64(counts[0])
-				// Standalone: the workload's threads are named in the file.
+				// Standalone: the workload's threads are named in the file
+				// (unless the kernel dropped their task records with samples).
 				named := map[uint32]bool{}
 				for _, cm := range f.Comms {
 					named[cm.TID] = true
 				}
 				it := f.Samples()
 				for it.Next() {
-					if s := it.Sample(); !named[s.TID] {
+					if s := it.Sample(); !named[s.TID] && res.Lost == 0 {
 						t.Fatalf("%s: thread %d has no comm in the file", fs.Path, s.TID)
 					}
 				}
@@ -140,7 +141,9 @@ func TestRotateSoak(t *testing.T) {
 			if res.Samples != uint64(keptSamples)+delSamples {
 				t.Errorf("result says %d samples, files hold %d", res.Samples, uint64(keptSamples)+delSamples)
 			}
-			if d := maxDisk.Load(); d > keep*rotate+maxFrame {
+			// One frame, and the closing file's final metadata (symbols,
+			// statistics, index: a few KiB).
+			if d := maxDisk.Load(); d > keep*rotate+maxFrame+8<<10 {
 				t.Errorf("disk reached %d bytes: over the cap %d plus one frame (%d)", d, keep*rotate, maxFrame)
 			}
 			if tc.ring != 0 && res.Lost == 0 {
