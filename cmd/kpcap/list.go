@@ -31,6 +31,8 @@ bpftrace -l do:
   kpcap list 'vfs_*'             kernel functions and tracepoint events matching a glob
   kpcap list --features          the probe forms this kernel supports, and why others are missing
   kpcap list -v sched:sched_switch  a tracepoint's fields
+  kpcap list -v vfs_read         a kernel function's BTF prototype, argument by argument
+  kpcap list -v 'struct file'    a struct's members with offsets (BTF), as pahole shows them
   kpcap list /usr/bin/python3.11 a binary's functions and USDT markers (uprobe targets)
 
 Kernel functions come from tracefs available_filter_functions (else the text
@@ -96,7 +98,7 @@ func runList(args []string) error {
 		return listBinary(o, rest[0], pat)
 	case o.verbose:
 		if len(rest) != 1 {
-			return usagef("-v needs one NAME: a tracepoint SUBSYS:EVENT")
+			return usagef("-v needs one NAME: a tracepoint SUBSYS:EVENT, a kernel function or 'struct NAME'")
 		}
 		return listVerbose(o, rest[0])
 	case len(rest) > 1:
