@@ -47,7 +47,7 @@ func analyzeAll(in Input, so SummaryOptions, lo LatencyOptions, to *TimelineOpti
 	var ta *timelineAcc
 	if to != nil {
 		ta = newTimelineAcc(*to)
-		lo.pairAt = ta.pair
+		lo.pairAt, lo.entryRef = ta.pair, ta.entryText
 	}
 	la := newLatencyAcc(lo)
 	fa, err := newFlameAcc(FlameOptions{Weight: "samples"})

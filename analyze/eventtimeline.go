@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/kpcap/kpcap/analyze/latency"
 	"github.com/kpcap/kpcap/replay"
 )
@@ -38,8 +39,10 @@ const (
 	maxDensityCells = 1 << 19
 	// maxTimelineLosses bounds the loss records kept as ticks.
 	maxTimelineLosses = 10_000
-	// maxTimelineStrings bounds the distinct field texts of instants.
-	maxTimelineStrings = 50_000
+	// maxTimelineStrings and maxTimelineStringBytes bound the distinct
+	// field texts of items.
+	maxTimelineStrings     = 50_000
+	maxTimelineStringBytes = 4 << 20
 	// timelineOutliers is how many of each function's longest pairs are
 	// always kept, for the histogram's links.
 	timelineOutliers = 10
@@ -106,6 +109,10 @@ type TimelineSlices struct {
 	Dur   []uint64 `json:"dur"`
 	Func  []int    `json:"func"`
 	CPU   []uint32 `json:"cpu"` // the CPU of the return
+	// Text and RetText index Strings: the entry's and the return's event
+	// fields (-1 = none or not kept).
+	Text    []int `json:"text"`
+	RetText []int `json:"ret_text"`
 }
 
 // TimelineTicks are instant events, sorted by time: on thread lane Lane[i]
@@ -136,11 +143,13 @@ type tlThread struct {
 }
 
 type tlSlice struct {
-	thread int // index into threads, -1 = folded
-	start  uint64
-	dur    uint64
-	fn     int
-	cpu    uint32
+	thread  int // index into threads, -1 = folded
+	start   uint64
+	dur     uint64
+	fn      int
+	cpu     uint32
+	text    int32
+	retText int32
 }
 
 type tlTick struct {
@@ -172,7 +181,10 @@ type timelineAcc struct {
 	role     []latency.Role
 	strs     interner
 	strIdx   map[string]int
-	fieldCol []int // non-common columns of the current batch
+	strBytes int
+	fieldRec arrow.Record // the batch fieldCol belongs to
+	fieldCol []int        // its non-common columns
+	srcNames []string
 	// lat is the latency pairing whose pairs become slices; it begins
 	// before this accumulator.
 	lat *latencyAcc
@@ -228,7 +240,9 @@ func (a *timelineAcc) begin(in Input) error {
 		a.window = pow2((span + timelineWindows - 1) / timelineWindows)
 	}
 	a.res.Sources = make([]string, len(f.Header.Sources))
+	a.srcNames = make([]string, len(f.Header.Sources))
 	for i, s := range f.Header.Sources {
+		a.srcNames[i] = s.Name
 		a.res.Sources[i] = replay.EscapeControl(s.Name)
 	}
 	if a.lat != nil && a.lat.rules != nil {
@@ -365,12 +379,6 @@ func (a *timelineAcc) trim() {
 }
 
 func (a *timelineAcc) add(b *batch) error {
-	a.fieldCol = a.fieldCol[:0]
-	for c, fld := range b.rec.Schema().Fields() {
-		if !commonColumns[fld.Name] {
-			a.fieldCol = append(a.fieldCol, c)
-		}
-	}
 	for i := 0; i < b.n; i++ {
 		ts := b.ts.Value(i)
 		if !a.seen {
@@ -406,8 +414,29 @@ func (a *timelineAcc) add(b *batch) error {
 	return nil
 }
 
+// entryText is the field text of an entry row, kept when its slice may be.
+func (a *timelineAcc) entryText(b *batch, i int) int32 {
+	if !a.keeps(b.ts.Value(i)) {
+		return -1
+	}
+	return int32(a.fieldText(b, i))
+}
+
 // fieldText interns the "name=value ..." text of row i's event fields.
 func (a *timelineAcc) fieldText(b *batch, i int) int {
+	if a.fieldRec != b.rec {
+		// The latency pass asks before this accumulator sees the batch.
+		a.fieldRec, a.fieldCol = b.rec, a.fieldCol[:0]
+		for c, fld := range b.rec.Schema().Fields() {
+			if !commonColumns[fld.Name] {
+				a.fieldCol = append(a.fieldCol, c)
+			}
+		}
+	}
+	prefix := "\x00"
+	if src := b.srcOf(i); src >= 0 && src < len(a.srcNames) {
+		prefix = a.srcNames[src] + "."
+	}
 	var s strings.Builder
 	for _, c := range a.fieldCol {
 		v, ok := valueString(b.rec.Column(c), i)
@@ -420,7 +449,8 @@ func (a *timelineAcc) fieldText(b *batch, i int) int {
 		if s.Len() > 0 {
 			s.WriteByte(' ')
 		}
-		s.WriteString(b.rec.Schema().Field(c).Name)
+		// Replay prefixes a field with its source when sources clash.
+		s.WriteString(strings.TrimPrefix(b.rec.Schema().Field(c).Name, prefix))
 		s.WriteByte('=')
 		s.WriteString(v)
 		if s.Len() > 600 {
@@ -434,10 +464,11 @@ func (a *timelineAcc) fieldText(b *batch, i int) int {
 	if k, ok := a.strIdx[t]; ok {
 		return k
 	}
-	if len(a.res.Strings) >= maxTimelineStrings {
+	if len(a.res.Strings) >= maxTimelineStrings || a.strBytes+len(t) > maxTimelineStringBytes {
 		a.res.DroppedFieldText++
 		return -1
 	}
+	a.strBytes += len(t)
 	a.strIdx[t] = len(a.res.Strings)
 	a.res.Strings = append(a.res.Strings, replay.EscapeControl(t))
 	return len(a.res.Strings) - 1
@@ -446,7 +477,10 @@ func (a *timelineAcc) fieldText(b *batch, i int) int {
 // pair takes one pair of the latency pairing; row i of b is its return.
 func (a *timelineAcc) pair(p latency.Pair, b *batch, i int) {
 	a.res.Pairs++
-	s := tlSlice{thread: a.thread(b, i), start: p.Start, dur: p.Dur, fn: p.Func, cpu: b.cpu.Value(i)}
+	s := tlSlice{thread: a.thread(b, i), start: p.Start, dur: p.Dur, fn: p.Func, cpu: b.cpu.Value(i), text: p.Ref, retText: -1}
+	if a.keeps(p.Start) {
+		s.retText = int32(a.fieldText(b, i))
+	}
 	if p.Func < len(a.outliers) {
 		o := a.outliers[p.Func]
 		if len(o) < timelineOutliers || p.Dur > o[len(o)-1].dur {
@@ -632,6 +666,8 @@ func (a *timelineAcc) finish(in Input) error {
 		r.Slices.Dur = append(r.Slices.Dur, s.dur)
 		r.Slices.Func = append(r.Slices.Func, s.fn)
 		r.Slices.CPU = append(r.Slices.CPU, s.cpu)
+		r.Slices.Text = append(r.Slices.Text, int(s.text))
+		r.Slices.RetText = append(r.Slices.RetText, int(s.retText))
 	}
 	r.Outliers = make([][]int, len(a.outliers))
 	for fn, o := range a.outliers {
@@ -650,7 +686,7 @@ func (a *timelineAcc) finish(in Input) error {
 	if r.TruncatedNS != 0 {
 		r.TruncatedNS = a.off(r.TruncatedNS)
 	}
-	for _, p := range []*[]int{&r.Slices.Lane, &r.Slices.Func, &r.Instants.Lane, &r.Instants.CPULane, &r.Instants.Src, &r.Instants.Text} {
+	for _, p := range []*[]int{&r.Slices.Lane, &r.Slices.Func, &r.Slices.Text, &r.Slices.RetText, &r.Instants.Lane, &r.Instants.CPULane, &r.Instants.Src, &r.Instants.Text} {
 		if *p == nil {
 			*p = []int{}
 		}

@@ -3,6 +3,7 @@ package analyze
 import (
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kpcap/kpcap/analyze/testtrace"
@@ -78,6 +79,17 @@ func TestTimelineAllItems(t *testing.T) {
 	}
 	if txt := tl.Instants.Text[0]; txt < 0 || tl.Strings[txt] == "" || tl.Sources[tl.Instants.Src[0]] != "sched:sched_process_exec" {
 		t.Errorf("instant 0: text %d, src %d", txt, tl.Instants.Src[0])
+	}
+	// Slices carry their entry's and return's fields.
+	withFields := 0
+	for i := range tl.Slices.Start {
+		e, r := tl.Slices.Text[i], tl.Slices.RetText[i]
+		if e >= 0 && r >= 0 && strings.HasPrefix(tl.Strings[e], "dfd=-100 filename=/etc/") && strings.Contains(tl.Strings[r], "ret=3") {
+			withFields++
+		}
+	}
+	if withFields != 1200 { // the uprobe pairs: a string filename, ret 3
+		t.Errorf("%d slices with entry and return fields, want 1200", withFields)
 	}
 	// The longest openat pairs are the outliers, longest first.
 	fn := slices.Index(tl.Funcs, "syscall:openat")

@@ -37,6 +37,8 @@ type LatencyOptions struct {
 	pairs func(p latency.Pair)
 	// pairAt, when set, receives every pair with its return's row.
 	pairAt func(p latency.Pair, b *batch, i int)
+	// entryRef, when set, gives each entry's Payload.Ref.
+	entryRef func(b *batch, i int) int32
 }
 
 // Latency is the result of pairing a trace.
@@ -289,7 +291,10 @@ func (a *latencyAcc) add(b *batch) error {
 			k = latency.ThreadKey(b.tid.Value(i), b.cpu.Value(i))
 		}
 		if a.rules.Role[src] == latency.Entry {
-			pl := latency.Payload{StackID: b.stackID(i)}
+			pl := latency.Payload{StackID: b.stackID(i), Ref: -1}
+			if a.o.entryRef != nil {
+				pl.Ref = a.o.entryRef(b, i)
+			}
 			switch a.o.By {
 			case "comm":
 				pl.Group = a.group(b.comm.value(i))

@@ -157,6 +157,9 @@ type Payload struct {
 	// Aux is opaque to the pairer: what a caller needs of the entry when
 	// its pair completes (the Perfetto export keeps its encoded fields).
 	Aux []byte
+	// Ref is another caller's reference to data about the entry (the
+	// report timeline's index of its field text; -1 none).
+	Ref int32
 }
 
 // Pair is one matched entry and return.

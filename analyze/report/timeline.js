@@ -213,7 +213,9 @@
     var li = S.lane[s], rh = (laneH[li] - 2) / MAX_ROWS;
     sel = { t0: S.start[s], t1: S.start[s] + S.dur[s], y: laneY[li] + 1 + row[s] * rh, h: rh - 1 };
     show([['Slice', T.funcs[S.func[s]] || '?'], ['Duration', fmtNS(S.dur[s])], ['Start', '+' + fmtNS(S.start[s]) + ' ' + wall(S.start[s])],
-      ['End', '+' + fmtNS(S.start[s] + S.dur[s])]].concat(laneRows(li), [['CPU (at return)', String(S.cpu[s])], ['Slice index', String(s)]]));
+      ['End', '+' + fmtNS(S.start[s] + S.dur[s])]].concat(laneRows(li), [['CPU (at return)', String(S.cpu[s])]],
+      S.text[s] >= 0 ? [['Entry fields', T.strings[S.text[s]]]] : [], S.ret_text[s] >= 0 ? [['Return fields', T.strings[S.ret_text[s]]]] : [],
+      [['Slice index', String(s)]]));
   }
   function selectTick(t, li) {
     sel = { t0: I.t[t], t1: I.t[t], y: laneY[li], h: laneH[li] };

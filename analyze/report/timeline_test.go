@@ -178,7 +178,7 @@ func TestTimelineChromiumSynthetic(t *testing.T) {
 	dom := chromium(t, fmt.Sprintf("file://%s#tl-slice=%d", html, s), "--window-size=1300,900", "--dump-dom")
 	detail := regexp1(`<div id="tl-detail"[^>]*>(.*?)</div>`, dom)
 	want := fmt.Sprintf("<td>Duration</td><td>%s</td>", jsNS(ta.Timeline.Slices.Dur[s]))
-	if !strings.Contains(detail, "syscall:openat") || !strings.Contains(detail, want) {
+	if !strings.Contains(detail, "syscall:openat") || !strings.Contains(detail, want) || !strings.Contains(detail, "<td>Return fields</td><td>__syscall_nr=257 ret=3</td>") {
 		t.Errorf("slice details %q lack the function or %q", detail, want)
 	}
 }
