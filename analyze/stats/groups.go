@@ -25,7 +25,7 @@ func MannWhitneyGroups(a, b []uint64) TestResult {
 		ties = ties || all[i] == all[i-1]
 	}
 	if !ties && m <= 20 && n <= 20 {
-		res.P = exactUP(m, n, res.Statistic)
+		res.P = ExactUP(m, n, res.Statistic)
 		res.Z = 0
 	}
 	return res
@@ -46,13 +46,13 @@ func counted(v []uint64) []ValueCount {
 	return out
 }
 
-// exactUP is the exact two-sided p-value of U = u (the number of (a, b)
+// ExactUP is the exact two-sided p-value of U = u (the number of (a, b)
 // pairs with a > b, as MannWhitney's Statistic) for samples of m and n
 // distinct values: twice the smaller tail of U's distribution. The table
 // counts orderings by the number of pairs with the a first; the
 // distribution is symmetric, so counting either way gives the same tails
 // once u is mirrored.
-func exactUP(m, n int, u float64) float64 {
+func ExactUP(m, n int, u float64) float64 {
 	maxU := m * n
 	prev := make([][]float64, m+1)
 	for j := range prev {

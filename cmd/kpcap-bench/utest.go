@@ -3,6 +3,8 @@ package main
 import (
 	"math"
 	"slices"
+
+	"github.com/kpcap/kpcap/analyze/stats"
 )
 
 // mannWhitneyP returns the two-sided p-value of the Mann-Whitney U test
@@ -56,7 +58,7 @@ func mannWhitneyP(a, b []float64) float64 {
 	}
 	u := rankA - float64(m*(m+1))/2
 	if !ties && m <= 20 && n <= 20 {
-		return exactUP(m, n, u)
+		return stats.ExactUP(m, n, u)
 	}
 	mu := float64(m*n) / 2
 	N := float64(m + n)
@@ -66,58 +68,4 @@ func mannWhitneyP(a, b []float64) float64 {
 	}
 	z := (math.Abs(u-mu) - 0.5) / sigma // continuity correction
 	return math.Min(1, math.Erfc(max(z, 0)/math.Sqrt2))
-}
-
-// exactUP is the exact two-sided p-value of U = u for samples of m and n
-// distinct values: twice the smaller tail of U's distribution, counted
-// over all orderings.
-func exactUP(m, n int, u float64) float64 {
-	// prev/cur[j][k]: orderings of j a's and i b's in which k (a, b)
-	// pairs have the a first, built one element at a time: an ordering
-	// ending in a b adds j such pairs, one ending in an a adds none.
-	maxU := m * n
-	prev := make([][]float64, m+1)
-	for j := range prev {
-		prev[j] = make([]float64, maxU+1)
-	}
-	prev[0][0] = 1
-	for j := 1; j <= m; j++ { // no b's yet: U = 0
-		prev[j][0] = 1
-	}
-	for i := 1; i <= n; i++ {
-		cur := make([][]float64, m+1)
-		for j := range cur {
-			cur[j] = make([]float64, maxU+1)
-		}
-		for j := 0; j <= m; j++ {
-			for k := 0; k <= maxU; k++ {
-				v := 0.0
-				if k-j >= 0 {
-					v += prev[j][k-j] // ends in a b: all j a's precede it
-				}
-				if j > 0 {
-					v += cur[j-1][k] // ends in an a: no b follows it
-				}
-				cur[j][k] = v
-			}
-		}
-		prev = cur
-	}
-	counts := prev[m]
-	total := 0.0
-	for _, c := range counts {
-		total += c
-	}
-	// U here counts pairs (a < b); mannWhitneyP's u counts pairs (a > b).
-	k := int(math.Round(float64(maxU) - u))
-	lo, hi := 0.0, 0.0
-	for x := 0; x <= maxU; x++ {
-		if x <= k {
-			lo += counts[x]
-		}
-		if x >= k {
-			hi += counts[x]
-		}
-	}
-	return math.Min(1, 2*math.Min(lo, hi)/total)
 }
