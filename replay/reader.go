@@ -120,6 +120,12 @@ type Reader struct {
 // Open opens path with opts.
 func Open(path string, opts Options) (*Reader, error) {
 	f, err := format.Open(path)
+	return readerOwning(f, err, opts)
+}
+
+// readerOwning wraps f, as Open or OpenSet just opened it (with their
+// error), in a Reader whose Close closes f.
+func readerOwning(f *format.File, err error, opts Options) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}

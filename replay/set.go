@@ -9,14 +9,5 @@ import "github.com/kpcap/kpcap/format"
 // Paths may come from format.ExpandPaths (directories, quoted globs).
 func OpenSet(paths []string, opts Options) (*Reader, error) {
 	f, err := format.OpenSet(paths)
-	if err != nil {
-		return nil, err
-	}
-	r, err := NewReader(f, opts)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	r.ownsF = true
-	return r, nil
+	return readerOwning(f, err, opts)
 }
