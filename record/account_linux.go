@@ -1,0 +1,152 @@
+//go:build linux
+
+package record
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/kpcap/kpcap/format"
+	"github.com/kpcap/kpcap/record/internal/perf"
+)
+
+// received returns the samples of source i written so far.
+func (c *capture) received(i int) uint64 {
+	var n uint64
+	for _, v := range c.recvCPU[i] {
+		n += v
+	}
+	return n
+}
+
+// account settles the loss exactly once the events are disabled: each
+// event's counter says how often it fired; whatever was not written is
+// lost. This also catches the loss the kernel had not reported yet (it
+// writes a LOST record only when the ring has room again, which never
+// happens once recording stops). The unreported part is written as final
+// Lost records, per CPU.
+//
+// A counted tracepoint's counter sums the counts of its hits, not the hits:
+// its loss shows as counts missing, and the number of samples behind them
+// is the ring's reported loss beyond the other sources' (at least one).
+func (c *capture) account() error {
+	fired := make([][]uint64, len(c.sources))
+	for i := range fired {
+		fired[i] = make([]uint64, len(c.qs))
+	}
+	for _, sf := range c.srcFDs {
+		n, err := perf.Count(sf.fd)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.sources[sf.src].desc.Name, err)
+		}
+		fired[sf.src][sf.q] += n
+	}
+	end := max(c.lastNS, monotonicNS())
+	c.lostTotal = 0
+	for q := range c.qs {
+		missing := uint64(0)
+		single := int32(-1)
+		lostOf := make([]uint64, len(c.sources))
+		var countedLost []int // counted sources with counts missing
+		for s := range c.sources {
+			if c.counted[s] {
+				if fired[s][q] > c.weightCPU[s][q] {
+					countedLost = append(countedLost, s)
+				}
+				continue
+			}
+			if got := c.recvCPU[s][q] + c.filteredCPU[s][q]; fired[s][q] > got {
+				lostOf[s] = fired[s][q] - got
+			}
+		}
+		if len(countedLost) > 0 {
+			var others uint64
+			for _, d := range lostOf {
+				others += d
+			}
+			ring := c.lostCPU[q] - min(c.lostCPU[q], others)
+			for i, s := range countedLost {
+				lostOf[s] = 1
+				if i == 0 {
+					lostOf[s] = max(1, ring-min(ring, uint64(len(countedLost)-1)))
+				}
+			}
+		}
+		for s, d := range lostOf {
+			if d == 0 {
+				continue
+			}
+			c.drop[s] += d
+			missing += d
+			if single == -1 {
+				single = int32(s)
+			} else {
+				single = -2
+			}
+		}
+		c.lostTotal += missing
+		if missing > 0 && c.lostCPU[q] == 0 && single == -2 {
+			// No loss reported by the kernel on this CPU (a forced stop
+			// discarding what was read or left in the ring): the counters
+			// give each source's share exactly.
+			for s, d := range lostOf {
+				if d > 0 {
+					if err := c.out.AddLost(format.Lost{Time: end, CPU: c.cpuOf[q], Source: uint32(s), Count: d}); err != nil {
+						return fmt.Errorf("write %s: %w", c.opts.Output, err)
+					}
+				}
+			}
+			continue
+		}
+		if missing > c.lostCPU[q] {
+			l := format.Lost{Time: end, CPU: c.cpuOf[q], Source: ^uint32(0), Count: missing - c.lostCPU[q]}
+			if single >= 0 {
+				l.Source = uint32(single)
+			}
+			if err := c.out.AddLost(l); err != nil {
+				return fmt.Errorf("write %s: %w", c.opts.Output, err)
+			}
+		}
+	}
+	// Hits the kernel missed never reach the counters: kretprobe instances
+	// beyond maxactive are only in kprobe_profile.
+	for i, s := range c.sources {
+		if n, ok := c.resolver.probeMisses(s); ok && n > 0 {
+			c.drop[i] += n
+			c.lostTotal += n
+			if err := c.out.AddLost(format.Lost{Time: end, CPU: ^uint32(0), Source: uint32(i), Count: n}); err != nil {
+				return fmt.Errorf("write %s: %w", c.opts.Output, err)
+			}
+		}
+	}
+	return nil
+}
+
+// stats returns the counts so far.
+func (c *capture) stats() Stats {
+	st := Stats{Lost: c.lostTotal, Unmatched: c.unmatched, Records: c.records, Late: c.late, Malformed: c.malformed}
+	st.Elapsed = time.Duration(monotonicNS() - c.startNS)
+	for i, s := range c.sources {
+		n := c.received(i)
+		st.Samples += n
+		st.Sources = append(st.Sources, SourceStats{Name: s.desc.Name, Kind: s.desc.Kind.String(), Samples: n, Lost: c.drop[i]})
+	}
+	if c.out != nil {
+		st.Bytes, st.RawBytes = c.out.CompressedBytes(), c.out.RawBytes()
+		if c.rot != nil {
+			if c.closed {
+				st.Bytes, st.RawBytes = 0, 0 // counted in closedBytes
+			}
+			st.Bytes += c.rot.closedBytes
+			st.RawBytes += c.rot.closedRaw
+		}
+		if c.snap != nil {
+			// What reached the disk: the snapshots.
+			st.Bytes = 0
+			for _, f := range c.snap.files {
+				st.Bytes += f.Bytes
+			}
+		}
+	}
+	return st
+}

@@ -1,0 +1,226 @@
+//go:build linux
+
+package record
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/kpcap/kpcap/record/internal/perf"
+	"golang.org/x/sys/unix"
+)
+
+// Tuning of the drain loop.
+const (
+	// pollTimeout bounds how long a quiet ring waits to be drained. It
+	// also sets how much copied data is in flight between the reader and
+	// the writer: 50 ms rather than 100 ms halved the fresh memory a busy
+	// capture touches (page faults were a fifth of its CPU), for 20 more
+	// idle wakeups a second.
+	pollTimeout = 50 * time.Millisecond
+	// lagWindow holds back records this much younger than the start of a
+	// drain round, so that a record reserved late on one CPU (an interrupt
+	// between its timestamp and its reservation) still sorts before
+	// younger ones from other CPUs.
+	lagWindow = 20 * time.Millisecond
+)
+
+// item is what the ring reader hands to the writer: a chunk of one ring's
+// records, or a pass marker saying that every ring was read after time
+// pass (so records stamped before pass-lagWindow have all been seen).
+type item struct {
+	q     int
+	ch    *chunk
+	pass  uint64
+	final bool // last item: the events are disabled and every ring drained
+}
+
+// loop runs the capture until a stop condition: a reader goroutine copies
+// the rings out as soon as they have data, so that a slow disk or a busy
+// compressor costs memory (up to a cap) rather than samples; this
+// goroutine merges and writes.
+func (c *capture) loop(ctx context.Context, child *childProc) {
+	o := c.opts
+	var stop atomic.Bool
+	quit := make(chan struct{})
+	defer close(quit)
+	go func() {
+		var childDone <-chan struct{}
+		if child != nil {
+			childDone = child.done
+		}
+		select {
+		case <-ctx.Done():
+		case <-childDone:
+		case <-o.Force:
+		case <-quit:
+			return
+		}
+		stop.Store(true)
+		c.poller.Wake()
+	}()
+	if o.Force != nil {
+		go func() {
+			select {
+			case <-o.Force:
+				c.aborted.Store(true)
+			case <-quit:
+			}
+		}()
+	}
+	ringTotal := 0
+	for _, r := range c.rings {
+		ringTotal += r.Size()
+	}
+	c.memCap = int64(max(4*ringTotal, 64<<20))
+	if o.memCap > 0 {
+		c.memCap = o.memCap
+	}
+	// Chunks have one fixed size and are all pooled: fresh memory would
+	// cost a page fault per 4 KiB copied. A quarter ring (the wakeup
+	// watermark) holds what a busy ring gathers between two passes, so that
+	// a read is rarely cut short (which costs a walk over its records).
+	c.chunkBytes = min(max(ringTotal/len(c.rings)/4, smallChunk), 4<<20)
+	items := make(chan item, 1024)
+	readerDone := make(chan error, 1)
+	go func() { readerDone <- c.reader(&stop, items, quit) }()
+	err := c.writer(items)
+	if err != nil {
+		c.err = err
+		return // quit (deferred) ends the reader
+	}
+	if rerr := <-readerDone; rerr != nil {
+		c.err = rerr
+	}
+}
+
+// reader copies ring data into chunks until stopped; then it disables the
+// events, drains every ring one last time and sends the final item.
+func (c *capture) reader(stop *atomic.Bool, out chan<- item, quit <-chan struct{}) error {
+	defer close(out)
+	o := c.opts
+	send := func(it item) bool {
+		select {
+		case out <- it:
+			return true
+		case <-quit:
+			return false
+		case <-o.Force: // the writer no longer reads
+			return false
+		}
+	}
+	start := time.Now()
+	nextAlive := start.Add(250 * time.Millisecond)
+	var hups []int32
+	var peek []byte
+	lastPass, stuck, force := uint64(0), 0, -1
+	for {
+		stopping := stop.Load() || c.stopReq.Load()
+		if o.Duration > 0 && time.Since(start) >= o.Duration {
+			stopping = true
+		}
+		if o.PID != 0 && !time.Now().Before(nextAlive) {
+			if unix.Kill(o.PID, 0) == unix.ESRCH {
+				stopping = true
+			}
+			nextAlive = time.Now().Add(250 * time.Millisecond)
+		}
+		if stopping {
+			if c.forced() {
+				return nil
+			}
+			// Stop the kernel side first so that the final drain has an end.
+			for _, fd := range c.fds {
+				perf.Disable(fd)
+			}
+		}
+		pass := monotonicNS()
+		safe := pass // the pass, or older if a ring was left with unread records
+		oldest := -1 // the ring holding the oldest unread record
+		throttled := false
+		for qi, ring := range c.rings {
+			// Bounded: a ring refilling as fast as it is read waits for the
+			// next pass.
+			drained := false
+			for range ring.Size()/smallChunk + 1 {
+				if ring.Pending() == 0 {
+					drained = true
+					break
+				}
+				ch := c.getChunk(ring.Pending(), qi == force)
+				if qi == force {
+					force = -1
+				}
+				if ch == nil {
+					throttled = true // over the memory cap: let the ring absorb it
+					break
+				}
+				var more bool
+				before := cap(ch.data)
+				ch.data, more = ring.ReadIntoMax(ch.data[:0], cap(ch.data))
+				c.inflight.Add(int64(cap(ch.data) - before)) // a record larger than a small chunk
+				if !send(item{q: qi, ch: ch}) {
+					return nil
+				}
+				if !more {
+					drained = true
+					break
+				}
+			}
+			if !drained {
+				// Records still in this ring must not be overtaken: the
+				// writer merges only up to the oldest of them.
+				if peek = ring.Peek(peek); peek != nil {
+					if t, _, ok := perf.RecordTime(peek); ok && t < safe {
+						safe, oldest = t, qi
+					}
+				}
+			}
+		}
+		if throttled && safe <= lastPass {
+			stuck++
+		} else {
+			stuck = 0
+		}
+		if stuck >= 3 {
+			// Memory is full of records younger than the oldest one left
+			// in a ring: read that ring once beyond the memory cap, so
+			// that the merge moves on in time order.
+			force, stuck = oldest, 0
+		}
+		lastPass = max(lastPass, safe)
+		pass = safe
+		if stopping {
+			if throttled && !c.forced() {
+				// Let the writer free chunks (it merges at pass markers), then
+				// read the rest.
+				if !send(item{pass: pass}) {
+					return nil
+				}
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			send(item{final: true})
+			return nil
+		}
+		if !send(item{pass: pass}) {
+			return nil
+		}
+		timeout := pollTimeout
+		if throttled {
+			timeout = time.Millisecond
+		}
+		if o.Duration > 0 {
+			timeout = max(min(timeout, o.Duration-time.Since(start)), 0)
+		}
+		var err error
+		_, _, hups, err = c.poller.Wait(int(timeout.Milliseconds())+1, hups)
+		if err != nil {
+			return err
+		}
+		for _, qi := range hups {
+			c.poller.Remove(c.rings[qi].FD())
+		}
+	}
+}

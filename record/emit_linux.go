@@ -1,0 +1,245 @@
+//go:build linux
+
+package record
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kpcap/kpcap/format"
+	"github.com/kpcap/kpcap/record/internal/perf"
+)
+
+// writer indexes the chunks and, at each pass marker, writes in time order
+// every record older than the marker minus the lag window.
+func (c *capture) writer(items <-chan item) error {
+	o := c.opts
+	every := o.ProgressEvery
+	if every <= 0 {
+		every = 250 * time.Millisecond
+	}
+	nextProgress := time.Now().Add(every)
+	for {
+		var it item
+		var ok bool
+		select {
+		case it, ok = <-items:
+		case <-o.Force:
+			return nil
+		}
+		if !ok {
+			return nil // the reader stopped without a final pass (forced)
+		}
+		if it.ch != nil {
+			n, bad := c.qs[it.q].add(it.ch)
+			c.records += uint64(n)
+			if bad > 0 {
+				c.malformed++
+			}
+			if it.ch.live == 0 {
+				c.release(it.ch)
+			}
+			continue
+		}
+		cutoff := ^uint64(0)
+		if !it.final {
+			cutoff = 0
+			if lag := uint64(lagWindow); it.pass > lag {
+				cutoff = it.pass - lag
+			}
+		}
+		if err := c.merge.run(cutoff, c.emit, c.release); err != nil {
+			if errors.Is(err, errForced) {
+				return nil // what is left is counted lost by account
+			}
+			return err
+		}
+		for _, q := range c.qs {
+			q.compact()
+		}
+		if c.syms != nil {
+			if err := c.syms.flushUser(c.out); err != nil {
+				return fmt.Errorf("write %s: %w", c.path, err)
+			}
+		}
+		if it.final {
+			return nil
+		}
+		if err := c.checkRotate(cutoff); err != nil {
+			return err
+		}
+		if err := c.checkSnapshot(); err != nil {
+			return err
+		}
+		if c.trackTasks && len(c.tracked) > 1024 {
+			c.purgeTracked(it.pass)
+		}
+		o.gc.check()
+		wall := time.Now()
+		if err := c.out.Tick(wall); err != nil {
+			return fmt.Errorf("write %s: %w", o.Output, err)
+		}
+		if o.Progress != nil && !wall.Before(nextProgress) {
+			o.Progress(c.stats())
+			nextProgress = wall.Add(every)
+		}
+	}
+}
+
+// emit writes one record. It allocates nothing for samples.
+func (c *capture) emit(qi int, r []byte) error {
+	typ, misc, _ := perf.RecordHeader(r)
+	if t, _, _ := perf.RecordTime(r); t < c.emittedNS {
+		c.late++
+	} else {
+		c.emittedNS = t
+	}
+	switch typ {
+	case perf.RecordSample:
+		return c.emitSample(qi, r)
+	case perf.RecordComm:
+		pid, tid, name, ok := perf.Comm(r)
+		if !ok {
+			return nil
+		}
+		t, _, _ := perf.RecordTime(r)
+		tc := c.comms[tid]
+		comm := tc.comm
+		if comm != string(name) || tc.pid != pid {
+			if comm != string(name) {
+				comm = string(name)
+			}
+			c.comms[tid] = taskComm{pid: pid, comm: comm}
+		}
+		if misc&perf.MiscCommExec != 0 && c.syms != nil && pid == tid {
+			c.syms.exec(pid)
+		}
+		return c.out.AddComm(format.Comm{PID: pid, TID: tid, Time: t, Comm: comm})
+	case perf.RecordFork:
+		pid, ppid, tid, ptid, ok := perf.Task(r)
+		if !ok {
+			return nil
+		}
+		if c.syms != nil && pid != ppid {
+			c.syms.fork(pid, ppid)
+		}
+		if c.trackTasks {
+			c.tracked[tid] = 0 // per-task dummies report only traced tasks' forks
+		}
+		if tc, ok := c.comms[ptid]; ok {
+			t, _, _ := perf.RecordTime(r)
+			comm := tc.comm
+			c.comms[tid] = taskComm{pid: pid, comm: comm}
+			return c.out.AddComm(format.Comm{PID: pid, TID: tid, Time: t, Comm: comm})
+		}
+	case perf.RecordExit:
+		// Records are merged in time order, so every sample of the task is
+		// written already: forget it to keep long captures bounded.
+		if pid, _, tid, _, ok := perf.Task(r); ok {
+			if c.snap != nil {
+				t, _, _ := perf.RecordTime(r)
+				c.taskExited(tid, c.comms[tid], t)
+			}
+			delete(c.comms, tid)
+			if c.cg != nil {
+				delete(c.cg.tids, tid)
+			}
+			if c.trackTasks {
+				// Some kernels (6.1, 6.12) tear the task's perf context down,
+				// writing this record, before sched_process_exit fires: keep
+				// the task a while for the wide sources.
+				t, _, _ := perf.RecordTime(r)
+				c.tracked[tid] = max(t, 1)
+			}
+			if c.syms != nil && pid == tid {
+				c.syms.exit(pid)
+			}
+		}
+	case perf.RecordMmap:
+		if pid, addr, length, pgoff, path, ok := perf.Mmap(r); ok && c.syms != nil {
+			c.syms.mmap(pid, addr, length, pgoff, path)
+		}
+	case perf.RecordCgroup:
+		if id, path, ok := perf.Cgroup(r); ok && c.cg != nil {
+			c.cg.paths[id] = string(path)
+		}
+	case perf.RecordLost, perf.RecordLostSamples:
+		n, ok := perf.Lost(r)
+		if !ok || n == 0 {
+			return nil
+		}
+		t, id, _ := perf.RecordTime(r)
+		src := int32(-1)
+		if typ == perf.RecordLostSamples {
+			src = c.sourceOf(id)
+		} else if len(c.sources) == 1 {
+			src = 0 // one source: the ring only carries its samples (and task records)
+		}
+		l := format.Lost{Time: t, CPU: c.cpuOf[qi], Source: ^uint32(0), Count: n}
+		if src >= 0 {
+			l.Source = uint32(src)
+		}
+		c.lostCPU[qi] += n
+		c.lostTotal += n
+		return c.out.AddLost(l)
+	}
+	return nil
+}
+
+// emitSample writes one SAMPLE record: the hot path, once per event.
+func (c *capture) emitSample(qi int, r []byte) error {
+	if c.aborted.Load() {
+		return errForced // a forced stop: account counts the rest lost
+	}
+	ps := &c.psamp
+	if !perf.ParseSample(r, c.opts.CallGraph, ps) {
+		c.unmatched++
+		return nil
+	}
+	src := c.sourceOf(ps.ID)
+	if src < 0 {
+		c.unmatched++
+		return nil
+	}
+	so := c.sources[src]
+	c.weightCPU[src][qi] += ps.Period
+	if so.wide && !c.isTracked(ps.TID, ps.Time) {
+		c.filteredCPU[src][qi]++
+		return nil
+	}
+	s := &c.sample
+	s.Source, s.Time, s.CPU, s.PID, s.TID = uint32(src), ps.Time, ps.CPU, ps.PID, ps.TID
+	// Most events count one; only a count is worth 8 bytes per sample.
+	s.Period, s.HasPeriod = ps.Period, ps.Period != 1
+	if s.HasPeriod {
+		c.counted[src] = true
+	}
+	s.Raw = ps.Raw[:so.layout.rawLen(ps.Raw)]
+	if c.opts.CallGraph {
+		s.Callchain = ps.AppendChain(s.Callchain[:0])
+		c.syms.see(ps.PID, s.Callchain)
+	}
+	if c.cg != nil {
+		if id, ok := ps.Cgroup(); ok {
+			if err := c.cg.sample(c.out, ps.PID, ps.TID, ps.Time, id); err != nil {
+				return fmt.Errorf("write %s: %w", c.opts.Output, err)
+			}
+		}
+	}
+	c.recvCPU[src][qi]++
+	c.lastNS = ps.Time
+	if err := c.out.WriteSample(s); err != nil {
+		return fmt.Errorf("write %s: %w", c.path, err)
+	}
+	if c.trig != nil {
+		c.trig.see(c, s)
+	}
+	if c.sizeCheck--; c.sizeCheck <= 0 {
+		c.sizeCheck = sizeCheckEvery
+		if c.opts.sizeLimited() {
+			return c.checkSize(ps.Time)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,205 @@
+//go:build linux
+
+package record
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/kpcap/kpcap/record/internal/perf"
+	"golang.org/x/sys/unix"
+)
+
+// maxStack caps callchain depth.
+const maxStack = 127
+
+// srcFD is one source's event on one CPU (or one thread on one CPU).
+type srcFD struct {
+	fd  int
+	src int32
+	q   int
+}
+
+// open creates the events: per CPU a dummy software event that owns the
+// ring and reports COMM/FORK/EXIT, then every source's event redirected
+// into that ring.
+func (c *capture) open(r *resolver, child *childProc) error {
+	o := c.opts
+	var tids []int
+	switch {
+	case child != nil:
+		tids = []int{child.pid()}
+	case o.PID != 0:
+		var err error
+		tids, err = threadsOf(o.PID)
+		if err != nil {
+			return err
+		}
+	default:
+		tids = []int{-1}
+	}
+	ringBytes := bufferSize(o.BufferSize, len(c.cpus))
+	if err := checkRingMemory(ringBytes, len(c.cpus)); err != nil {
+		return err
+	}
+	raiseMemlock(ringBytes, len(c.cpus))
+	poller, err := perf.NewPoller()
+	if err != nil {
+		return err
+	}
+	c.poller = poller
+	c.ids = map[uint64]int32{}
+	base := perf.Attr{
+		CallGraph:    o.CallGraph,
+		MaxStack:     maxStack,
+		Inherit:      o.PID != 0 || child != nil,
+		EnableOnExec: child != nil,
+		Disabled:     true,
+	}
+	for _, tid := range tids {
+		if tid > 0 {
+			c.tracked[uint32(tid)] = 0
+		}
+	}
+	for qi, cpu := range c.cpus {
+		owner := -1
+		for ti, tid := range tids {
+			d := base
+			d.Type, d.Config, d.Task = unix.PERF_TYPE_SOFTWARE, unix.PERF_COUNT_SW_DUMMY, true
+			d.Mmap = o.CallGraph
+			d.CallGraph = false
+			d.CgroupRecords = c.cg != nil && c.cg.perSample
+			if owner < 0 {
+				// A quarter: fewer wakeups (each costs the runtime a burst
+				// of scheduler activity) while three quarters of the ring
+				// absorb the reader's scheduling delay.
+				d.WakeupBytes = uint32(ringBytes / 4)
+			}
+			fd, err := perf.Open(&d, tid, cpu)
+			if err != nil {
+				if errors.Is(err, unix.ESRCH) && o.PID != 0 {
+					continue // thread exited meanwhile
+				}
+				return openError("dummy event", cpu, err)
+			}
+			c.fds = append(c.fds, fd)
+			if err := c.register(fd, -1); err != nil {
+				return err
+			}
+			if owner < 0 {
+				owner = fd
+				ring, err := perf.NewRing(fd, ringBytes)
+				if err != nil {
+					return mmapError(cpu, ringBytes, len(c.cpus), err)
+				}
+				c.rings = append(c.rings, ring)
+				c.qs = append(c.qs, &cpuQueue{sorted: true})
+				c.cpuOf = append(c.cpuOf, uint32(cpu))
+				if err := poller.Add(fd, int32(qi)); err != nil {
+					return err
+				}
+			} else if err := perf.SetOutput(fd, owner); err != nil {
+				return fmt.Errorf("redirect dummy event on CPU %d: %w", cpu, err)
+			}
+			for si, s := range c.sources {
+				a := s.attr
+				a.CallGraph, a.MaxStack = base.CallGraph, base.MaxStack
+				a.Inherit, a.EnableOnExec, a.Disabled = base.Inherit, base.EnableOnExec, true
+				pid := tid
+				if s.wide {
+					if ti > 0 {
+						continue // once per CPU
+					}
+					pid, a.Inherit, a.EnableOnExec = -1, false, false
+				}
+				fds, err := c.openSource(&a, pid, cpu)
+				if err != nil {
+					if errors.Is(err, unix.ESRCH) && o.PID != 0 {
+						break
+					}
+					return openError(s.desc.Name, cpu, err)
+				}
+				for _, fd := range fds {
+					c.fds = append(c.fds, fd)
+					if err := perf.SetOutput(fd, owner); err != nil {
+						return fmt.Errorf("%s: redirect into the CPU %d ring: %w", s.desc.Name, cpu, err)
+					}
+					if s.filter {
+						before := ""
+						if r.fs != nil {
+							before = r.fs.ErrorLog()
+						}
+						if err := perf.SetFilter(fd, o.Filter); err != nil {
+							return filterError(o.Filter, s, err, r, before)
+						}
+					}
+					if err := c.register(fd, int32(si)); err != nil {
+						return err
+					}
+					c.srcFDs = append(c.srcFDs, srcFD{fd: fd, src: int32(si), q: qi})
+					if s.wide {
+						c.wideFDs = append(c.wideFDs, fd)
+					}
+				}
+			}
+		}
+		if owner < 0 {
+			return fmt.Errorf("process %d has exited", o.PID)
+		}
+	}
+	c.merge.qs = c.qs
+	c.buildDense()
+	c.recvCPU = make([][]uint64, len(c.sources))
+	c.filteredCPU = make([][]uint64, len(c.sources))
+	c.weightCPU = make([][]uint64, len(c.sources))
+	c.counted = make([]bool, len(c.sources))
+	for i := range c.recvCPU {
+		c.recvCPU[i] = make([]uint64, len(c.qs))
+		c.filteredCPU[i] = make([]uint64, len(c.qs))
+		c.weightCPU[i] = make([]uint64, len(c.qs))
+		c.counted[i] = countedTracepoint(c.sources[i].desc.Name)
+	}
+	c.lostCPU = make([]uint64, len(c.qs))
+	return nil
+}
+
+func (c *capture) closeEvents() {
+	for _, r := range c.rings {
+		r.Close()
+	}
+	c.rings = nil
+	for _, fd := range c.fds {
+		unix.Close(fd)
+	}
+	c.fds = nil
+	if c.poller != nil {
+		c.poller.Close()
+		c.poller = nil
+	}
+	if c.file != nil {
+		c.file.Close()
+		c.file = nil
+	}
+}
+
+// filterError explains a filter the kernel refused: its error_log entry
+// when it wrote one, else the fields the event has.
+func filterError(filter string, s *source, err error, r *resolver, before string) error {
+	msg := fmt.Sprintf("filter %q rejected by the kernel for %s: %v", filter, s.desc.Name, err)
+	if r.fs != nil {
+		if after := r.fs.ErrorLog(); after != before && after != "" {
+			return &UsageError{msg + "\n" + after}
+		}
+	}
+	if s.layout != nil {
+		names := make([]string, 0, len(s.layout.fields))
+		for f := range s.layout.fields {
+			names = append(names, f)
+		}
+		slices.Sort(names)
+		msg += fmt.Sprintf(" (check the operators and value types; %s has fields %s)", s.desc.Name, strings.Join(names, ", "))
+	}
+	return &UsageError{msg}
+}

@@ -1,0 +1,97 @@
+//go:build linux
+
+package record
+
+import (
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kpcap/kpcap/format"
+	"golang.org/x/sys/unix"
+)
+
+// createOutput opens the file (the set's first, when rotating) and writes
+// the header frame.
+func (c *capture) createOutput() error {
+	o := c.opts
+	c.sizeCheck = sizeCheckEvery
+	if o.sink != nil {
+		c.out = o.sink
+		return nil
+	}
+	if o.snapshots() {
+		return c.newFlightRecorder()
+	}
+	if o.rotates() {
+		start := monotonicNS()
+		c.rot = c.newRotation(start)
+		return c.openFile(format.SetFileName(o.Output, 1), c.rot.info(start))
+	}
+	return c.openFile(o.Output, nil)
+}
+
+// Version is stored in the files kpcap writes; the CLI may override it.
+var Version = "0.1.0"
+
+func (c *capture) targets() string {
+	o := c.opts
+	var t string
+	switch {
+	case len(o.Command) > 0:
+		t = "command " + strings.Join(o.Command, " ")
+	case o.PID != 0:
+		t = "pid " + strconv.Itoa(o.PID)
+	case c.cg != nil:
+		t = c.cg.describe()
+	default:
+		t = "system-wide"
+	}
+	if len(o.CPUs) > 0 {
+		t += ", cpus " + FormatCPUList(c.cpus)
+	}
+	return t
+}
+
+func hostInfo() format.Host {
+	var u unix.Utsname
+	unix.Uname(&u)
+	wall := time.Now().UnixNano()
+	mono := monotonicNS()
+	h := format.Host{
+		Kernel:       unix.ByteSliceToString(u.Release[:]),
+		Version:      unix.ByteSliceToString(u.Version[:]),
+		Machine:      unix.ByteSliceToString(u.Machine[:]),
+		OS:           "linux",
+		CPUs:         runtime.NumCPU(),
+		PageSize:     os.Getpagesize(),
+		WallOffsetNS: wall - int64(mono),
+	}
+	h.Hostname, _ = os.Hostname()
+	if h.Hostname == "" {
+		h.Hostname = unix.ByteSliceToString(u.Nodename[:])
+	}
+	return h
+}
+
+// finish writes symbols and statistics and closes the (last) file.
+func (c *capture) finish() error {
+	if c.out == nil {
+		return nil
+	}
+	var serr error
+	if c.snap != nil && c.snap.pending != "" {
+		// A trigger's --after delay outlived the recording: write it now.
+		why := c.snap.pending
+		c.snap.pending = ""
+		serr = c.writeSnapshot(why)
+	}
+	_, err := c.closeFile(max(c.lastNS, monotonicNS()), true)
+	if serr != nil {
+		return serr
+	}
+	c.closed = true
+	return err
+}

@@ -1,0 +1,255 @@
+//go:build linux
+
+package record
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/kpcap/kpcap/format"
+	"github.com/kpcap/kpcap/record/internal/perf"
+)
+
+// slowReleaseEvents is the number of perf events above which closing them
+// takes long enough (seconds) to be announced.
+var slowReleaseEvents = 200
+
+// Run records until ctx is cancelled, the duration elapses, the traced
+// command or process exits, or opts.Force is closed. The file is finalized
+// and every dynamic probe removed on all of these paths.
+func Run(ctx context.Context, opts Options) (res *Result, err error) {
+	o := &opts
+	if o.Output == "" {
+		o.Output = DefaultOutput
+	}
+	if o.PID != 0 && len(o.Command) > 0 {
+		return nil, &UsageError{"--pid and a command cannot be combined"}
+	}
+	if o.PID < 0 {
+		return nil, &UsageError{fmt.Sprintf("bad --pid %d", o.PID)}
+	}
+	if len(o.Cgroups) > 0 && (o.PID != 0 || len(o.Command) > 0) {
+		return nil, &UsageError{"--cgroup cannot be combined with --pid or a command"}
+	}
+	gc := tuneGC(recordMemLimit)
+	defer gc.restore()
+	o.gc = gc
+	res = &Result{Output: o.Output, ExitCode: -1}
+	notice := func(s string) {
+		res.Notices = append(res.Notices, s)
+		if o.Notice != nil {
+			o.Notice(s)
+		}
+	}
+	cpus, err := selectCPUs(o.CPUs)
+	if err != nil {
+		return nil, err
+	}
+	var plain []string
+	var usdts []*usdtDef
+	var globs []string
+	for _, def := range o.Probes {
+		if _, _, _, ok := splitProbeGlob(def); ok {
+			globs = append(globs, def)
+			continue
+		}
+		if !isUSDT(def) {
+			plain = append(plain, def)
+			continue
+		}
+		d, err := parseUSDT(def)
+		if err != nil {
+			return nil, err
+		}
+		usdts = append(usdts, d)
+	}
+	probes, err := parseProbes(plain)
+	if err != nil {
+		return nil, err
+	}
+	r := &resolver{notice: notice, names: map[string]bool{}, inherit: o.PID != 0 || len(o.Command) > 0}
+	defer func() {
+		if cerr := r.cleanup(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	if fs, ferr := r.tracefs(); ferr == nil {
+		removed, serr := fs.SweepStale()
+		if len(removed) > 0 {
+			notice(fmt.Sprintf("removed %d probe(s) left by dead kpcap processes: %s", len(removed), strings.Join(removed, ", ")))
+		}
+		if serr != nil {
+			notice(fmt.Sprintf("could not remove every stale kpcap probe: %v", serr))
+		}
+	}
+	if len(o.Events) == 0 && len(o.Probes) == 0 {
+		if err := r.addEvents(DefaultEvents, true); err != nil {
+			return nil, err
+		}
+		if r.kprobesAvailable() {
+			dp, err := parseProbes(DefaultProbes)
+			if err != nil {
+				// No BTF (or no do_sys_openat2 in it): the same fields by register.
+				if dp, err = parseProbes(DefaultProbesNoBTF); err != nil {
+					return nil, err
+				}
+			}
+			for _, p := range dp {
+				if err := r.addProbe(p); err != nil {
+					notice(fmt.Sprintf("skipping default probe %s: %v", p.Name(), err))
+				}
+			}
+		} else {
+			notice("kprobes unavailable (kernel built without CONFIG_KPROBES / CONFIG_KPROBE_EVENTS): skipping the default kprobes:openat2 probes")
+		}
+		if len(r.sources) == 0 {
+			return nil, errors.New("none of the default events exist on this kernel: give -e or -p")
+		}
+	} else {
+		if err := r.addEvents(o.Events, false); err != nil {
+			return nil, err
+		}
+		for _, p := range probes {
+			if err := r.addProbe(p); err != nil {
+				return nil, err
+			}
+		}
+		for _, d := range usdts {
+			if err := r.addUSDT(d, o.PID); err != nil {
+				return nil, err
+			}
+		}
+		if err := r.addGlobs(globs, o.MaxProbes); err != nil {
+			return nil, err
+		}
+	}
+	return runSources(ctx, o, r, res, cpus)
+}
+
+// runSources records the resolved sources of r into o.Output.
+func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus []int) (*Result, error) {
+	var err error
+	if o.Filter != "" {
+		fields := filterFields(o.Filter)
+		n := 0
+		for _, s := range r.sources {
+			if filterApplies(fields, s.layout) {
+				s.filter, s.desc.Filter = true, o.Filter
+				n++
+			}
+		}
+		if n == 0 {
+			return nil, &UsageError{fmt.Sprintf("filter %q uses fields (%s) that no event source has", o.Filter, strings.Join(fields, ", "))}
+		}
+	}
+
+	if o.PID != 0 || len(o.Command) > 0 {
+		for _, s := range r.sources {
+			s.wide = s.desc.Kind == format.KindTracepoint && perTaskBlind[s.desc.Name]
+		}
+	}
+	c := &capture{opts: o, sources: r.sources, cpus: cpus, comms: map[uint32]taskComm{}, resolver: r, tracked: map[uint32]uint64{}, trackTasks: o.PID != 0 || len(o.Command) > 0, res: res}
+	c.drop = make([]uint64, len(c.sources))
+	defer c.closeEvents() // before r.cleanup: probes in use cannot be deleted
+	if len(o.Cgroups) > 0 {
+		if c.cg, err = resolveCgroups(o.Cgroups); err != nil {
+			return nil, err
+		}
+		defer c.cg.close()
+		if c.cg.perSample = probeCgroupSampling(cpus[0]); !c.cg.perSample && o.Notice != nil {
+			o.Notice("this kernel does not record each sample's cgroup (PERF_SAMPLE_CGROUP needs Linux 5.7+): events are restricted to the cgroups, but the file cannot tell them apart (no --by cgroup)")
+		}
+	}
+
+	var child *childProc
+	if len(o.Command) > 0 {
+		child, err = startChild(o.Command)
+		if err != nil {
+			return nil, err
+		}
+		defer child.abort()
+	}
+	if err := c.open(r, child); err != nil {
+		return nil, err
+	}
+	if err := c.setupTriggers(); err != nil {
+		return nil, err
+	}
+	if err := c.createOutput(); err != nil {
+		return nil, err
+	}
+	if o.CallGraph {
+		c.syms = newSymbolizer()
+		c.syms.cacheKallsyms = o.rotates()
+	}
+	c.startNS = monotonicNS()
+	c.lastNS = c.startNS
+	if len(o.Command) == 0 {
+		c.initialComms(o.PID)
+	}
+	enable := c.fds
+	if child != nil {
+		enable = c.wideFDs // enable_on_exec does the others
+	}
+	for _, fd := range enable {
+		if err := perf.Enable(fd); err != nil {
+			c.err = fmt.Errorf("enable events: %w", err)
+			break
+		}
+	}
+	if c.err == nil && o.Ready != nil {
+		o.Ready()
+	}
+	if c.err == nil && o.Started != nil {
+		o.Started(StartInfo{Sources: len(c.sources), CPUs: len(c.cpus), Events: len(c.fds), Output: cmp.Or(c.path, o.Output)})
+	}
+	if c.err == nil && child != nil {
+		c.err = child.release()
+	}
+	if c.err == nil {
+		c.loop(ctx, child)
+	}
+	for _, fd := range c.fds { // already done unless the loop failed
+		perf.Disable(fd)
+	}
+	if child != nil {
+		res.ExitCode = child.exitCode()
+	}
+	if c.err == nil {
+		c.err = c.account()
+	}
+	cerr := c.finish()
+	if cerr == nil && len(c.fds) > slowReleaseEvents && o.Notice != nil {
+		// Closing each tracepoint event waits for the kernel to unregister
+		// it (tens of ms each): say the file is safe meanwhile. Not a
+		// Result notice: it is about this moment only.
+		o.Notice(fmt.Sprintf("trace finalized; releasing %d kernel events...", len(c.fds)))
+	}
+	res.Stats = c.stats()
+	if res.Late > 0 {
+		msg := fmt.Sprintf("%d records arrived more than %v late and are slightly out of time order", res.Late, lagWindow)
+		res.Notices = append(res.Notices, msg)
+		if o.Notice != nil {
+			o.Notice(msg)
+		}
+	}
+	if c.rot != nil {
+		res.SetID, res.Files = c.rot.id, c.files()
+	}
+	if c.snap != nil {
+		res.SetID, res.Files = c.snap.id, c.snap.files
+		res.SnapshotMemory, res.Skipped = c.snap.ring.peak, c.snap.skipped
+	}
+	res.Usage = SelfUsage()
+	res.Sources = make([]format.Source, len(c.sources))
+	for i, s := range c.sources {
+		res.Sources[i] = s.desc
+	}
+	if c.err != nil {
+		return res, c.err
+	}
+	return res, cerr
+}
