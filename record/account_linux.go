@@ -10,10 +10,45 @@ import (
 	"github.com/kpcap/kpcap/record/internal/perf"
 )
 
+// counters are the capture's counts: per source and per ring (queue).
+type counters struct {
+	drop    []uint64   // per source
+	recvCPU [][]uint64 // [source][queue] samples written
+	// weightCPU sums the periods of the samples written or filtered out,
+	// [source][queue]: what the counters count (see account).
+	weightCPU   [][]uint64
+	filteredCPU [][]uint64 // [source][queue] wide samples of other tasks
+	counted     []bool     // per source: a tracepoint passing a count (__perf_count)
+	lostCPU     []uint64   // [queue] ring loss the kernel reported
+	lostTotal   uint64
+	unmatched   uint64
+	records     uint64
+	late        uint64 // records older than one already written (beyond the lag window)
+	malformed   uint64 // chunks with a corrupt record (never expected)
+	emittedNS   uint64 // the newest record written
+	startNS     uint64
+	lastNS      uint64 // the newest sample written
+}
+
+// perQueue makes the per-source, per-queue counts once the rings are open.
+func (k *counters) perQueue(sources []*source, queues int) {
+	k.recvCPU = make([][]uint64, len(sources))
+	k.filteredCPU = make([][]uint64, len(sources))
+	k.weightCPU = make([][]uint64, len(sources))
+	k.counted = make([]bool, len(sources))
+	for i := range k.recvCPU {
+		k.recvCPU[i] = make([]uint64, queues)
+		k.filteredCPU[i] = make([]uint64, queues)
+		k.weightCPU[i] = make([]uint64, queues)
+		k.counted[i] = countedTracepoint(sources[i].desc.Name)
+	}
+	k.lostCPU = make([]uint64, queues)
+}
+
 // received returns the samples of source i written so far.
-func (c *capture) received(i int) uint64 {
+func (k *counters) received(i int) uint64 {
 	var n uint64
-	for _, v := range c.recvCPU[i] {
+	for _, v := range k.recvCPU[i] {
 		n += v
 	}
 	return n

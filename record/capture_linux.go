@@ -4,7 +4,6 @@ package record
 
 import (
 	"errors"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -32,67 +31,28 @@ var monoStart, monoBase = func() (time.Time, uint64) {
 	return t, uint64(a.Nano()+b.Nano()) / 2
 }()
 
-// capture is one running recording.
+// capture is one running recording. Its parts live beside the code that
+// owns them: perfEvents (events_linux.go), eventIDs (eventids_linux.go),
+// chunkMemory (chunks_linux.go), counters (account_linux.go),
+// trackedTasks (tracked_linux.go) and output (output_linux.go).
 type capture struct {
+	perfEvents
+	eventIDs
+	chunkMemory
+	counters
+	trackedTasks
+	output
+
 	opts    *Options
 	sources []*source
 	cpus    []int
-	rings   []*perf.Ring // one per CPU, index = queue index
-	qs      []*cpuQueue
-	cpuOf   []uint32 // queue index -> cpu
-	fds     []int    // every event fd, ring owners included
-	poller  *perf.Poller
+	qs      []*cpuQueue // one per ring, index = queue index
 	merge   merger
-	out     sink
-	file    *os.File
-	w       *format.Writer // out, unless a test replaced it
-	path    string         // the file being written
 	res     *Result
-
-	// rotation, when the recording is a set of files (nil until the
-	// first rotation otherwise)
-	rot       *rotation
-	sizeCheck int         // samples until the next size check
-	stopReq   atomic.Bool // a limit (MaxSize) asks the reader to stop
-	snap      *snapshotState
-	trig      *triggers
-	closed    bool // finish closed the last file
-
-	// id -> source index; -1 for the per-CPU dummy events
-	ids      map[uint64]int32
-	denseIDs []int32 // ids[minID+i], -2 for none; used when ids are compact
-	minID    uint64
-
-	drop    []uint64   // per source
-	recvCPU [][]uint64 // [source][queue] samples written
-	// weightCPU sums the periods of the samples written or filtered out,
-	// [source][queue]: what the counters count (see account).
-	weightCPU [][]uint64
-	counted   []bool   // per source: a tracepoint passing a count (__perf_count)
-	lostCPU   []uint64 // [queue] ring loss the kernel reported
-	srcFDs    []srcFD
-	lostTotal uint64
-	unmatched uint64
-	records   uint64
-	late      uint64 // records older than one already written (beyond the lag window)
-	emittedNS uint64
-	startNS   uint64
-	lastNS    uint64
+	snap    *snapshotState
+	trig    *triggers
 
 	resolver *resolver
-
-	// chunks between the reader and the writer
-	pool       chunkPool
-	inflight   atomic.Int64 // bytes of chunk memory in use or pooled
-	chunkBytes int          // size of the large chunks
-	memCap     int64
-	malformed  uint64 // chunks with a corrupt record (never expected)
-
-	// tasks traced with --pid or a command, for the wide sources
-	tracked     map[uint32]uint64 // tid -> exit time (0: alive)
-	trackTasks  bool
-	filteredCPU [][]uint64 // [source][queue] wide samples of other tasks
-	wideFDs     []int
 
 	sample format.Sample
 	psamp  perf.Sample

@@ -2,36 +2,68 @@
 
 package record
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/kpcap/kpcap/record/internal/perf"
+)
 
 // smallChunk is the size of the chunks for rings with little pending
 // data, so that quiet rings do not pin large chunks against the memory cap.
 const smallChunk = 16 << 10
 
+// chunkMemory is the memory of copied ring data between the reader and the
+// writer: chunks of two sizes, pooled, under a cap.
+type chunkMemory struct {
+	pool       chunkPool
+	inflight   atomic.Int64 // bytes of chunk memory in use or pooled
+	chunkBytes int          // size of the large chunks
+	memCap     int64
+}
+
+// size sets the memory cap (memCap, if set, overrides it) and the large
+// chunk size for these rings.
+func (m *chunkMemory) size(rings []*perf.Ring, memCap int64) {
+	ringTotal := 0
+	for _, r := range rings {
+		ringTotal += r.Size()
+	}
+	m.memCap = int64(max(4*ringTotal, 64<<20))
+	if memCap > 0 {
+		m.memCap = memCap
+	}
+	// Chunks have one fixed size and are all pooled: fresh memory would
+	// cost a page fault per 4 KiB copied. A quarter ring (the wakeup
+	// watermark) holds what a busy ring gathers between two passes, so that
+	// a read is rarely cut short (which costs a walk over its records).
+	m.chunkBytes = min(max(ringTotal/len(rings)/4, smallChunk), 4<<20)
+}
+
 // getChunk returns a pooled chunk, a new one, or nil when chunk memory
 // (in use or pooled) has reached memCap and overCap is false. Chunks are pooled rather than
 // left to the GC: fresh memory costs a page fault per 4 KiB copied.
-func (c *capture) getChunk(pending int, overCap bool) *chunk {
-	large, size := true, c.chunkBytes
+func (m *chunkMemory) getChunk(pending int, overCap bool) *chunk {
+	large, size := true, m.chunkBytes
 	if pending <= smallChunk {
 		large, size = false, smallChunk
 	}
-	if ch := c.pool.get(large); ch != nil {
+	if ch := m.pool.get(large); ch != nil {
 		return ch
 	}
-	if c.inflight.Load() >= c.memCap && !overCap {
+	if m.inflight.Load() >= m.memCap && !overCap {
 		// Pooled chunks of the other size count against the cap too.
-		return c.pool.get(!large)
+		return m.pool.get(!large)
 	}
-	c.inflight.Add(int64(size))
+	m.inflight.Add(int64(size))
 	return &chunk{data: make([]byte, 0, size)}
 }
 
 // release recycles a chunk whose records are all written (it stays
 // counted in inflight).
-func (c *capture) release(ch *chunk) {
+func (m *chunkMemory) release(ch *chunk) {
 	ch.live = 0
-	c.pool.put(ch, cap(ch.data) >= c.chunkBytes)
+	m.pool.put(ch, cap(ch.data) >= m.chunkBytes)
 }
 
 // chunkPool holds the chunks free for reuse, large and small. It hands out

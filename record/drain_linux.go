@@ -69,19 +69,7 @@ func (c *capture) loop(ctx context.Context, child *childProc) {
 			}
 		}()
 	}
-	ringTotal := 0
-	for _, r := range c.rings {
-		ringTotal += r.Size()
-	}
-	c.memCap = int64(max(4*ringTotal, 64<<20))
-	if o.memCap > 0 {
-		c.memCap = o.memCap
-	}
-	// Chunks have one fixed size and are all pooled: fresh memory would
-	// cost a page fault per 4 KiB copied. A quarter ring (the wakeup
-	// watermark) holds what a busy ring gathers between two passes, so that
-	// a read is rarely cut short (which costs a walk over its records).
-	c.chunkBytes = min(max(ringTotal/len(c.rings)/4, smallChunk), 4<<20)
+	c.chunkMemory.size(c.rings, o.memCap)
 	items := make(chan item, 1024)
 	readerDone := make(chan error, 1)
 	go func() { readerDone <- c.reader(&stop, items, quit) }()

@@ -42,13 +42,13 @@ func BenchmarkDrainOpenat(b *testing.B) {
 		b.Fatal(err)
 	}
 	c := &capture{
-		opts:    &Options{},
-		sources: srcs,
-		out:     w,
-		ids:     map[uint64]int32{77: 0, 78: 1},
-		recvCPU: [][]uint64{make([]uint64, 2), make([]uint64, 2)},
-		qs:      []*cpuQueue{{sorted: true}, {sorted: true}},
-		cpuOf:   []uint32{0, 1},
+		opts:       &Options{},
+		sources:    srcs,
+		output:     output{out: w},
+		eventIDs:   eventIDs{ids: map[uint64]int32{77: 0, 78: 1}},
+		counters:   counters{recvCPU: [][]uint64{make([]uint64, 2), make([]uint64, 2)}},
+		qs:         []*cpuQueue{{sorted: true}, {sorted: true}},
+		perfEvents: perfEvents{cpuOf: []uint32{0, 1}},
 	}
 	c.merge.qs = c.qs
 	c.buildDense()

@@ -4,44 +4,52 @@ package record
 
 import "github.com/kpcap/kpcap/record/internal/perf"
 
-func (c *capture) register(fd int, src int32) error {
+// eventIDs maps the perf event id in each sample to its source.
+type eventIDs struct {
+	ids   map[uint64]int32 // id -> source index; -1 for the per-CPU dummy events
+	dense []int32          // ids[minID+i], -2 for none; used when ids are compact
+	minID uint64
+}
+
+// register records that the event fd belongs to source sre.
+func (e *eventIDs) register(fd int, src int32) error {
 	id, err := perf.ID(fd)
 	if err != nil {
 		return err
 	}
-	c.ids[id] = src
+	e.ids[id] = src
 	return nil
 }
 
 // buildDense turns the id map into a slice when the ids are close together
 // (they are handed out sequentially), sparing a map lookup per sample.
-func (c *capture) buildDense() {
+func (e *eventIDs) buildDense() {
 	lo, hi := ^uint64(0), uint64(0)
-	for id := range c.ids {
+	for id := range e.ids {
 		lo, hi = min(lo, id), max(hi, id)
 	}
-	if len(c.ids) == 0 || hi-lo > 1<<16 {
+	if len(e.ids) == 0 || hi-lo > 1<<16 {
 		return
 	}
-	c.minID = lo
-	c.denseIDs = make([]int32, hi-lo+1)
-	for i := range c.denseIDs {
-		c.denseIDs[i] = -2
+	e.minID = lo
+	e.dense = make([]int32, hi-lo+1)
+	for i := range e.dense {
+		e.dense[i] = -2
 	}
-	for id, s := range c.ids {
-		c.denseIDs[id-lo] = s
+	for id, s := range e.ids {
+		e.dense[id-lo] = s
 	}
 }
 
 // sourceOf maps a sample id to its source: -1 dummy, -2 unknown.
-func (c *capture) sourceOf(id uint64) int32 {
-	if c.denseIDs != nil {
-		if i := id - c.minID; i < uint64(len(c.denseIDs)) {
-			return c.denseIDs[i]
+func (e *eventIDs) sourceOf(id uint64) int32 {
+	if e.dense != nil {
+		if i := id - e.minID; i < uint64(len(e.dense)) {
+			return e.dense[i]
 		}
 		return -2
 	}
-	if s, ok := c.ids[id]; ok {
+	if s, ok := e.ids[id]; ok {
 		return s
 	}
 	return -2

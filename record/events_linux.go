@@ -15,6 +15,16 @@ import (
 // maxStack caps callchain depth.
 const maxStack = 127
 
+// perfEvents are the capture's open perf events and their rings.
+type perfEvents struct {
+	rings   []*perf.Ring // one per CPU, index = queue index
+	cpuOf   []uint32     // queue index -> cpu
+	fds     []int        // every event fd, ring owners included
+	srcFDs  []srcFD      // the sources' events, for their counters
+	wideFDs []int        // the wide sources' events, enabled before a command execs
+	poller  *perf.Poller
+}
+
 // srcFD is one source's event on one CPU (or one thread on one CPU).
 type srcFD struct {
 	fd  int
@@ -151,17 +161,7 @@ func (c *capture) open(r *resolver, child *childProc) error {
 	}
 	c.merge.qs = c.qs
 	c.buildDense()
-	c.recvCPU = make([][]uint64, len(c.sources))
-	c.filteredCPU = make([][]uint64, len(c.sources))
-	c.weightCPU = make([][]uint64, len(c.sources))
-	c.counted = make([]bool, len(c.sources))
-	for i := range c.recvCPU {
-		c.recvCPU[i] = make([]uint64, len(c.qs))
-		c.filteredCPU[i] = make([]uint64, len(c.qs))
-		c.weightCPU[i] = make([]uint64, len(c.qs))
-		c.counted[i] = countedTracepoint(c.sources[i].desc.Name)
-	}
-	c.lostCPU = make([]uint64, len(c.qs))
+	c.counters.perQueue(c.sources, len(c.qs))
 	return nil
 }
 

@@ -37,7 +37,7 @@ func recordWhile(t testing.TB, opts Options, direct []*source, work func()) (*Re
 		opts.Output = filepath.Join(t.TempDir(), "t.pcapng.zst")
 	}
 	ready := make(chan struct{})
-	opts.Ready = func() { close(ready) }
+	opts.Started = func(StartInfo) { close(ready) }
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	type ret struct {

@@ -143,10 +143,10 @@ func recordCounted(t *testing.T, spec captureSpec) *counted {
 		o.sink = spec.wrap(w)
 	}
 	ready := make(chan struct{})
-	caller := o.Ready
-	o.Ready = func() {
+	caller := o.Started
+	o.Started = func(si StartInfo) {
 		if caller != nil {
-			caller()
+			caller(si)
 		}
 		close(ready)
 	}

@@ -71,10 +71,8 @@ type Options struct {
 	// Notice receives one-line informational messages (skipped default
 	// probes, swept stale probes). nil discards them.
 	Notice func(string)
-	// Ready, if set, is called once the events are enabled (for a command:
-	// just before it is allowed to exec).
-	Ready func()
-	// Started, if set, is called right after Ready with what is recorded.
+	// Started, if set, is called once the events are enabled (for a
+	// command: just before it is allowed to exec) with what is recorded.
 	Started func(StartInfo)
 	// Force, when closed, ends the capture at once: the rings are not
 	// drained further, the file is finalized with what has been written.

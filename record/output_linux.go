@@ -7,11 +7,28 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/kpcap/kpcap/format"
 	"golang.org/x/sys/unix"
 )
+
+// output is where the capture writes: the file, or the set of files when
+// rotating.
+type output struct {
+	out  sink
+	file *os.File
+	w    *format.Writer // out, unless a test replaced it
+	path string         // the file being written
+
+	// rotation, when the recording is a set of files (nil until the
+	// first rotation otherwise)
+	rot       *rotation
+	sizeCheck int         // samples until the next size check
+	stopReq   atomic.Bool // a limit (MaxSize) asks the reader to stop
+	closed    bool        // finish closed the last file
+}
 
 // createOutput opens the file (the set's first, when rotating) and writes
 // the header frame.

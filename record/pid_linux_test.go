@@ -42,9 +42,9 @@ func TestPIDTarget(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	res, err := runDirect(ctx, Options{
-		PID:    cmd.Process.Pid,
-		Output: out,
-		Ready:  func() { stdin.Write([]byte("go\n")) },
+		PID:     cmd.Process.Pid,
+		Output:  out,
+		Started: func(StartInfo) { stdin.Write([]byte("go\n")) },
 	}, tracepointSource(t, "syscalls", "sys_enter_getppid"), tracepointSource(t, "sched", "sched_process_exit"))
 	if err != nil {
 		t.Fatal(err)

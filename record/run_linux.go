@@ -151,7 +151,8 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 			s.wide = s.desc.Kind == format.KindTracepoint && perTaskBlind[s.desc.Name]
 		}
 	}
-	c := &capture{opts: o, sources: r.sources, cpus: cpus, comms: map[uint32]taskComm{}, resolver: r, tracked: map[uint32]uint64{}, trackTasks: o.PID != 0 || len(o.Command) > 0, res: res}
+	c := &capture{opts: o, sources: r.sources, cpus: cpus, comms: map[uint32]taskComm{}, resolver: r, res: res}
+	c.tracked, c.trackTasks = map[uint32]uint64{}, o.PID != 0 || len(o.Command) > 0
 	c.drop = make([]uint64, len(c.sources))
 	defer c.closeEvents() // before r.cleanup: probes in use cannot be deleted
 	if len(o.Cgroups) > 0 {
@@ -199,9 +200,6 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 			c.err = fmt.Errorf("enable events: %w", err)
 			break
 		}
-	}
-	if c.err == nil && o.Ready != nil {
-		o.Ready()
 	}
 	if c.err == nil && o.Started != nil {
 		o.Started(StartInfo{Sources: len(c.sources), CPUs: len(c.cpus), Events: len(c.fds), Output: cmp.Or(c.path, o.Output)})
