@@ -29,6 +29,7 @@ import (
 func parquetProps(sc *arrow.Schema, statsCols ...string) *parquet.WriterProperties {
 	opts := []parquet.WriterProperty{
 		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithDataPageSize(128 << 10),
 		parquet.WithMaxRowGroupLength(1 << 20),
 		parquet.WithDictionaryDefault(false),
 		// Min/max statistics cost a fifth of the write time on sparse
@@ -38,8 +39,11 @@ func parquetProps(sc *arrow.Schema, statsCols ...string) *parquet.WriterProperti
 	for _, c := range append([]string{ColTS, ColCPU, ColPID, ColTID}, statsCols...) {
 		opts = append(opts, parquet.WithStatsFor(c, true))
 	}
+	opts = append(opts, parquet.WithEncodingFor(ColTS, parquet.Encodings.DeltaBinaryPacked))
 	for _, f := range sc.Fields() {
 		switch f.Type.ID() {
+		case arrow.TIMESTAMP:
+			opts = append(opts, parquet.WithEncodingFor(f.Name, parquet.Encodings.DeltaBinaryPacked))
 		case arrow.STRING, arrow.DICTIONARY:
 			opts = append(opts, parquet.WithDictionaryFor(f.Name, true))
 		}

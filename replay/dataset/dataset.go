@@ -175,7 +175,7 @@ func Export(dir, path string, o Options) (res Result, err error) {
 	if o.Workers <= 0 {
 		o.Workers = runtime.NumCPU()
 	}
-	r, err := replay.NewReader(f, replay.Options{Workers: o.Workers})
+	r, err := replay.NewReader(f, replay.Options{Workers: o.Workers, BatchSize: exportBatch})
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", path, err)
 	}
@@ -318,3 +318,9 @@ func writeAtomic(path string, b []byte) error {
 	}
 	return nil
 }
+
+// exportBatch is the reader's batch size for an export: small enough that
+// the reader hands frames on as decoded instead of copying small ones
+// together (an export needs no large batches: each source's writer
+// buffers its row group).
+const exportBatch = 16 << 10

@@ -13,6 +13,9 @@ import (
 // takeInt64 copies the rows idx of integer array a (all rows when idx is
 // nil) widened to int64; uint64 values keep their bit pattern.
 func takeInt64(a arrow.Array, idx []int32) (arrow.Array, error) {
+	if idx == nil && sameLayout(a.DataType(), i64) {
+		return take(a, i64, nil)
+	}
 	n := a.Len()
 	if idx != nil {
 		n = len(idx)
@@ -69,6 +72,15 @@ func take(a arrow.Array, dt arrow.DataType, idx []int32) (arrow.Array, error) {
 		n = len(idx)
 	}
 	d := a.Data()
+	if idx == nil && sameLayout(a.DataType(), dt) {
+		// Every row, same physical layout: share the buffers.
+		if dict, ok := a.(*array.Dictionary); ok {
+			return array.NewDictionaryArray(dt, dict.Indices(), dict.Dictionary()), nil
+		}
+		nd := array.NewData(dt, n, d.Buffers(), nil, d.NullN(), d.Offset())
+		defer nd.Release()
+		return array.MakeFromData(nd), nil
+	}
 	valid, nulls := takeValidity(a, idx, n)
 	switch a := a.(type) {
 	case *array.Dictionary:
@@ -200,3 +212,19 @@ func i32Bytes(v []int32) []byte  { return asBytes(v) }
 func u16Bytes(v []uint16) []byte { return asBytes(v) }
 func u32Bytes(v []uint32) []byte { return asBytes(v) }
 func u64Bytes(v []uint64) []byte { return asBytes(v) }
+
+// sameLayout reports whether arrays of type from are valid arrays of type
+// to as they are: the same type, integers of one width (uint64 time as
+// int64), or dictionaries with such indices.
+func sameLayout(from, to arrow.DataType) bool {
+	if arrow.TypeEqual(from, to) {
+		return true
+	}
+	if fd, ok := from.(*arrow.DictionaryType); ok {
+		td, ok := to.(*arrow.DictionaryType)
+		return ok && arrow.TypeEqual(fd.ValueType, td.ValueType) && sameLayout(fd.IndexType, td.IndexType)
+	}
+	fw, ok1 := from.(arrow.FixedWidthDataType)
+	tw, ok2 := to.(arrow.FixedWidthDataType)
+	return ok1 && ok2 && arrow.IsInteger(from.ID()) && arrow.IsInteger(to.ID()) && fw.BitWidth() == tw.BitWidth()
+}
