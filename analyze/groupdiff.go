@@ -20,7 +20,13 @@ type GroupDiff struct {
 	Alpha     float64         `json:"alpha"`
 	Test      string          `json:"test"`
 	Functions []FuncGroupDiff `json:"functions"`
-	Warnings  []string        `json:"warnings,omitempty"`
+	// Sources compare events per second of each source, and Stacks the
+	// shares of the call stacks that changed most, both over per-host
+	// values with the same test (set when the groups were collected with
+	// AddAnalysis).
+	Sources  []SourceGroupDiff `json:"sources,omitempty"`
+	Stacks   []StackGroupDiff  `json:"stacks,omitempty"`
+	Warnings []string          `json:"warnings,omitempty"`
 }
 
 // GroupInfo describes one side of a group comparison.
@@ -91,6 +97,8 @@ type GroupCollector struct {
 	info    GroupInfo
 	kernels map[string]bool
 	warn    []string
+	// sources and stacks are set by AddAnalysis.
+	sources, stacks *hostCounts
 }
 
 type hostFunc struct {
@@ -198,8 +206,10 @@ func (g *GroupCollector) side(name string) (GroupSide, []string, []uint64, []flo
 	return s, hosts, med, rate
 }
 
-// CompareGroups compares group A (before) with B (after).
-func CompareGroups(a, b *GroupCollector, alpha float64) *GroupDiff {
+// CompareGroups compares group A (before) with B (after): latency per
+// function, and when collected with AddAnalysis events per source and the
+// topStacks stacks whose share changed most.
+func CompareGroups(a, b *GroupCollector, alpha float64, topStacks int) *GroupDiff {
 	if alpha <= 0 {
 		alpha = 0.01
 	}
@@ -247,6 +257,10 @@ func CompareGroups(a, b *GroupCollector, alpha float64) *GroupDiff {
 			fd.Drivers = fd.Drivers[:min(5, len(fd.Drivers))]
 		}
 		d.Functions = append(d.Functions, fd)
+	}
+	if a.sources != nil || b.sources != nil {
+		compareSources(d, a, b, alpha)
+		compareStacks(d, a, b, alpha, topStacks)
 	}
 	return d
 }

@@ -49,6 +49,8 @@ func WriteGroupDiffText(w io.Writer, d *GroupDiff) error {
 		}
 		p("\n")
 	}
+	writeGroupSources(ew, d)
+	writeGroupStacks(ew, d)
 	if len(d.Warnings) > 0 {
 		p("\nWarnings:\n")
 		for _, wn := range d.Warnings {
@@ -56,4 +58,58 @@ func WriteGroupDiffText(w io.Writer, d *GroupDiff) error {
 		}
 	}
 	return ew.err
+}
+
+// writeGroupSources prints the per-source event rate comparison.
+func writeGroupSources(ew *errWriter, d *GroupDiff) {
+	if len(d.Sources) == 0 {
+		return
+	}
+	p := ew.printf
+	p("\nEvents per source (per-host events/s of trace, Mann-Whitney U across hosts; * = p <= %g):\n", d.Alpha)
+	tw := tabwriter.NewWriter(ew, 2, 8, 2, ' ', 0)
+	fmt.Fprintf(tw, "  SOURCE\tHOSTS A/B\tEVENTS A\tEVENTS B\tRATE A\tRATE B\tCHANGE\tp\t\tHOST SPREAD A (p25-p75)\tHOST SPREAD B\tB HOSTS OUTSIDE A\t\n")
+	star := map[bool]string{true: "*"}
+	for _, s := range d.Sources {
+		if s.OnlyIn != "" {
+			fmt.Fprintf(tw, "  %s\t%d/%d\t%d\t%d\tonly in %s\t\t\t\t\t\t\t\t\n", replay.EscapeControl(s.Name), s.A.Hosts, s.B.Hosts, s.A.Events, s.B.Events, strings.ToUpper(s.OnlyIn))
+			continue
+		}
+		fmt.Fprintf(tw, "  %s\t%d/%d\t%d\t%d\t%.1f/s\t%.1f/s\t%s\t%s\t%s\t%.1f-%.1f\t%.1f-%.1f\t%d/%d\t\n",
+			replay.EscapeControl(s.Name), s.A.Hosts, s.B.Hosts, s.A.Events, s.B.Events, s.A.HostMedian, s.B.HostMedian,
+			fmtPct(s.RateChangePct), fmtP(&s.PValue), star[s.Significant], s.A.HostP25, s.A.HostP75, s.B.HostP25, s.B.HostP75, s.OutsideA, s.B.Hosts)
+	}
+	tw.Flush()
+	for _, s := range d.Sources {
+		if !s.Significant || len(s.Drivers) == 0 {
+			continue
+		}
+		p("\n%s: B hosts furthest from A's median rate (%.1f/s):", replay.EscapeControl(s.Name), s.A.HostMedian)
+		for _, h := range s.Drivers {
+			p(" %s %d/s (%+.1f%%)", replay.EscapeControl(h.Host), h.Median, h.ChangePct)
+		}
+		p("\n")
+	}
+}
+
+// writeGroupStacks prints the stacks whose share changed most.
+func writeGroupStacks(ew *errWriter, d *GroupDiff) {
+	if len(d.Stacks) == 0 {
+		return
+	}
+	p := ew.printf
+	p("\nStacks whose share changed most (per-host share of the host's stacks, Mann-Whitney U across hosts; * = p <= %g):\n", d.Alpha)
+	star := map[bool]string{true: "*"}
+	for _, s := range d.Stacks {
+		p("  %+.2f points (host median %.2f%% -> %.2f%%; pooled %.2f%% -> %.2f%%; host spread A %.2f-%.2f%%, B %.2f-%.2f%%) p %s%s\n    %s\n",
+			s.DeltaPoints, s.HostMedianA, s.HostMedianB, s.ShareA, s.ShareB, s.HostP25A, s.HostP75A, s.HostP25B, s.HostP75B,
+			fmtP(&s.PValue), star[s.Significant], s.Stack)
+		if s.Significant && len(s.Drivers) > 0 {
+			p("    B hosts furthest from A's median share:")
+			for _, h := range s.Drivers {
+				p(" %s %+.2f points", replay.EscapeControl(h.Host), h.ChangePct)
+			}
+			p("\n")
+		}
+	}
 }

@@ -29,6 +29,10 @@ type Data struct {
 	// Timeline, when set, adds the zoomable timeline of lanes per CPU and
 	// thread; its strings are escaped already (analyze.EventTimeline).
 	Timeline *analyze.EventTimeline
+	// Fleet, when set, makes a report of many traces: a table of the
+	// groups and traces replaces the one trace's description, and Summary
+	// is Fleet.Total.
+	Fleet *analyze.FleetSummary
 }
 
 // Write renders d as HTML to w. Strings from the trace have their control
@@ -37,7 +41,7 @@ func Write(w io.Writer, d *Data) error {
 	d = &Data{Title: replay.EscapeControl(d.Title), Generated: d.Generated,
 		Summary: escapedCopy(d.Summary), Latency: escapedCopy(d.Latency),
 		// Flame frames are escaped as the profile is built (flame.CleanFrame).
-		Flame: d.Flame, Timeline: d.Timeline}
+		Flame: d.Flame, Timeline: d.Timeline, Fleet: escapedCopy(d.Fleet)}
 	var fg bytes.Buffer
 	if d.Flame != nil {
 		sub := fmt.Sprintf("%d events, %d without a stack; lost %d samples", d.Flame.Events, d.Flame.NoStack, d.Flame.Lost.Total)
@@ -72,9 +76,10 @@ func Write(w io.Writer, d *Data) error {
 	enc := json.NewEncoder(&js)
 	enc.SetEscapeHTML(true)
 	if err := enc.Encode(struct {
-		Summary *analyze.Summary `json:"summary"`
-		Latency *analyze.Latency `json:"latency"`
-	}{d.Summary, d.Latency}); err != nil {
+		Summary *analyze.Summary      `json:"summary"`
+		Latency *analyze.Latency      `json:"latency"`
+		Fleet   *analyze.FleetSummary `json:"fleet,omitempty"`
+	}{d.Summary, d.Latency, d.Fleet}); err != nil {
 		return fmt.Errorf("encode report data: %w", err)
 	}
 	raw := bytes.TrimSpace(js.Bytes())
@@ -214,7 +219,22 @@ details{margin:8px 0}#tl-wrap{width:100%;overflow:hidden}#tl-canvas{display:bloc
 <body>
 <h1>{{.D.Title}}</h1>
 <div class="muted">generated {{.D.Generated.UTC.Format "2006-01-02 15:04:05 MST"}} by kpcap analyze report</div>
+{{with .D.Fleet}}
+{{range .Warnings}}<div class="warn">{{.}}</div>{{end}}
+<h2>Traces</h2>
+<p>{{.Total.File}} on {{.Total.Host.Hostname}}; kernels {{.Total.Host.Kernel}}; {{.Total.Events}} events in {{ns .Total.DurationNS}} of trace;
+{{if .Total.Lost.Total}}<span class="lost">{{.Total.Lost.Total}} samples lost</span>{{else}}<span class="ok">0 samples lost</span>{{end}}.
+Rates below are per trace-second (durations add up over traces).</p>
+<table><tr><th>{{if .By}}{{.By}}{{else}}group{{end}}</th><th>Traces</th><th>Hosts</th><th>Kernels</th><th>Trace time</th><th>Events</th><th>Lost</th></tr>
+{{range .Groups}}<tr><td>{{.Key}}</td><td>{{.Traces}}</td><td>{{.Hosts}}</td><td>{{join .Kernels ", "}}</td><td>{{ns .DurationNS}}</td><td>{{.Events}}</td><td{{if .Lost}} class="lost"{{end}}>{{.Lost}}</td></tr>{{end}}
+</table>
+<details><summary>Every trace ({{len .Traces}})</summary>
+<table><tr><th>File</th><th>Host</th><th>Kernel</th><th>Arch</th><th>Span</th><th>Events</th><th>Lost</th></tr>
+{{range .Traces}}<tr><td>{{.File}}</td><td>{{.Host}}</td><td>{{.Kernel}}</td><td>{{.Arch}}</td><td>{{ns .DurationNS}}</td><td>{{.Events}}</td><td{{if .Lost}} class="lost"{{end}}>{{.Lost}}</td></tr>{{end}}
+</table></details>
+{{end}}
 {{with .S}}
+{{if not $.D.Fleet}}
 {{range .Warnings}}<div class="warn">{{.}}</div>{{end}}
 <h2>Trace</h2>
 <table class="kv">
@@ -230,6 +250,7 @@ details{margin:8px 0}#tl-wrap{width:100%;overflow:hidden}#tl-canvas{display:bloc
 <tr><td>Lost</td><td>{{if .Lost.Total}}<span class="lost">{{.Lost.Total}} samples lost</span> (ring loss records {{.Lost.RingLost}}, dropped per source {{.Lost.SourceDropped}}){{range .Lost.ByCPU}} cpu{{.CPU}}={{.Count}}{{end}}{{if .Lost.NoCPU}}, not tied to a CPU: {{.Lost.NoCPU}}{{end}}{{else}}<span class="ok">0 samples lost</span>{{end}}{{if .Lost.Window}} in the analyzed window ({{.Lost.CaptureTotal}} in the whole capture){{end}}</td></tr>
 {{range .Notes}}<tr><td>Note</td><td>{{.}}</td></tr>{{end}}
 </table>
+{{end}}
 
 <h2>Summary</h2>
 <div class="grid"><div>

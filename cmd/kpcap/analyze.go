@@ -35,19 +35,22 @@ const analyzeUsage = `Usage: kpcap analyze SUBCOMMAND [options] FILE...
 
 Analyze trace files offline, on any machine: everything (symbols, event
 formats, command names) comes from the file. Each subcommand reads the trace
-once, streaming, in bounded memory. Lost samples and unmatched entry/return
-events are always reported.
+once, streaming, in bounded memory. Several FILEs (or quoted globs) are a
+fleet of traces, read on all cores, one trace per CPU at once. Lost samples
+and unmatched entry/return events are always reported.
 
 Subcommands:
-  summary FILE         events per source, CPU, command and process; rate over
-                       time; loss per CPU and time window; top string values
+  summary FILE...      events per source, CPU, command and process; rate over
+                       time; loss per CPU and time window; top string values;
+                       many traces: per trace and per --by kernel|host|arch|trace
   latency FILE...      durations of entry/return pairs (kprobe+kretprobe or
                        uprobe+uretprobe on one function, syscalls:sys_enter_X
                        + sys_exit_X) or of --start/--end pairs: percentiles
                        and BCC-style log2 histograms; many traces (or globs)
                        merge, --by kernel|host|arch|trace splits them
-  flame FILE           folded stacks (flamegraph.pl, speedscope), --svg
-                       interactive flame graph, --pprof profile.proto
+  flame FILE...        folded stacks (flamegraph.pl, speedscope), --svg
+                       interactive flame graph, --pprof profile.proto; many
+                       traces add up, --by kernel|host|arch|trace roots them
   diff A B             compare two traces (e.g. one workload on two kernels):
                        counts, rates, latency with Mann-Whitney U and
                        Kolmogorov-Smirnov p-values, stack shares; --svg
@@ -56,7 +59,10 @@ Subcommands:
                        an upgrade): per function, per-host median latency and
                        call rate, Mann-Whitney U across hosts, host-to-host
                        spread, and the hosts that drive a change
-  report FILE -o OUT   one self-contained HTML file for a bug report
+  report FILE... -o OUT
+                       one self-contained HTML file for a bug report; many
+                       traces: a fleet report (traces, groups, latency and
+                       flame graph by --by)
 
 Options common to all: --probe PATTERN (repeatable) keeps only these sources,
 --filter EXPR applies an ftrace filter offline, --since/--until T limit
@@ -78,6 +84,9 @@ Examples:
   kpcap analyze diff openat-6.1.pcapng.zst openat-6.12.pcapng.zst --svg diff.svg
   kpcap analyze diff --a 'old/*.pcapng.zst' --b 'new/*.pcapng.zst'
   kpcap analyze report trace.pcapng.zst -o report.html
+  kpcap analyze summary --by kernel 'hosts/*.pcapng.zst'
+  kpcap analyze flame --by kernel --svg fleet.svg 'hosts/*.pcapng.zst'
+  kpcap analyze report --by kernel -o fleet.html 'hosts/*.pcapng.zst'
 `
 
 func runAnalyze(args []string) error {
@@ -323,13 +332,20 @@ func analyzeSummary(args []string) error {
 	co := addCommon(fs)
 	top := fs.Int("top", 10, "rows in the command, process and value tables")
 	buckets := fs.Int("buckets", 60, "time buckets of the rate")
+	by := fs.String("by", "", "with several traces: totals per `kernel|host|arch|trace`")
 	jsonOut := fs.Bool("json", false, "print JSON")
-	files, err := parseFlags(fs, args, 1, "one trace FILE")
+	files, err := parseFiles(fs, args, "one or more trace FILEs")
 	if err != nil {
 		return err
 	}
 	if *top <= 0 || *buckets <= 0 {
 		return usagef("--top and --buckets must be positive")
+	}
+	if *by != "" && !analyze.IsMetaKey(*by) {
+		return usagef("--by %q: want kernel, host, arch or trace", *by)
+	}
+	if multiTrace(files, *by) {
+		return analyzeFleetSummary(files, co, *top, *by, *jsonOut)
 	}
 	// The summary's fast path allocates little beyond start-up: the first
 	// collection, at the default 4 MiB heap, would cost it ~5% of its CPU
@@ -458,9 +474,13 @@ func analyzeFlame(args []string) error {
 	pprofOut := fs.String("pprof", "", "write a gzipped profile.proto to `FILE` (go tool pprof)")
 	title := fs.String("title", "", "flame graph `TITLE`")
 	noComm := fs.Bool("no-comm", false, "leave out the command-name root frame")
-	files, err := parseFlags(fs, args, 1, "one trace FILE")
+	by := fs.String("by", "", "with several traces: a root frame per `kernel|host|arch|trace`")
+	files, err := parseFiles(fs, args, "one or more trace FILEs")
 	if err != nil {
 		return err
+	}
+	if *by != "" && !analyze.IsMetaKey(*by) {
+		return usagef("--by %q: want kernel, host, arch or trace", *by)
 	}
 	if *weight != "samples" && *weight != "period" && *weight != "latency" {
 		return usagef("--weight %q: want samples, period or latency", *weight)
@@ -471,25 +491,34 @@ func analyzeFlame(args []string) error {
 	if *folded == "" && *svg == "" && *pprofOut == "" {
 		*folded = "-"
 	}
-	in, err := openInput(files[0], co)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	fl, err := analyze.BuildFlame(in, analyze.FlameOptions{Weight: *weight, Latency: *lo, NoComm: *noComm})
-	in.finishProgress() // before anything else is printed
-	if err != nil {
-		return fmt.Errorf("%s: %w", files[0], err)
+	fo := analyze.FlameOptions{Weight: *weight, Latency: *lo, NoComm: *noComm}
+	var fl *analyze.Flame
+	label := tracesLabel(files)
+	if multiTrace(files, *by) {
+		if fl, err = fleetFlame(files, co, *by, fo); err != nil {
+			return err
+		}
+	} else {
+		in, err := openInput(files[0], co)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		fl, err = analyze.BuildFlame(in, fo)
+		in.finishProgress() // before anything else is printed
+		if err != nil {
+			return fmt.Errorf("%s: %w", files[0], err)
+		}
 	}
 	for _, w := range fl.Warnings {
-		fmt.Fprintf(os.Stderr, "kpcap analyze flame: %s: warning: %s\n", terminalSafe(files[0]), terminalSafe(w))
+		fmt.Fprintf(os.Stderr, "kpcap analyze flame: %s: warning: %s\n", terminalSafe(label), terminalSafe(w))
 	}
 	// A trace without stacks is not an error, so -q keeps this note quiet.
 	if fl.Events > 0 && fl.NoStack == fl.Events && !co.quiet {
-		fmt.Fprintf(os.Stderr, "kpcap analyze flame: %s: no event carries a call stack (record with -g); frames are the sources\n", terminalSafe(files[0]))
+		fmt.Fprintf(os.Stderr, "kpcap analyze flame: %s: no event carries a call stack (record with -g); frames are the sources\n", terminalSafe(label))
 	}
 	if fl.Lost.Total > 0 || (fl.Latency != nil && fl.Latency.UnmatchedEntries+fl.Latency.UnmatchedReturns > 0) {
-		msg := fmt.Sprintf("kpcap analyze flame: %s: %d samples lost", files[0], fl.Lost.Total)
+		msg := fmt.Sprintf("kpcap analyze flame: %s: %d samples lost", label, fl.Lost.Total)
 		if fl.Latency != nil {
 			msg += fmt.Sprintf("; unmatched %d entries, %d returns", fl.Latency.UnmatchedEntries, fl.Latency.UnmatchedReturns)
 		}
@@ -511,9 +540,9 @@ func analyzeFlame(args []string) error {
 	if *svg != "" {
 		t := *title
 		if t == "" {
-			t = "Flame graph: " + filepath.Base(files[0])
+			t = "Flame graph: " + filepath.Base(label)
 			if *weight == "latency" {
-				t = "Latency flame graph: " + filepath.Base(files[0])
+				t = "Latency flame graph: " + filepath.Base(label)
 			}
 		}
 		sub := fmt.Sprintf("%d %s weighed, %d without a stack; %d samples lost", fl.Events, map[bool]string{true: "pairs", false: "events"}[*weight == "latency"], fl.NoStack, fl.Lost.Total)
@@ -534,7 +563,7 @@ func analyzeFlame(args []string) error {
 	}
 	if *pprofOut != "" {
 		po := flame.PprofOptions{DurationNS: int64(fl.DurationNS),
-			Comments: []string{fmt.Sprintf("kpcap: %s, %d samples lost", files[0], fl.Lost.Total)}}
+			Comments: []string{fmt.Sprintf("kpcap: %s, %d samples lost", label, fl.Lost.Total)}}
 		switch *weight {
 		case "latency":
 			po.SampleType, po.Unit = "latency", "nanoseconds"
@@ -585,7 +614,7 @@ func analyzeDiff(args []string) error {
 		if *svg != "" {
 			return usagef("--svg compares two traces, not groups")
 		}
-		return analyzeGroupDiff(*groupA, *groupB, co, *lo, *alpha, *jsonOut)
+		return analyzeGroupDiff(*groupA, *groupB, co, *lo, *alpha, *top, *jsonOut)
 	}
 	if fs.NArg() != 2 {
 		return usagef("want two trace files A B (or --a and --b groups), got %d file arguments", fs.NArg())
@@ -639,7 +668,7 @@ func analyzeDiff(args []string) error {
 }
 
 // analyzeGroupDiff compares two groups of traces host by host.
-func analyzeGroupDiff(pa, pb []string, co *commonOpts, lo analyze.LatencyOptions, alpha float64, jsonOut bool) error {
+func analyzeGroupDiff(pa, pb []string, co *commonOpts, lo analyze.LatencyOptions, alpha float64, top int, jsonOut bool) error {
 	var groups [2]*analyze.GroupCollector
 	for i, pats := range [][]string{pa, pb} {
 		files, err := expandFiles(pats)
@@ -652,9 +681,9 @@ func analyzeGroupDiff(pa, pb []string, co *commonOpts, lo analyze.LatencyOptions
 		per.Budget = fleetLatencyBudget(len(files))
 		name := "kpcap analyze diff --" + string(rune('a'+i))
 		err = forEachTrace(files, co, name, func(in *progressInput) (any, error) {
-			return analyze.MeasureLatency(in, per)
+			return analyze.Analyze(in, analyze.SummaryOptions{TopN: 1, MaxBuckets: 1}, per)
 		}, func(r traceResult) error {
-			g.Add(r.meta, r.v.(*analyze.Latency))
+			g.AddAnalysis(r.meta, r.v.(*analyze.TraceAnalysis))
 			return nil
 		})
 		if err != nil {
@@ -662,7 +691,7 @@ func analyzeGroupDiff(pa, pb []string, co *commonOpts, lo analyze.LatencyOptions
 		}
 		groups[i] = g
 	}
-	d := analyze.CompareGroups(groups[0], groups[1], alpha)
+	d := analyze.CompareGroups(groups[0], groups[1], alpha, top)
 	if jsonOut {
 		return writeJSON(os.Stdout, d)
 	}
@@ -681,7 +710,8 @@ func analyzeReport(args []string) error {
 	title := fs.String("title", "", "report `TITLE`")
 	lanes := fs.Int("timeline-lanes", analyze.DefaultTimelineThreads, "give the `N` busiest threads a timeline lane each; the rest share one")
 	items := fs.Int("timeline-items", analyze.DefaultTimelineItems, "embed at most `N` individual timeline events (pairs and instants); density buckets show the rest")
-	files, err := parseFlags(fs, args, 1, "one trace FILE")
+	fs.StringVar(&lo.By, "by", "", "with several traces: split latency and the flame graph by `kernel|host|arch|trace` (latency also by comm|pid|tid|cpu|cgroup|FIELD)")
+	files, err := parseFiles(fs, args, "one or more trace FILEs")
 	if err != nil {
 		return err
 	}
@@ -690,6 +720,9 @@ func analyzeReport(args []string) error {
 	}
 	if *lanes < 1 || *items < 1 {
 		return usagef("--timeline-lanes and --timeline-items must be at least 1")
+	}
+	if multiTrace(files, lo.By) {
+		return fleetReport(files, co, *lo, *out, *title)
 	}
 	in, err := openInput(files[0], co)
 	if err != nil {
