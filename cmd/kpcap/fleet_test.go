@@ -264,3 +264,104 @@ func TestFleetDatasetDuckDB(t *testing.T) {
 		}
 	}
 }
+
+// Summary, flame and report read many traces as a fleet: their per-kernel
+// totals are the sums of the traces' own single-trace analyses.
+func TestFleetSubcommands(t *testing.T) {
+	bin := buildKpcap(t)
+	dir := t.TempDir()
+	oldDir, newDir := writeFleet(t, dir, 3, 150, 600)
+	globs := []string{filepath.Join(oldDir, "*.zst"), filepath.Join(newDir, "*.zst")}
+	files := map[string][]string{}
+	for k, d := range map[string]string{kernelOld: oldDir, kernelNew: newDir} {
+		m, _ := filepath.Glob(filepath.Join(d, "*.zst"))
+		files[k] = m
+	}
+	// What the single-trace analyses say, summed per kernel.
+	wantEvents := map[string]uint64{}
+	wantSource := map[string]uint64{}
+	wantFlame := map[string]uint64{}
+	for k, fs := range files {
+		for _, f := range fs {
+			var s analyze.Summary
+			r := runCLI(t, bin, "analyze", "summary", "--json", "-q", f)
+			if r.code != 0 || json.Unmarshal([]byte(r.stdout), &s) != nil {
+				t.Fatalf("summary %s: %d %s", f, r.code, r.stderr)
+			}
+			wantEvents[k] += s.Events
+			for _, sc := range s.Sources {
+				wantSource[k+" "+sc.Name] += sc.Events
+			}
+			r = runCLI(t, bin, "analyze", "flame", "-q", f)
+			if r.code != 0 {
+				t.Fatalf("flame %s: %d %s", f, r.code, r.stderr)
+			}
+			for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+				var n uint64
+				fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &n)
+				wantFlame[k] += n
+			}
+		}
+	}
+
+	var fs analyze.FleetSummary
+	r := runCLI(t, bin, append([]string{"analyze", "summary", "--by", "kernel", "--json", "-q"}, globs...)...)
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &fs) != nil {
+		t.Fatalf("fleet summary: %d %s", r.code, r.stderr)
+	}
+	if len(fs.Traces) != 6 || len(fs.Groups) != 2 {
+		t.Fatalf("fleet summary: %d traces, %d groups", len(fs.Traces), len(fs.Groups))
+	}
+	var total uint64
+	for _, g := range fs.Groups {
+		if g.Traces != 3 || g.Hosts != 3 || g.Events != wantEvents[g.Key] {
+			t.Errorf("group %s: %d traces, %d hosts, %d events; want 3, 3, %d", g.Key, g.Traces, g.Hosts, g.Events, wantEvents[g.Key])
+		}
+		for _, sc := range g.Sources {
+			if w := wantSource[g.Key+" "+sc.Name]; sc.Events != w {
+				t.Errorf("group %s source %s: %d events, want %d", g.Key, sc.Name, sc.Events, w)
+			}
+		}
+		total += g.Events
+	}
+	if fs.Total.Events != total {
+		t.Errorf("total %d events, groups %d", fs.Total.Events, total)
+	}
+	r = runCLI(t, bin, append([]string{"analyze", "summary", "-q", "--by", "kernel"}, globs...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "Per kernel:") || !strings.Contains(r.stdout, "host-004") {
+		t.Errorf("fleet summary text: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+
+	r = runCLI(t, bin, append([]string{"analyze", "flame", "-q", "--by", "kernel"}, globs...)...)
+	if r.code != 0 {
+		t.Fatalf("fleet flame: %d %s", r.code, r.stderr)
+	}
+	gotFlame := map[string]uint64{}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		root, _, _ := strings.Cut(line, ";")
+		var n uint64
+		fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &n)
+		gotFlame[strings.TrimPrefix(root, "kernel=")] += n
+	}
+	if fmt.Sprint(gotFlame) != fmt.Sprint(wantFlame) {
+		t.Errorf("fleet flame per kernel root %v, single traces %v", gotFlame, wantFlame)
+	}
+
+	out := filepath.Join(dir, "fleet.html")
+	r = runCLI(t, bin, append([]string{"analyze", "report", "-q", "--by", "kernel", "-o", out}, globs...)...)
+	if r.code != 0 {
+		t.Fatalf("fleet report: %d %s", r.code, r.stderr)
+	}
+	html, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<h2>Traces</h2>", "6 traces", "host-005", "syscall:openat [" + kernelOld + "]", "kernel=" + kernelOld} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("fleet report lacks %q", want)
+		}
+	}
+	if r := runCLI(t, bin, append([]string{"analyze", "summary", "--by", "comm"}, globs...)...); r.code != 2 || !strings.Contains(r.stderr, "want kernel, host, arch or trace") {
+		t.Errorf("summary --by comm: %d %s", r.code, r.stderr)
+	}
+}
