@@ -295,7 +295,7 @@ func TestAnalyzeCLI(t *testing.T) {
 		}{
 			{[]string{"analyze"}, 2, "missing subcommand"},
 			{[]string{"analyze", "frob"}, 2, `unknown analyze subcommand "frob"`},
-			{[]string{"analyze", "summary"}, 2, "want one trace FILE"},
+			{[]string{"analyze", "summary"}, 2, "want one or more trace FILEs"},
 			{[]string{"analyze", "summary", filepath.Join(dir, "missing")}, 1, "open "},
 			{[]string{"analyze", "summary", garbage}, 1, "garbage.pcapng.zst"},
 			{[]string{"analyze", "latency", "--unit", "weeks", a}, 2, "--unit"},
