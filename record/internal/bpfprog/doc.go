@@ -1,0 +1,11 @@
+// Package bpfprog generates, at run time, the BPF programs of kpcap's BPF
+// capture path and owns the maps they share: one BPF ring buffer that every
+// program writes its events into, a gate that switches recording on and
+// off, and per-CPU counters of the events each program saw and the ring
+// refused.
+//
+// A program is built instruction by instruction with cilium/ebpf's asm
+// package: no compiler, no LLVM, still one static binary. Each event becomes
+// one fixed-size ring record (see Record) that the recorder turns into the
+// same sample bytes the perf path stores.
+package bpfprog

@@ -1,0 +1,33 @@
+package bpfprog
+
+import "encoding/binary"
+
+// HeaderLen is the size of the header every ring record starts with:
+// u32 source, u32 cpu, u64 time (CLOCK_MONOTONIC ns, bpf_ktime_get_ns),
+// u64 pid_tgid (tgid << 32 | tid). The event's raw payload follows.
+const HeaderLen = 24
+
+// Record is one ring record decoded in place: Raw aliases the input.
+type Record struct {
+	Source   uint32
+	CPU      uint32
+	Time     uint64
+	PID, TID uint32
+	Raw      []byte
+}
+
+// Decode parses a ring record. It reports false when b is too short for
+// the header.
+func Decode(b []byte, r *Record) bool {
+	if len(b) < HeaderLen {
+		return false
+	}
+	le := binary.NativeEndian
+	r.Source = le.Uint32(b)
+	r.CPU = le.Uint32(b[4:])
+	r.Time = le.Uint64(b[8:])
+	pt := le.Uint64(b[16:])
+	r.PID, r.TID = uint32(pt>>32), uint32(pt)
+	r.Raw = b[HeaderLen:]
+	return true
+}

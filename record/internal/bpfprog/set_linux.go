@@ -1,0 +1,228 @@
+//go:build linux
+
+package bpfprog
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+)
+
+// MaxRaw is the largest fixed payload a tracepoint program copies: the
+// verifier lets a tracepoint program read its context up to
+// PERF_MAX_TRACE_SIZE (2048) bytes.
+const MaxRaw = 2048
+
+// Ring buffer flags of bpf_ringbuf_submit and bpf_ringbuf_query (uapi bpf.h).
+const (
+	rbNoWakeup    = 1
+	rbForceWakeup = 2
+	rbAvailData   = 0
+)
+
+// Set is the maps one recording's programs share and the programs loaded
+// into them.
+type Set struct {
+	ring, ctl, counts *ebpf.Map
+	progs             []*ebpf.Program
+	nsrc              int
+	watermark         int
+}
+
+// New creates the maps for nsrc sources: a ring buffer of ringBytes (a
+// power of two, a multiple of the page size), the gate (closed) and the
+// per-CPU counters.
+func New(ringBytes, nsrc int) (*Set, error) {
+	if nsrc <= 0 {
+		return nil, errors.New("bpfprog: no sources")
+	}
+	s := &Set{nsrc: nsrc, watermark: ringBytes / 4}
+	var err error
+	s.ring, err = ebpf.NewMap(&ebpf.MapSpec{Name: "kpcap_ring", Type: ebpf.RingBuf, MaxEntries: uint32(ringBytes)})
+	if err != nil {
+		return nil, fmt.Errorf("create BPF ring buffer of %d bytes: %w", ringBytes, err)
+	}
+	s.ctl, err = ebpf.NewMap(&ebpf.MapSpec{Name: "kpcap_gate", Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("create BPF gate map: %w", err)
+	}
+	s.counts, err = ebpf.NewMap(&ebpf.MapSpec{Name: "kpcap_counts", Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: uint32(2 * nsrc)})
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("create BPF counter map: %w", err)
+	}
+	return s, nil
+}
+
+// Ring returns the ring buffer map the programs write into.
+func (s *Set) Ring() *ebpf.Map { return s.ring }
+
+// SetEnabled opens or closes the gate: a program that finds it closed
+// returns at once, counting nothing.
+func (s *Set) SetEnabled(on bool) error {
+	v := uint32(0)
+	if on {
+		v = 1
+	}
+	if err := s.ctl.Put(uint32(0), v); err != nil {
+		return fmt.Errorf("set BPF gate: %w", err)
+	}
+	return nil
+}
+
+// Counts returns, per possible CPU, how many events source src's program
+// saw with the gate open (hits) and how many of them the ring refused (lost).
+func (s *Set) Counts(src int) (hits, lost []uint64, err error) {
+	if err := s.counts.Lookup(uint32(2*src), &hits); err != nil {
+		return nil, nil, fmt.Errorf("read BPF counters: %w", err)
+	}
+	if err := s.counts.Lookup(uint32(2*src+1), &lost); err != nil {
+		return nil, nil, fmt.Errorf("read BPF counters: %w", err)
+	}
+	return hits, lost, nil
+}
+
+// RecursionMisses returns how often the kernel skipped the programs
+// because another BPF program was running on the CPU (Linux 5.12+; 0
+// before): those events were neither recorded nor counted in hits.
+func (s *Set) RecursionMisses(i int) (uint64, error) {
+	st, err := s.progs[i].Stats()
+	if err != nil {
+		return 0, err
+	}
+	return st.RecursionMisses, nil
+}
+
+// Close releases the programs and maps (the kernel detaches a program
+// when its last attachment closes).
+func (s *Set) Close() {
+	for _, p := range s.progs {
+		p.Close()
+	}
+	s.progs = nil
+	for _, m := range []*ebpf.Map{s.ring, s.ctl, s.counts} {
+		if m != nil {
+			m.Close()
+		}
+	}
+}
+
+// Tracepoint loads the program of source src, a classic tracepoint whose
+// payload has rawLen fixed bytes (no __data_loc field). It returns the
+// program's index for RecursionMisses.
+//
+// The kernel hands a tracepoint program the event's record with its first
+// 8 bytes (common_type, common_flags, common_preempt_count, common_pid)
+// replaced by a pt_regs pointer, so the program copies bytes 8 to rawLen
+// and leaves the common fields to user space.
+func (s *Set) Tracepoint(src uint32, rawLen int) (*ebpf.Program, int, error) {
+	if int(src) >= s.nsrc {
+		return nil, 0, fmt.Errorf("bpfprog: source %d of %d", src, s.nsrc)
+	}
+	if rawLen < 8 || rawLen > MaxRaw {
+		return nil, 0, fmt.Errorf("bpfprog: payload of %d bytes (want 8 to %d)", rawLen, MaxRaw)
+	}
+	words := (rawLen + 7) / 8
+	recLen := HeaderLen + 8*words
+	insns := asm.Instructions{
+		asm.Mov.Reg(asm.R6, asm.R1),
+		// Gate.
+		asm.StoreImm(asm.RFP, -4, 0, asm.Word),
+		asm.LoadMapPtr(asm.R1, s.ctl.FD()),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, -4),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.LoadMem(asm.R1, asm.R0, 0, asm.Word),
+		asm.JEq.Imm(asm.R1, 0, "out"),
+		// hits++ (atomic: a preemptible tracepoint can run this twice on one CPU).
+		asm.StoreImm(asm.RFP, -4, int64(2*src), asm.Word),
+		asm.LoadMapPtr(asm.R1, s.counts.FD()),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, -4),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "reserve"),
+		asm.Mov.Imm(asm.R1, 1),
+		asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
+		// Reserve the record; a refusal counts lost.
+		asm.LoadMapPtr(asm.R1, s.ring.FD()).WithSymbol("reserve"),
+		asm.Mov.Imm(asm.R2, int32(recLen)),
+		asm.Mov.Imm(asm.R3, 0),
+		asm.FnRingbufReserve.Call(),
+		asm.JNE.Imm(asm.R0, 0, "fill"),
+		asm.StoreImm(asm.RFP, -4, int64(2*src+1), asm.Word),
+		asm.LoadMapPtr(asm.R1, s.counts.FD()),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, -4),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.Mov.Imm(asm.R1, 1),
+		asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
+		asm.Ja.Label("out"),
+		// Header.
+		asm.Mov.Reg(asm.R7, asm.R0).WithSymbol("fill"),
+		asm.StoreImm(asm.R7, 0, int64(src), asm.Word),
+		asm.FnGetSmpProcessorId.Call(),
+		asm.StoreMem(asm.R7, 4, asm.R0, asm.Word),
+		asm.FnKtimeGetNs.Call(),
+		asm.StoreMem(asm.R7, 8, asm.R0, asm.DWord),
+		asm.FnGetCurrentPidTgid.Call(),
+		asm.StoreMem(asm.R7, 16, asm.R0, asm.DWord),
+		asm.Mov.Imm(asm.R1, 0),
+	}
+	// Zero the common fields and the padding the loads skip: ring
+	// records are not zeroed and must not carry stale kernel bytes.
+	for w := range words {
+		insns = append(insns, asm.StoreMem(asm.R7, int16(HeaderLen+8*w), asm.R1, asm.DWord))
+	}
+	// The payload after the common fields, as direct context loads that
+	// stay within the event's fields: the kernel refuses to attach a
+	// program that reads past the last one.
+	for off := 8; off < rawLen; {
+		size, n := asm.DWord, 8
+		for off%n != 0 || off+n > rawLen {
+			n /= 2
+		}
+		switch n {
+		case 4:
+			size = asm.Word
+		case 2:
+			size = asm.Half
+		case 1:
+			size = asm.Byte
+		}
+		insns = append(insns,
+			asm.LoadMem(asm.R1, asm.R6, int16(off), size),
+			asm.StoreMem(asm.R7, int16(HeaderLen+off), asm.R1, size))
+		off += n
+	}
+	// Wake the reader only past a quarter of the ring, as the perf rings'
+	// watermark does: a wakeup per event would cost the traced tasks more
+	// than the event itself.
+	insns = append(insns,
+		asm.LoadMapPtr(asm.R1, s.ring.FD()),
+		asm.Mov.Imm(asm.R2, rbAvailData),
+		asm.FnRingbufQuery.Call(),
+		asm.Mov.Imm(asm.R2, rbNoWakeup),
+		asm.JLT.Imm(asm.R0, int32(s.watermark), "submit"),
+		asm.Mov.Imm(asm.R2, rbForceWakeup),
+		asm.Mov.Reg(asm.R1, asm.R7).WithSymbol("submit"),
+		asm.FnRingbufSubmit.Call(),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
+		asm.Return(),
+	)
+	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:         fmt.Sprintf("kpcap_tp_%d", src),
+		Type:         ebpf.TracePoint,
+		Instructions: insns,
+		License:      "Apache-2.0",
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("load BPF tracepoint program: %w", err)
+	}
+	s.progs = append(s.progs, p)
+	return p, len(s.progs) - 1, nil
+}
