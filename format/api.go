@@ -71,7 +71,16 @@ type Source struct {
 	// Fields gives the C type, and an enum's value names, of probe fields whose types kpcap
 	// resolved through BTF, so that replay can name enum values without the kernel's BTF.
 	Fields []FieldType
+	// Path is how the recorder captured the source's samples: PathBPF, or
+	// "" for the perf sample path (PathPerf; files before it say nothing).
+	Path string
 }
+
+// Capture paths of a source (Source.Path).
+const (
+	PathPerf = "perf" // perf_event_open samples into per-CPU perf rings
+	PathBPF  = "bpf"  // a kpcap-generated BPF program writing into a BPF ring buffer
+)
 
 // FieldType is the C type of one probe field, from the recording kernel's BTF.
 type FieldType struct {

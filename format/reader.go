@@ -768,7 +768,7 @@ func (f *File) finish() {
 	case len(f.gotSrcs) == len(srcs):
 		for i, g := range f.gotSrcs {
 			srcs[i] = Source{Name: g.Name, Kind: kindByName(g.Kind), Definition: g.Definition,
-				Filter: g.Filter, Target: g.Target, Format: g.Format, Created: g.Created, Fields: g.Fields}
+				Filter: g.Filter, Target: g.Target, Format: g.Format, Created: g.Created, Fields: g.Fields, Path: g.Path}
 		}
 	case len(srcs) > 0:
 		f.warn("event source details missing (%d described for %d interfaces); using interface names only", len(f.gotSrcs), len(srcs))

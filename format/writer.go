@@ -330,7 +330,7 @@ func (w *Writer) headerFrame(h *Header) ([]byte, error) {
 	srcs := make([]sourceJSON, len(h.Sources))
 	for i, s := range h.Sources {
 		srcs[i] = sourceJSON{Name: s.Name, Kind: s.Kind.String(), Definition: s.Definition,
-			Filter: s.Filter, Target: s.Target, Format: s.Format, Created: s.Created, Fields: s.Fields}
+			Filter: s.Filter, Target: s.Target, Format: s.Format, Created: s.Created, Fields: s.Fields, Path: s.Path}
 	}
 	w.meta = frame
 	if err := appendJSONBlocks(w, kindSources, srcs); err != nil {
@@ -356,6 +356,7 @@ type sourceJSON struct {
 	Format     string      `json:"format,omitempty"`
 	Created    string      `json:"created,omitempty"`
 	Fields     []FieldType `json:"fields,omitempty"`
+	Path       string      `json:"path,omitempty"`
 }
 
 // appendJSONBlocks appends items to w.meta as JSON arrays of the given kind,

@@ -76,6 +76,9 @@ func (c *capture) account() error {
 		}
 		fired[sf.src][sf.q] += n
 	}
+	if err := c.bpfFired(fired); err != nil {
+		return err
+	}
 	end := max(c.lastNS, monotonicNS())
 	c.lostTotal = 0
 	for q := range c.qs {
@@ -142,6 +145,9 @@ func (c *capture) account() error {
 				return fmt.Errorf("write %s: %w", c.opts.Output, err)
 			}
 		}
+	}
+	if err := c.bpfMisses(end); err != nil {
+		return err
 	}
 	// Hits the kernel missed never reach the counters: kretprobe instances
 	// beyond maxactive are only in kprobe_profile.

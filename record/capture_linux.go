@@ -59,6 +59,7 @@ type capture struct {
 	comms  map[uint32]taskComm // tid -> comm, to name forked children and each new file's tasks
 	syms   *symbolizer
 	cg     *cgroupState // --cgroup; nil otherwise
+	bpf    *bpfCapture  // the sources on the BPF path (bpfpath_linux.go); nil if none
 	err    error
 
 	// aborted is set when opts.Force closes: the writer stops between two

@@ -122,6 +122,7 @@ func (c *capture) reader(stop *atomic.Bool, out chan<- item, quit <-chan struct{
 			for _, fd := range c.fds {
 				perf.Disable(fd)
 			}
+			c.enableBPF(false)
 		}
 		pass := monotonicNS()
 		safe := pass // the pass, or older if a ring was left with unread records
@@ -166,6 +167,22 @@ func (c *capture) reader(stop *atomic.Bool, out chan<- item, quit <-chan struct{
 				}
 			}
 		}
+		if c.bpf != nil {
+			var bt, ok bool
+			if stopping && !throttled {
+				ok = c.finalDrainBPF(send)
+			} else {
+				bt, ok = c.drainBPF(send, false)
+			}
+			if !ok {
+				return nil
+			}
+			if bt {
+				// Records left in the BPF ring are about as young as the
+				// last one read.
+				throttled, safe = true, min(safe, c.bpf.last)
+			}
+		}
 		if throttled && safe <= lastPass {
 			stuck++
 		} else {
@@ -208,7 +225,9 @@ func (c *capture) reader(stop *atomic.Bool, out chan<- item, quit <-chan struct{
 			return err
 		}
 		for _, qi := range hups {
-			c.poller.Remove(c.rings[qi].FD())
+			if int(qi) < len(c.rings) { // not the BPF ring
+				c.poller.Remove(c.rings[qi].FD())
+			}
 		}
 	}
 }

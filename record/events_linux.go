@@ -61,6 +61,9 @@ func (c *capture) open(r *resolver, child *childProc) error {
 	}
 	c.poller = poller
 	c.ids = map[uint64]int32{}
+	if err := c.openBPF(ringBytes); err != nil {
+		return err
+	}
 	base := perf.Attr{
 		CallGraph:    o.CallGraph,
 		MaxStack:     maxStack,
@@ -114,6 +117,9 @@ func (c *capture) open(r *resolver, child *childProc) error {
 				return fmt.Errorf("redirect dummy event on CPU %d: %w", cpu, err)
 			}
 			for si, s := range c.sources {
+				if s.desc.Path == PathBPF {
+					continue
+				}
 				a := s.attr
 				a.CallGraph, a.MaxStack = base.CallGraph, base.MaxStack
 				a.Inherit, a.EnableOnExec, a.Disabled = base.Inherit, base.EnableOnExec, true
@@ -166,6 +172,7 @@ func (c *capture) open(r *resolver, child *childProc) error {
 }
 
 func (c *capture) closeEvents() {
+	c.closeBPF()
 	for _, r := range c.rings {
 		r.Close()
 	}

@@ -25,6 +25,11 @@ type Options struct {
 	Cgroups    []string
 	Duration   time.Duration // stop after this long; 0: until cancelled
 	CallGraph  bool          // record kernel and user callchains
+	// Path chooses how samples are captured: PathPerf (also ""), PathBPF
+	// (every source through a generated BPF program, else a UsageError
+	// naming the source that cannot be), or PathAuto (BPF where the kernel
+	// and the source allow it, perf otherwise, with a notice).
+	Path string
 	BufferSize int           // ring bytes per CPU (rounded down to a power of two); 0: default
 	Output     string        // file path; "" means DefaultOutput
 	Notes      []string      // free text stored in the file
@@ -85,6 +90,13 @@ type Options struct {
 	// gc is the recording's GC tuner, set by Run (nil in tests of the loop).
 	gc *gcTuner
 }
+
+// Capture paths of Options.Path.
+const (
+	PathPerf = format.PathPerf
+	PathBPF  = format.PathBPF
+	PathAuto = "auto"
+)
 
 // DefaultMaxProbes is how many functions one pattern may attach to unless
 // Options.MaxProbes says otherwise.

@@ -151,6 +151,9 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 			s.wide = s.desc.Kind == format.KindTracepoint && perTaskBlind[s.desc.Name]
 		}
 	}
+	if err := choosePaths(o, r.sources, o.Notice); err != nil {
+		return nil, err
+	}
 	c := &capture{opts: o, sources: r.sources, cpus: cpus, comms: map[uint32]taskComm{}, resolver: r, res: res}
 	c.tracked, c.trackTasks = map[uint32]uint64{}, o.PID != 0 || len(o.Command) > 0
 	c.drop = make([]uint64, len(c.sources))
@@ -200,6 +203,9 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 			c.err = fmt.Errorf("enable events: %w", err)
 			break
 		}
+	}
+	if c.err == nil {
+		c.err = c.enableBPF(true)
 	}
 	if c.err == nil && o.Started != nil {
 		o.Started(StartInfo{Sources: len(c.sources), CPUs: len(c.cpus), Events: len(c.fds), Output: cmp.Or(c.path, o.Output)})

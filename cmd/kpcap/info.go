@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -109,6 +110,7 @@ type infoProbe struct {
 	Definition string `json:"definition"`
 	Filter     string `json:"filter"`
 	Target     string `json:"target,omitempty"`
+	Path       string `json:"path"` // how it was captured: perf or bpf
 	Count      uint64 `json:"count"`
 	Lost       uint64 `json:"lost"`
 }
@@ -180,7 +182,7 @@ func summarize(path string, f *format.File) *infoJSON {
 	lostBy := f.LostBySource()
 	for i, src := range h.Sources {
 		p := infoProbe{Name: src.Name, Kind: src.Kind.String(), Definition: src.Definition,
-			Filter: src.Filter, Target: src.Target}
+			Filter: src.Filter, Target: src.Target, Path: cmp.Or(src.Path, format.PathPerf)}
 		if i < len(f.Stats) {
 			st := f.Stats[i]
 			p.Count, p.Lost = st.Received, lostBy[i]
@@ -286,13 +288,13 @@ func printInfo(out io.Writer, in *infoJSON) error {
 	if len(in.Probes) > 0 {
 		fmt.Fprintln(out, "\nEvent sources:")
 		tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "  NAME\tKIND\tEVENTS\tLOST\tDEFINITION")
+		fmt.Fprintln(tw, "  NAME\tKIND\tPATH\tEVENTS\tLOST\tDEFINITION")
 		for _, p := range in.Probes {
 			def := p.Definition
 			if p.Filter != "" {
 				def += "  [filter: " + p.Filter + "]"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%s\n", p.Name, p.Kind, p.Count, p.Lost, def)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%s\n", p.Name, p.Kind, p.Path, p.Count, p.Lost, def)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

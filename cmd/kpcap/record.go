@@ -70,6 +70,13 @@ created in tracefs under the group kpcap_<pid>, removed when kpcap exits
 and, after a crash, by the next kpcap run. Output names stay GROUP:EVENT as
 written (default group kprobes or uprobes).
 
+--path bpf records tracepoints through a BPF program kpcap generates per
+source (no compiler needed) that copies each event into a BPF ring buffer:
+the same samples in the same file, at a fraction of the perf sample path's
+cost to the traced tasks. Sources it cannot express yet (probes, variable-
+length fields, --filter, -g, --pid, commands, --cgroup, --cpu) are refused;
+--path auto records those through perf. kpcap info shows each source's path.
+
 Every sample the kernel could not deliver is counted: the summary and the
 file's statistics report lost samples per source exactly.
 
@@ -81,6 +88,7 @@ Examples:
   kpcap record -p 't sched_switch prev->pid next->pid' -p 'f vfs_read%return $retval'
   kpcap record -p 'p /usr/bin/bash:readline' -p 'r /usr/bin/bash:readline' --pid 1234
   kpcap record -e syscalls:sys_enter_getppid --filter 'common_pid == 42'
+  kpcap record --path bpf -e syscalls:sys_enter_getppid -e 'syscalls:sys_*_openat' -d 10s
   kpcap record -g -e sched:sched_process_exec -- make -j2
   kpcap record -e 'syscalls:sys_enter_*' --cgroup nginx.service -d 30s
   kpcap record -p 'usdt:/usr/bin/python3.11:python:function__entry arg1:ustring arg2:ustring arg3'
@@ -105,6 +113,7 @@ func runRecord(args []string) error {
 	var duration secondsOrDuration
 	fs.VarP(&duration, "duration", "d", "stop after `DURATION`: 10s, 500ms, 5m, 1m30s, or a bare number of seconds as for timeout(1) (-d 5 is 5s)")
 	callGraph := fs.BoolP("call-graph", "g", false, "record kernel and user call chains")
+	path := fs.String("path", record.PathPerf, "capture `PATH`: perf (perf samples), bpf (a generated BPF program per tracepoint, writing into a BPF ring buffer: less cost to the traced tasks) or auto (bpf where the kernel and the source allow it, perf otherwise)")
 	bufSize := fs.String("buffer-size", "", "ring buffer `SIZE` per CPU, e.g. 8M (default 16M)")
 	output := fs.StringP("output", "o", record.DefaultOutput, "output `FILE`")
 	notes := fs.StringArray("note", nil, "store `TEXT` in the file; repeatable")
@@ -127,6 +136,7 @@ func runRecord(args []string) error {
 		Cgroups:   *cgroups,
 		Duration:  time.Duration(duration),
 		CallGraph: *callGraph,
+		Path:      *path,
 		Output:    *output,
 		Notes:     *notes,
 		Command:   fs.Args(),

@@ -1,0 +1,397 @@
+//go:build linux
+
+package record
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/kpcap/kpcap/format"
+	"github.com/kpcap/kpcap/record/internal/bpfprog"
+	"github.com/kpcap/kpcap/record/internal/perf"
+	"golang.org/x/sys/unix"
+)
+
+// bpfCapture is the BPF path of one recording: the programs of the
+// sources it carries, the ring buffer they write into and its reader.
+type bpfCapture struct {
+	set   *bpfprog.Set
+	rd    *ringbuf.Reader
+	rec   ringbuf.Record
+	srcs  []int32 // BPF source i -> capture source index
+	local []int32 // capture source index -> BPF source, -1 on the perf path
+	progs []int   // BPF source i -> program index in set
+	ids   []uint64
+	types []uint16 // BPF source i -> common_type (the tracepoint id)
+	qOf   []int    // cpu -> queue index
+	read  []uint64 // BPF source i -> ring records read
+	tag   int32    // the ring's tag in the poller
+	last  uint64   // time of the last record read
+	// cur is the chunk being filled per queue.
+	cur []*chunk
+}
+
+// bpfReason returns why source s cannot take the BPF path in a capture
+// with options o, or "" when it can.
+func bpfReason(o *Options, s *source) string {
+	switch {
+	case s.desc.Kind != format.KindTracepoint:
+		return "only tracepoints are on the BPF path yet"
+	case s.layout == nil:
+		return "its format is unknown"
+	case len(s.layout.locs) > 0:
+		return "it has variable-length (__data_loc) fields"
+	case s.layout.fixed > bpfprog.MaxRaw:
+		return fmt.Sprintf("its fields span %d bytes (BPF tracepoint programs read at most %d)", s.layout.fixed, bpfprog.MaxRaw)
+	case countedTracepoint(s.desc.Name):
+		return "it passes perf a count (__perf_count)"
+	case s.filter:
+		return "--filter is not compiled into BPF programs yet"
+	case o.CallGraph:
+		return "-g call chains are not on the BPF path yet"
+	case o.PID != 0 || len(o.Command) > 0:
+		return "--pid and commands follow tasks through perf"
+	case len(o.Cgroups) > 0:
+		return "--cgroup scopes events through perf"
+	case len(o.CPUs) > 0:
+		return "BPF programs run on every CPU (--cpus)"
+	}
+	return ""
+}
+
+// choosePaths marks the sources that take the BPF path under o.Path. With
+// PathBPF a source that cannot is a usage error; with PathAuto it stays on
+// the perf path and a notice says why.
+func choosePaths(o *Options, sources []*source, notice func(string)) error {
+	switch o.Path {
+	case "", PathPerf:
+		return nil
+	case PathBPF, PathAuto:
+	default:
+		return &UsageError{fmt.Sprintf("--path %q: want perf, bpf or auto", o.Path)}
+	}
+	var perfOnly []string
+	for _, s := range sources {
+		if why := bpfReason(o, s); why != "" {
+			if o.Path == PathBPF {
+				return &UsageError{fmt.Sprintf("--path bpf: %s cannot be recorded through BPF: %s (use --path auto to record it through perf)", s.desc.Name, why)}
+			}
+			perfOnly = append(perfOnly, s.desc.Name+" ("+why+")")
+			continue
+		}
+		s.desc.Path = PathBPF
+	}
+	if len(perfOnly) > 0 && notice != nil {
+		notice("on the perf path: " + strings.Join(perfOnly, "; "))
+	}
+	return nil
+}
+
+// openBPF loads a program per BPF source and attaches it to the
+// tracepoint through a perf event on CPU 0 (the program runs on every CPU;
+// the event itself never samples). The gate stays closed until enableBPF.
+// Under PathAuto a kernel refusing BPF moves the sources back to perf
+// before anything is attached; it must run before the perf events open.
+func (c *capture) openBPF(ringBytes int) error {
+	var srcs []int32
+	for i, s := range c.sources {
+		if s.desc.Path == PathBPF {
+			srcs = append(srcs, int32(i))
+		}
+	}
+	if len(srcs) == 0 {
+		return nil
+	}
+	b := &bpfCapture{srcs: srcs, local: make([]int32, len(c.sources)), read: make([]uint64, len(srcs))}
+	for i := range b.local {
+		b.local[i] = -1
+	}
+	err := b.load(c, ringBytes)
+	if err != nil {
+		b.close()
+		if c.opts.Path != PathAuto {
+			return fmt.Errorf("BPF path: %w", err)
+		}
+		for _, si := range srcs {
+			c.sources[si].desc.Path = ""
+		}
+		c.notice(fmt.Sprintf("BPF path unavailable (%v): recording every source through perf", err))
+		return nil
+	}
+	c.bpf = b
+	return nil
+}
+
+// bpfRingBytes sizes the shared BPF ring as the perf rings it replaces
+// together: a power of two.
+func bpfRingBytes(perCPU, ncpu int) int {
+	n := perCPU
+	for n < perCPU*ncpu && n < 1<<30 {
+		n *= 2
+	}
+	return n
+}
+
+func (b *bpfCapture) load(c *capture, ringBytes int) error {
+	set, err := bpfprog.New(bpfRingBytes(ringBytes, len(c.cpus)), len(b.srcs))
+	if err != nil {
+		return err
+	}
+	b.set = set
+	maxCPU := 0
+	for _, cpu := range c.cpus {
+		maxCPU = max(maxCPU, cpu)
+	}
+	b.qOf = make([]int, maxCPU+1)
+	for qi, cpu := range c.cpus {
+		b.qOf[cpu] = qi
+	}
+	for i, si := range b.srcs {
+		s := c.sources[si]
+		prog, pi, err := set.Tracepoint(uint32(i), s.layout.fixed)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.desc.Name, err)
+		}
+		a := perf.Attr{Type: s.attr.Type, Config: s.attr.Config, Disabled: true}
+		fd, err := perf.Open(&a, -1, c.cpus[0])
+		if err != nil {
+			return fmt.Errorf("%s: open the tracepoint: %w", s.desc.Name, err)
+		}
+		c.fds = append(c.fds, fd)
+		if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_BPF, prog.FD()); err != nil {
+			return fmt.Errorf("%s: attach the BPF program: %w", s.desc.Name, err)
+		}
+		id, err := perf.ID(fd)
+		if err != nil {
+			return err
+		}
+		c.ids[id] = si
+		b.local[si] = int32(i)
+		b.progs = append(b.progs, pi)
+		b.ids = append(b.ids, id)
+		b.types = append(b.types, uint16(s.attr.Config))
+	}
+	if b.rd, err = ringbuf.NewReader(set.Ring()); err != nil {
+		return fmt.Errorf("read the BPF ring buffer: %w", err)
+	}
+	// A deadline in the past makes every read return at once when the ring
+	// is empty: the capture's poller does the waiting.
+	b.rd.SetDeadline(time.Unix(1, 0))
+	b.tag = int32(len(c.cpus))
+	b.cur = make([]*chunk, len(c.cpus))
+	return c.poller.Add(set.Ring().FD(), b.tag)
+}
+
+func (b *bpfCapture) close() {
+	if b.rd != nil {
+		b.rd.Close()
+	}
+	if b.set != nil {
+		b.set.Close()
+	}
+}
+
+// closeBPF detaches and frees the programs and maps.
+func (c *capture) closeBPF() {
+	if c.bpf != nil {
+		c.bpf.close()
+		c.bpf = nil
+	}
+}
+
+// enableBPF opens or closes the gate of the BPF programs.
+func (c *capture) enableBPF(on bool) error {
+	if c.bpf == nil {
+		return nil
+	}
+	return c.bpf.set.SetEnabled(on)
+}
+
+// bpfSampleLen is the size of the perf SAMPLE record made from a payload
+// of n bytes: header, identifier, pid/tid, time, cpu/res, period, then the
+// u32 size and the payload, padded to 8.
+func bpfSampleLen(n int) int { return (perf.HeaderLen + 40 + 4 + n + 7) &^ 7 }
+
+// appendSample appends the perf SAMPLE record (kpcap's layout,
+// perf.SampleType) that the perf path would have read for r, so the rest
+// of the recorder handles both paths alike.
+func (b *bpfCapture) appendSample(dst []byte, i int, r *bpfprog.Record, raw []byte) []byte {
+	ne := binary.NativeEndian
+	size := bpfSampleLen(len(raw))
+	dst = ne.AppendUint32(dst, perf.RecordSample)
+	dst = ne.AppendUint16(dst, 0)
+	dst = ne.AppendUint16(dst, uint16(size))
+	dst = ne.AppendUint64(dst, b.ids[i])
+	dst = ne.AppendUint32(dst, r.PID)
+	dst = ne.AppendUint32(dst, r.TID)
+	dst = ne.AppendUint64(dst, r.Time)
+	dst = ne.AppendUint32(dst, r.CPU)
+	dst = ne.AppendUint32(dst, 0)
+	dst = ne.AppendUint64(dst, 1) // period
+	dst = ne.AppendUint32(dst, uint32(len(raw)))
+	start := len(dst)
+	dst = append(dst, raw...)
+	// The trace_entry the kernel hid from the program: common_type and
+	// common_pid (flags and preempt count stay 0).
+	if len(raw) >= 8 {
+		ne.PutUint16(dst[start:], b.types[i])
+		ne.PutUint32(dst[start+4:], r.TID)
+	}
+	for pad := size - (perf.HeaderLen + 44 + len(raw)); pad > 0; pad-- {
+		dst = append(dst, 0)
+	}
+	return dst
+}
+
+// drainBPF copies the BPF ring's records into per-CPU chunks, as perf
+// SAMPLE records, and sends them to the writer. Unless final it reads at
+// most what the ring held when it started, and it stops early (throttled)
+// when chunk memory is at its cap, leaving the rest to the ring. It
+// returns the time up to which the records are read.
+func (c *capture) drainBPF(send func(item) bool, final bool) (throttled, ok bool) {
+	b := c.bpf
+	budget := b.rd.AvailableBytes()
+	var r bpfprog.Record
+	for final || budget > 0 {
+		err := b.rd.ReadInto(&b.rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			c.malformed++
+			break
+		}
+		budget -= len(b.rec.RawSample) + 8
+		if !bpfprog.Decode(b.rec.RawSample, &r) || int(r.Source) >= len(b.srcs) {
+			c.malformed++
+			continue
+		}
+		i := int(r.Source)
+		raw := r.Raw[:min(len(r.Raw), c.sources[b.srcs[i]].layout.fixed)]
+		q := 0
+		if int(r.CPU) < len(b.qOf) {
+			q = b.qOf[r.CPU]
+		}
+		need := bpfSampleLen(len(raw))
+		ch := b.cur[q]
+		if ch != nil && len(ch.data)+need > cap(ch.data) {
+			if !send(item{q: q, ch: ch}) {
+				return throttled, false
+			}
+			ch = nil
+		}
+		if ch == nil {
+			if ch = c.getChunk(budget, false); ch == nil {
+				// Over the memory cap: keep this record (it is out of the
+				// ring already) and leave the rest in the ring.
+				ch, throttled = c.getChunk(budget, true), true
+			}
+			ch.data = ch.data[:0] // pooled chunks keep their old bytes
+			b.cur[q] = ch
+		}
+		ch.data = b.appendSample(ch.data, i, &r, raw)
+		b.read[i]++
+		b.last = r.Time
+		if throttled && !final {
+			break
+		}
+	}
+	for q, ch := range b.cur {
+		if ch != nil {
+			b.cur[q] = nil
+			if !send(item{q: q, ch: ch}) {
+				return throttled, false
+			}
+		}
+	}
+	return throttled, true
+}
+
+// finalDrainBPF drains the ring after the gate closed until every event a
+// program counted is read or counted lost (a program that passed the gate
+// just before it closed may still be writing), or a short while passed.
+func (c *capture) finalDrainBPF(send func(item) bool) bool {
+	deadline := time.Now().Add(250 * time.Millisecond)
+	for {
+		if _, ok := c.drainBPF(send, true); !ok {
+			return false
+		}
+		if c.bpfSettled() || time.Now().After(deadline) {
+			return true
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// bpfSettled reports whether every event counted by the programs is read
+// or counted lost.
+func (c *capture) bpfSettled() bool {
+	b := c.bpf
+	for i := range b.srcs {
+		hits, lost, err := b.set.Counts(i)
+		if err != nil {
+			return true
+		}
+		var n uint64
+		for cpu := range hits {
+			n += hits[cpu] - lost[cpu]
+		}
+		if n != b.read[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// bpfFired adds the events the BPF programs counted, per source and
+// queue, to fired (see account).
+func (c *capture) bpfFired(fired [][]uint64) error {
+	b := c.bpf
+	if b == nil {
+		return nil
+	}
+	for i, si := range b.srcs {
+		hits, _, err := b.set.Counts(i)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.sources[si].desc.Name, err)
+		}
+		for cpu, n := range hits {
+			if n == 0 {
+				continue
+			}
+			q := 0
+			if cpu < len(b.qOf) {
+				q = b.qOf[cpu]
+			}
+			fired[si][q] += n
+		}
+	}
+	return nil
+}
+
+// bpfMisses records as lost the events the kernel ran no program for
+// because another BPF program was running on the CPU: they never reach
+// the counters.
+func (c *capture) bpfMisses(end uint64) error {
+	b := c.bpf
+	if b == nil {
+		return nil
+	}
+	for i, si := range b.srcs {
+		miss, err := b.set.RecursionMisses(b.progs[i])
+		if err != nil || miss == 0 {
+			continue
+		}
+		c.drop[si] += miss
+		c.lostTotal += miss
+		if err := c.out.AddLost(format.Lost{Time: end, CPU: ^uint32(0), Source: uint32(si), Count: miss}); err != nil {
+			return fmt.Errorf("write %s: %w", c.opts.Output, err)
+		}
+	}
+	return nil
+}
