@@ -22,18 +22,18 @@ type Options struct {
 	// directories and their descendants (a path, a systemd unit such as
 	// nginx.service, or a container id); the file then records each
 	// sample's cgroup. Not with PID or Command.
-	Cgroups    []string
-	Duration   time.Duration // stop after this long; 0: until cancelled
-	CallGraph  bool          // record kernel and user callchains
+	Cgroups   []string
+	Duration  time.Duration // stop after this long; 0: until cancelled
+	CallGraph bool          // record kernel and user callchains
 	// Path chooses how samples are captured: PathPerf (also ""), PathBPF
 	// (every source through a generated BPF program, else a UsageError
 	// naming the source that cannot be), or PathAuto (BPF where the kernel
 	// and the source allow it, perf otherwise, with a notice).
-	Path string
-	BufferSize int           // ring bytes per CPU (rounded down to a power of two); 0: default
-	Output     string        // file path; "" means DefaultOutput
-	Notes      []string      // free text stored in the file
-	Args       []string      // the command line, stored in the file header
+	Path       string
+	BufferSize int      // ring bytes per CPU (rounded down to a power of two); 0: default
+	Output     string   // file path; "" means DefaultOutput
+	Notes      []string // free text stored in the file
+	Args       []string // the command line, stored in the file header
 
 	// MaxSize stops the recording cleanly (as Ctrl-C does) once it has
 	// written this many compressed bytes, over all its files; 0: no limit.
