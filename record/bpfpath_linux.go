@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,11 +28,12 @@ type bpfCapture struct {
 	local []int32 // capture source index -> BPF source, -1 on the perf path
 	progs []int   // BPF source i -> program index in set
 	ids   []uint64
-	types []uint16 // BPF source i -> common_type (the tracepoint id)
-	qOf   []int    // cpu -> queue index
-	read  []uint64 // BPF source i -> ring records read
-	tag   int32    // the ring's tag in the poller
-	last  uint64   // time of the last record read
+	types []uint16     // BPF source i -> common_type (the tracepoint id)
+	qOf   []int        // cpu -> queue index
+	read  []uint64     // BPF source i -> ring records read
+	raw   map[int]bool // BPF sources on the raw syscall programs (no perf event)
+	tag   int32        // the ring's tag in the poller
+	last  uint64       // time of the last record read
 	// cur is the chunk being filled per queue.
 	cur []*chunk
 }
@@ -151,8 +153,43 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 	for qi, cpu := range c.cpus {
 		b.qOf[cpu] = qi
 	}
+	b.progs = make([]int, len(b.srcs))
+	// Syscall tracepoints go through the two raw syscall programs where
+	// the kernel has them; the others, or all if it has not, through a
+	// classic tracepoint program each.
+	syscalls := false
+	for i, si := range b.srcs {
+		if nr, exit, ok := syscallRoute(c.sources[si]); ok {
+			if err := set.AddSyscall(exit, nr, uint32(i)); err != nil {
+				return err
+			}
+			syscalls = true
+		}
+	}
+	raw := map[int]bool{} // BPF sources on the raw syscall programs
+	if syscalls {
+		idx, err := set.AttachSyscalls()
+		if err != nil {
+			set.DetachSyscalls()
+			c.notice(fmt.Sprintf("BPF raw syscall tracepoints unavailable (%v): syscall events take classic tracepoint programs", err))
+		} else {
+			for i, si := range b.srcs {
+				if nr, exit, ok := syscallRoute(c.sources[si]); ok {
+					raw[i] = true
+					b.progs[i] = idx[bool2int(exit)]
+					_ = nr
+				}
+			}
+		}
+	}
 	for i, si := range b.srcs {
 		s := c.sources[si]
+		b.local[si] = int32(i)
+		b.types = append(b.types, uint16(s.attr.Config))
+		if raw[i] {
+			b.ids = append(b.ids, 0) // set below
+			continue
+		}
 		prog, pi, err := set.Tracepoint(uint32(i), s.layout.fixed)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.desc.Name, err)
@@ -171,11 +208,10 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 			return err
 		}
 		c.ids[id] = si
-		b.local[si] = int32(i)
-		b.progs = append(b.progs, pi)
+		b.progs[i] = pi
 		b.ids = append(b.ids, id)
-		b.types = append(b.types, uint16(s.attr.Config))
 	}
+	b.raw = raw
 	if b.rd, err = ringbuf.NewReader(set.Ring()); err != nil {
 		return fmt.Errorf("read the BPF ring buffer: %w", err)
 	}
@@ -194,6 +230,34 @@ func (b *bpfCapture) close() {
 	if b.set != nil {
 		b.set.Close()
 	}
+}
+
+// bpfIDs gives the BPF sources without a perf event of their own (the
+// raw syscall programs') sample ids above every perf event's of the
+// capture, once all are open: the kernel hands ids out in sequence, so
+// they stay dense (see buildDense).
+func (c *capture) bpfIDs() {
+	if c.bpf == nil {
+		return
+	}
+	next := uint64(0)
+	for id := range c.ids {
+		next = max(next, id)
+	}
+	for i, si := range c.bpf.srcs {
+		if c.bpf.raw[i] {
+			next++
+			c.bpf.ids[i] = next
+			c.ids[next] = si
+		}
+	}
+}
+
+func bool2int(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // closeBPF detaches and frees the programs and maps.
@@ -376,22 +440,85 @@ func (c *capture) bpfFired(fired [][]uint64) error {
 
 // bpfMisses records as lost the events the kernel ran no program for
 // because another BPF program was running on the CPU: they never reach
-// the counters.
+// the counters. A program serving several sources (the raw syscall
+// programs) cannot tell whose events it missed: its misses are recorded
+// without a source.
 func (c *capture) bpfMisses(end uint64) error {
 	b := c.bpf
 	if b == nil {
 		return nil
 	}
+	users := map[int][]int32{} // program -> capture sources
 	for i, si := range b.srcs {
-		miss, err := b.set.RecursionMisses(b.progs[i])
+		users[b.progs[i]] = append(users[b.progs[i]], si)
+	}
+	for pi, srcs := range users {
+		miss, err := b.set.RecursionMisses(pi)
 		if err != nil || miss == 0 {
 			continue
 		}
-		c.drop[si] += miss
+		l := format.Lost{Time: end, CPU: ^uint32(0), Source: ^uint32(0), Count: miss}
+		if len(srcs) == 1 {
+			l.Source = uint32(srcs[0])
+			c.drop[srcs[0]] += miss
+		}
 		c.lostTotal += miss
-		if err := c.out.AddLost(format.Lost{Time: end, CPU: ^uint32(0), Source: uint32(si), Count: miss}); err != nil {
+		if err := c.out.AddLost(l); err != nil {
 			return fmt.Errorf("write %s: %w", c.opts.Output, err)
 		}
 	}
 	return nil
+}
+
+// syscallRoute returns the syscall number and direction of a
+// syscalls:sys_enter_NAME or sys_exit_NAME source whose format is the
+// layout the raw syscall programs write: __syscall_nr at 8, then up to six
+// 8-byte arguments from 16 (entry) or ret at 16 (exit).
+func syscallRoute(s *source) (nr int, exit, ok bool) {
+	rest, found := strings.CutPrefix(s.desc.Name, "syscalls:sys_enter_")
+	if !found {
+		if rest, found = strings.CutPrefix(s.desc.Name, "syscalls:sys_exit_"); !found {
+			return 0, false, false
+		}
+		exit = true
+	}
+	if nr, ok = bpfprog.SyscallNumber(rest); !ok {
+		return 0, false, false
+	}
+	var fields [][3]string // name, offset, size
+	for _, line := range strings.Split(s.desc.Format, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "field:") || strings.Contains(line, " common_") {
+			continue
+		}
+		var f [3]string
+		for _, part := range strings.Split(line, ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(part), ":")
+			switch k {
+			case "field":
+				f[0] = v[strings.LastIndexAny(v, " *")+1:]
+			case "offset":
+				f[1] = v
+			case "size":
+				f[2] = v
+			}
+		}
+		fields = append(fields, f)
+	}
+	if len(fields) == 0 || fields[0] != [3]string{"__syscall_nr", "8", "4"} {
+		return 0, false, false
+	}
+	args := fields[1:]
+	if exit {
+		return nr, true, len(args) == 1 && args[0] == [3]string{"ret", "16", "8"}
+	}
+	if len(args) > 6 {
+		return 0, false, false
+	}
+	for i, a := range args {
+		if a[1] != strconv.Itoa(16+8*i) || a[2] != "8" {
+			return 0, false, false
+		}
+	}
+	return nr, false, true
 }

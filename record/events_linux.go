@@ -166,6 +166,7 @@ func (c *capture) open(r *resolver, child *childProc) error {
 		}
 	}
 	c.merge.qs = c.qs
+	c.bpfIDs()
 	c.buildDense()
 	c.counters.perQueue(c.sources, len(c.qs))
 	return nil

@@ -22,6 +22,13 @@ const (
 	rbAvailData   = 0
 )
 
+// programLicense is the license the generated programs declare to the
+// kernel: tp_btf programs and bpf_get_current_task_btf need a
+// GPL-compatible one. The programs are kpcap's own code, generated at run
+// time; dual licensing them as cilium's and the kernel selftests' BPF
+// programs are keeps them usable with every helper.
+const programLicense = "Dual BSD/GPL"
+
 // Set is the maps one recording's programs share and the programs loaded
 // into them.
 type Set struct {
@@ -29,6 +36,8 @@ type Set struct {
 	progs             []*ebpf.Program
 	nsrc              int
 	watermark         int
+	sys               [2]syscallDir // raw syscall programs: enter, exit
+	regs              *syscallRegs  // loaded with the first syscall program
 }
 
 // New creates the maps for nsrc sources: a ring buffer of ringBytes (a
@@ -99,11 +108,16 @@ func (s *Set) RecursionMisses(i int) (uint64, error) {
 // Close releases the programs and maps (the kernel detaches a program
 // when its last attachment closes).
 func (s *Set) Close() {
+	for i := range s.sys {
+		if d := &s.sys[i]; d.lnk != nil {
+			d.lnk.Close()
+		}
+	}
 	for _, p := range s.progs {
 		p.Close()
 	}
 	s.progs = nil
-	for _, m := range []*ebpf.Map{s.ring, s.ctl, s.counts} {
+	for _, m := range []*ebpf.Map{s.ring, s.ctl, s.counts, s.sys[0].table, s.sys[1].table} {
 		if m != nil {
 			m.Close()
 		}
@@ -218,7 +232,7 @@ func (s *Set) Tracepoint(src uint32, rawLen int) (*ebpf.Program, int, error) {
 		Name:         fmt.Sprintf("kpcap_tp_%d", src),
 		Type:         ebpf.TracePoint,
 		Instructions: insns,
-		License:      "Apache-2.0",
+		License:      programLicense,
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("load BPF tracepoint program: %w", err)

@@ -121,3 +121,79 @@ func TestTracepointCountsEveryCall(t *testing.T) {
 		t.Errorf("counters: %d hits, %d lost; ring held %d records", h, l, total)
 	}
 }
+
+// TestSyscallProgramsCountEveryCall routes getppid's entry and exit to two
+// sources of the raw syscall programs and checks one record per call of
+// the calling thread for each, with the number, and the return value on
+// exit.
+func TestSyscallProgramsCountEveryCall(t *testing.T) {
+	if os.Geteuid() != 0 {
+		need(t, "needs root for BPF")
+	}
+	nr, ok := SyscallNumber("getppid")
+	if !ok {
+		need(t, "no raw syscall programs on "+runtime.GOARCH)
+	}
+	s, err := New(1<<20, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.AddSyscall(false, nr, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddSyscall(true, nr, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AttachSyscalls(); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := ringbuf.NewReader(s.Ring())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	const n = 1000
+	runtime.LockOSThread()
+	tid := uint32(unix.Gettid())
+	ppid := unix.Getppid()
+	if err := s.SetEnabled(true); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		unix.Getppid()
+	}
+	if err := s.SetEnabled(false); err != nil {
+		t.Fatal(err)
+	}
+	runtime.UnlockOSThread()
+	rd.SetDeadline(time.Now())
+	var rec ringbuf.Record
+	var r Record
+	var mine [2]int
+	for {
+		err := rd.ReadInto(&rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !Decode(rec.RawSample, &r) || len(r.Raw) != SyscallRaw || r.Source > 1 {
+			t.Fatalf("bad record %x", rec.RawSample)
+		}
+		if r.TID != tid {
+			continue
+		}
+		mine[r.Source]++
+		if got := binary.NativeEndian.Uint32(r.Raw[8:]); got != uint32(nr) {
+			t.Fatalf("__syscall_nr %d, want %d", got, nr)
+		}
+		if ret := binary.NativeEndian.Uint64(r.Raw[16:]); r.Source == 1 && ret != uint64(ppid) {
+			t.Fatalf("exit ret %d, want %d", ret, ppid)
+		}
+	}
+	if mine[0] != n || mine[1] != n {
+		t.Errorf("records of the thread: %d entries, %d exits, want %d each", mine[0], mine[1], n)
+	}
+}

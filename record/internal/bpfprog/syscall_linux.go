@@ -1,0 +1,322 @@
+//go:build linux
+
+package bpfprog
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+)
+
+// The syscall tracepoints (syscalls:sys_enter_NAME, sys_exit_NAME) are
+// recorded by two programs on the raw sys_enter and sys_exit tracepoints
+// (BTF-typed, tp_btf) rather than one classic tracepoint program each: the
+// classic path makes the kernel build the perf record before it runs the
+// program, which is most of its cost. The programs look the syscall number
+// up in a table of the recorded ones and build the record the perf path
+// would get: __syscall_nr, then the arguments (enter) or the return value
+// (exit), taken from the registers as the kernel's syscall_get_arguments.
+
+// maxSyscall bounds the syscall numbers the programs route (x86-64 has
+// about 470, arm64 about 470).
+const maxSyscall = 1024
+
+// SyscallRaw is the payload a syscall program copies: the trace_entry,
+// __syscall_nr (8 bytes with its padding) and six arguments.
+const SyscallRaw = 16 + 6*8
+
+// SyscallNumber returns the number of the system call that the tracepoint
+// syscalls:sys_enter_NAME or sys_exit_NAME records, when kpcap can record it
+// through a raw syscall program on this architecture.
+func SyscallNumber(name string) (int, bool) {
+	if runtime.GOARCH != "amd64" {
+		// arm64 reads its first argument from orig_x0 and marks compat
+		// tasks differently: only x86-64's layout is written here.
+		return 0, false
+	}
+	nr, ok := syscallNumbers[name]
+	return nr, ok && nr < maxSyscall
+}
+
+// syscallRegs is where x86-64 keeps what the syscall programs read.
+type syscallRegs struct {
+	args      [6]int // pt_regs offsets of the arguments, in order
+	nr        int    // pt_regs offset of the syscall number (orig_ax)
+	statusOff int    // task_struct offset of thread_info.status
+}
+
+// tsCompat is x86's TS_COMPAT thread status: a 32-bit syscall, which the
+// syscall tracepoints skip (trace_get_syscall_nr returns -1).
+const tsCompat = 0x0002
+
+func loadSyscallRegs() (*syscallRegs, error) {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("kernel BTF: %w", err)
+	}
+	var regs, task, ti *btf.Struct
+	if err := spec.TypeByName("pt_regs", &regs); err != nil {
+		return nil, fmt.Errorf("kernel BTF: struct pt_regs: %w", err)
+	}
+	if err := spec.TypeByName("task_struct", &task); err != nil {
+		return nil, fmt.Errorf("kernel BTF: struct task_struct: %w", err)
+	}
+	if err := spec.TypeByName("thread_info", &ti); err != nil {
+		return nil, fmt.Errorf("kernel BTF: struct thread_info: %w", err)
+	}
+	r := &syscallRegs{}
+	for i, name := range []string{"di", "si", "dx", "r10", "r8", "r9"} {
+		if r.args[i], err = memberOffset(regs, name); err != nil {
+			return nil, err
+		}
+	}
+	if r.nr, err = memberOffset(regs, "orig_ax"); err != nil {
+		return nil, err
+	}
+	tiOff, err := memberOffset(task, "thread_info")
+	if err != nil {
+		return nil, err
+	}
+	st, err := memberOffset(ti, "status")
+	if err != nil {
+		return nil, err
+	}
+	r.statusOff = tiOff + st
+	return r, nil
+}
+
+// memberOffset returns the byte offset of a named member of a struct or
+// union, looking into anonymous structs and unions.
+func memberOffset(t btf.Type, name string) (int, error) {
+	var members []btf.Member
+	switch c := btf.UnderlyingType(t).(type) {
+	case *btf.Struct:
+		members = c.Members
+	case *btf.Union:
+		members = c.Members
+	}
+	for _, m := range members {
+		if m.Name == name {
+			if m.Offset%8 != 0 {
+				return 0, fmt.Errorf("kernel BTF: %s is a bitfield", name)
+			}
+			return int(m.Offset / 8), nil
+		}
+		if m.Name == "" {
+			if off, err := memberOffset(m.Type, name); err == nil {
+				return int(m.Offset/8) + off, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("kernel BTF: no member %q", name)
+}
+
+// syscallDir is the program of one direction and its routing table.
+type syscallDir struct {
+	table *ebpf.Map // syscall number -> BPF source + 1 (0: not recorded)
+	used  bool
+	prog  int // index in Set.progs once loaded
+	lnk   link.Link
+}
+
+// AddSyscall routes syscall nr, on entry or on exit, to source src.
+func (s *Set) AddSyscall(exit bool, nr int, src uint32) error {
+	if nr < 0 || nr >= maxSyscall || int(src) >= s.nsrc {
+		return fmt.Errorf("bpfprog: syscall %d for source %d", nr, src)
+	}
+	d := &s.sys[0]
+	if exit {
+		d = &s.sys[1]
+	}
+	if d.table == nil {
+		m, err := ebpf.NewMap(&ebpf.MapSpec{Name: "kpcap_sysnr", Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: maxSyscall})
+		if err != nil {
+			return fmt.Errorf("create BPF syscall table: %w", err)
+		}
+		d.table = m
+	}
+	d.used = true
+	return d.table.Put(uint32(nr), src+1)
+}
+
+// AttachSyscalls loads and attaches the programs of the directions
+// AddSyscall routed syscalls for. It returns their indexes for
+// RecursionMisses: entry, exit (-1 when unused).
+func (s *Set) AttachSyscalls() ([2]int, error) {
+	idx := [2]int{-1, -1}
+	for i := range s.sys {
+		d := &s.sys[i]
+		if !d.used {
+			continue
+		}
+		if d.lnk != nil {
+			idx[i] = d.prog
+			continue
+		}
+		if s.regs == nil {
+			r, err := loadSyscallRegs()
+			if err != nil {
+				return idx, err
+			}
+			s.regs = r
+		}
+		p, err := s.syscallProgram(i == 1, d.table)
+		if err != nil {
+			return idx, err
+		}
+		s.progs = append(s.progs, p)
+		d.prog = len(s.progs) - 1
+		tp := "sys_enter"
+		if i == 1 {
+			tp = "sys_exit"
+		}
+		if d.lnk, err = link.AttachTracing(link.TracingOptions{Program: p, AttachType: ebpf.AttachTraceRawTp}); err != nil {
+			return idx, fmt.Errorf("attach the BPF program to raw tracepoint %s: %w", tp, err)
+		}
+		idx[i] = d.prog
+	}
+	return idx, nil
+}
+
+// DetachSyscalls detaches the raw syscall programs, so that their sources
+// can take classic tracepoint programs instead.
+func (s *Set) DetachSyscalls() {
+	for i := range s.sys {
+		if d := &s.sys[i]; d.lnk != nil {
+			d.lnk.Close()
+			d.lnk = nil
+		}
+	}
+}
+
+// syscallProgram generates the program of one direction. Registers: R6
+// the context (the raw tracepoint's arguments: regs, then id or ret), R7
+// the ring record, R8 the syscall number, R9 the BPF source.
+func (s *Set) syscallProgram(exit bool, table *ebpf.Map) (*ebpf.Program, error) {
+	r := s.regs
+	insns := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
+	if exit {
+		// sys_exit(regs, ret): the number is regs->orig_ax.
+		insns = append(insns,
+			asm.LoadMem(asm.R1, asm.R6, 0, asm.DWord),
+			asm.LoadMem(asm.R8, asm.R1, int16(r.nr), asm.DWord))
+	} else {
+		// sys_enter(regs, id)
+		insns = append(insns, asm.LoadMem(asm.R8, asm.R6, 8, asm.DWord))
+	}
+	insns = append(insns,
+		// Unsigned: a negative number (no syscall) is out of range too.
+		asm.JGE.Imm(asm.R8, maxSyscall, "out"),
+		asm.StoreMem(asm.RFP, -4, asm.R8, asm.Word),
+		asm.LoadMapPtr(asm.R1, table.FD()),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, -4),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.LoadMem(asm.R9, asm.R0, 0, asm.Word),
+		asm.JEq.Imm(asm.R9, 0, "out"),
+		asm.Sub.Imm(asm.R9, 1),
+		// 32-bit syscalls of compat tasks are not these events.
+		asm.FnGetCurrentTaskBtf.Call(),
+		asm.LoadMem(asm.R1, asm.R0, int16(r.statusOff), asm.Word),
+		asm.And.Imm(asm.R1, tsCompat),
+		asm.JNE.Imm(asm.R1, 0, "out"),
+		// Gate.
+		asm.StoreImm(asm.RFP, -4, 0, asm.Word),
+		asm.LoadMapPtr(asm.R1, s.ctl.FD()),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, -4),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.LoadMem(asm.R1, asm.R0, 0, asm.Word),
+		asm.JEq.Imm(asm.R1, 0, "out"),
+		// hits++
+		asm.Mov.Reg(asm.R1, asm.R9),
+		asm.LSh.Imm(asm.R1, 1),
+		asm.StoreMem(asm.RFP, -4, asm.R1, asm.Word),
+		asm.LoadMapPtr(asm.R1, s.counts.FD()),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, -4),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "reserve"),
+		asm.Mov.Imm(asm.R1, 1),
+		asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
+		asm.LoadMapPtr(asm.R1, s.ring.FD()).WithSymbol("reserve"),
+		asm.Mov.Imm(asm.R2, HeaderLen+SyscallRaw),
+		asm.Mov.Imm(asm.R3, 0),
+		asm.FnRingbufReserve.Call(),
+		asm.JNE.Imm(asm.R0, 0, "fill"),
+		// lost++
+		asm.Mov.Reg(asm.R1, asm.R9),
+		asm.LSh.Imm(asm.R1, 1),
+		asm.Add.Imm(asm.R1, 1),
+		asm.StoreMem(asm.RFP, -4, asm.R1, asm.Word),
+		asm.LoadMapPtr(asm.R1, s.counts.FD()),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, -4),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.Mov.Imm(asm.R1, 1),
+		asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
+		asm.Ja.Label("out"),
+		asm.Mov.Reg(asm.R7, asm.R0).WithSymbol("fill"),
+		asm.StoreMem(asm.R7, 0, asm.R9, asm.Word),
+		asm.FnGetSmpProcessorId.Call(),
+		asm.StoreMem(asm.R7, 4, asm.R0, asm.Word),
+		asm.FnKtimeGetNs.Call(),
+		asm.StoreMem(asm.R7, 8, asm.R0, asm.DWord),
+		asm.FnGetCurrentPidTgid.Call(),
+		asm.StoreMem(asm.R7, 16, asm.R0, asm.DWord),
+		asm.Mov.Imm(asm.R1, 0),
+		asm.StoreMem(asm.R7, HeaderLen, asm.R1, asm.DWord),
+		// __syscall_nr and its padding.
+		asm.StoreMem(asm.R7, HeaderLen+8, asm.R8, asm.DWord),
+	)
+	if exit {
+		insns = append(insns,
+			asm.LoadMem(asm.R1, asm.R6, 8, asm.DWord),
+			asm.StoreMem(asm.R7, HeaderLen+16, asm.R1, asm.DWord))
+		for i := 1; i < 6; i++ {
+			insns = append(insns, asm.Mov.Imm(asm.R1, 0), asm.StoreMem(asm.R7, int16(HeaderLen+16+8*i), asm.R1, asm.DWord))
+		}
+	} else {
+		insns = append(insns, asm.LoadMem(asm.R2, asm.R6, 0, asm.DWord))
+		for i, off := range r.args {
+			insns = append(insns,
+				asm.LoadMem(asm.R1, asm.R2, int16(off), asm.DWord),
+				asm.StoreMem(asm.R7, int16(HeaderLen+16+8*i), asm.R1, asm.DWord))
+		}
+	}
+	insns = append(insns,
+		asm.LoadMapPtr(asm.R1, s.ring.FD()),
+		asm.Mov.Imm(asm.R2, rbAvailData),
+		asm.FnRingbufQuery.Call(),
+		asm.Mov.Imm(asm.R2, rbNoWakeup),
+		asm.JLT.Imm(asm.R0, int32(s.watermark), "submit"),
+		asm.Mov.Imm(asm.R2, rbForceWakeup),
+		asm.Mov.Reg(asm.R1, asm.R7).WithSymbol("submit"),
+		asm.FnRingbufSubmit.Call(),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
+		asm.Return(),
+	)
+	name, tp := "kpcap_sys_enter", "sys_enter"
+	if exit {
+		name, tp = "kpcap_sys_exit", "sys_exit"
+	}
+	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:         name,
+		Type:         ebpf.Tracing,
+		AttachType:   ebpf.AttachTraceRawTp,
+		AttachTo:     tp,
+		Instructions: insns,
+		License:      programLicense,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load BPF %s program: %w", tp, err)
+	}
+	return p, nil
+}
