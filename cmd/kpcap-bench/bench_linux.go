@@ -99,7 +99,7 @@ func runBench(ctx context.Context, opts *options, progress io.Writer) (*Report, 
 	if err := goBuild(ctx, b.workload, "github.com/kpcap/kpcap/cmd/kpcap-bench/internal/workload"); err != nil {
 		return nil, err
 	}
-	if hasTool(opts, toolKpcap) {
+	if hasTool(opts, toolKpcap) || hasTool(opts, toolKpcapBPF) {
 		b.kpcap = opts.Kpcap
 		if b.kpcap == "" {
 			b.logf("building kpcap")
@@ -213,7 +213,7 @@ func (b *bench) runWorkload(ctx context.Context, spec workloadSpec) (*Workload, 
 }
 
 func traceExt(tool string) string {
-	if tool == toolKpcap {
+	if isKpcap(tool) {
 		return "pcapng.zst"
 	}
 	return "data"
@@ -239,7 +239,7 @@ func (b *bench) recordCommand(tool string, spec workloadSpec, out string, fifos 
 	if args == nil {
 		return ""
 	}
-	if tool == toolKpcap {
+	if isKpcap(tool) {
 		args[0] = "kpcap"
 	}
 	return strings.Join(args, " ")
@@ -265,11 +265,14 @@ func recordArgs(tool string, spec workloadSpec, out, kpcap, perfMmap string, fif
 			a = append(a, "-D", "-1", "--control", "fifo:"+fifos[0]+","+fifos[1])
 		}
 		return a
-	case toolKpcap:
+	case toolKpcap, toolKpcapBPF:
 		// System-wide is kpcap's default. No -q: its start line on stderr
 		// ("kpcap record: recording ...") tells when every event is enabled;
 		// progress lines only go to a terminal, and stderr is a log file.
 		a := []string{kpcap, "record", "-o", out}
+		if tool == toolKpcapBPF {
+			a = append(a, "--path", "bpf")
+		}
 		for _, e := range spec.events {
 			a = append(a, "-e", e)
 		}
@@ -446,7 +449,7 @@ func (b *bench) runRecorded(ctx context.Context, tool string, spec workloadSpec,
 	}
 	r.FileBytes = fi.Size()
 	var c sampleCounts
-	if tool == toolKpcap {
+	if isKpcap(tool) {
 		c, err = b.countKpcap(ctx, trace, wr.PID, r)
 	} else {
 		c, err = countPerf(ctx, trace, wr.PID)

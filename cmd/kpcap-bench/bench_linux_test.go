@@ -61,8 +61,8 @@ func TestQuickEndToEnd(t *testing.T) {
 		t.Fatalf("got %d workloads, want 2", len(rep.Workloads))
 	}
 	for _, w := range rep.Workloads {
-		if len(w.Tools) != 4 {
-			t.Fatalf("%s: got %d tools, want 4", w.Name, len(w.Tools))
+		if len(w.Tools) != 5 {
+			t.Fatalf("%s: got %d tools, want 5", w.Name, len(w.Tools))
 		}
 		for _, tr := range w.Tools {
 			if tr.Median.OK != 1 {
@@ -84,27 +84,27 @@ func TestQuickEndToEnd(t *testing.T) {
 			if c.PID > c.Total {
 				t.Errorf("%s %s: %d samples of the pid > %d in the file", w.Name, tr.Tool, c.PID, c.Total)
 			}
-			if tr.Tool != toolKpcap {
+			if !isKpcap(tr.Tool) {
 				continue
 			}
 			switch {
 			case r.InfoCount == nil && len(rep.Notes) == 0:
-				t.Errorf("%s kpcap: no kpcap info --json counts and no note why", w.Name)
+				t.Errorf("%s %s: no kpcap info --json counts and no note why", w.Name, tr.Tool)
 			case r.InfoCount == nil:
-				t.Logf("%s kpcap: %s", w.Name, strings.Join(rep.Notes, "; "))
+				t.Logf("%s %s: %s", w.Name, tr.Tool, strings.Join(rep.Notes, "; "))
 			case *r.InfoCount != c.Total || r.InfoLost == nil || *r.InfoLost != c.Lost:
-				t.Errorf("%s kpcap: info --json count/lost %v/%v, file %d/%d", w.Name, *r.InfoCount, r.InfoLost, c.Total, c.Lost)
+				t.Errorf("%s %s: info --json count/lost %v/%v, file %d/%d", w.Name, tr.Tool, *r.InfoCount, r.InfoLost, c.Total, c.Lost)
 			}
 			switch {
 			case w.Exact && c.Lost == 0 && c.PID != w.Expected:
-				t.Errorf("%s kpcap: recorded %d, lost 0, want exactly %d", w.Name, c.PID, w.Expected)
+				t.Errorf("%s %s: recorded %d, lost 0, want exactly %d", w.Name, tr.Tool, c.PID, w.Expected)
 			case w.Exact && (c.PID > w.Expected || c.PID+c.Lost < w.Expected):
-				t.Errorf("%s kpcap: recorded %d + lost %d does not account for %d calls", w.Name, c.PID, c.Lost, w.Expected)
+				t.Errorf("%s %s: recorded %d + lost %d does not account for %d calls", w.Name, tr.Tool, c.PID, c.Lost, w.Expected)
 			case !w.Exact && c.PID+c.Lost < w.Expected:
-				t.Errorf("%s kpcap: recorded %d + lost %d < %d calls", w.Name, c.PID, c.Lost, w.Expected)
+				t.Errorf("%s %s: recorded %d + lost %d < %d calls", w.Name, tr.Tool, c.PID, c.Lost, w.Expected)
 			}
 			if c.Duplicates != 0 {
-				t.Errorf("%s kpcap: %d duplicate samples", w.Name, c.Duplicates)
+				t.Errorf("%s %s: %d duplicate samples", w.Name, tr.Tool, c.Duplicates)
 			}
 		}
 		for _, a := range w.Analysis {

@@ -383,3 +383,37 @@ func FuzzParsePerfScriptLine(f *testing.F) {
 		}
 	})
 }
+
+// TestBPFCostTarget checks the BPF path's cost target: the ratio of the
+// added CPU per event to perf's, its per-repetition spread, and the verdict.
+func TestBPFCostTarget(t *testing.T) {
+	w := &Workload{Name: "getppid", Expected: 1000, Exact: true}
+	mk := func(tool string, cpus ...int64) *ToolRuns {
+		tr := &ToolRuns{Tool: tool, Label: toolLabel(tool)}
+		for i, c := range cpus {
+			tr.Runs = append(tr.Runs, &Run{Rep: i + 1, WorkloadNS: c, WorkloadCPU: c, PID: 7})
+		}
+		return tr
+	}
+	// Untraced 1 ms; perf adds 400 and 600 ns/event; BPF 100 and 300.
+	w.Tools = []*ToolRuns{mk(toolUntraced, 1000_000, 1000_000), mk(toolPerf, 1400_000, 1600_000), mk(toolKpcapBPF, 1100_000, 1300_000)}
+	for _, tr := range w.Tools {
+		summarize(tr, 1000_000, 1000_000, w.Expected)
+	}
+	tg, ok := bpfCostTarget(w)
+	if !ok || tg.Pass == nil || !*tg.Pass {
+		t.Fatalf("target %+v, want a pass (200 ns vs 500 ns)", tg)
+	}
+	if tg.Perf != "500 ns" || !strings.Contains(tg.Kpcap, "200 ns (0.40x, runs 0.25x–0.50x)") {
+		t.Errorf("target texts %q / %q", tg.Perf, tg.Kpcap)
+	}
+	w.Tools[2] = mk(toolKpcapBPF, 1400_000, 1400_000)
+	summarize(w.Tools[2], 1000_000, 1000_000, w.Expected)
+	if tg, _ := bpfCostTarget(w); tg.Pass == nil || *tg.Pass {
+		t.Errorf("400 vs 500 ns passes: %+v", tg)
+	}
+	w.Tools = w.Tools[:2]
+	if _, ok := bpfCostTarget(w); ok {
+		t.Error("a target without BPF runs")
+	}
+}

@@ -15,7 +15,11 @@ const (
 	toolPerf     = "perf"
 	toolPerfZ    = "perf-z"
 	toolKpcap    = "kpcap"
+	toolKpcapBPF = "kpcap-bpf" // kpcap record --path bpf
 )
+
+// isKpcap reports whether tool is kpcap on either capture path.
+func isKpcap(tool string) bool { return tool == toolKpcap || tool == toolKpcapBPF }
 
 // finishAnalysis computes medians, rates and the ratios to "perf script" on
 // wall and on CPU time.
@@ -53,6 +57,8 @@ func toolLabel(tool string) string {
 		return "perf record -z"
 	case toolKpcap:
 		return "kpcap record"
+	case toolKpcapBPF:
+		return "kpcap record --path bpf"
 	}
 	return "untraced"
 }
@@ -459,6 +465,9 @@ func evaluateTargets(ws []*Workload) []Target {
 			}
 			out = append(out, t)
 		}
+		if t, ok := bpfCostTarget(w); ok {
+			out = append(out, t)
+		}
 		if z := w.tool(toolPerfZ); z != nil && z.Median.OK > 0 {
 			out = append(out, target(w.Name, "bytes/event", "≤ perf -z's", fmtF(z.Median.BytesPerEvent, 1), fmtF(km.BytesPerEvent, 1), float64(km.BytesPerEvent), float64(z.Median.BytesPerEvent), 1))
 		}
@@ -479,6 +488,73 @@ func evaluateTargets(ws []*Workload) []Target {
 		}
 	}
 	return out
+}
+
+// bpfCostGoal is the target for the BPF path: at most half the
+// in-kernel cost per event that the perf sample path adds.
+const bpfCostGoal = 0.5
+
+// bpfCostTarget compares the workload CPU time the BPF path adds per event
+// with perf record's: the ratio of the medians, and its spread over the
+// repetitions (each BPF run against the perf run of the same repetition,
+// both less the untraced median).
+func bpfCostTarget(w *Workload) (Target, bool) {
+	k, p, u := w.tool(toolKpcapBPF), w.tool(toolPerf), w.tool(toolUntraced)
+	if k == nil || p == nil || u == nil || k.Median.OK == 0 || p.Median.OK == 0 || w.Expected == 0 {
+		return Target{}, false
+	}
+	kv, pv := float64(k.Median.OverheadNS), float64(p.Median.OverheadNS)
+	r := ratio(kv, pv)
+	lo, hi := bpfCostSpread(w)
+	kpcap := fmt.Sprintf("%s ns (%s", fmtF(kv, 0), fmtX(r))
+	if !math.IsNaN(lo) {
+		kpcap += fmt.Sprintf(", runs %s–%s", fmtX(lo), fmtX(hi))
+	}
+	kpcap += ")"
+	t := Target{Workload: w.Name, Name: "added workload CPU per event, BPF path", Goal: fmt.Sprintf("≤ %g× perf's", bpfCostGoal),
+		Perf: fmtF(pv, 0) + " ns", Kpcap: kpcap}
+	if !math.IsNaN(r) && pv > 0 {
+		ok := r <= bpfCostGoal
+		t.Pass = &ok
+	}
+	return t, true
+}
+
+// bpfCostSpread returns the smallest and largest per-repetition ratio of
+// the BPF path's added CPU per event to perf record's (NaN without two
+// paired runs).
+func bpfCostSpread(w *Workload) (lo, hi float64) {
+	lo, hi = math.NaN(), math.NaN()
+	u := w.tool(toolUntraced)
+	if u == nil || !(u.Median.OK > 0) || w.Expected == 0 {
+		return
+	}
+	base := float64(u.Median.WorkloadCPUMS) * 1e6
+	added := func(r *Run) float64 { return (float64(r.WorkloadCPU) - base) / float64(w.Expected) }
+	n := 0
+	for _, kr := range w.tool(toolKpcapBPF).Runs {
+		for _, pr := range w.tool(toolPerf).Runs {
+			if kr.Error != "" || pr.Error != "" || kr.Rep != pr.Rep {
+				continue
+			}
+			pa := added(pr)
+			if pa <= 0 {
+				continue
+			}
+			v := added(kr) / pa
+			if n == 0 || v < lo {
+				lo = v
+			}
+			if n == 0 || v > hi {
+				hi = v
+			}
+			n++
+		}
+	}
+	if n < 2 {
+		return math.NaN(), math.NaN()
+	}
+	return lo, hi
 }
 
 // target builds a "kpcap <= factor*perf" target.
