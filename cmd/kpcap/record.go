@@ -70,12 +70,13 @@ created in tracefs under the group kpcap_<pid>, removed when kpcap exits
 and, after a crash, by the next kpcap run. Output names stay GROUP:EVENT as
 written (default group kprobes or uprobes).
 
---path bpf records tracepoints through a BPF program kpcap generates per
-source (no compiler needed) that copies each event into a BPF ring buffer:
-the same samples in the same file, at a fraction of the perf sample path's
-cost to the traced tasks. Sources it cannot express yet (probes, variable-
-length fields, --filter, -g, --pid, commands, --cgroup, --cpu) are refused;
---path auto records those through perf. kpcap info shows each source's path.
+--path bpf records tracepoints through BPF programs kpcap generates (no
+compiler needed) that copy each event into a BPF ring buffer, without the
+kernel building a perf sample: the same samples in the same file (syscall
+events go through the raw sys_enter/sys_exit tracepoints on x86-64). Sources
+it cannot express yet (probes, variable-length fields, --filter, -g, --pid,
+commands, --cgroup, --cpu) are refused; --path auto records those through
+perf. kpcap info shows each source's path.
 
 Every sample the kernel could not deliver is counted: the summary and the
 file's statistics report lost samples per source exactly.
