@@ -208,7 +208,7 @@ func TestBPFPathCountsLoss(t *testing.T) {
 	const n = 200000
 	var tid int
 	work := pinnedWorkload(t, n, 0)
-	res, f := recordWhile(t, Options{Path: PathBPF, BufferSize: 4096}, []*source{tracepointSource(t, "syscalls", "sys_enter_getppid")}, func() {
+	res, f := recordWhile(t, Options{Path: PathBPF, BufferSize: 4096}, []*source{tracepointSource(t, "syscalls", "sys_enter_getsid")}, func() {
 		done := make(chan int)
 		go func() { done <- work() }()
 		tid = <-done

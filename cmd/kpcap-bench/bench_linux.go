@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -94,6 +95,15 @@ func runBench(ctx context.Context, opts *options, progress io.Writer) (*Report, 
 			return nil, fmt.Errorf("perf not found (install linux-perf): %w", err)
 		}
 	}
+	var bpftraceNote string
+	if hasTool(opts, toolBpftraceCount) || hasTool(opts, toolBpftracePrint) {
+		if _, err := exec.LookPath("bpftrace"); err != nil {
+			// A peer, not the subject: run without it and say so.
+			opts.Tools = slices.DeleteFunc(slices.Clone(opts.Tools), isBpftrace)
+			bpftraceNote = "bpftrace is not installed (apt install bpftrace): its rows are left out"
+			b.logf("%s", bpftraceNote)
+		}
+	}
 	b.logf("building the workload")
 	b.workload = filepath.Join(b.dir, "workload")
 	if err := goBuild(ctx, b.workload, "github.com/kpcap/kpcap/cmd/kpcap-bench/internal/workload"); err != nil {
@@ -113,6 +123,9 @@ func runBench(ctx context.Context, opts *options, progress io.Writer) (*Report, 
 		Machine: machineInfo(b.kpcap),
 		Config: Config{Runs: opts.Runs, Events: opts.Events, OpenatCalls: opts.OpenatCalls, Tools: opts.Tools,
 			Command: strings.TrimSpace("go run ./cmd/kpcap-bench " + strings.Join(opts.Args, " "))},
+	}
+	if bpftraceNote != "" {
+		b.report.Notes = append(b.report.Notes, bpftraceNote)
 	}
 	for _, spec := range b.specs() {
 		w, err := b.runWorkload(ctx, spec)
@@ -216,6 +229,9 @@ func traceExt(tool string) string {
 	if isKpcap(tool) {
 		return "pcapng.zst"
 	}
+	if isBpftrace(tool) {
+		return "txt"
+	}
 	return "data"
 }
 
@@ -265,6 +281,8 @@ func recordArgs(tool string, spec workloadSpec, out, kpcap, perfMmap string, fif
 			a = append(a, "-D", "-1", "--control", "fifo:"+fifos[0]+","+fifos[1])
 		}
 		return a
+	case toolBpftraceCount, toolBpftracePrint:
+		return bpftraceArgs(tool, spec)
 	case toolKpcap, toolKpcapBPF:
 		// System-wide is kpcap's default. No -q: its start line on stderr
 		// ("kpcap record: recording ...") tells when every event is enabled;
@@ -412,6 +430,9 @@ func (b *bench) runRecorded(ctx context.Context, tool string, spec workloadSpec,
 			defer os.Remove(f)
 		}
 	}
+	if isBpftrace(tool) {
+		log = trace // bpftrace prints its events or its map on stdout
+	}
 	rec, err := b.startRecorder(recordArgs(tool, spec, trace, b.kpcap, b.opts.PerfMmap, fifos), log)
 	if err != nil {
 		return err
@@ -422,9 +443,12 @@ func (b *bench) runRecorded(ctx context.Context, tool string, spec workloadSpec,
 			_ = rec.stop()
 		}
 	}()
-	if fifos != nil {
+	switch {
+	case fifos != nil:
 		err = waitPerfEnabled(ctx, rec, fifos)
-	} else {
+	case isBpftrace(tool):
+		err = waitLogLine(ctx, rec, bpftraceReady, "bpftrace")
+	default:
 		err = waitKpcapStarted(ctx, rec)
 	}
 	if err != nil {
@@ -449,9 +473,12 @@ func (b *bench) runRecorded(ctx context.Context, tool string, spec workloadSpec,
 	}
 	r.FileBytes = fi.Size()
 	var c sampleCounts
-	if isKpcap(tool) {
+	switch {
+	case isKpcap(tool):
 		c, err = b.countKpcap(ctx, trace, wr.PID, r)
-	} else {
+	case isBpftrace(tool):
+		c, err = countBpftrace(trace, tool, wr.PID)
+	default:
 		c, err = countPerf(ctx, trace, wr.PID)
 	}
 	if err != nil {
@@ -509,19 +536,24 @@ const kpcapStartLine = "kpcap record: recording "
 
 // waitKpcapStarted waits for kpcap record's start line in its log.
 func waitKpcapStarted(ctx context.Context, rec *recorder) error {
+	return waitLogLine(ctx, rec, kpcapStartLine, "kpcap record")
+}
+
+// waitLogLine waits for line to appear in the recorder's log.
+func waitLogLine(ctx context.Context, rec *recorder, line, what string) error {
 	deadline := time.Now().Add(time.Minute)
 	for {
-		if b, err := os.ReadFile(rec.log); err == nil && strings.Contains(string(b), kpcapStartLine) {
+		if b, err := os.ReadFile(rec.log); err == nil && strings.Contains(string(b), line) {
 			return nil
 		}
 		if done, err := rec.exited(); done {
 			if err == nil {
-				err = fmt.Errorf("kpcap record exited before recording; log: %s", tail(rec.log))
+				err = fmt.Errorf("%s exited before recording; log: %s", what, tail(rec.log))
 			}
 			return err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("kpcap record did not start recording within 1 minute; log: %s", tail(rec.log))
+			return fmt.Errorf("%s did not start recording within 1 minute; log: %s", what, tail(rec.log))
 		}
 		select {
 		case <-ctx.Done():
@@ -864,4 +896,14 @@ func utsString(b []int8) string {
 		s = append(s, byte(c))
 	}
 	return string(s)
+}
+
+// countBpftrace counts what a bpftrace run printed (see parseBpftrace).
+func countBpftrace(trace, tool string, pid int) (sampleCounts, error) {
+	f, err := os.Open(trace)
+	if err != nil {
+		return sampleCounts{}, err
+	}
+	defer f.Close()
+	return parseBpftrace(f, tool, pid)
 }

@@ -59,6 +59,10 @@ func toolLabel(tool string) string {
 		return "kpcap record"
 	case toolKpcapBPF:
 		return "kpcap record --path bpf"
+	case toolBpftraceCount:
+		return "bpftrace counting"
+	case toolBpftracePrint:
+		return "bpftrace printing"
 	}
 	return "untraced"
 }
