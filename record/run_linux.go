@@ -219,6 +219,7 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 	for _, fd := range c.fds { // already done unless the loop failed
 		perf.Disable(fd)
 	}
+	c.enableBPF(false)
 	if child != nil {
 		res.ExitCode = child.exitCode()
 	}

@@ -15,3 +15,15 @@ show_probes after
 kpcap record -q -o "$OUT/defaults.kpcap" -- sh -c 'cat /tmp/kpo-exist-1 /tmp/kpo-default-missing >/dev/null 2>&1; true'
 echo "defaults exit: $?"
 show_probes after-defaults
+
+# The BPF capture path, system-wide: syscall tracepoints through generated
+# BPF programs (raw syscall programs on x86-64, classic tracepoint programs
+# on arm64), cat's openat calls and its -ENOENT return recorded exactly.
+kpcap record --path bpf -e syscalls:sys_enter_openat -e syscalls:sys_exit_openat -d 60 -o "$OUT/bpf.kpcap" 2>/tmp/bpf.err &
+bpfpid=$!
+i=0
+while ! grep -q "recording" /tmp/bpf.err && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+cat /tmp/kpo-exist-1 /tmp/kpo-bpf-missing >/dev/null 2>&1
+kill -INT $bpfpid
+wait $bpfpid
+echo "bpf exit: $?"
