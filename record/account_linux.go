@@ -165,7 +165,7 @@ func (c *capture) account() error {
 
 // stats returns the counts so far.
 func (c *capture) stats() Stats {
-	st := Stats{Lost: c.lostTotal, Unmatched: c.unmatched, Records: c.records, Late: c.late, Malformed: c.malformed}
+	st := Stats{Lost: c.lostTotal, Unmatched: c.unmatched, Records: c.records, Late: c.late, Malformed: c.malformed + c.bpfMalformed()}
 	st.Elapsed = time.Duration(monotonicNS() - c.startNS)
 	for i, s := range c.sources {
 		n := c.received(i)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
@@ -32,8 +33,11 @@ type bpfCapture struct {
 	qOf   []int        // cpu -> queue index
 	read  []uint64     // BPF source i -> ring records read
 	raw   map[int]bool // BPF sources on the raw syscall programs (no perf event)
-	tag   int32        // the ring's tag in the poller
-	last  uint64       // time of the last record read
+	// malformed counts ring records that could not be read (never
+	// expected); the reader goroutine writes it, stats reads it.
+	malformed atomic.Uint64
+	tag       int32  // the ring's tag in the poller
+	last      uint64 // time of the last record read
 	// cur is the chunk being filled per queue.
 	cur []*chunk
 }
@@ -179,10 +183,9 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 			c.notice(fmt.Sprintf("BPF raw syscall tracepoints unavailable (%v): syscall events take classic tracepoint programs", err))
 		} else {
 			for i, si := range b.srcs {
-				if nr, exit, ok := syscallRoute(c.sources[si]); ok {
+				if _, exit, ok := syscallRoute(c.sources[si]); ok {
 					raw[i] = true
 					b.progs[i] = idx[bool2int(exit)]
-					_ = nr
 				}
 			}
 		}
@@ -256,6 +259,14 @@ func (c *capture) bpfIDs() {
 			c.ids[next] = si
 		}
 	}
+}
+
+// bpfMalformed returns the BPF ring records that could not be read.
+func (c *capture) bpfMalformed() uint64 {
+	if c.bpf == nil {
+		return 0
+	}
+	return c.bpf.malformed.Load()
 }
 
 func bool2int(b bool) int {
@@ -332,12 +343,12 @@ func (c *capture) drainBPF(send func(item) bool, final bool) (throttled, ok bool
 			break
 		}
 		if err != nil {
-			c.malformed++
+			b.malformed.Add(1)
 			break
 		}
 		budget -= len(b.rec.RawSample) + 8
 		if !bpfprog.Decode(b.rec.RawSample, &r) || int(r.Source) >= len(b.srcs) {
-			c.malformed++
+			b.malformed.Add(1)
 			continue
 		}
 		i := int(r.Source)
