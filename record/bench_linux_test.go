@@ -17,7 +17,8 @@ import (
 
 // workloadEnv makes the test binary a workload process instead of running
 // tests: "getppid:N:THREADS" calls getppid N times spread over THREADS
-// locked threads, then exits.
+// locked threads, then exits; "getppid-paced:N:MS" makes N calls spread
+// evenly over MS milliseconds on one thread.
 const workloadEnv = "KPCAP_TEST_WORKLOAD"
 
 // markPID is the pid the getppid-mark workload asks getpgid about: its
@@ -39,6 +40,21 @@ func init() {
 	}
 	n, _ := strconv.Atoi(parts[1])
 	threads, _ := strconv.Atoi(parts[2])
+	if parts[0] == "getppid-paced" {
+		ms := threads
+		runtime.LockOSThread()
+		start := time.Now()
+		const batch = 1000
+		for done := 0; done < n; {
+			for range min(batch, n-done) {
+				unix.Syscall(unix.SYS_GETPPID, 0, 0, 0)
+			}
+			done += min(batch, n-done)
+			due := start.Add(time.Duration(done) * time.Duration(ms) * time.Millisecond / time.Duration(n))
+			time.Sleep(time.Until(due))
+		}
+		os.Exit(0)
+	}
 	if parts[0] == "getppid-mark" {
 		// n calls, the marker getpgid(markPID) (which fails), n more.
 		runtime.LockOSThread()

@@ -192,6 +192,9 @@ func (c *capture) emitSample(qi int, r []byte) error {
 	if c.aborted.Load() {
 		return errForced // a forced stop: account counts the rest lost
 	}
+	if c.limits.full {
+		return nil // --max-size reached: account counts the rest lost
+	}
 	ps := &c.psamp
 	if !perf.ParseSample(r, c.opts.CallGraph, ps) {
 		c.unmatched++

@@ -27,6 +27,7 @@ type output struct {
 	rot       *rotation
 	sizeCheck int         // samples until the next size check
 	stopReq   atomic.Bool // a limit (MaxSize) asks the reader to stop
+	limits    sizeWatch   // the size limits' state (sizecap_linux.go)
 	closed    bool        // finish closed the last file
 }
 

@@ -34,10 +34,6 @@ type rotation struct {
 	closedRaw   int64
 }
 
-// sizeCheckEvery is how many samples pass between two checks of the
-// current file's size against RotateSize and MaxSize.
-const sizeCheckEvery = 4096
-
 func newSetID() string {
 	var b [8]byte
 	rand.Read(b[:])
@@ -46,9 +42,6 @@ func newSetID() string {
 
 // rotates reports whether the recording is written as a set from the start.
 func (o *Options) rotates() bool { return o.RotateSize > 0 || o.RotateEvery > 0 }
-
-// sizeLimited reports whether the file size must be watched.
-func (o *Options) sizeLimited() bool { return o.RotateSize > 0 || o.MaxSize > 0 }
 
 func (c *capture) newRotation(start uint64) *rotation {
 	return &rotation{
@@ -96,11 +89,11 @@ func (c *capture) openFile(path string, set *format.SetInfo) error {
 	}
 	h := c.header(set)
 	var wo format.WriterOptions
-	if o.RotateSize > 0 {
+	if limit := o.fileSizeHint(); limit > 0 {
 		// Small files get small frames: the size check flushes what is
 		// pending near the limit, and a frame is what a file may hold
 		// beyond its last check.
-		wo.FrameBytes = int(min(max(2*o.RotateSize, 64<<10), format.DefaultFrameBytes))
+		wo.FrameBytes = int(min(max(2*limit, 64<<10), format.DefaultFrameBytes))
 	}
 	if c.w != nil {
 		wo.RatioHint = c.w.Ratio() // the previous file's
@@ -120,6 +113,12 @@ func (c *capture) openFile(path string, set *format.SetInfo) error {
 // did not.
 func (c *capture) closeFile(end uint64, final bool) (FileStats, error) {
 	var errs []error
+	// What closing adds (metadata, statistics, index) is measured from
+	// here: the size limits reserve it for the next file.
+	before := int64(-1)
+	if c.w != nil && c.w.Flush() == nil {
+		before = c.w.CompressedBytes()
+	}
 	if c.cg != nil {
 		if err := c.cg.flush(c.out); err != nil {
 			errs = append(errs, err)
@@ -166,6 +165,9 @@ func (c *capture) closeFile(end uint64, final bool) (FileStats, error) {
 		errs = append(errs, err)
 	}
 	fs.Bytes = c.out.CompressedBytes()
+	if before >= 0 {
+		c.limits.sawTail(fs.Bytes - before)
+	}
 	if c.file != nil {
 		if err := c.file.Sync(); err != nil {
 			errs = append(errs, err)
@@ -220,6 +222,7 @@ func (c *capture) rotate(at uint64) error {
 	if err := c.openFile(path, r.info(at)); err != nil {
 		return err
 	}
+	c.limits.exactAt = 0
 	r.fileStart, r.fileWall = at, time.Now()
 	// The new file names every task known now and carries the user frames
 	// resolved so far: it reads on its own.
@@ -267,48 +270,6 @@ func (c *capture) prune() {
 		bytes -= f.Bytes
 		kept = kept[1:]
 	}
-}
-
-// checkSize rotates or stops the recording when the current file (or the
-// whole recording) has reached its size limit. at is the time of the last
-// record written.
-func (c *capture) checkSize(at uint64) error {
-	o := c.opts
-	est := c.out.EstimatedBytes()
-	if o.MaxSize > 0 && !c.stopReq.Load() {
-		total := est
-		if c.rot != nil {
-			total += c.rot.closedBytes
-		}
-		if total >= o.MaxSize {
-			c.stopReq.Store(true)
-			c.notice(fmt.Sprintf("stopping: --max-size %s reached", sizeText(uint64(o.MaxSize))))
-			if c.poller != nil {
-				c.poller.Wake()
-			}
-		}
-	}
-	if o.RotateSize > 0 && c.w != nil {
-		// step: what a file may grow by until the next check (its samples,
-		// compressed, and the final metadata).
-		per := c.w.Ratio() * 40
-		if n := c.w.SamplesWritten(); n > 0 {
-			per = float64(est) / float64(n)
-		}
-		step := int64(per*sizeCheckEvery) + 4096
-		if est+2*step < o.RotateSize {
-			return nil
-		}
-		// Near the limit the estimate is not good enough: compress what
-		// is pending and look at the bytes.
-		if err := c.w.Flush(); err != nil {
-			return fmt.Errorf("write %s: %w", c.path, err)
-		}
-		if c.w.CompressedBytes()+step >= o.RotateSize {
-			return c.rotate(at)
-		}
-	}
-	return nil
 }
 
 // checkRotate is the writer's check at each pass marker: age, a rotation

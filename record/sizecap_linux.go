@@ -1,0 +1,210 @@
+//go:build linux
+
+package record
+
+import (
+	"fmt"
+	"math"
+	"os"
+)
+
+// sizeCheckEvery is the most samples that pass between two checks of the
+// file's size against the limits; near a limit the checks come sooner.
+const sizeCheckEvery = 4096
+
+// minCheck is the fewest samples between two checks near a limit.
+const minCheck = 16
+
+// sizeWatch is the state of the size limits (RotateSize, MaxSize, the disk
+// cap of Keep files or KeepSize).
+type sizeWatch struct {
+	// tail is what closing a file adds (pending metadata, statistics,
+	// seek index), as measured when the last one closed: the limits keep
+	// room for it.
+	tail int64
+	// exactAt is SamplesWritten when the file was last flushed to measure it.
+	exactAt uint64
+	// full: MaxSize is reached; samples that still arrive while the
+	// recording stops are not written, and account counts them lost.
+	full bool
+}
+
+// defaultTail is the room kept for closing the first file.
+const defaultTail = 8 << 10
+
+// sawTail records what closing a file added.
+func (s *sizeWatch) sawTail(n int64) { s.tail = max(n, 0) }
+
+// reserve is the room kept for closing the current file: the last file's
+// closing, with a margin for a file of more frames or comms.
+func (s *sizeWatch) reserve() int64 {
+	if s.tail == 0 {
+		return defaultTail
+	}
+	return s.tail + s.tail/4 + 512
+}
+
+// sizeLimited reports whether the file size must be watched.
+func (o *Options) sizeLimited() bool { return o.RotateSize > 0 || o.MaxSize > 0 || o.KeepSize > 0 }
+
+// fileSizeHint is the most a file of the recording is expected to hold
+// (0: no limit): RotateSize, half of KeepSize, MaxSize.
+func (o *Options) fileSizeHint() int64 {
+	var n int64
+	for _, v := range []int64{o.RotateSize, o.KeepSize / 2, o.MaxSize} {
+		if v > 0 && (n == 0 || v < n) {
+			n = v
+		}
+	}
+	return n
+}
+
+// keptBytes is the size of the closed files of the set still on disk.
+func (r *rotation) keptBytes() int64 {
+	var n int64
+	for _, f := range r.files {
+		if !f.Deleted {
+			n += f.Bytes
+		}
+	}
+	return n
+}
+
+// sizeLimit is the size the current file may reach, its closing included,
+// and whether reaching it stops the recording (MaxSize) rather than
+// starting the next file. A cap on the disk (Keep files of RotateSize, or
+// KeepSize) gives the current file what the kept files leave: a file that
+// passed its size shortens the next one, so that overshoots do not add up.
+func (c *capture) sizeLimit() (limit int64, stops bool) {
+	o, r := c.opts, c.rot
+	limit = math.MaxInt64
+	if o.RotateSize > 0 && c.snap == nil {
+		limit = o.RotateSize
+	}
+	if r != nil {
+		kept := r.keptBytes()
+		if o.Keep > 0 && o.RotateSize > 0 {
+			limit = min(limit, int64(o.Keep)*o.RotateSize-kept)
+		}
+		if o.KeepSize > 0 {
+			limit = min(limit, o.KeepSize-kept)
+		}
+	}
+	if o.MaxSize > 0 {
+		m := o.MaxSize
+		if r != nil {
+			m -= r.closedBytes // deleted files count: MaxSize is what is written
+		}
+		if m <= limit {
+			return m, true
+		}
+	}
+	return limit, false
+}
+
+// pruneToCap deletes the oldest closed files of the set while the current
+// file (est bytes, growing by up to grow before the next check) needs
+// their room under KeepSize: with a rotation by time, no file size is
+// known in advance.
+func (c *capture) pruneToCap(est, grow int64) {
+	o, r := c.opts, c.rot
+	if o.KeepSize <= 0 || r == nil {
+		return
+	}
+	kept := r.keptBytes()
+	for i := range r.files {
+		if kept+est+grow+c.limits.reserve() <= o.KeepSize {
+			return
+		}
+		f := &r.files[i]
+		if f.Deleted {
+			continue
+		}
+		if err := os.Remove(f.Path); err != nil && !os.IsNotExist(err) {
+			c.notice(fmt.Sprintf("cannot delete %s: %v", f.Path, err))
+		}
+		f.Deleted = true
+		kept -= f.Bytes
+	}
+}
+
+// perSample is the compressed bytes a sample takes, over the whole
+// recording so far: a new file's header and comms, spread over its first
+// few samples, would make it look large and delete or rotate too soon.
+func (c *capture) perSample(est int64) float64 {
+	if c.w == nil {
+		return 4
+	}
+	bytes, n := est, c.w.SamplesWritten()
+	if r := c.rot; r != nil {
+		bytes += r.closedBytes
+		for _, f := range r.files {
+			n += f.Samples
+		}
+	}
+	if n < 1024 {
+		return max(c.w.Ratio()*40, 1)
+	}
+	return max(float64(bytes)/float64(n), 1)
+}
+
+// maxRoom is what MaxSize leaves once the current file (est bytes) is closed.
+func (c *capture) maxRoom(est int64) int64 {
+	n := c.opts.MaxSize - est - c.limits.reserve()
+	if c.rot != nil {
+		n -= c.rot.closedBytes
+	}
+	return n
+}
+
+// checkSize rotates or stops the recording when the current file (or the
+// whole recording) is about to pass its size limit, and sets when the
+// next check comes: after about half the samples that fit in the room
+// left, so that a file passes its limit by a few samples at most. at is
+// the time of the last record written.
+func (c *capture) checkSize(at uint64) error {
+	c.sizeCheck = sizeCheckEvery
+	if c.limits.full {
+		return nil
+	}
+	est := c.out.EstimatedBytes()
+	per := c.perSample(est)
+	step := int64(per*sizeCheckEvery) + 4096 // a full interval's growth, with slack
+	c.pruneToCap(est, 2*step)
+	limit, stops := c.sizeLimit()
+	if limit == math.MaxInt64 {
+		return nil
+	}
+	room := limit - est - c.limits.reserve()
+	if c.opts.MaxSize > 0 && !c.stopReq.Load() && c.maxRoom(est) < 4*step {
+		// Stop a few intervals early: the rings' last records still come.
+		c.stopReq.Store(true)
+		c.notice(fmt.Sprintf("stopping: --max-size %s reached", sizeText(uint64(c.opts.MaxSize))))
+		if c.poller != nil {
+			c.poller.Wake()
+		}
+	}
+	if room < 2*step && c.w != nil && c.w.SamplesWritten() >= c.limits.exactAt+minCheck {
+		// Near the limit the estimate is not good enough: compress what
+		// is pending and look at the bytes.
+		if err := c.w.Flush(); err != nil {
+			return fmt.Errorf("write %s: %w", c.path, err)
+		}
+		c.limits.exactAt = c.w.SamplesWritten()
+		room = limit - c.w.CompressedBytes() - c.limits.reserve()
+	}
+	if room < int64(per*2*minCheck)+256 {
+		if stops {
+			c.limits.full = true
+			c.notice(fmt.Sprintf("--max-size %s: the file is full; events until the recording has stopped are counted lost", sizeText(uint64(c.opts.MaxSize))))
+			return nil
+		}
+		if err := c.rotate(at); err != nil {
+			return err
+		}
+		c.sizeCheck = minCheck // measure the new file soon
+		return nil
+	}
+	c.sizeCheck = int(min(max(float64(room)/(2*per), minCheck), sizeCheckEvery))
+	return nil
+}
