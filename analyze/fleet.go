@@ -140,6 +140,7 @@ func (m *LatencyMerger) Add(meta TraceMeta, l *Latency) {
 		t.Entries += u.Entries
 		t.Returns += u.Returns
 		t.OpenAtEnd += u.OpenAtEnd
+		t.AcrossGap += u.AcrossGap
 	}
 	for _, fl := range l.Functions {
 		g := fl.Group
@@ -168,6 +169,7 @@ func (m *LatencyMerger) Add(meta TraceMeta, l *Latency) {
 			out.Unmatched.Entries += fl.Unmatched.Entries
 			out.Unmatched.Returns += fl.Unmatched.Returns
 			out.Unmatched.OpenAtEnd += fl.Unmatched.OpenAtEnd
+			out.Unmatched.AcrossGap += fl.Unmatched.AcrossGap
 		}
 	}
 }
@@ -178,7 +180,7 @@ func (m *LatencyMerger) Result() *Latency {
 	r.Traces = m.traces
 	r.Functions = nil
 	r.Unmatched = nil
-	r.UnmatchedEntries, r.UnmatchedReturns, r.OpenAtEnd = 0, 0, 0
+	r.UnmatchedEntries, r.UnmatchedReturns, r.OpenAtEnd, r.AcrossGap = 0, 0, 0, 0
 	fnIdx := map[string]int{}
 	for i, n := range m.names {
 		fnIdx[n] = i
@@ -187,6 +189,7 @@ func (m *LatencyMerger) Result() *Latency {
 			r.UnmatchedEntries += u.Entries
 			r.UnmatchedReturns += u.Returns
 			r.OpenAtEnd += u.OpenAtEnd
+			r.AcrossGap += u.AcrossGap
 		}
 	}
 	for s, c := range m.bySrc {

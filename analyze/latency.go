@@ -47,7 +47,11 @@ type Latency struct {
 	UnmatchedEntries uint64         `json:"unmatched_entries"`
 	UnmatchedReturns uint64         `json:"unmatched_returns"`
 	OpenAtEnd        uint64         `json:"open_at_end"`
-	Unmatched        []Unmatched    `json:"unmatched"`
+	// AcrossGap counts the entry/return pairs not made because a gap lay
+	// between them (a file of the set missing, or samples lost on their
+	// CPU): each is one of UnmatchedEntries and one of UnmatchedReturns.
+	AcrossGap uint64      `json:"across_gap"`
+	Unmatched []Unmatched `json:"unmatched"`
 	// Lost is the number of samples lost in the trace; Loss details it.
 	Lost       uint64     `json:"lost"`
 	Loss       Loss       `json:"loss"`
@@ -76,6 +80,9 @@ type Unmatched struct {
 	Returns uint64 `json:"returns"`
 	// OpenAtEnd is the part of Entries still open when the trace ended.
 	OpenAtEnd uint64 `json:"open_at_end"`
+	// AcrossGap is the part of Entries (and of Returns) that would have
+	// paired across a gap.
+	AcrossGap uint64 `json:"across_gap"`
 }
 
 // FuncLatency is the distribution of one function (and group).
@@ -132,6 +139,8 @@ type latencyAcc struct {
 	groups       interner
 	srcNames     []string
 	file         *format.File
+	gaps         *pairGaps
+	acrossGap    []uint64 // per function
 }
 
 func newLatencyAcc(o LatencyOptions) *latencyAcc {
@@ -215,6 +224,8 @@ func (a *latencyAcc) begin(in Input) error {
 		a.res.Pairs = append(a.res.Pairs, pr)
 	}
 	a.p = latency.NewPairer(len(a.rules.Funcs))
+	a.gaps = newPairGaps(a.file)
+	a.acrossGap = make([]uint64, len(a.rules.Funcs))
 	a.budget = stats.NewBudget(a.o.Budget)
 	return nil
 }
@@ -291,7 +302,7 @@ func (a *latencyAcc) add(b *batch) error {
 			k = latency.ThreadKey(b.tid.Value(i), b.cpu.Value(i))
 		}
 		if a.rules.Role[src] == latency.Entry {
-			pl := latency.Payload{StackID: b.stackID(i), Ref: -1}
+			pl := latency.Payload{StackID: b.stackID(i), Ref: -1, CPU: b.cpu.Value(i)}
 			if a.o.entryRef != nil {
 				pl.Ref = a.o.entryRef(b, i)
 			}
@@ -328,6 +339,12 @@ func (a *latencyAcc) add(b *batch) error {
 		}
 		pr, ok := a.p.Exit(k, fn, ts)
 		if !ok {
+			continue
+		}
+		if a.gaps != nil && a.gaps.spans(pr.Start, ts, pr.CPU, b.cpu.Value(i), fn, a.rules.Func) {
+			a.p.UnmatchedEntries[fn]++
+			a.p.UnmatchedReturns[fn]++
+			a.acrossGap[fn]++
 			continue
 		}
 		a.record(pr)
@@ -394,11 +411,12 @@ func (a *latencyAcc) finish(in Input) error {
 		r.DurationNS = a.last - a.first
 	}
 	for fn, name := range a.rules.Funcs {
-		u := Unmatched{Name: name, Entries: a.p.UnmatchedEntries[fn], Returns: a.p.UnmatchedReturns[fn], OpenAtEnd: a.p.OpenAtEnd[fn]}
+		u := Unmatched{Name: name, Entries: a.p.UnmatchedEntries[fn], Returns: a.p.UnmatchedReturns[fn], OpenAtEnd: a.p.OpenAtEnd[fn], AcrossGap: a.acrossGap[fn]}
 		r.Unmatched = append(r.Unmatched, u)
 		r.UnmatchedEntries += u.Entries
 		r.UnmatchedReturns += u.Returns
 		r.OpenAtEnd += u.OpenAtEnd
+		r.AcrossGap += u.AcrossGap
 	}
 	slices.SortFunc(a.order, func(x, y latGroup) int {
 		return cmp.Or(cmp.Compare(x.fn, y.fn), cmp.Compare(a.funcs[y].Dist.Count(), a.funcs[x].Dist.Count()), cmp.Compare(x.group, y.group))

@@ -254,11 +254,22 @@ func WriteLog2Hist(w io.Writer, unit string, hist []HistBucket) error {
 	return ew.err
 }
 
+// acrossGapText notes the pairs of a function not made across a gap.
+func acrossGapText(n uint64) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d of each across a gap)", n)
+}
+
 // WriteLatencyText prints each function's percentiles and histogram.
 func WriteLatencyText(w io.Writer, l *Latency) error {
 	ew := &errWriter{w: w}
 	p := ew.printf
 	unm := fmt.Sprintf("; unmatched: %d entries (%d still open at the end), %d returns", l.UnmatchedEntries, l.OpenAtEnd, l.UnmatchedReturns)
+	if l.AcrossGap > 0 {
+		unm += fmt.Sprintf("; %d entry/return pairs not made across a gap (a missing file or lost samples between them)", l.AcrossGap)
+	}
 	p("%s\n", lossLine(l.Loss, unm))
 	for _, wn := range l.Warnings {
 		p("WARNING: %s\n", wn)
@@ -279,7 +290,7 @@ func WriteLatencyText(w io.Writer, l *Latency) error {
 		p("\n%s: %d calls  p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (%s)\n", name, f.Count,
 			FormatNS(f.P50), FormatNS(f.P90), FormatNS(f.P99), FormatNS(f.P999), FormatNS(f.Max), exact)
 		if f.Unmatched != nil {
-			p("  unmatched: %d entries (%d open at end), %d returns\n", f.Unmatched.Entries, f.Unmatched.OpenAtEnd, f.Unmatched.Returns)
+			p("  unmatched: %d entries (%d open at end), %d returns%s\n", f.Unmatched.Entries, f.Unmatched.OpenAtEnd, f.Unmatched.Returns, acrossGapText(f.Unmatched.AcrossGap))
 		}
 		if len(f.Display) > 0 {
 			p("\n")
@@ -289,7 +300,7 @@ func WriteLatencyText(w io.Writer, l *Latency) error {
 	if l.By != "" && len(l.Unmatched) > 0 {
 		p("\nUnmatched per function:\n")
 		for _, u := range l.Unmatched {
-			p("  %s: %d entries (%d open at end), %d returns\n", u.Name, u.Entries, u.OpenAtEnd, u.Returns)
+			p("  %s: %d entries (%d open at end), %d returns%s\n", u.Name, u.Entries, u.OpenAtEnd, u.Returns, acrossGapText(u.AcrossGap))
 		}
 	}
 	return ew.err

@@ -160,6 +160,9 @@ type Payload struct {
 	// Ref is another caller's reference to data about the entry (the
 	// report timeline's index of its field text; -1 none).
 	Ref int32
+	// CPU is the entry's CPU: a loss on it between the entry and its
+	// return breaks the pair.
+	CPU uint32
 }
 
 // Pair is one matched entry and return.

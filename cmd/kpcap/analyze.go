@@ -34,7 +34,11 @@ func init() {
 const analyzeUsage = `Usage: kpcap analyze SUBCOMMAND [options] FILE...
 
 Analyze trace files offline, on any machine: everything (symbols, event
-formats, command names) comes from the file. Each subcommand reads the trace
+formats, command names) comes from the file. A trace is one file or the
+files of one rotated recording (kpcap record --rotate), given as files, a
+quoted glob or their directory: files sharing a set id are read as one
+trace in time order, with missing files stated as gaps; files of different
+recordings are many traces. Each subcommand reads the trace
 once, streaming, in bounded memory. Several FILEs (or quoted globs) are a
 fleet of traces, read on all cores, one trace per CPU at once. Lost samples
 and unmatched entry/return events are always reported.
@@ -163,9 +167,11 @@ func parseFlags(fs *pflag.FlagSet, args []string, nfiles int, what string) ([]st
 	return fs.Args(), nil
 }
 
-// parseFiles parses flags and expands the trace arguments (globs included);
-// at least one is needed.
-func parseFiles(fs *pflag.FlagSet, args []string, what string) ([]string, error) {
+// parseFiles parses flags and expands the trace arguments (files, quoted
+// globs, directories) into traces: the files of one rotated set are one
+// trace, any other file a trace of its own (format.GroupTraces). At least
+// one is needed.
+func parseFiles(fs *pflag.FlagSet, args []string, what string) ([][]string, error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil, err
@@ -175,7 +181,11 @@ func parseFiles(fs *pflag.FlagSet, args []string, what string) ([]string, error)
 	if fs.NArg() == 0 {
 		return nil, usagef("want %s", what)
 	}
-	return expandFiles(fs.Args())
+	files, err := expandTraceArgs(fs.Args())
+	if err != nil {
+		return nil, err
+	}
+	return format.GroupTraces(files)
 }
 
 // progressInput wraps a replay reader, shows progress on a TTY (events,
@@ -290,16 +300,17 @@ func (l *progressLine) stop() {
 	<-l.finished
 }
 
-func openInput(path string, co *commonOpts) (*progressInput, error) {
-	return openInputWorkers(path, co, 0)
+func openInput(paths []string, co *commonOpts) (*progressInput, error) {
+	return openInputWorkers(paths, co, 0)
 }
 
 // openInputWorkers is openInput with workers frame decoders (0 = one per CPU).
 //
-// A directory is one trace: the files of a rotated set in it, merged in
-// time order (format.OpenSet), so that pairs and comms span its files.
-func openInputWorkers(path string, co *commonOpts, workers int) (*progressInput, error) {
-	f, _, err := openTrace([]string{path})
+// The paths (files, globs, directories) are one trace: the files of a
+// rotated set, merged in time order (format.OpenSet), so that pairs and
+// comms span its files.
+func openInputWorkers(paths []string, co *commonOpts, workers int) (*progressInput, error) {
+	f, path, err := openTrace(paths)
 	if err != nil {
 		return nil, err // it names the path
 	}
@@ -362,9 +373,9 @@ func analyzeSummary(args []string) error {
 	s, err := analyze.Summarize(in, analyze.SummaryOptions{TopN: *top, MaxBuckets: *buckets})
 	in.finishProgress() // before anything else is printed
 	if err != nil {
-		return fmt.Errorf("%s: %w", files[0], err)
+		return fmt.Errorf("%s: %w", traceName(files[0]), err)
 	}
-	s.File = files[0]
+	s.File = traceName(files[0])
 	if *jsonOut {
 		return writeJSON(os.Stdout, s)
 	}
@@ -409,7 +420,7 @@ func analyzeLatency(args []string) error {
 		l, err = analyze.MeasureLatency(in, *lo)
 		in.finishProgress() // before anything else is printed
 		if err != nil {
-			return fmt.Errorf("%s: %w", files[0], err)
+			return fmt.Errorf("%s: %w", traceName(files[0]), err)
 		}
 	} else {
 		m := analyze.NewLatencyMerger(*lo)
@@ -507,7 +518,7 @@ func analyzeFlame(args []string) error {
 		fl, err = analyze.BuildFlame(in, fo)
 		in.finishProgress() // before anything else is printed
 		if err != nil {
-			return fmt.Errorf("%s: %w", files[0], err)
+			return fmt.Errorf("%s: %w", traceName(files[0]), err)
 		}
 	}
 	for _, w := range fl.Warnings {
@@ -622,7 +633,7 @@ func analyzeDiff(args []string) error {
 	files := fs.Args()
 	var ta [2]*analyze.TraceAnalysis
 	for i, f := range files {
-		in, err := openInput(f, co)
+		in, err := openInput([]string{f}, co)
 		if err != nil {
 			return err
 		}
@@ -671,7 +682,11 @@ func analyzeDiff(args []string) error {
 func analyzeGroupDiff(pa, pb []string, co *commonOpts, lo analyze.LatencyOptions, alpha float64, top int, jsonOut bool) error {
 	var groups [2]*analyze.GroupCollector
 	for i, pats := range [][]string{pa, pb} {
-		files, err := expandFiles(pats)
+		paths, err := expandTraceArgs(pats)
+		if err != nil {
+			return err
+		}
+		files, err := format.GroupTraces(paths)
 		if err != nil {
 			return err
 		}
@@ -732,12 +747,12 @@ func analyzeReport(args []string) error {
 	ta, err := analyze.AnalyzeTimeline(in, analyze.SummaryOptions{}, *lo, analyze.TimelineOptions{ThreadLanes: *lanes, MaxItems: *items})
 	in.finishProgress() // before anything else is printed
 	if err != nil {
-		return fmt.Errorf("%s: %w", files[0], err)
+		return fmt.Errorf("%s: %w", traceName(files[0]), err)
 	}
-	ta.Summary.File = files[0]
+	ta.Summary.File = traceName(files[0])
 	t := *title
 	if t == "" {
-		t = "kpcap report: " + filepath.Base(files[0])
+		t = "kpcap report: " + filepath.Base(traceName(files[0]))
 		host := ta.Summary.Host.Hostname
 		if host == "(none)" {
 			host = ""

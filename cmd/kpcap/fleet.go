@@ -20,12 +20,12 @@ type traceResult struct {
 	err  error
 }
 
-// forEachTrace analyzes files on all cores: up to one trace per CPU at
+// forEachTrace analyzes traces (each one file or the files of one set) on all cores: up to one trace per CPU at
 // once, each read by its own replay reader with a share of the CPUs. fn
 // analyzes one opened trace; merge receives the results in file order (so
 // output does not depend on timing), with at most 2 x jobs traces'
 // results held at once, which bounds memory. name labels the progress line.
-func forEachTrace(files []string, co *commonOpts, name string, fn func(in *progressInput) (any, error), merge func(r traceResult) error) error {
+func forEachTrace(files [][]string, co *commonOpts, name string, fn func(in *progressInput) (any, error), merge func(r traceResult) error) error {
 	jobs := min(runtime.NumCPU(), len(files))
 	workers := max(1, runtime.NumCPU()/jobs)
 	var events, done atomic.Int64
@@ -38,8 +38,8 @@ func forEachTrace(files []string, co *commonOpts, name string, fn func(in *progr
 	stop := make(chan struct{})
 	defer close(stop)
 	type job struct {
-		path string
-		out  chan traceResult
+		paths []string
+		out   chan traceResult
 	}
 	work := make(chan job)
 	go func() {
@@ -67,16 +67,17 @@ func forEachTrace(files []string, co *commonOpts, name string, fn func(in *progr
 			for j := range work {
 				q := *co
 				q.quiet = true // one line for all traces, not one per trace
-				in, err := openInputWorkers(j.path, &q, workers)
+				name := traceName(j.paths)
+				in, err := openInputWorkers(j.paths, &q, workers)
 				if err != nil {
-					j.out <- traceResult{meta: analyze.TraceMeta{File: j.path}, err: err}
+					j.out <- traceResult{meta: analyze.TraceMeta{File: name}, err: err}
 					done.Add(1)
 					continue
 				}
-				r := traceResult{meta: analyze.MetaOf(j.path, in.f)}
+				r := traceResult{meta: analyze.MetaOf(name, in.f)}
 				r.v, r.err = fn(in)
 				if r.err != nil {
-					r.err = fmt.Errorf("%s: %w", j.path, r.err)
+					r.err = fmt.Errorf("%s: %w", name, r.err)
 				}
 				events.Add(in.rows.Load())
 				in.Close()

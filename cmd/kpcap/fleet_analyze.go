@@ -10,15 +10,15 @@ import (
 	"github.com/kpcap/kpcap/analyze/report"
 )
 
-// multiTrace reports whether an analysis of files split by by reads them
-// as a fleet of traces rather than one trace.
-func multiTrace(files []string, by string) bool {
+// multiTrace reports whether an analysis of traces (each one file or the
+// files of one set) split by by reads them as a fleet rather than one trace.
+func multiTrace(files [][]string, by string) bool {
 	return len(files) > 1 || analyze.IsMetaKey(by)
 }
 
 // analyzeFleetSummary summarizes many traces on all cores: per trace, per
 // group of traces (by) and in all.
-func analyzeFleetSummary(files []string, co *commonOpts, top int, by string, jsonOut bool) error {
+func analyzeFleetSummary(files [][]string, co *commonOpts, top int, by string, jsonOut bool) error {
 	m := analyze.NewSummaryMerger(by, top)
 	so := analyze.FleetSummaryOptions(top)
 	err := forEachTrace(files, co, "kpcap analyze summary", func(in *progressInput) (any, error) {
@@ -43,7 +43,7 @@ func analyzeFleetSummary(files []string, co *commonOpts, top int, by string, jso
 
 // fleetFlame builds one profile of many traces on all cores, under a root
 // frame per group when by is a metadata key.
-func fleetFlame(files []string, co *commonOpts, by string, o analyze.FlameOptions) (*analyze.Flame, error) {
+func fleetFlame(files [][]string, co *commonOpts, by string, o analyze.FlameOptions) (*analyze.Flame, error) {
 	m := analyze.NewFlameMerger(by, o)
 	per := o
 	per.Latency = analyze.PerTraceOptions(o.Latency)
@@ -63,7 +63,7 @@ func fleetFlame(files []string, co *commonOpts, by string, o analyze.FlameOption
 // fleetReportData analyzes many traces for one report: the fleet summary,
 // latency split by by (a metadata key or a per-trace split) and the flame
 // graph under a root frame per group.
-func fleetReportData(files []string, co *commonOpts, by string, lo analyze.LatencyOptions) (*analyze.FleetSummary, *analyze.Latency, *analyze.Flame, error) {
+func fleetReportData(files [][]string, co *commonOpts, by string, lo analyze.LatencyOptions) (*analyze.FleetSummary, *analyze.Latency, *analyze.Flame, error) {
 	const top = 10
 	meta := by
 	if !analyze.IsMetaKey(by) {
@@ -92,15 +92,15 @@ func fleetReportData(files []string, co *commonOpts, by string, lo analyze.Laten
 
 // tracesLabel names the input of a multi-trace analysis in titles and
 // messages.
-func tracesLabel(files []string) string {
+func tracesLabel(files [][]string) string {
 	if len(files) == 1 {
-		return files[0]
+		return traceName(files[0])
 	}
 	return fmt.Sprintf("%d traces", len(files))
 }
 
 // fleetReport writes one HTML report of many traces.
-func fleetReport(files []string, co *commonOpts, lo analyze.LatencyOptions, out, title string) error {
+func fleetReport(files [][]string, co *commonOpts, lo analyze.LatencyOptions, out, title string) error {
 	fs, l, fl, err := fleetReportData(files, co, lo.By, lo)
 	if err != nil {
 		return err

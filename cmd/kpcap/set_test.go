@@ -41,7 +41,7 @@ func TestReadSet(t *testing.T) {
 				g.Sample(1, ts+1000, 0, 9, 9, map[string]any{"__syscall_nr": 257, "ret": 3}, nil)
 			}
 		}
-		g.W.AddLost(format.Lost{Time: start + 2000, CPU: 0, Source: 0, Count: uint64(seq)})
+		g.W.AddLost(format.Lost{Time: start + 5000, CPU: 0, Source: 0, Count: uint64(seq)}) // between two calls
 		g.W.SetEnd(start + 1_000_000_000)
 		g.Close(map[uint32]uint64{0: uint64(seq)})
 		if seq != 3 {
@@ -72,29 +72,65 @@ func TestReadSet(t *testing.T) {
 			}
 		}
 	}
-	r := runCLI(t, bin, "analyze", "latency", "--json", "--unit", "ns", dir) // a set's directory: one trace
-	if r.code != 0 {
-		t.Fatalf("latency: %d %s", r.code, r.stderr)
-	}
 	var lat struct {
 		Functions []struct {
 			Name  string `json:"name"`
 			Count uint64 `json:"count"`
 			Max   uint64 `json:"max_ns"`
 		} `json:"latency"`
-		UnmatchedEntries uint64 `json:"unmatched_entries"`
-		UnmatchedReturns uint64 `json:"unmatched_returns"`
-		Lost             uint64 `json:"lost"`
+		UnmatchedEntries uint64   `json:"unmatched_entries"`
+		UnmatchedReturns uint64   `json:"unmatched_returns"`
+		AcrossGap        uint64   `json:"across_gap"`
+		Lost             uint64   `json:"lost"`
+		Traces           int      `json:"traces"`
+		Warnings         []string `json:"warnings"`
+	}
+	// The set's directory, its files or a glob of them: one trace, told
+	// by the files' set blocks.
+	for _, args := range [][]string{{dir}, paths, {glob}} {
+		r := runCLI(t, bin, append([]string{"analyze", "latency", "--json", "--unit", "ns"}, args...)...)
+		if r.code != 0 {
+			t.Fatalf("latency %v: %d %s", args, r.code, r.stderr)
+		}
+		lat.Warnings = nil
+		if err := json.Unmarshal([]byte(r.stdout), &lat); err != nil {
+			t.Fatal(err)
+		}
+		// Pairs: 99 within each file, and the call left open at the end of
+		// file 1 returns at the start of file 2. The call open at the end of
+		// file 2 returned in the missing file 3, and file 4's first return
+		// belongs to a call of file 3: that pair is not made (across the
+		// gap). File 4 closes its own last call: 99*3 + 2.
+		if len(lat.Functions) != 1 || lat.Functions[0].Count != 299 || lat.Functions[0].Max != 999_009_500 || lat.Lost != 7 ||
+			lat.AcrossGap != 1 || lat.UnmatchedEntries != 1 || lat.UnmatchedReturns != 1 || lat.Traces != 0 ||
+			!strings.Contains(strings.Join(lat.Warnings, "\n"), "file 3 of the set is missing") {
+			t.Errorf("latency %v: %+v", args, lat)
+		}
+		r = runCLI(t, bin, append([]string{"analyze", "summary", "--json"}, args...)...)
+		if r.code != 0 || !strings.Contains(r.stdout, "file 3 of the set is missing") {
+			t.Errorf("summary %v: exit %d, %s %s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	r := runCLI(t, bin, "analyze", "latency", "--unit", "ns", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "1 entry/return pairs not made across a gap") {
+		t.Errorf("latency text: exit %d, %s %s", r.code, r.stdout, r.stderr)
+	}
+	// Another trace among the set's files makes two traces (many traces
+	// merge; each is one trace of its own).
+	other := filepath.Join(t.TempDir(), "other.pcapng.zst")
+	g := testtrace.New(t, other, "6.1.0", srcs)
+	g.Sample(0, 5000, 0, 9, 9, map[string]any{"__syscall_nr": 257, "dfd": -100, "filename": 0x7ffe0000, "flags": 0}, nil)
+	g.Sample(1, 6000, 0, 9, 9, map[string]any{"__syscall_nr": 257, "ret": 3}, nil)
+	g.Close(nil)
+	r = runCLI(t, bin, append([]string{"analyze", "latency", "--json", "--unit", "ns", other}, paths...)...)
+	if r.code != 0 {
+		t.Fatalf("latency of two traces: %d %s", r.code, r.stderr)
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &lat); err != nil {
 		t.Fatal(err)
 	}
-	// Pairs: 99 within each file; the call left open at the end of file 1
-	// returns at the start of file 2, the one of file 2 (the kernel's
-	// return is in the missing file 3) pairs with the first return of
-	// file 4, and file 4 closes its own last call: 99*3 + 3.
-	if len(lat.Functions) != 1 || lat.Functions[0].Count != 300 || lat.Lost != 7 || lat.UnmatchedEntries+lat.UnmatchedReturns != 0 {
-		t.Errorf("latency: %+v", lat)
+	if lat.Traces != 2 || len(lat.Functions) != 1 || lat.Functions[0].Count != 300 || lat.AcrossGap != 1 {
+		t.Errorf("latency of two traces: %+v", lat)
 	}
 	r = runCLI(t, bin, "replay", dir)
 	if r.code != 0 || strings.Count(r.stdout, "\n") != 600 || !strings.Contains(r.stderr, "file 3 of the set is missing") {

@@ -28,3 +28,22 @@ func traceName(paths []string) string {
 	}
 	return fmt.Sprintf("%s (+%d more files)", paths[0], len(paths)-1)
 }
+
+// expandTraceArgs expands trace arguments (files, quoted globs, a set's
+// directory) into files, each once; an argument that names none is a
+// usage error.
+func expandTraceArgs(args []string) ([]string, error) {
+	paths, err := format.ExpandPaths(args)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	seen := map[string]bool{}
+	out := paths[:0]
+	for _, p := range paths {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
