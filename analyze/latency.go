@@ -47,9 +47,10 @@ type Latency struct {
 	UnmatchedEntries uint64         `json:"unmatched_entries"`
 	UnmatchedReturns uint64         `json:"unmatched_returns"`
 	OpenAtEnd        uint64         `json:"open_at_end"`
-	// AcrossGap counts the entry/return pairs not made because a gap lay
-	// between them (a file of the set missing, or samples lost on their
-	// CPU): each is one of UnmatchedEntries and one of UnmatchedReturns.
+	// AcrossGap counts the entries not paired because a gap follows them:
+	// the return found lies beyond a missing file of the set or samples
+	// lost on their CPU (the return then counts in UnmatchedReturns), or
+	// the entry is still open at the end with a missing file after it.
 	AcrossGap uint64      `json:"across_gap"`
 	Unmatched []Unmatched `json:"unmatched"`
 	// Lost is the number of samples lost in the trace; Loss details it.
@@ -80,8 +81,7 @@ type Unmatched struct {
 	Returns uint64 `json:"returns"`
 	// OpenAtEnd is the part of Entries still open when the trace ended.
 	OpenAtEnd uint64 `json:"open_at_end"`
-	// AcrossGap is the part of Entries (and of Returns) that would have
-	// paired across a gap.
+	// AcrossGap is the part of Entries not paired because of a gap.
 	AcrossGap uint64 `json:"across_gap"`
 }
 
@@ -402,6 +402,14 @@ func (a *latencyAcc) record(pr latency.Pair) {
 }
 
 func (a *latencyAcc) finish(in Input) error {
+	if a.gaps != nil && a.p.OnUnmatched == nil {
+		// Entries still open whose return may be in a missing file.
+		a.p.OnUnmatched = func(_ latency.Key, fn int, ts uint64, _ latency.Payload) {
+			if a.gaps.fileGapAfter(ts) {
+				a.acrossGap[fn]++
+			}
+		}
+	}
 	a.p.Finish()
 	r := a.res
 	r.Warnings = append(r.Warnings, inputWarnings(in)...)

@@ -78,3 +78,9 @@ func (g *pairGaps) spans(start, end uint64, c0, c1 uint32, fn int, funcOf []int)
 	}
 	return false
 }
+
+// fileGapAfter reports whether time no file covers follows t: an entry at
+// t still open at the end may have returned there.
+func (g *pairGaps) fileGapAfter(t uint64) bool {
+	return len(g.files) > 0 && g.files[len(g.files)-1].StartNS >= t
+}

@@ -259,7 +259,7 @@ func acrossGapText(n uint64) string {
 	if n == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (%d of each across a gap)", n)
+	return fmt.Sprintf(" (%d entries across a gap)", n)
 }
 
 // WriteLatencyText prints each function's percentiles and histogram.
@@ -268,7 +268,7 @@ func WriteLatencyText(w io.Writer, l *Latency) error {
 	p := ew.printf
 	unm := fmt.Sprintf("; unmatched: %d entries (%d still open at the end), %d returns", l.UnmatchedEntries, l.OpenAtEnd, l.UnmatchedReturns)
 	if l.AcrossGap > 0 {
-		unm += fmt.Sprintf("; %d entry/return pairs not made across a gap (a missing file or lost samples between them)", l.AcrossGap)
+		unm += fmt.Sprintf("; %d entries not paired across a gap (a missing file or lost samples before their return)", l.AcrossGap)
 	}
 	p("%s\n", lossLine(l.Loss, unm))
 	for _, wn := range l.Warnings {

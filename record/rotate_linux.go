@@ -104,6 +104,7 @@ func (c *capture) openFile(path string, set *format.SetInfo) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	c.file, c.out, c.w, c.path = f, w, w, path
+	c.limits.header, c.limits.exactAt = w.CompressedBytes(), 0
 	return nil
 }
 
@@ -222,7 +223,6 @@ func (c *capture) rotate(at uint64) error {
 	if err := c.openFile(path, r.info(at)); err != nil {
 		return err
 	}
-	c.limits.exactAt = 0
 	r.fileStart, r.fileWall = at, time.Now()
 	// The new file names every task known now and carries the user frames
 	// resolved so far: it reads on its own.

@@ -24,6 +24,8 @@ type sizeWatch struct {
 	tail int64
 	// exactAt is SamplesWritten when the file was last flushed to measure it.
 	exactAt uint64
+	// header is the size of the current file's header frame.
+	header int64
 	// full: MaxSize is reached; samples that still arrive while the
 	// recording stops are not written, and account counts them lost.
 	full bool
@@ -135,7 +137,8 @@ func (c *capture) perSample(est int64) float64 {
 	if c.w == nil {
 		return 4
 	}
-	bytes, n := est, c.w.SamplesWritten()
+	// The current file's header frame is not the samples' doing.
+	bytes, n := est-c.limits.header, c.w.SamplesWritten()
 	if r := c.rot; r != nil {
 		bytes += r.closedBytes
 		for _, f := range r.files {

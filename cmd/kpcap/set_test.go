@@ -112,7 +112,7 @@ func TestReadSet(t *testing.T) {
 		}
 	}
 	r := runCLI(t, bin, "analyze", "latency", "--unit", "ns", dir)
-	if r.code != 0 || !strings.Contains(r.stdout, "1 entry/return pairs not made across a gap") {
+	if r.code != 0 || !strings.Contains(r.stdout, "1 entries not paired across a gap") {
 		t.Errorf("latency text: exit %d, %s %s", r.code, r.stdout, r.stderr)
 	}
 	// Another trace among the set's files makes two traces (many traces
