@@ -240,7 +240,8 @@ func (c *capture) rotate(at uint64) error {
 }
 
 // prune deletes the oldest closed files of the set beyond Keep files or
-// KeepSize bytes, counting the file about to be started (up to RotateSize).
+// KeepSize bytes, counting the file about to be started (up to RotateSize,
+// or what it starts with when files rotate by time).
 func (c *capture) prune() {
 	o, r := c.opts, c.rot
 	if o.Keep <= 0 && o.KeepSize <= 0 {
@@ -256,7 +257,7 @@ func (c *capture) prune() {
 	}
 	for len(kept) > 0 {
 		over := o.Keep > 0 && len(kept)+1 > o.Keep
-		if o.KeepSize > 0 && bytes+o.RotateSize > o.KeepSize {
+		if o.KeepSize > 0 && bytes+max(o.RotateSize, c.startReserve()) > o.KeepSize {
 			over = true
 		}
 		if !over {

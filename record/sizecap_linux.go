@@ -61,6 +61,18 @@ func (o *Options) fileSizeHint() int64 {
 	return n
 }
 
+// startReserve is the room a new file of the set needs before its first
+// size check: its header frame, the comm of every known task and the
+// resolved user frames it repeats (compressed, roughly), and a check
+// interval's samples.
+func (c *capture) startReserve() int64 {
+	n := c.limits.header + 64*int64(len(c.comms)) + 4096
+	if c.syms != nil {
+		n += 32 * int64(len(c.syms.user))
+	}
+	return n + int64(c.perSample(c.out.EstimatedBytes())*sizeCheckEvery)
+}
+
 // keptBytes is the size of the closed files of the set still on disk.
 func (r *rotation) keptBytes() int64 {
 	var n int64

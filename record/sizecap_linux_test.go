@@ -181,6 +181,9 @@ func TestRotateKeepSize(t *testing.T) {
 			}
 			if peak > tc.cap+sc.maxFrame {
 				t.Errorf("disk reached %d bytes: over the cap %d plus one frame (%d)", peak, tc.cap, sc.maxFrame)
+				for _, f := range res.Files {
+					t.Logf("%s: %d bytes, %d samples, deleted %v", filepath.Base(f.Path), f.Bytes, f.Samples, f.Deleted)
+				}
 			}
 		})
 	}

@@ -109,7 +109,7 @@ func runBench(ctx context.Context, opts *options, progress io.Writer) (*Report, 
 	if err := goBuild(ctx, b.workload, "github.com/kpcap/kpcap/cmd/kpcap-bench/internal/workload"); err != nil {
 		return nil, err
 	}
-	if hasTool(opts, toolKpcap) || hasTool(opts, toolKpcapBPF) {
+	if hasTool(opts, toolKpcap) || hasTool(opts, toolKpcapBPF) || hasTool(opts, toolKpcapSnap) {
 		b.kpcap = opts.Kpcap
 		if b.kpcap == "" {
 			b.logf("building kpcap")
@@ -295,6 +295,12 @@ func recordArgs(tool string, spec workloadSpec, out, kpcap, perfMmap string, fif
 			a = append(a, "-e", e)
 		}
 		return a
+	case toolKpcapSnap:
+		a := []string{kpcap, "record", "--snapshot", snapshotWindow, "-o", out}
+		for _, e := range spec.events {
+			a = append(a, "-e", e)
+		}
+		return a
 	}
 	return nil
 }
@@ -456,6 +462,12 @@ func (b *bench) runRecorded(ctx context.Context, tool string, spec workloadSpec,
 	}
 	r.StartupS = time.Since(rec.started).Seconds()
 	wr, werr := b.runWorkloadProcess(ctx, spec)
+	if werr == nil && tool == toolKpcapSnap {
+		// The flight recorder writes only when asked.
+		if trace, err = askSnapshot(ctx, rec, trace); err != nil {
+			return err
+		}
+	}
 	stopped = true
 	serr := rec.stop()
 	if werr != nil {
@@ -466,6 +478,7 @@ func (b *bench) runRecorded(ctx context.Context, tool string, spec workloadSpec,
 	}
 	r.WorkloadNS, r.WorkloadCPU, r.PID = wr.NS, wr.CPUNS, wr.PID
 	r.RecorderCPU = rec.cpuSeconds()
+	r.RecorderRSS = rec.maxRSS()
 	r.RecorderWall = time.Since(rec.started).Seconds()
 	fi, err := os.Stat(trace)
 	if err != nil {

@@ -123,7 +123,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON instead of markdown")
 	fs.StringVar(&o.JSONOut, "json-out", "", "also write the JSON report to this file")
 	fs.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress lines on stderr")
-	fs.StringSliceVar(&o.Tools, "tools", []string{toolUntraced, toolPerf, toolPerfZ, toolKpcap, toolKpcapBPF, toolBpftraceCount, toolBpftracePrint}, "tools to run: untraced,perf,perf-z,kpcap,kpcap-bpf (kpcap record --path bpf),bpftrace-count,bpftrace-print")
+	fs.StringSliceVar(&o.Tools, "tools", []string{toolUntraced, toolPerf, toolPerfZ, toolKpcap, toolKpcapBPF, toolBpftraceCount, toolBpftracePrint}, "tools to run: untraced,perf,perf-z,kpcap,kpcap-bpf (kpcap record --path bpf),bpftrace-count,bpftrace-print; also kpcap-snapshot (kpcap record --snapshot, asked once when the workload is done)")
 	fs.StringSliceVar(&o.Workloads, "workloads", []string{"getppid", "openat"}, "workloads to run: getppid,openat")
 	fs.StringVar(&o.PerfMmap, "perf-mmap", "", "pass -m SIZE to perf record (e.g. 16M, kpcap's default ring size); default: perf's own")
 	fs.StringVar(&o.Keep, "keep", "", "keep traces and recorder logs in this directory")
@@ -160,10 +160,10 @@ func parseFlags(args []string) (*options, error) {
 	if o.OpenatCalls < 0 {
 		return nil, fmt.Errorf("--openat-calls %d: want at least 1", o.OpenatCalls)
 	}
-	known := map[string]bool{toolUntraced: true, toolPerf: true, toolPerfZ: true, toolKpcap: true, toolKpcapBPF: true, toolBpftraceCount: true, toolBpftracePrint: true}
+	known := map[string]bool{toolUntraced: true, toolPerf: true, toolPerfZ: true, toolKpcap: true, toolKpcapBPF: true, toolKpcapSnap: true, toolBpftraceCount: true, toolBpftracePrint: true}
 	for _, t := range o.Tools {
 		if !known[t] {
-			return nil, fmt.Errorf("--tools: unknown tool %q (want %s)", t, strings.Join([]string{toolUntraced, toolPerf, toolPerfZ, toolKpcap, toolKpcapBPF, toolBpftraceCount, toolBpftracePrint}, ","))
+			return nil, fmt.Errorf("--tools: unknown tool %q (want %s)", t, strings.Join([]string{toolUntraced, toolPerf, toolPerfZ, toolKpcap, toolKpcapBPF, toolKpcapSnap, toolBpftraceCount, toolBpftracePrint}, ","))
 		}
 	}
 	hasUntraced := false

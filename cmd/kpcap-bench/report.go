@@ -16,10 +16,16 @@ const (
 	toolPerfZ    = "perf-z"
 	toolKpcap    = "kpcap"
 	toolKpcapBPF = "kpcap-bpf" // kpcap record --path bpf
+	// toolKpcapSnap is kpcap record --snapshot: a flight recorder asked
+	// for one snapshot when the workload is done.
+	toolKpcapSnap = "kpcap-snapshot"
 )
 
-// isKpcap reports whether tool is kpcap on either capture path.
-func isKpcap(tool string) bool { return tool == toolKpcap || tool == toolKpcapBPF }
+// isKpcap reports whether tool is kpcap on either capture path, or its
+// flight recorder.
+func isKpcap(tool string) bool {
+	return tool == toolKpcap || tool == toolKpcapBPF || tool == toolKpcapSnap
+}
 
 // finishAnalysis computes medians, rates and the ratios to "perf script" on
 // wall and on CPU time.
@@ -59,6 +65,8 @@ func toolLabel(tool string) string {
 		return "kpcap record"
 	case toolKpcapBPF:
 		return "kpcap record --path bpf"
+	case toolKpcapSnap:
+		return "kpcap record --snapshot"
 	case toolBpftraceCount:
 		return "bpftrace counting"
 	case toolBpftracePrint:
@@ -133,9 +141,10 @@ type Run struct {
 	WorkloadNS   int64         `json:"workload_ns"`     // wall time of the workload's loop
 	WorkloadCPU  int64         `json:"workload_cpu_ns"` // CPU time of the loop's thread
 	PID          int           `json:"pid"`
-	RecorderCPU  float64       `json:"recorder_cpu_s,omitempty"`  // user+sys of the recorder process
-	RecorderWall float64       `json:"recorder_wall_s,omitempty"` // recorder start to exit
-	StartupS     float64       `json:"startup_s,omitempty"`       // recorder start until it was seen recording
+	RecorderCPU  float64       `json:"recorder_cpu_s,omitempty"`     // user+sys of the recorder process
+	RecorderWall float64       `json:"recorder_wall_s,omitempty"`    // recorder start to exit
+	RecorderRSS  int64         `json:"recorder_rss_bytes,omitempty"` // the recorder's peak RSS
+	StartupS     float64       `json:"startup_s,omitempty"`          // recorder start until it was seen recording
 	FileBytes    int64         `json:"file_bytes,omitempty"`
 	Counts       *sampleCounts `json:"counts,omitempty"`
 	InfoCount    *uint64       `json:"info_count,omitempty"` // kpcap info --json: sum of probes[].count
@@ -153,6 +162,7 @@ type Medians struct {
 	CPUSlowdown      jfloat         `json:"cpu_slowdown"`          // workload CPU time / untraced workload CPU time
 	OverheadNS       jfloat         `json:"overhead_ns_per_event"` // extra workload CPU ns per expected event
 	RecorderCPU      jfloat         `json:"recorder_cpu_s"`
+	RecorderRSS      jfloat         `json:"recorder_rss_bytes"`
 	Total            jfloat         `json:"samples_total"`
 	PID              jfloat         `json:"samples_pid"`
 	Duplicates       jfloat         `json:"duplicates"`
@@ -255,7 +265,7 @@ var verdictOrder = []string{verdictExact, verdictAtLeast, verdictWithinLoss, ver
 
 // summarize fills t.Median from t.Runs; untracedMS is the untraced median.
 func summarize(t *ToolRuns, untracedNS, untracedCPU float64, expected uint64) {
-	var ns, wcpu, cpu, total, pid, dup, lost, bytes, bpe, rpl []float64
+	var ns, wcpu, cpu, rss, total, pid, dup, lost, bytes, bpe, rpl []float64
 	m := Medians{}
 	for _, r := range t.Runs {
 		if r.Error != "" {
@@ -268,6 +278,7 @@ func summarize(t *ToolRuns, untracedNS, untracedCPU float64, expected uint64) {
 			continue
 		}
 		cpu = append(cpu, r.RecorderCPU)
+		rss = append(rss, float64(r.RecorderRSS))
 		bytes = append(bytes, float64(r.FileBytes))
 		if c := r.Counts; c != nil {
 			total = append(total, float64(c.Total))
@@ -304,6 +315,7 @@ func summarize(t *ToolRuns, untracedNS, untracedCPU float64, expected uint64) {
 		m.OverheadNS = jfloat((median(wcpu) - untracedCPU) / float64(expected))
 	}
 	m.RecorderCPU = tracedOnly(median(cpu))
+	m.RecorderRSS = tracedOnly(median(rss))
 	m.Total = tracedOnly(median(total))
 	m.PID = tracedOnly(median(pid))
 	m.Duplicates = tracedOnly(median(dup))
@@ -470,6 +482,9 @@ func evaluateTargets(ws []*Workload) []Target {
 			out = append(out, t)
 		}
 		if t, ok := bpfCostTarget(w); ok {
+			out = append(out, t)
+		}
+		if t, ok := snapshotTarget(w); ok {
 			out = append(out, t)
 		}
 		if z := w.tool(toolPerfZ); z != nil && z.Median.OK > 0 {
@@ -694,6 +709,7 @@ func writeMarkdown(out io.Writer, r *Report) {
 		row("workload CPU slowdown", func(t *ToolRuns) string { return fmtX(t.Median.CPUSlowdown) })
 		row("added workload CPU ns per event", traced(func(t *ToolRuns) string { return fmtF(t.Median.OverheadNS, 0) }))
 		row("recorder CPU (user+sys)", traced(func(t *ToolRuns) string { return fmtS(t.Median.RecorderCPU) }))
+		row("recorder peak RSS", traced(func(t *ToolRuns) string { return fmtF(t.Median.RecorderRSS/(1<<20), 1) + " MiB" }))
 		row(fmt.Sprintf("samples of the workload pid (expected %s%s)", map[bool]string{true: "", false: "≥ "}[w.Exact], fmtCount(float64(w.Expected))),
 			traced(func(t *ToolRuns) string { return fmtCount(t.Median.PID) }))
 		row("samples in file (all pids)", traced(func(t *ToolRuns) string { return fmtCount(t.Median.Total) }))
