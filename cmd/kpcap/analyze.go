@@ -37,10 +37,10 @@ Analyze trace files offline, on any machine: everything (symbols, event
 formats, command names) comes from the file. A trace is one file or the
 files of one rotated recording (kpcap record --rotate), given as files, a
 quoted glob or their directory: files sharing a set id are read as one
-trace in time order, with missing files stated as gaps; files of different
-recordings are many traces. Each subcommand reads the trace
-once, streaming, in bounded memory. Several FILEs (or quoted globs) are a
-fleet of traces, read on all cores, one trace per CPU at once. Lost samples
+trace in time order, with missing files stated as gaps. Each subcommand
+reads a trace once, streaming, in bounded memory. Several traces (files of
+different recordings) are a fleet, read on all cores, one trace per CPU at
+once. Lost samples
 and unmatched entry/return events are always reported.
 
 Subcommands:

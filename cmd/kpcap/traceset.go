@@ -30,12 +30,16 @@ func traceName(paths []string) string {
 }
 
 // expandTraceArgs expands trace arguments (files, quoted globs, a set's
-// directory) into files, each once; an argument that names none is a
-// usage error.
+// directory) into files, each once; a pattern that matches nothing is a
+// usage error, a directory without traces an error.
 func expandTraceArgs(args []string) ([]string, error) {
-	paths, err := format.ExpandPaths(args)
+	files, err := expandFiles(args)
 	if err != nil {
-		return nil, usagef("%v", err)
+		return nil, err
+	}
+	paths, err := format.ExpandPaths(files)
+	if err != nil {
+		return nil, err
 	}
 	seen := map[string]bool{}
 	out := paths[:0]
