@@ -172,6 +172,14 @@ func (c *capture) maxRoom(est int64) int64 {
 	return n
 }
 
+// drainMargin is how early --max-size asks to stop so that what is still
+// queued for the writer fits: the records a full memory queue holds
+// (memCap), at the bytes a sample takes, up to a sixteenth of the limit.
+func (c *capture) drainMargin(per float64) int64 {
+	queued := float64(c.memCap) / 64 // raw records of ~64 bytes
+	return min(c.opts.MaxSize/16, int64(queued*per))
+}
+
 // checkSize rotates or stops the recording when the current file (or the
 // whole recording) is about to pass its size limit, and sets when the
 // next check comes: after about half the samples that fit in the room
@@ -191,22 +199,29 @@ func (c *capture) checkSize(at uint64) error {
 		return nil
 	}
 	room := limit - est - c.limits.reserve()
-	if c.opts.MaxSize > 0 && !c.stopReq.Load() && c.maxRoom(est) < 4*step {
+	stopNear := func() bool {
+		return c.opts.MaxSize > 0 && !c.stopReq.Load() && c.maxRoom(est) < max(4*step, c.drainMargin(per))
+	}
+	if (room < 2*step || stopNear()) && c.w != nil && c.w.SamplesWritten() >= c.limits.exactAt+minCheck {
+		// Near a limit the estimate is not good enough (before a file's
+		// first frame is compressed it rests on a guessed ratio): compress
+		// what is pending and look at the bytes.
+		if err := c.w.Flush(); err != nil {
+			return fmt.Errorf("write %s: %w", c.path, err)
+		}
+		c.limits.exactAt = c.w.SamplesWritten()
+		est = c.w.CompressedBytes()
+		per = c.perSample(est)
+		step = int64(per*sizeCheckEvery) + 4096
+		room = limit - est - c.limits.reserve()
+	}
+	if stopNear() {
 		// Stop a few intervals early: the rings' last records still come.
 		c.stopReq.Store(true)
 		c.notice(fmt.Sprintf("stopping: --max-size %s reached", sizeText(uint64(c.opts.MaxSize))))
 		if c.poller != nil {
 			c.poller.Wake()
 		}
-	}
-	if room < 2*step && c.w != nil && c.w.SamplesWritten() >= c.limits.exactAt+minCheck {
-		// Near the limit the estimate is not good enough: compress what
-		// is pending and look at the bytes.
-		if err := c.w.Flush(); err != nil {
-			return fmt.Errorf("write %s: %w", c.path, err)
-		}
-		c.limits.exactAt = c.w.SamplesWritten()
-		room = limit - c.w.CompressedBytes() - c.limits.reserve()
 	}
 	if room < int64(per*2*minCheck)+256 {
 		if stops {

@@ -130,7 +130,7 @@ func TestRotateEvery(t *testing.T) {
 	})
 	res := c.res
 	sc := checkSet(t, res, out)
-	t.Logf("%d files, %d samples, %d lost", len(res.Files), res.Samples, res.Lost)
+	t.Logf("%d files, %d samples, %d lost; %+v", len(res.Files), res.Samples, res.Lost, res.Stats)
 	if len(res.Files) < 3 {
 		t.Errorf("%d files in a 3.5 s recording rotated every second", len(res.Files))
 	}
