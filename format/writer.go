@@ -846,12 +846,19 @@ func (w *Writer) SamplesWritten() uint64 {
 func (w *Writer) LostWritten() uint64 { return w.lostAll }
 
 // EstimatedBytes estimates the file's size if it were closed now: the
-// bytes written plus the raw bytes still in memory or being compressed,
+// bytes written plus the raw bytes still in memory (queued metadata
+// included) or being compressed,
 // at the compression ratio seen so far. Rotation by size uses it, since
 // CompressedBytes lags by the frames in flight.
 func (w *Writer) EstimatedBytes() int64 {
 	c, done := w.cbytes.Load(), w.rawDone.Load()
 	pending := w.rawSub + int64(len(w.buf)) + int64(len(w.meta)) - done
+	// Comm, loss and task records wait as structs until their frame
+	// closes (up to maxQueued each): count them at about their JSON size.
+	pending += 64 * int64(len(w.comms)+len(w.lost)+len(w.tcgs))
+	for _, n := range w.notes {
+		pending += int64(len(n))
+	}
 	if pending <= 0 {
 		return c
 	}

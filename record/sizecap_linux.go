@@ -43,7 +43,9 @@ func (s *sizeWatch) reserve() int64 {
 	if s.tail == 0 {
 		return defaultTail
 	}
-	return s.tail + s.tail/4 + 512
+	// At least 4 KiB: metadata that piles up in one file (comms of a
+	// burst of new tasks) may pass the last file's.
+	return max(s.tail+s.tail/4+512, 4<<10)
 }
 
 // sizeLimited reports whether the file size must be watched.
@@ -182,8 +184,8 @@ func (c *capture) drainMargin(per float64) int64 {
 
 // checkSize rotates or stops the recording when the current file (or the
 // whole recording) is about to pass its size limit, and sets when the
-// next check comes: after about half the samples that fit in the room
-// left, so that a file passes its limit by a few samples at most. at is
+// next check comes: after about a third of the samples that fit in the
+// room left, so that a file passes its limit by a few samples at most. at is
 // the time of the last record written.
 func (c *capture) checkSize(at uint64) error {
 	c.sizeCheck = sizeCheckEvery
@@ -235,6 +237,8 @@ func (c *capture) checkSize(at uint64) error {
 		c.sizeCheck = minCheck // measure the new file soon
 		return nil
 	}
-	c.sizeCheck = int(min(max(float64(room)/(2*per), minCheck), sizeCheckEvery))
+	// A third of the room: frames closed early (by age, on a loaded host)
+	// compress worse than the recording's average.
+	c.sizeCheck = int(min(max(float64(room)/(3*per), minCheck), sizeCheckEvery))
 	return nil
 }
