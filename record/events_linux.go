@@ -23,6 +23,8 @@ type perfEvents struct {
 	srcFDs  []srcFD      // the sources' events, for their counters
 	wideFDs []int        // the wide sources' events, enabled before a command execs
 	poller  *perf.Poller
+	// attachDone of attachTotal source events are open (Options.Attaching).
+	attachDone, attachTotal int
 }
 
 // srcFD is one source's event on one CPU (or one thread on one CPU).
@@ -76,6 +78,7 @@ func (c *capture) open(r *resolver, child *childProc) error {
 			c.tracked[uint32(tid)] = 0
 		}
 	}
+	c.attachTotal = c.countAttach(len(tids))
 	for qi, cpu := range c.cpus {
 		owner := -1
 		for ti, tid := range tids {
@@ -130,6 +133,7 @@ func (c *capture) open(r *resolver, child *childProc) error {
 					}
 					pid, a.Inherit, a.EnableOnExec = -1, false, false
 				}
+				c.attached(1)
 				fds, err := c.openSource(&a, pid, cpu)
 				if err != nil {
 					if errors.Is(err, unix.ESRCH) && o.PID != 0 {
@@ -178,9 +182,7 @@ func (c *capture) closeEvents() {
 		r.Close()
 	}
 	c.rings = nil
-	for _, fd := range c.fds {
-		unix.Close(fd)
-	}
+	c.releaseFDs()
 	c.fds = nil
 	if c.poller != nil {
 		c.poller.Close()

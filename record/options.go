@@ -73,6 +73,11 @@ type Options struct {
 	// from the capture loop with the counts so far. It must return quickly.
 	Progress      func(Stats)
 	ProgressEvery time.Duration
+	// Attaching, if set, reports progress while many probes are attached:
+	// creating them ("probes": tracefs definitions, one per function of a
+	// pattern) and opening their perf events ("events": one per probe and
+	// CPU, each registering a kprobe or uprobe). It must return quickly.
+	Attaching func(what string, done, total int)
 	// Notice receives one-line informational messages (skipped default
 	// probes, swept stale probes). nil discards them.
 	Notice func(string)

@@ -70,7 +70,7 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &resolver{notice: notice, names: map[string]bool{}, inherit: o.PID != 0 || len(o.Command) > 0}
+	r := &resolver{notice: notice, names: map[string]bool{}, inherit: o.PID != 0 || len(o.Command) > 0, attaching: o.Attaching}
 	defer func() {
 		if cerr := r.cleanup(); cerr != nil && err == nil {
 			err = cerr

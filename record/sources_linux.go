@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kpcap/kpcap/format"
 	"github.com/kpcap/kpcap/record/internal/perf"
@@ -55,6 +56,8 @@ type resolver struct {
 	// created dynamic events, removed by cleanup on every exit path
 	created  []*source
 	dynNames map[string]bool
+	// attaching reports the probes created so far (Options.Attaching).
+	attaching func(what string, done, total int)
 }
 
 func (r *resolver) tracefs() (*tracefs.FS, error) {
@@ -289,12 +292,14 @@ func (r *resolver) kprobesAvailable() bool {
 
 // addProbe creates one probe: through the PMU when it has no fetchargs
 // (nothing can be left behind), else through tracefs under kpcap's group.
-func (r *resolver) addProbe(p *probedef.Probe) error { return r.addProbeRef(p, 0, "", "") }
+func (r *resolver) addProbe(p *probedef.Probe) error { return r.addProbeAs(p, "", "") }
 
-// addProbeRef is addProbe for a uprobe with a reference counter at file
-// offset ref (a USDT semaphore; 0 for none), defined by def ("" for p.Def),
-// probing target ("" for p.Target(): a pattern's match names its function).
-func (r *resolver) addProbeRef(p *probedef.Probe, ref uint64, def, target string) error {
+// addProbeAs is addProbe for a probe defined by def ("" for p.Def: a USDT
+// marker or a pattern's match records what the user typed), probing target
+// ("" for p.Target(): a pattern's match names its function). A uprobe's
+// reference counter (p.RefCtr, a USDT semaphore) goes into the PMU's config
+// or the tracefs definition alike.
+func (r *resolver) addProbeAs(p *probedef.Probe, def, target string) error {
 	name := p.Name()
 	if p.Kind == probedef.KindEprobe {
 		// eprobe_register (kernel/trace/trace_eprobe.c) ignores every perf
@@ -308,6 +313,9 @@ func (r *resolver) addProbeRef(p *probedef.Probe, ref uint64, def, target string
 		target = p.Target()
 		if p.Kind == probedef.KindTprobe || p.Kind == probedef.KindEprobe {
 			target = ""
+		}
+		if p.RefCtr != 0 { // the location, without its semaphore
+			target = strings.TrimSuffix(target, fmt.Sprintf("(0x%x)", p.RefCtr))
 		}
 	}
 	if (p.Kind == probedef.KindKprobe || p.Kind == probedef.KindKretprobe) && !r.kprobesAvailable() {
@@ -351,12 +359,12 @@ func (r *resolver) addProbeRef(p *probedef.Probe, ref uint64, def, target string
 				return err // names the definition already
 			}
 			s.attr.Config1Str, s.attr.Config2 = p.Path, off
-			if ref != 0 {
+			if p.RefCtr != 0 {
 				shift, err := refCtrShift()
 				if err != nil {
 					return fmt.Errorf("probe %s: %w", name, err)
 				}
-				s.attr.Config |= ref << shift
+				s.attr.Config |= p.RefCtr << shift
 			}
 		case p.Symbol != "":
 			sym := p.Symbol
@@ -398,13 +406,8 @@ func (r *resolver) addProbeRef(p *probedef.Probe, ref uint64, def, target string
 	}
 	r.dynNames[event] = true
 	line := p.TracefsLine(group, event)
-	if ref != 0 {
-		if !fs.HasRefCtr() {
-			return fmt.Errorf("probe %s: %w", name, ErrNoRefCtr)
-		}
-		// PATH:OFFSET(REF): the kernel raises the semaphore while the probe is on.
-		target := fmt.Sprintf("%s:0x%x", p.Path, p.Offset)
-		line = strings.Replace(line, target, fmt.Sprintf("%s(0x%x)", target, ref), 1)
+	if p.RefCtr != 0 && !fs.HasRefCtr() {
+		return fmt.Errorf("probe %s: %w", name, ErrNoRefCtr)
 	}
 	if line != def {
 		s.desc.Created = line
@@ -459,6 +462,12 @@ func (r *resolver) loadCommon() {
 // be closed first (the kernel refuses to delete a probe in use).
 func (r *resolver) cleanup() error {
 	var errs []error
+	start, n := time.Now(), len(r.created)
+	defer func() {
+		if n >= manyProbes {
+			r.note(fmt.Sprintf("removed %d probes in %.2fs", n, time.Since(start).Seconds()))
+		}
+	}()
 	for i := len(r.created) - 1; i >= 0; i-- {
 		s := r.created[i]
 		var err error

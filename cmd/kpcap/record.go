@@ -201,6 +201,18 @@ func runRecord(args []string) error {
 		}
 	}
 	if live {
+		// Attaching hundreds of probes takes the kernel seconds: say how far.
+		var lastAttach time.Time
+		opts.Attaching = func(what string, done, total int) {
+			if total < attachShown || (done < total && time.Since(lastAttach) < 100*time.Millisecond) {
+				return
+			}
+			lastAttach = time.Now()
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(stderr, "\r\033[Kkpcap record: attaching %s: %d of %d", what, done, total)
+			lineShown = true
+		}
 		var lastN uint64
 		var lastT time.Duration
 		opts.Progress = func(st record.Stats) {
@@ -472,3 +484,7 @@ func recordCount(v float64) string {
 	}
 	return fmt.Sprintf("%.0f", v)
 }
+
+// attachShown is how many probes or events make attaching worth a progress
+// line on a terminal.
+const attachShown = 50
