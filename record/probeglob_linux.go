@@ -10,7 +10,6 @@ import (
 
 	"github.com/kpcap/kpcap/record/discover"
 	"github.com/kpcap/kpcap/record/internal/elfsym"
-	"github.com/kpcap/kpcap/record/probedef"
 )
 
 // globProbe is one function a pattern matched, as a probe definition.
@@ -23,17 +22,25 @@ type globProbe struct {
 // isGlob reports whether s holds path.Match metacharacters.
 func isGlob(s string) bool { return strings.ContainsAny(s, `*?[`) }
 
-// splitProbeGlob finds the pattern of a p/r definition: its head ("p",
-// "r", "r64"), the target, the rest (fetchargs), and whether the target is
-// a pattern ("vfs_*", "/usr/bin/bash:*readline*").
+// splitProbeGlob finds the pattern of a p/r/f definition: its head ("p",
+// "r", "r64", "f", "fr" for an fprobe on return), the target, the rest
+// (fetchargs), and whether the target is a pattern ("vfs_*",
+// "/usr/bin/bash:*readline*").
 func splitProbeGlob(def string) (head, target, rest string, ok bool) {
 	f := strings.Fields(def)
-	if len(f) < 2 || f[0] == "" || (f[0][0] != 'p' && f[0][0] != 'r') {
+	if len(f) < 2 || f[0] == "" || (f[0][0] != 'p' && f[0][0] != 'r' && f[0][0] != 'f') {
 		return "", "", "", false
 	}
 	target = strings.TrimSuffix(f[1], "%return")
 	if strings.HasSuffix(f[1], "%return") {
-		f[0] = "r" + f[0][1:]
+		if f[0][0] == 'f' {
+			f[0] = "fr" + f[0][1:]
+		} else {
+			f[0] = "r" + f[0][1:]
+		}
+	}
+	if f[0][0] == 'f' && isUprobeTarget(target) {
+		return "", "", "", false
 	}
 	name := target
 	if isUprobeTarget(target) {
@@ -95,6 +102,31 @@ func (r *resolver) expandProbeGlob(def, head, target, rest string, max int) ([]g
 				}
 			}
 			i = j
+		}
+	} else if kind == "f" {
+		// fprobes: one dynamic event per function (the kernel's fprobe
+		// events take one symbol), "fr" returns.
+		if maxact != "" && maxact != "r" {
+			return nil, &UsageError{fmt.Sprintf("probe %q: bad head %q", def, head)}
+		}
+		if fs, err := r.tracefs(); err == nil && fs.Readme() != "" && !strings.Contains(fs.Readme(), "f[:[<group>/][<event>]]") {
+			alt := "p " + target
+			if maxact == "r" {
+				alt = "r " + target
+			}
+			return nil, &UsageError{fmt.Sprintf("probe %q: this kernel has no fprobe events (f): they need Linux 6.5+ with CONFIG_FPROBE_EVENTS; use kprobes instead: %q with the same arguments", def, alt)}
+		}
+		names, amb, err := r.kernelFuncs(target)
+		if err != nil {
+			return nil, err
+		}
+		skipped = amb
+		ev, ret := "p", ""
+		if maxact == "r" {
+			ev, ret = "r", "%return"
+		}
+		for _, n := range names {
+			out = append(out, globProbe{target: n, def: fmt.Sprintf("f:fprobes/%s %s%s", probeEvent(ev, n), n, ret)})
 		}
 	} else {
 		if maxact != "" && kind != "r" {
@@ -202,11 +234,14 @@ func (r *resolver) addGlobs(defs []string, max int) error {
 		if err != nil {
 			return err
 		}
-		probes := make([]*probedef.Probe, len(gps))
+		defs := make([]string, len(gps))
 		for i, gp := range gps {
-			if probes[i], err = probedef.Parse(gp.def); err != nil {
-				return fmt.Errorf("probe %q, function %s: %w", def, gp.target, err)
-			}
+			defs[i] = gp.def
+		}
+		// As one list: names and $retval are resolved through BTF, loaded once.
+		probes, err := parseProbes(defs)
+		if err != nil {
+			return fmt.Errorf("probe %q: %w", def, err)
 		}
 		start := time.Now()
 		many := len(gps) >= manyProbes
@@ -214,8 +249,11 @@ func (r *resolver) addGlobs(defs []string, max int) error {
 			r.note(fmt.Sprintf("%s: attaching %d functions...", def, len(gps)))
 		}
 		for i, gp := range gps {
-			if err := r.addProbeRef(probes[i], 0, gp.user, gp.target); err != nil {
+			if err := r.addProbeAs(probes[i], gp.user, gp.target); err != nil {
 				return err
+			}
+			if r.attaching != nil {
+				r.attaching("probes", i+1, len(gps))
 			}
 		}
 		if many {
