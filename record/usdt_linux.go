@@ -141,8 +141,7 @@ func contains(s []string, v string) bool {
 
 // usdtProbe is one marker turned into a uprobe.
 type usdtProbe struct {
-	probe *probedef.Probe // "p:PROVIDER/NAME PATH:0xOFF FETCHARGS"
-	ref   uint64          // file offset of the semaphore, 0 for none
+	probe *probedef.Probe // "p:PROVIDER/NAME PATH:0xOFF(0xSEMAPHORE) FETCHARGS"
 }
 
 // expandUSDT reads the binary's markers and builds one uprobe per marker
@@ -226,6 +225,10 @@ func markerProbe(d *usdtDef, bin, arch string, m usdt.Marker) (usdtProbe, error)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "p:%s/%s %s:0x%x", ident(m.Provider), ident(m.Name), bin, m.Offset)
+	if m.SemaphoreOffset != 0 {
+		// PATH:OFFSET(REF): the kernel raises the semaphore while the probe is on.
+		fmt.Fprintf(&b, "(0x%x)", m.SemaphoreOffset)
+	}
 	for _, a := range d.args {
 		if a.n > len(specs) {
 			return usdtProbe{}, &UsageError{fmt.Sprintf("usdt: marker %s:%s has %d arguments (%q): no arg%d", m.Provider, m.Name, len(specs), m.Args, a.n)}
@@ -249,7 +252,7 @@ func markerProbe(d *usdtDef, bin, arch string, m usdt.Marker) (usdtProbe, error)
 	if err != nil {
 		return usdtProbe{}, fmt.Errorf("usdt: %s: %w", d.def, err)
 	}
-	return usdtProbe{probe: p, ref: m.SemaphoreOffset}, nil
+	return usdtProbe{probe: p}, nil
 }
 
 // ident turns a provider or marker name into an event name (C identifier).
@@ -270,7 +273,7 @@ func (r *resolver) addUSDT(d *usdtDef, pid int) error {
 		return err
 	}
 	for _, up := range ups {
-		if err := r.addProbeRef(up.probe, up.ref, d.def, ""); err != nil {
+		if err := r.addProbeAs(up.probe, d.def, ""); err != nil {
 			return err
 		}
 	}

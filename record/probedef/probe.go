@@ -108,10 +108,10 @@ func (p *Probe) IsDynEvent() bool {
 func (p *Probe) IsUprobe() bool { return p.Kind == KindUprobe || p.Kind == KindUretprobe }
 
 // UsesPMU reports whether the probe can use the kprobe/uprobe PMU (no fetchargs, no maxactive),
-// which leaves nothing behind in tracefs.
-// A uprobe reference counter (PATH:OFFSET(REF)) needs tracefs too: the PMU has no field for it.
+// which leaves nothing behind in tracefs. A uprobe reference counter
+// (PATH:OFFSET(REF)) goes into the uprobe PMU's config (ref_ctr_offset, Linux 4.20+).
 func (p *Probe) UsesPMU() bool {
-	return len(p.Args) == 0 && p.MaxActive == 0 && p.RefCtr == 0 && !p.IsDynEvent()
+	return len(p.Args) == 0 && p.MaxActive == 0 && !p.IsDynEvent()
 }
 
 // Target returns the probed location: "do_sys_openat2", "mod:sym+0x10", "0xaddr", "/path:sym", "/path:0x1234".

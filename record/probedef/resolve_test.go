@@ -180,7 +180,8 @@ func TestUprobeRefCounter(t *testing.T) {
 	if got, want := p.TracefsLine("g", "e"), "p:g/e /usr/bin/python3:0x1234(0x4010) %di"; got != want {
 		t.Errorf("line %q, want %q", got, want)
 	}
-	if p, err = Parse("p /bin/true:0x10(0x20)"); err != nil || p.UsesPMU() {
-		t.Errorf("a reference counter needs tracefs: %v %v", err, p)
+	// The uprobe PMU takes the counter in its config: no fetchargs, no tracefs.
+	if p, err = Parse("p /bin/true:0x10(0x20)"); err != nil || !p.UsesPMU() || p.RefCtr != 0x20 {
+		t.Errorf("a reference counter without fetchargs goes through the PMU: %v %+v", err, p)
 	}
 }
