@@ -1,8 +1,10 @@
 package analyze
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -91,10 +93,16 @@ func WriteSummaryText(w io.Writer, s *Summary, tty bool) error {
 		p("Note:     %s\n", n)
 	}
 
-	p("\nEvents per source:\n")
+	sources, silent := s.Sources, 0
+	if len(sources) > familySize { // a pattern's functions: rank them
+		sources, silent = rankSources(sources)
+		p("\nEvents per source (%d sources, ranked by events; %d without events not listed):\n", len(s.Sources), silent)
+	} else {
+		p("\nEvents per source:\n")
+	}
 	tw := tabwriter.NewWriter(ew, 2, 8, 2, ' ', 0)
 	periods := false
-	for _, sc := range s.Sources {
+	for _, sc := range sources {
 		periods = periods || sc.Period != 0
 	}
 	if periods { // counted tracepoints: their counts too
@@ -102,7 +110,7 @@ func WriteSummaryText(w io.Writer, s *Summary, tty bool) error {
 	} else {
 		fmt.Fprintf(tw, "  SOURCE\tKIND\tEVENTS\tRATE/s\tLOST\t\n")
 	}
-	for _, sc := range s.Sources {
+	for _, sc := range sources {
 		fmt.Fprintf(tw, "  %s\t%s\t%d\t%.1f\t%d\t", sc.Name, sc.Kind, sc.Events, sc.RatePerSec, sc.Lost)
 		if periods {
 			sum := sc.Period
@@ -278,7 +286,13 @@ func WriteLatencyText(w io.Writer, l *Latency) error {
 	if unit == "" {
 		unit = fmt.Sprintf("x%dns", l.UnitNS)
 	}
-	for _, f := range l.Functions {
+	funcs := l.Functions
+	if len(funcs) > familySize/2 { // a pattern's functions: rank them first
+		writeLatencyRanking(ew, funcs, l.By)
+		funcs = slices.Clone(funcs)
+		slices.SortStableFunc(funcs, func(x, y *FuncLatency) int { return cmp.Compare(y.Count, x.Count) })
+	}
+	for _, f := range funcs {
 		name := f.Name
 		if f.Group != "" {
 			name += " [" + l.By + "=" + f.Group + "]"
