@@ -4,44 +4,19 @@ package record
 
 import (
 	"fmt"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// closeWorkers bounds the closes in flight. Releasing a kprobe or uprobe
-// perf event waits for RCU grace periods (unregister_kprobe,
-// tracepoint_synchronize_unregister), tens of milliseconds each on a slow
-// machine; closes that wait together share grace periods, so several hundred
-// probes are released in a fraction of the time one close after another takes.
-const closeWorkers = 64
-
-// closeAll closes every fd, concurrently when there are many. Every fd is
-// closed before it returns.
+// closeAll closes every fd. Releasing the last perf event of a probe waits
+// for the kernel (perf_trace_event_unreg: tracepoint_synchronize_unregister,
+// an RCU tasks-trace grace period, under event_mutex): tens of milliseconds
+// per probe, one after another, so closes in parallel gain nothing.
 func closeAll(fds []int) {
-	if len(fds) < 2*closeWorkers {
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
-		return
-	}
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range closeWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for fd := range next {
-				unix.Close(fd)
-			}
-		}()
-	}
 	for _, fd := range fds {
-		next <- fd
+		unix.Close(fd)
 	}
-	close(next)
-	wg.Wait()
 }
 
 // releaseFDs closes every perf event of the capture, announcing how long it

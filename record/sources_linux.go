@@ -204,6 +204,11 @@ func parseProbes(defs []string) ([]*probedef.Probe, error) {
 				return nil, &UsageError{fmt.Sprintf("probe %s: %s", p.Name(), why)}
 			}
 		}
+		if p.Kind == probedef.KindKprobe || p.Kind == probedef.KindKretprobe {
+			// Like a kernel whose probe events know BTF, refuse $argN past
+			// the prototype (older kernels accept it, and so does kpcap).
+			p.KernelBTFArgs = strings.Contains(getReadme(), "<argname>")
+		}
 		want = want || p.WantsBTF()
 		out = append(out, p)
 	}
