@@ -87,6 +87,11 @@ type Probe struct {
 	RefCtr    uint64 // uprobe reference counter offset, PATH:OFFSET(REF); 0 if none
 	MaxActive int    // r<N>
 	Args      []FetchArg
+	// KernelBTFArgs says the running kernel's probe events know BTF (its
+	// tracefs README lists <argname>, Linux 6.6+). Such a kernel refuses a
+	// kprobe's $argN past the function's prototype, and so does ResolveBTF;
+	// older kernels read whatever the register or stack slot holds.
+	KernelBTFArgs bool
 
 	// resolved file offset of a uprobe target (see ResolveUprobe).
 	fileOff  uint64

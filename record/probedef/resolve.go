@@ -32,6 +32,9 @@ func (p *Probe) WantsBTF() bool {
 		if a.Type == "" && (a.Fetch == "$retval" || strings.HasPrefix(a.Fetch, "$arg")) {
 			return true
 		}
+		if p.KernelBTFArgs && argNum(a.Fetch) > 0 { // checked against the prototype
+			return true
+		}
 	}
 	return false
 }
@@ -95,7 +98,8 @@ func (p *Probe) ResolveBTF(b *BTF) error {
 		case fn != nil && a.Fetch == "$retval" && fn.Return == nil && p.IsDynEvent():
 			// Kernels with fprobes type $retval from BTF and refuse a void one.
 			return ps.errAt(a.pos, len(a.Fetch), "%s returns void: there is no $retval", fn.Name)
-		case fn != nil && strings.HasPrefix(a.Fetch, "$arg") && p.IsDynEvent() && argNum(a.Fetch) > len(fn.Params):
+		case fn != nil && strings.HasPrefix(a.Fetch, "$arg") && (p.IsDynEvent() || p.KernelBTFArgs) && argNum(a.Fetch) > len(fn.Params):
+			// As the kernel's NO_BTFARG: the caret under the token.
 			return ps.errAt(a.pos, len(a.Fetch), "%s has %d arguments: there is no %s", fn.Name, len(fn.Params), a.Fetch)
 		case a.Type == "" && fn != nil && a.Fetch == "$retval":
 			if fn.Return != nil {

@@ -185,3 +185,39 @@ func TestUprobeRefCounter(t *testing.T) {
 		t.Errorf("a reference counter without fetchargs goes through the PMU: %v %+v", err, p)
 	}
 }
+
+// TestResolveBTFArgBeyondPrototype: a kernel whose probe events know BTF
+// (6.12 in record/vmtest's btfcheck job) refuses p vfs_read $arg5 with the
+// caret under $arg5, and 6.1 accepts it; ResolveBTF follows KernelBTFArgs.
+func TestResolveBTFArgBeyondPrototype(t *testing.T) {
+	b := hostBTF(t)
+	for _, def := range []string{"p vfs_read $arg5", "r vfs_read $arg5:u64", "p vfs_read count $arg9:x32"} {
+		p, err := Parse(def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.KernelBTFArgs = true
+		if !p.WantsBTF() {
+			t.Errorf("%q: WantsBTF false, so $argN would go unchecked", def)
+		}
+		err = p.ResolveBTF(b)
+		var se *SyntaxError
+		if !errors.As(err, &se) {
+			t.Errorf("%q with KernelBTFArgs: %v, want a SyntaxError", def, err)
+			continue
+		}
+		i := strings.Index(def, "$arg")
+		if se.Pos != i || se.Len != len("$argN") || !strings.Contains(se.Msg, "vfs_read has 4 arguments") {
+			t.Errorf("%q: %s (pos %d len %d), want the caret under %s", def, se, se.Pos, se.Len, def[i:i+5])
+		}
+		q, _ := Parse(def)
+		if err := q.ResolveBTF(b); err != nil {
+			t.Errorf("%q without KernelBTFArgs (as 6.1 accepts it): %v", def, err)
+		}
+	}
+	p, _ := Parse("p vfs_read $arg4")
+	p.KernelBTFArgs = true
+	if err := p.ResolveBTF(b); err != nil {
+		t.Errorf("$arg4 of vfs_read: %v", err)
+	}
+}
