@@ -45,7 +45,7 @@ var Archs = map[string]*Arch{
 		// Multi-threaded TCG (qemu's default here): with both vCPUs on one host
 		// thread, a busy host starves them into soft lockups before /init.
 		machineArgs: []string{"-M", "virt", "-accel", "tcg", "-cpu", "max"},
-		timeout:     900 * time.Second,
+		timeout:     1500 * time.Second,
 		console:     "ttyAMA0",
 		// The virt board has one PL011 UART; the job channel is a virtio
 		// console (/dev/hvc0; Debian's arm64 kernel has VIRTIO_PCI and

@@ -71,3 +71,12 @@ stop_kpcap() {
 	wait $KP_PID
 	echo "$1 exit: $?"
 }
+
+# kernel_forms prints which probe forms this kernel's tracefs README lists
+# ("fprobe events: yes|no", "return probe arguments: yes|no"), for the host
+# to expect kpcap's behaviour on each kernel from the kernel itself.
+kernel_forms() {
+	grep -q " $T tracefs " /proc/mounts || mount -t tracefs tracefs $T
+	if grep -qF 'f[:[<group>/][<event>]]' $T/README; then echo "fprobe events: yes"; else echo "fprobe events: no"; fi
+	if grep -qF 'kernel return probes support:' $T/README; then echo "return probe arguments: yes"; else echo "return probe arguments: no"; fi
+}

@@ -67,8 +67,18 @@ func checkSample(t *testing.T, path, release string) {
 	tr.checkNoLoss(t)
 	tr.source(t, "sched:sched_process_exec")
 	tr.source(t, "sched:sched_process_exit")
-	tr.source(t, "kprobes:openat2")
-	tr.source(t, "kprobes:openat2_ret")
+	// Defined by BTF names, translated by kpcap; the file keeps both and the C types.
+	_, open := tr.source(t, "kprobes:openat2")
+	if open.Definition != "p:kprobes/openat2 do_sys_openat2 filename:string" || !strings.Contains(open.Created, "filename=+0($arg2):string") {
+		t.Errorf("kprobes:openat2 defined as %q, created as %q: want the BTF name and kpcap's translation", open.Definition, open.Created)
+	}
+	if len(open.Fields) != 1 || open.Fields[0].Name != "filename" || !strings.Contains(open.Fields[0].CType, "char") {
+		t.Errorf("kprobes:openat2 field types %+v, want filename's C type", open.Fields)
+	}
+	_, ret := tr.source(t, "kprobes:openat2_ret")
+	if len(ret.Fields) != 1 || ret.Fields[0].Name != "ret" || !strings.Contains(ret.Fields[0].CType, "int") {
+		t.Errorf("kprobes:openat2_ret field types %+v, want ret typed from the prototype (long int or int)", ret.Fields)
+	}
 	// busybox runs some applets without exec (ls, find) and others by
 	// re-executing /proc/self/exe: check the commands through comms.
 	comms := map[string]bool{}

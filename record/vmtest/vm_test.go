@@ -18,7 +18,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/kernels/openat-*.pcapng.zst from fresh VM runs")
 
 // jobOrder is the order jobs run in, in one boot per kernel.
-var jobOrder = []string{"regs", "tracefs_baseline", "tracefs_gotest", "openat", "features", "btfnames", "cleanup", "sample"}
+var jobOrder = []string{"regs", "tracefs_baseline", "tracefs_gotest", "openat", "features", "btfnames", "btfcheck", "globs", "cleanup", "sample"}
 
 var workDir string // VM outputs of this test process
 
@@ -197,7 +197,7 @@ func packInitramfs(ctx context.Context, root, cache string, a *Arch, all map[str
 	if err := BuildKpcap(ctx, root, a.GOARCH, kpcap); err != nil {
 		return "", err
 	}
-	ir := &Initramfs{Arch: a, Busybox: bb, Kpcap: kpcap, JobTime: 180 * time.Second,
+	ir := &Initramfs{Arch: a, Busybox: bb, Kpcap: kpcap, JobTime: 420 * time.Second,
 		Files: map[string]string{"jobs/regs.list": regsList(a)}}
 	var jobs []string
 	for _, k := range selectedKernels() {

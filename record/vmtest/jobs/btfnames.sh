@@ -9,6 +9,7 @@ kpcap record -q -o "$OUT/btf.kpcap" \
 	-- sh -c 'dd if=/tmp/kpbtf-a of=/dev/null bs=777 count=1 2>/dev/null; dd if=/tmp/kpbtf-b of=/dev/null bs=4096 count=1 2>/dev/null; true' 2>"$OUT/btf.stderr"
 echo "btf exit: $?"
 show_probes after-btf
+kernel_forms
 
 # fprobes and tracepoint probes: a kernel without them says so in one line.
 kpcap record -q -o "$OUT/fprobe.kpcap" -p 'f:btf/frd vfs_read%return $retval' \

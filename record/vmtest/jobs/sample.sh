@@ -1,6 +1,7 @@
 # The committed sample traces testdata/kernels/openat-*.pcapng.zst: a small
 # realistic workload (ls, cat, find, sh -c, missing files) traced system-wide
-# with the do_sys_openat2 kprobe/kretprobe pair, process exec/exit and kernel
+# with the do_sys_openat2 kprobe/kretprobe pair defined by BTF names (kpcap
+# translates them itself, on 6.1 as on 6.12), process exec/exit and kernel
 # stacks.
 cat >/tmp/workload.sh <<'W'
 cat /tmp/sample-start 2>/dev/null
@@ -29,7 +30,7 @@ W
 # -- CMD alike; system-wide events do), unlike on 6.18.
 start_kpcap sample "$OUT/openat.pcapng.zst" -q -g \
 	-e sched:sched_process_exec -e sched:sched_process_exit \
-	-p 'p:kprobes/openat2 do_sys_openat2 filename=+0(%si):string' \
+	-p 'p:kprobes/openat2 do_sys_openat2 filename:string' \
 	-p 'r:kprobes/openat2_ret do_sys_openat2 ret=$retval' ||
 	echo "sample: kpcap did not start"
 sh /tmp/workload.sh
