@@ -23,8 +23,9 @@ type Arch struct {
 	// matching guest device (ttyS1, hvc0) from uname -m.
 	console     string
 	channelArgs func(path string) []string
-	// timeout bounds a whole boot (default 600 s, far above the 20-60 s an
-	// idle machine needs: a host shared with builds slows TCG tenfold).
+	// timeout bounds a whole boot (default 1200 s, far above the 2-4 minutes
+	// an idle machine needs for every job: a host shared with builds slows
+	// TCG tenfold).
 	timeout time.Duration
 }
 
@@ -111,5 +112,5 @@ func (a *Arch) bootTimeout() time.Duration {
 	if a.timeout > 0 {
 		return a.timeout
 	}
-	return 600 * time.Second
+	return 1200 * time.Second
 }

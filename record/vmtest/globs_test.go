@@ -106,6 +106,9 @@ func TestProbeGlobs(t *testing.T) {
 		}
 		expectLog(t, j, "dynamic_events after-fvfs", "[]")
 
+		if k.Arch == "arm64" {
+			return // several hundred probes on x86-64 only
+		}
 		expectExit(t, j, "many", "0")
 		expectLog(t, j, "kprobe_events after-many", "[]")
 		many := readTrace(t, j.Files["many.kpcap"])
@@ -116,19 +119,8 @@ func TestProbeGlobs(t *testing.T) {
 			t.Errorf("p tcp_*: no tcp_sendmsg event from the loopback connection")
 		}
 		mstderr, _ := os.ReadFile(j.Files["many.stderr"])
-		t.Logf("p tcp_* -- CMD (tracefs) on %s (%d functions):\n%s", res.Release, len(sources(many)), timings(string(mstderr)))
+		t.Logf("p tcp_* -- CMD on %s (%d functions):\n%s", res.Release, len(sources(many)), timings(string(mstderr)))
 
-		expectExit(t, j, "manypmu", "0") // after SIGINT
-		expectLog(t, j, "kprobe_events after-manypmu", "[]")
-		pmu := readTrace(t, j.Files["manypmu.kpcap"])
-		if got, want := sources(pmu), expect("tcp_*", "", "kprobes"); !reflect.DeepEqual(got, want) {
-			t.Errorf("p tcp_* system-wide: %d sources, want %d", len(got), len(want))
-		}
-		if len(pmu.rows("kprobes:tcp_sendmsg", "nc")) == 0 {
-			t.Errorf("p tcp_* system-wide: no tcp_sendmsg event of nc")
-		}
-		pstderr, _ := os.ReadFile(j.Files["manypmu.stderr"])
-		t.Logf("p tcp_* system-wide (PMU) on %s:\n%s", res.Release, timings(string(pstderr)))
 	})
 }
 

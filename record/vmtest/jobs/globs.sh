@@ -37,22 +37,8 @@ stamped tcpret kpcap record -o "$OUT/tcpret.kpcap" -p 'r tcp_v4_*' -- sh -c "$tc
 show_probes after-tcpret
 stamped fvfs kpcap record -o "$OUT/fvfs.kpcap" -p 'f vfs_read*' -p 'f vfs_write*%return $retval' -- sh -c 'cat /tmp/kpg-a >/dev/null; echo x >/tmp/kpg-b; true'
 echo "dynamic_events after-fvfs: [$(cat $T/dynamic_events | tr '\n' ';')]"
-stamped many kpcap record -o "$OUT/many.kpcap" --max-probes 2000 -p 'p tcp_*' -- sh -c "$tcpwork"
-show_probes after-many
-# The same functions system-wide through the PMU (no fetchargs, no command):
-# one kernel event per function and CPU, each released with its own wait.
-rm -f /tmp/kpg-fifo && mkfifo /tmp/kpg-fifo
-(while IFS= read -r l; do echo "$(up) $l"; done </tmp/kpg-fifo >manypmu.stderr) &
-st=$!
-s=$(up)
-kpcap record -o "$OUT/manypmu.kpcap" --max-probes 2000 -p 'p tcp_*' 2>/tmp/kpg-fifo &
-KP_PID=$!
-wait_file "$OUT/manypmu.kpcap" $KP_PID && wait_grow "$OUT/manypmu.kpcap" $KP_PID || echo "manypmu: kpcap did not start"
-sh -c "$tcpwork"
-kill -INT $KP_PID
-wait $KP_PID
-rc=$?
-e=$(up)
-wait $st
-echo "manypmu exit: $rc start: $s end: $e"
-show_probes after-manypmu
+# Several hundred probes on x86-64 only: emulated arm64 takes many minutes.
+if [ "$(uname -m)" != aarch64 ]; then
+	stamped many kpcap record -o "$OUT/many.kpcap" --max-probes 2000 -p 'p tcp_*' -- sh -c "$tcpwork"
+	show_probes after-many
+fi
