@@ -3,7 +3,6 @@ package replay
 import (
 	"fmt"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -317,154 +316,6 @@ func (r *Reader) decodeFrame(fi int, buf []byte) (*chunk, []byte) {
 	return c, data
 }
 
-// sortChunk returns c's rows stably sorted by time.
-func sortChunk(c *chunk, ncols, nsrc int) *chunk {
-	refs := make([]rowRef, c.n)
-	for i := range refs {
-		refs[i] = rowRef{0, int32(i)}
-	}
-	srcs := []*chunk{c}
-	sort.SliceStable(refs, func(a, b int) bool { return c.ts[refs[a].row] < c.ts[refs[b].row] })
-	out := take(srcs, refs, ncols, nsrc)
-	out.seq, out.err = c.seq, c.err
-	c.release()
-	return out
-}
-
-// mergeChunks merges two time-sorted chunks.
-func mergeChunks(a, b *chunk, ncols, nsrc int) *chunk {
-	refs := make([]rowRef, 0, a.n+b.n)
-	i, j := 0, 0
-	for i < a.n || j < b.n {
-		if j >= b.n || i < a.n && a.ts[i] <= b.ts[j] {
-			refs = append(refs, rowRef{0, int32(i)})
-			i++
-		} else {
-			refs = append(refs, rowRef{1, int32(j)})
-			j++
-		}
-	}
-	out := take([]*chunk{a, b}, refs, ncols, nsrc)
-	out.seq = b.seq
-	a.release()
-	b.release()
-	return out
-}
-
-// hold adds c after the pending chunks (it starts no earlier than they end,
-// or pending is empty).
-func (r *Reader) hold(c *chunk) {
-	r.pending = append(r.pending, c)
-	r.pendN += c.n
-	r.pendMax = max(r.pendMax, c.maxTS)
-}
-
-// collapse returns the pending chunks as one, copying each row once, and
-// empties pending.
-func (r *Reader) collapse() *chunk {
-	out := r.pending[0]
-	if len(r.pending) > 1 {
-		out = concatChunks(r.pending, len(r.cols), len(r.decs))
-	}
-	clear(r.pending) // drop the references; the backing array is reused
-	r.pending, r.pendN, r.pendMax = r.pending[:0], 0, 0
-	return out
-}
-
-// concatChunks returns the rows of cs, in order, as one chunk (each starts
-// no earlier than the one before ends) and releases them.
-func concatChunks(cs []*chunk, ncols, nsrc int) *chunk {
-	n := 0
-	for _, c := range cs {
-		n += c.n
-	}
-	refs := make([]rowRef, 0, n)
-	for ci, c := range cs {
-		for i := 0; i < c.n; i++ {
-			refs = append(refs, rowRef{int32(ci), int32(i)})
-		}
-	}
-	out := take(cs, refs, ncols, nsrc)
-	out.seq = cs[len(cs)-1].seq
-	for _, c := range cs {
-		c.release()
-	}
-	return out
-}
-
-type rowRef struct {
-	src int32
-	row int32
-}
-
-// takenRows counts the rows take has copied, for tests: coalescing must
-// copy each row once, not once per frame it is coalesced with.
-var takenRows atomic.Int64
-
-// take builds a chunk from rows of srcs in the order of refs.
-func take(srcs []*chunk, refs []rowRef, ncols, nsrc int) *chunk {
-	takenRows.Add(int64(len(refs)))
-	out := newChunk(ncols, nsrc, len(refs))
-	for _, s := range srcs {
-		for k, v := range s.truncated {
-			out.truncated[k] += v
-		}
-		out.unknownComm = out.unknownComm || s.unknownComm
-	}
-	// Each source's stacks are interned into out once, on first use, and
-	// rows map through that table: hashing every row's stack cost more
-	// than copying the rest of the row.
-	remap := make([][]int64, len(srcs))
-	for n, ref := range refs {
-		s, i := srcs[ref.src], int(ref.row)
-		out.ts[n], out.cpu[n], out.pid[n], out.tid[n] = s.ts[i], s.cpu[i], s.pid[i], s.tid[i]
-		out.comm[n], out.probe[n], out.period[n] = s.comm[i], s.probe[i], s.period[i]
-		out.stack[n] = -1
-		if st := s.stack[i]; st >= 0 {
-			m := remap[ref.src]
-			if m == nil {
-				m = make([]int64, len(s.stacks))
-				for j := range m {
-					m[j] = -1
-				}
-				remap[ref.src] = m
-			}
-			if m[st] < 0 {
-				k := s.stacks[st]
-				m[st] = out.internStack(k.pid, k.ips)
-			}
-			out.stack[n] = m[st]
-		}
-		for ci, b := range s.cols {
-			if b == nil || b.valid[i>>3]&(1<<(i&7)) == 0 {
-				continue
-			}
-			ob := out.cols[ci]
-			if ob == nil {
-				ob = newColBuf(b.width, out.cap, 0)
-				out.cols[ci] = ob
-			}
-			if b.width > 0 {
-				copy(ob.data[n*b.width:(n+1)*b.width], b.data[i*b.width:])
-				ob.setValid(n)
-			} else {
-				ob.appendVar(n, b.data[b.offsets[i]:b.offsets[i+1]])
-			}
-		}
-		if s.ts[i] < out.minTS {
-			out.minTS = s.ts[i]
-		}
-		if s.ts[i] > out.maxTS {
-			out.maxTS = s.ts[i]
-		}
-	}
-	out.n = len(refs)
-	return out
-}
-
-// reorderWindow bounds how many rows the merge of overlapping frames holds back.
-const reorderWindow = 4 << 20
-
 // Next advances to the next batch.
 func (r *Reader) Next() bool {
 	if r.cur != nil {
@@ -507,16 +358,13 @@ func (r *Reader) Next() bool {
 		for k := range c.truncated {
 			c.truncated[k] = 0 // counted above
 		}
-		switch {
-		case len(r.pending) == 0:
+		switch nextMergeStep(r.pendN, r.pendMax, c.minTS, c.n, r.opts.BatchSize) {
+		case stepHold, stepCoalesce:
 			r.hold(c)
-		case c.minTS >= r.pendMax && r.pendN+c.n <= r.opts.BatchSize && r.pendN < r.opts.BatchSize/2:
-			// Small frames (quiet captures) are coalesced into fuller batches.
-			r.hold(c)
-		case c.minTS >= r.pendMax:
+		case stepFlush:
 			r.emit(r.collapse())
 			r.hold(c)
-		default:
+		case stepMerge:
 			m := mergeChunks(r.collapse(), c, len(r.cols), len(r.decs))
 			if m.n > reorderWindow {
 				r.emit(m)
@@ -813,54 +661,4 @@ func (d *SampleDecoder) Strings(s *format.Sample, fn func(col int, v []byte)) {
 		}
 		fn(numCommon+fd.col, v)
 	}
-}
-
-// FrameSpan is the time range and count of the rows the Reader keeps from one frame.
-type FrameSpan struct {
-	MinTS, MaxTS uint64
-	Rows         int
-}
-
-// MergeOrder predicts how Next merges frames with the given spans (in frame
-// order): first is the ts of the first row it returns, and ordered reports
-// that rows come out sorted by (ts, frame, position in frame), i.e. that no
-// frame falls behind the reorder window.
-func (r *Reader) MergeOrder(spans []FrameSpan) (first uint64, ordered bool) {
-	ordered = true
-	var p FrameSpan
-	var lastTS uint64
-	emitted := false
-	emit := func() {
-		if !emitted {
-			first = p.MinTS
-		} else if p.MinTS < lastTS {
-			ordered = false
-		}
-		emitted = true
-		lastTS = max(lastTS, p.MaxTS)
-		p = FrameSpan{}
-	}
-	bs := r.opts.BatchSize
-	for _, c := range spans {
-		switch {
-		case c.Rows == 0:
-		case p.Rows == 0:
-			p = c
-		case c.MinTS >= p.MaxTS && p.Rows+c.Rows <= bs && p.Rows < bs/2:
-			p.Rows += c.Rows
-			p.MaxTS = max(p.MaxTS, c.MaxTS)
-		case c.MinTS >= p.MaxTS:
-			emit()
-			p = c
-		default:
-			p = FrameSpan{MinTS: min(p.MinTS, c.MinTS), MaxTS: max(p.MaxTS, c.MaxTS), Rows: p.Rows + c.Rows}
-			if p.Rows > reorderWindow {
-				emit()
-			}
-		}
-	}
-	if p.Rows > 0 {
-		emit()
-	}
-	return first, ordered
 }
