@@ -1,8 +1,23 @@
 // Package analyze turns kpcap traces into summaries, latency distributions,
-// flame graphs and kernel-to-kernel comparisons. Every analysis streams the
-// record batches of replay once and aggregates as it goes, so memory is
-// bounded by what is aggregated (sources, threads, distinct stacks, kept
-// latency values), never by the number of events.
+// flame graphs, event timelines, Perfetto traces and comparisons (kernel to
+// kernel, group to group). How each reads the trace:
+//
+//   - MeasureLatency, BuildFlame, Analyze and AnalyzeTimeline stream the
+//     record batches of an Input (a replay.Reader, or a wrapper of one)
+//     once; Analyze feeds every analysis it gathers from that one pass.
+//   - Summarize counts with replay's counting pass (replay.Reader.Count),
+//     which reads the file's samples without building batches, when the
+//     input is an unread Reader without filter, time window or cgroups;
+//     otherwise it streams the batches. Both give the same summary.
+//   - WritePerfetto streams the batches of a replay.Reader, writing packets
+//     as it goes.
+//   - Loss figures come from the file's statistics and loss records
+//     (format.File), not from the batches.
+//   - Compare, CompareGroups and LatencyMerger work on the results of the
+//     above, never on a file.
+//
+// Memory is bounded by what is aggregated (sources, threads, distinct
+// stacks, kept latency values), never by the number of events.
 package analyze
 
 import (

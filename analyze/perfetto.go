@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -131,7 +132,7 @@ type perfettoWriter struct {
 	stackSeen []bool
 	dynamic   int // dynamic names interned
 
-	comms     []string
+	comms     []string // the comm dictionary, by index (from the batches)
 	threads   map[int32]pfThread
 	processes map[int32]int32 // pid -> comm index
 	idle      map[uint32]bool
@@ -292,7 +293,6 @@ func (pw *perfettoWriter) begin() error {
 			ps.sched = ps.nextComm >= 0 && ps.nextPID >= 0
 		}
 	}
-	pw.comms = pw.r.CommNames()
 
 	// The first packet clears the sequence's incremental state, sets the
 	// clock of every later timestamp and declares that clock the trace's;
@@ -533,6 +533,14 @@ func (pw *perfettoWriter) closeBin() {
 }
 
 func (pw *perfettoWriter) batch(b *batch) {
+	if b.comm.dict != nil && len(pw.comms) != b.comm.vals.Len() {
+		// The comm dictionary is the same array in every batch: name its
+		// indexes once.
+		pw.comms = make([]string, b.comm.vals.Len())
+		for i := range pw.comms {
+			pw.comms[i] = strings.Clone(b.comm.vals.Value(i))
+		}
+	}
 	rec := b.rec
 	pw.cols = rec.Columns()
 	pw.nulls = pw.nulls[:0]

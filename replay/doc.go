@@ -9,6 +9,10 @@
 // tracefs format file describes becomes a nullable typed column; payloads too
 // short for their format give nulls and a counted warning, never a panic.
 //
+// Reader.Count counts the rows Next would return (per source, CPU, comm,
+// pid, string value, and over time) straight off the samples, without
+// building batches, for analyses that only count.
+//
 // Subpackages: filter (the ftrace filter language, evaluated offline) and
 // internal/eventfmt (the tracefs format-file parser).
 package replay

@@ -17,7 +17,7 @@ const (
 )
 
 // nextMergeStep is the one rule by which Reader.Next merges frames, and by
-// which MergeOrder predicts it: heldRows rows are held, the latest at
+// which mergeOrder predicts it: heldRows rows are held, the latest at
 // heldMax; the frame has rows rows from minTS on.
 func nextMergeStep(heldRows int, heldMax, minTS uint64, rows, batchSize int) mergeStep {
 	switch {
@@ -181,19 +181,19 @@ func take(srcs []*chunk, refs []rowRef, ncols, nsrc int) *chunk {
 // reorderWindow bounds how many rows the merge of overlapping frames holds back.
 const reorderWindow = 4 << 20
 
-// FrameSpan is the time range and count of the rows the Reader keeps from one frame.
-type FrameSpan struct {
+// frameSpan is the time range and count of the rows the Reader keeps from one frame.
+type frameSpan struct {
 	MinTS, MaxTS uint64
 	Rows         int
 }
 
-// MergeOrder predicts how Next merges frames with the given spans (in frame
+// mergeOrder predicts how Next merges frames with the given spans (in frame
 // order): first is the ts of the first row it returns, and ordered reports
 // that rows come out sorted by (ts, frame, position in frame), i.e. that no
 // frame falls behind the reorder window.
-func (r *Reader) MergeOrder(spans []FrameSpan) (first uint64, ordered bool) {
+func (r *Reader) mergeOrder(spans []frameSpan) (first uint64, ordered bool) {
 	ordered = true
-	var p FrameSpan
+	var p frameSpan
 	var lastTS uint64
 	emitted := false
 	emit := func() {
@@ -204,7 +204,7 @@ func (r *Reader) MergeOrder(spans []FrameSpan) (first uint64, ordered bool) {
 		}
 		emitted = true
 		lastTS = max(lastTS, p.MaxTS)
-		p = FrameSpan{}
+		p = frameSpan{}
 	}
 	for _, c := range spans {
 		if c.Rows == 0 {
@@ -220,7 +220,7 @@ func (r *Reader) MergeOrder(spans []FrameSpan) (first uint64, ordered bool) {
 			emit()
 			p = c
 		case stepMerge:
-			p = FrameSpan{MinTS: min(p.MinTS, c.MinTS), MaxTS: max(p.MaxTS, c.MaxTS), Rows: p.Rows + c.Rows}
+			p = frameSpan{MinTS: min(p.MinTS, c.MinTS), MaxTS: max(p.MaxTS, c.MaxTS), Rows: p.Rows + c.Rows}
 			if p.Rows > reorderWindow {
 				emit()
 			}

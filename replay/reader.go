@@ -3,10 +3,8 @@ package replay
 import (
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -260,14 +258,7 @@ func (r *Reader) start() {
 			}
 		}
 	}()
-	// One decompression buffer per worker, of the largest frame's size
-	// (index sizes are bounded by format.MaxFrameRaw): growing it frame by
-	// frame costs copies, page faults and garbage collections.
-	var maxRaw int64
-	for _, fi := range r.frames {
-		maxRaw = max(maxRaw, r.f.Frames[fi].RawSize)
-	}
-	maxRaw = min(maxRaw, format.MaxFrameRaw)
+	maxRaw := r.maxFrameRaw()
 	for i := 0; i < w; i++ {
 		go func() {
 			defer r.wg.Done()
@@ -559,106 +550,3 @@ func (r *Reader) Close() error {
 
 // Options returns the options r was opened with (defaults filled in).
 func (r *Reader) Options() Options { return r.opts }
-
-// Unread reports whether Next was never called: an analysis may then read
-// the file's samples itself through a SampleDecoder instead of the batches.
-func (r *Reader) Unread() bool { return !r.started && !r.closed }
-
-// CommNames is the comm dictionary: SampleDecoder.Comm returns indexes into it.
-func (r *Reader) CommNames() []string { return r.comms.dict }
-
-// SampleDecoder makes, for one raw sample, the decisions the Reader makes
-// when it decodes it (kept or not, comm, truncated, string field values),
-// without building Arrow columns: analyses that only count, such as the
-// summary, read frames with format.ForEachSample and ask it. It honours
-// neither Options.Filter nor the time window; callers use it only when
-// those are unset. One per goroutine.
-type SampleDecoder struct {
-	r     *Reader
-	cache commCache
-}
-
-// NewSampleDecoder returns a decoder sharing r's schema and comm index.
-func (r *Reader) NewSampleDecoder() *SampleDecoder { return &SampleDecoder{r: r} }
-
-// Keeps reports whether the Reader returns samples of source src (it is
-// selected by Options.Probes and its event format parsed).
-func (d *SampleDecoder) Keeps(src uint32) bool {
-	return int(src) < len(d.r.decs) && d.r.decs[src] != nil
-}
-
-// Comm is the comm dictionary index of the task on cpu at t (the comm
-// column's value), -1 when the trace does not name it. The idle task (tid
-// 0) is "swapper/N" on CPU N, as the kernel names it.
-func (d *SampleDecoder) Comm(pid, tid, cpu uint32, t uint64) int32 {
-	return d.cache.lookup(d.r.comms, pid, tid, cpu, t)
-}
-
-// CommSpan is Comm with the time range [from, til) over which the same tid
-// (with its pid, and for tid 0 its cpu) keeps that answer.
-func (d *SampleDecoder) CommSpan(pid, tid, cpu uint32, t uint64) (idx int32, from, til uint64) {
-	if tid == 0 {
-		return d.r.comms.idle(cpu), 0, ^uint64(0)
-	}
-	l := &d.cache[tid&255]
-	if !(l.ok && l.tid == tid && t >= l.from && t < l.til) {
-		l.idx, l.from, l.til = d.r.comms.lookup(pid, tid, t)
-		l.tid, l.ok = tid, true
-	}
-	return l.idx, l.from, l.til
-}
-
-// Truncated reports whether the payload of a kept sample misses some of
-// its source's fields (the Reader counts it in Warnings and nulls them).
-func (d *SampleDecoder) Truncated(s *format.Sample) bool {
-	sd := d.r.decs[s.Source]
-	if len(s.Raw) < sd.minLen {
-		return true
-	}
-	for i := range sd.vars {
-		if _, ok := fieldBytes(s.Raw, &sd.vars[i].f); !ok {
-			return true
-		}
-	}
-	return false
-}
-
-// MinLen is the payload length below which a sample of kept source src is
-// truncated; when fixedOnly, it is also the only test: Truncated is then
-// len(Raw) < n and callers may skip the call.
-func (d *SampleDecoder) MinLen(src uint32) (n int, fixedOnly bool) {
-	sd := d.r.decs[src]
-	return sd.minLen, len(sd.vars) == 0
-}
-
-// HasStrings reports whether source src of a kept sample has utf8 field columns.
-func (d *SampleDecoder) HasStrings(src uint32) bool {
-	for _, fd := range d.r.decs[src].vars {
-		if d.r.cols[fd.col].kind == colString {
-			return true
-		}
-	}
-	return false
-}
-
-// Strings calls fn with the schema column index and value of every
-// non-null utf8 field of a kept sample, as the Reader would store them.
-// v is valid only during the call.
-func (d *SampleDecoder) Strings(s *format.Sample, fn func(col int, v []byte)) {
-	for i := range d.r.decs[s.Source].vars {
-		fd := &d.r.decs[s.Source].vars[i]
-		if d.r.cols[fd.col].kind != colString {
-			continue
-		}
-		v, ok := fieldBytes(s.Raw, &fd.f)
-		if !ok {
-			continue
-		}
-		var ascii bool
-		v, ascii = trimNULASCII(v)
-		if !ascii && !utf8.Valid(v) {
-			v = []byte(strings.ToValidUTF8(string(v), "\uFFFD"))
-		}
-		fn(numCommon+fd.col, v)
-	}
-}

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package analyze
+package replay
 
 // frameBuf is memory for one decompressed frame.
 type frameBuf struct {
