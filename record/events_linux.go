@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/kpcap/kpcap/record/internal/perf"
 	"golang.org/x/sys/unix"
@@ -197,19 +196,19 @@ func (c *capture) closeEvents() {
 // filterError explains a filter the kernel refused: its error_log entry
 // when it wrote one, else the fields the event has.
 func filterError(filter string, s *source, err error, r *resolver, before string) error {
-	msg := fmt.Sprintf("filter %q rejected by the kernel for %s: %v", filter, s.desc.Name, err)
+	fe := &FilterError{Filter: filter, Source: s.desc.Name, Err: err}
 	if r.fs != nil {
 		if after := r.fs.ErrorLog(); after != before && after != "" {
-			return &UsageError{msg + "\n" + after}
+			fe.KernelLog = after
+			return fe
 		}
 	}
 	if s.layout != nil {
-		names := make([]string, 0, len(s.layout.fields))
+		fe.Fields = make([]string, 0, len(s.layout.fields))
 		for f := range s.layout.fields {
-			names = append(names, f)
+			fe.Fields = append(fe.Fields, f)
 		}
-		slices.Sort(names)
-		msg += fmt.Sprintf(" (check the operators and value types; %s has fields %s)", s.desc.Name, strings.Join(names, ", "))
+		slices.Sort(fe.Fields)
 	}
-	return &UsageError{msg}
+	return fe
 }

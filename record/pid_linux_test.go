@@ -116,9 +116,9 @@ func TestSweepAndCleanup(t *testing.T) {
 		Duration: 100 * time.Millisecond,
 		Notice:   func(s string) { notices = append(notices, s) },
 	})
-	var ue *UsageError
-	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "filter") {
-		t.Errorf("a bad filter gave %v, want a UsageError about the filter", err)
+	var fe *FilterError
+	if !errors.As(err, &fe) || fe.Filter != `arg == "not a number"` || !strings.Contains(err.Error(), "rejected by the kernel") {
+		t.Errorf("a bad filter gave %v, want a FilterError", err)
 	}
 	// Other kpcap processes (tests of other packages) may run meanwhile:
 	// look only at this process's group and the planted one, and accept

@@ -492,10 +492,34 @@ func (r *resolver) cleanup() error {
 	return errors.Join(errs...)
 }
 
-// UsageError is a mistake in the options (exit status 2 in the CLI).
+// UsageError is a mistake in the options (exit status 2 in the CLI); so is
+// a *FilterError.
 type UsageError struct{ Msg string }
 
 func (e *UsageError) Error() string { return e.Msg }
+
+// FilterError is a filter (Options.Filter) the kernel refused for a
+// source: a mistake in the options, like a UsageError.
+type FilterError struct {
+	Filter    string
+	Source    string
+	Err       error    // the kernel's answer (EINVAL)
+	KernelLog string   // the tracefs error_log entry it wrote, if any
+	Fields    []string // the source's fields (nil when unknown), when there is no KernelLog
+}
+
+func (e *FilterError) Error() string {
+	msg := fmt.Sprintf("filter %q rejected by the kernel for %s: %v", e.Filter, e.Source, e.Err)
+	if e.KernelLog != "" {
+		return msg + "\n" + e.KernelLog
+	}
+	if e.Fields != nil {
+		msg += fmt.Sprintf(" (check the operators and value types; %s has fields %s)", e.Source, strings.Join(e.Fields, ", "))
+	}
+	return msg
+}
+
+func (e *FilterError) Unwrap() error { return e.Err }
 
 // probeMisses returns how often the kernel missed a tracefs kprobe or
 // kretprobe (the third column of kprobe_profile: kretprobe instances beyond

@@ -186,7 +186,7 @@ func (r *Reader) buildSchema() error {
 		for i := range srcs {
 			names[i] = srcs[i].Name
 		}
-		return fmt.Errorf("no source matches --probe %s; the trace has: %s", strings.Join(r.opts.Probes, ","), strings.Join(names, ", "))
+		return &SelectError{Probes: r.opts.Probes, Sources: names}
 	}
 	// Lay out columns: a name shared with one type is one column; a name used
 	// with different types, or clashing with a common column, is per source.
@@ -300,7 +300,7 @@ func (r *Reader) buildSchema() error {
 		if typeErr != nil {
 			return typeErr
 		}
-		return fmt.Errorf("filter: no selected source has all of the fields %s", strings.Join(expr.Fields(), ", "))
+		return fmt.Errorf("%w %s", ErrFilterFields, strings.Join(expr.Fields(), ", "))
 	}
 	return nil
 }

@@ -171,7 +171,7 @@ func runRecord(args []string) error {
 		}
 		opts.BufferSize = n
 	}
-	record.Version = version
+	opts.Version = version
 	stderr := os.Stderr
 	live := !*quiet && isTerminal(stderr)
 	var mu sync.Mutex // the progress line and notices share stderr
@@ -265,8 +265,12 @@ func runRecord(args []string) error {
 	if err != nil {
 		var ue *record.UsageError
 		var se *probedef.SyntaxError
+		var fe *record.FilterError
+		if errors.As(err, &fe) {
+			return &usageError{explainFilter(fe)}
+		}
 		if errors.As(err, &ue) || errors.As(err, &se) {
-			return &usageError{explainFilter(err.Error(), *filter)}
+			return &usageError{err.Error()}
 		}
 		if res != nil && res.Stats.Samples > 0 {
 			return fmt.Errorf("%w (the file %s holds what was recorded before)", err, res.Output)
@@ -294,19 +298,15 @@ func runRecord(args []string) error {
 // explainFilter points at the bad token of a filter the kernel refused. The
 // kernel says only EINVAL to perf (its error_log covers filters written to
 // tracefs), so the offline parser of the same language locates syntax errors.
-func explainFilter(msg, expr string) string {
-	if expr == "" || !strings.Contains(msg, "rejected by the kernel") {
-		return msg
-	}
-	_, err := filter.Parse(expr)
+func explainFilter(rejected *record.FilterError) string {
+	_, err := filter.Parse(rejected.Filter)
 	var fe *filter.Error
 	if !errors.As(err, &fe) {
-		return msg // valid syntax: the field list hint in msg is the best help
+		return rejected.Error() // valid syntax: the field list hint is the best help
 	}
-	if i := strings.Index(msg, " (check the operators"); i >= 0 {
-		msg = msg[:i]
-	}
-	return msg + "\n" + err.Error()
+	bare := *rejected
+	bare.Fields = nil // the caret says more than the field list
+	return bare.Error() + "\n" + err.Error()
 }
 
 func printRecordSummary(res *record.Result) {

@@ -15,6 +15,7 @@ import (
 	"github.com/kpcap/kpcap/analyze"
 	"github.com/kpcap/kpcap/format"
 	"github.com/kpcap/kpcap/replay"
+	"github.com/kpcap/kpcap/replay/filter"
 	"github.com/spf13/pflag"
 )
 
@@ -343,7 +344,12 @@ func replayProgress(r *replay.Reader, name string, live bool) func() {
 // readerError explains a replay.NewReader failure: a usage error (exit 2)
 // when --probe or --filter caused it, else an error naming the file.
 func readerError(path string, err error) error {
-	if msg := err.Error(); strings.HasPrefix(msg, "filter:") || strings.Contains(msg, ": filter:") || strings.HasPrefix(msg, "no source matches") {
+	var se *replay.SelectError
+	var fe *filter.Error
+	switch {
+	case errors.As(err, &se):
+		return usagef("no source matches --probe %s; the trace has: %s", strings.Join(se.Probes, ","), strings.Join(se.Sources, ", "))
+	case errors.As(err, &fe) || errors.Is(err, replay.ErrFilterFields):
 		return usagef("%v", err)
 	}
 	return fmt.Errorf("%s: %w", path, err)
