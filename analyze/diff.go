@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/kpcap/kpcap/analyze/flame"
+	"github.com/kpcap/kpcap/analyze/internal/symname"
 	"github.com/kpcap/kpcap/analyze/stats"
-	"github.com/kpcap/kpcap/analyze/symname"
 )
 
 // DiffOptions shape a comparison.

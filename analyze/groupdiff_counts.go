@@ -6,8 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kpcap/kpcap/analyze/internal/symname"
 	"github.com/kpcap/kpcap/analyze/stats"
-	"github.com/kpcap/kpcap/analyze/symname"
 )
 
 // SourceGroupDiff is one event source's change in events per second

@@ -98,7 +98,7 @@ func benchFile(b *testing.B, n int) (*File, []byte) {
 	if err := w.Close(nil); err != nil {
 		b.Fatal(err)
 	}
-	f, err := NewReader(bytes.NewReader(out.Bytes()), int64(out.Len()))
+	f, err := NewFile(bytes.NewReader(out.Bytes()), int64(out.Len()))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -256,7 +256,7 @@ func TestTruncated(t *testing.T) {
 				want += e.Samples
 			}
 		}
-		f, err := NewReader(bytes.NewReader(b[:cut]), cut)
+		f, err := NewFile(bytes.NewReader(b[:cut]), cut)
 		if err != nil {
 			t.Fatalf("cut at %d of %d: %v", cut, len(b), err)
 		}
@@ -281,7 +281,7 @@ func TestTruncated(t *testing.T) {
 	}
 	// Cuts inside the header frame are errors, not panics.
 	for cut := int64(0); cut < headerEnd; cut += 1 + headerEnd/50 {
-		if _, err := NewReader(bytes.NewReader(b[:cut]), cut); err == nil {
+		if _, err := NewFile(bytes.NewReader(b[:cut]), cut); err == nil {
 			t.Errorf("cut at %d inside the header opened", cut)
 		}
 	}
@@ -357,7 +357,7 @@ func TestNotATrace(t *testing.T) {
 		"empty": nil, "short": {0x28}, "text": []byte("hello world\n"), "zstd text": zbuf.Bytes(),
 		"uncompressed pcapng": raw,
 	} {
-		_, err := NewReader(bytes.NewReader(b), int64(len(b)))
+		_, err := NewFile(bytes.NewReader(b), int64(len(b)))
 		if !errors.Is(err, ErrNotTrace) {
 			t.Errorf("%s: error %v, want ErrNotTrace", name, err)
 		}
@@ -365,15 +365,12 @@ func TestNotATrace(t *testing.T) {
 }
 
 func TestUnknownMajorVersion(t *testing.T) {
-	defer func(v [2]uint32) { writeVersion = v }(writeVersion)
-	writeVersion = [2]uint32{MajorVersion + 1, 0}
-	b := writeTrace(t, 10, nil, true)
-	_, err := NewReader(bytes.NewReader(b), int64(len(b)))
+	b := writeTrace(t, 10, &WriterOptions{version: [2]uint32{MajorVersion + 1, 0}}, true)
+	_, err := NewFile(bytes.NewReader(b), int64(len(b)))
 	if !errors.Is(err, ErrVersion) || !strings.Contains(err.Error(), "2.0") {
 		t.Fatalf("got %v, want a version error naming 2.0", err)
 	}
-	writeVersion = [2]uint32{MajorVersion, MinorVersion + 5}
-	b = writeTrace(t, 10, nil, true)
+	b = writeTrace(t, 10, &WriterOptions{version: [2]uint32{MajorVersion, MinorVersion + 5}}, true)
 	f := openBytes(t, b)
 	if f.Header.FormatVersion != [2]int{MajorVersion, MinorVersion + 5} {
 		t.Fatalf("newer minor version: %v", f.Header.FormatVersion)
@@ -399,7 +396,7 @@ func TestRandomBytes(t *testing.T) {
 				b[rng.Intn(len(b))] = byte(rng.Intn(256))
 			}
 		}
-		f, err := NewReader(bytes.NewReader(b), int64(len(b)))
+		f, err := NewFile(bytes.NewReader(b), int64(len(b)))
 		if err != nil {
 			continue
 		}

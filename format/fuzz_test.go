@@ -97,7 +97,7 @@ func FuzzReader(f *testing.F) {
 	f.Add(seedTrace(f, 30, true))
 	f.Add(seedTrace(f, 30, false))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		file, err := NewReader(bytes.NewReader(b), int64(len(b)))
+		file, err := NewFile(bytes.NewReader(b), int64(len(b)))
 		if err != nil {
 			return
 		}

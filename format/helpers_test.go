@@ -105,7 +105,7 @@ func writeTrace(t testing.TB, n int, opts *WriterOptions, closeIt bool) []byte {
 
 func openBytes(t testing.TB, b []byte) *File {
 	t.Helper()
-	f, err := NewReader(bytes.NewReader(b), int64(len(b)))
+	f, err := NewFile(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		t.Fatal(err)
 	}

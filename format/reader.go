@@ -145,7 +145,7 @@ func Open(path string) (*File, error) {
 		fh.Close()
 		return nil, fmt.Errorf("open %s: not a regular file (a pipe or device): save the trace to a file first", path)
 	}
-	f, err := NewReader(fh, st.Size())
+	f, err := NewFile(fh, st.Size())
 	if err != nil {
 		fh.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -155,8 +155,8 @@ func Open(path string) (*File, error) {
 	return f, nil
 }
 
-// NewReader is Open on any io.ReaderAt of the given size.
-func NewReader(r io.ReaderAt, size int64) (*File, error) {
+// NewFile is Open on any io.ReaderAt of the given size.
+func NewFile(r io.ReaderAt, size int64) (*File, error) {
 	if size < 0 {
 		return nil, errors.New("negative file size")
 	}

@@ -18,9 +18,9 @@ import (
 // MaxFrameRaw bytes; the writer keeps its frames well below that.
 //
 // DefaultFrameBytes is the unit readers index, skip and decode in parallel;
-// compression works on zstdPiece-sized pieces of it whatever its size. 1 and
-// 2 MiB frames measured no cheaper for the recorder (fewer page faults,
-// within noise in CPU), and replay coalesces small frames by copying.
+// compression works on zstdPiece-sized pieces of it whatever its size.
+// Smaller frames are no cheaper for the recorder, and replay coalesces small
+// frames by copying.
 const (
 	DefaultFrameBytes = 4 << 20
 	DefaultFrameAge   = time.Second
@@ -42,10 +42,6 @@ const (
 	maxQueued = 1 << 16
 )
 
-// writeVersion is the version written; tests change it to check that readers
-// reject other major versions.
-var writeVersion = [2]uint32{MajorVersion, MinorVersion}
-
 // WriterOptions tunes a Writer. Zero values pick defaults.
 type WriterOptions struct {
 	Level      int           // zstd level (klauspost: 1 fastest .. 4 best); default 1
@@ -54,6 +50,10 @@ type WriterOptions struct {
 	// RatioHint is the compressed/raw ratio EstimatedBytes assumes until a
 	// sample frame is written (e.g. the previous file's); default 0.1.
 	RatioHint float64
+
+	// version is the format version written; zero: {MajorVersion,
+	// MinorVersion}. Tests write others to check what readers make of them.
+	version [2]uint32
 }
 
 // Writer writes a trace file. Not safe for concurrent use.
@@ -117,6 +117,7 @@ type Writer struct {
 	// compression ratio EstimatedBytes applies to what is still in memory
 	sampleRaw, sampleC atomic.Int64
 	ratioHint          float64
+	version            [2]uint32 // the format version written
 	closed             bool
 
 	// discard replaces every frame by an empty one: benchmarks use it to
@@ -160,6 +161,9 @@ func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
 	if o.Level == 0 {
 		o.Level = 1
 	}
+	if o.version == [2]uint32{} {
+		o.version = [2]uint32{MajorVersion, MinorVersion}
+	}
 	if o.Level < 1 || o.Level > 4 {
 		return nil, fmt.Errorf("format: zstd level %d out of range 1-4", o.Level)
 	}
@@ -185,16 +189,15 @@ func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
 	// One encoder per compressor, each allocating its history and match
 	// table on first use. At the fastest level, literals are stored
 	// without Huffman coding: sample frames are nearly all matches (the
-	// ratio drops by under 1%), and entropy coding the literals cost about
-	// a fifth of the encoder's CPU. Readers see ordinary zstd frames
-	// either way.
+	// ratio barely changes), and entropy coding the literals is a large
+	// share of the encoder's CPU. Readers see ordinary zstd frames either
+	// way.
 	encs := make([]*zstd.Encoder, workers)
 	for i := range encs {
 		enc, err := zstd.NewWriter(nil,
 			// The window first: WithEncoderLevel(SpeedFastest) otherwise
-			// picks 64 KiB blocks, and each piece then took two blocks
-			// and a copy into the history buffer (~18% more zstd CPU,
-			// ~7% larger output on recorded syscall frames).
+			// picks 64 KiB blocks, and each piece then takes two blocks
+			// and a copy into the history buffer (more CPU, larger output).
 			zstd.WithWindowSize(zstdPiece), // pieces are independent frames
 			zstd.WithEncoderLevel(zstd.EncoderLevel(o.Level)),
 			// Integrity comes from the check frame ending each data
@@ -218,6 +221,7 @@ func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
 		idleEncs:   encs,
 		buf:        make([]byte, 0, o.FrameBytes),
 		ratioHint:  o.RatioHint,
+		version:    o.version,
 	}
 	if fs, ok := w.(FrameSink); ok {
 		wr.sink = fs
@@ -267,9 +271,8 @@ func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
 // zstdPiece is the most raw bytes in one zstd frame: one zstd block. A data
 // frame's raw bytes are compressed as consecutive zstd frames of at most
 // this size, each on its own: the encoder then neither copies its input
-// into a history buffer nor keeps a window beyond one block, which made
-// compression ~13% cheaper on recorded syscall frames and even compressed
-// slightly better (matches are mostly a few events back).
+// into a history buffer nor keeps a window beyond one block, which is
+// cheaper and compresses as well (matches are mostly a few events back).
 const zstdPiece = 128 << 10
 
 // encodePieces appends raw, compressed as zstd frames of up to zstdPiece
@@ -304,8 +307,8 @@ func (w *Writer) headerFrame(h *Header) ([]byte, error) {
 		frame = appendIDB(frame, &h.Sources[i], tsoff)
 	}
 	var v [8]byte
-	le.PutUint32(v[0:], writeVersion[0])
-	le.PutUint32(v[4:], writeVersion[1])
+	le.PutUint32(v[0:], w.version[0])
+	le.PutUint32(v[4:], w.version[1])
 	frame = appendCustom(frame, kindVersion, v[:])
 	host, err := json.Marshal(&h.Host)
 	if err != nil {

@@ -15,9 +15,9 @@ import (
 const (
 	// pollTimeout bounds how long a quiet ring waits to be drained. It
 	// also sets how much copied data is in flight between the reader and
-	// the writer: 50 ms rather than 100 ms halved the fresh memory a busy
-	// capture touches (page faults were a fifth of its CPU), for 20 more
-	// idle wakeups a second.
+	// the writer: a shorter wait keeps less fresh memory in use, and page
+	// faults are a large share of a busy capture's CPU, for more idle
+	// wakeups.
 	pollTimeout = 50 * time.Millisecond
 	// lagWindow holds back records this much younger than the start of a
 	// drain round, so that a record reserved late on one CPU (an interrupt

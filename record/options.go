@@ -18,6 +18,9 @@ type Options struct {
 	PID       int      // trace this process (all its threads and later children); 0: system-wide
 	CPUs      []int    // restrict to these CPUs; nil: all online
 	Command   []string // run and trace this command and its descendants; stop when it exits
+	// Version is kpcap's version, stored in the files written as their
+	// application ("kpcap VERSION"); "" stores 0.1.0.
+	Version string
 	// Cgroups restricts the sources to the tasks of these cgroup v2
 	// directories and their descendants (a path, a systemd unit such as
 	// nginx.service, or a container id); the file then records each

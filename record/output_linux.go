@@ -51,8 +51,8 @@ func (c *capture) createOutput() error {
 	return c.openFile(o.Output, nil)
 }
 
-// Version is stored in the files kpcap writes; the CLI may override it.
-var Version = "0.1.0"
+// defaultVersion is stored in the files written when Options.Version is empty.
+const defaultVersion = "0.1.0"
 
 func (c *capture) targets() string {
 	o := c.opts

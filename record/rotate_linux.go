@@ -3,6 +3,7 @@
 package record
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -62,7 +63,7 @@ func (r *rotation) info(start uint64) *format.SetInfo {
 func (c *capture) header(set *format.SetInfo) *format.Header {
 	o := c.opts
 	h := &format.Header{
-		Application: "kpcap " + Version,
+		Application: "kpcap " + cmp.Or(c.opts.Version, defaultVersion),
 		Host:        hostInfo(),
 		Capture: format.Capture{
 			Args:       o.Args,

@@ -2,7 +2,6 @@ package replay
 
 import (
 	"sort"
-	"sync/atomic"
 )
 
 // mergeStep is what happens to a decoded frame's rows on their way to
@@ -34,21 +33,21 @@ func nextMergeStep(heldRows int, heldMax, minTS uint64, rows, batchSize int) mer
 }
 
 // sortChunk returns c's rows stably sorted by time.
-func sortChunk(c *chunk, ncols, nsrc int) *chunk {
+func (r *Reader) sortChunk(c *chunk) *chunk {
 	refs := make([]rowRef, c.n)
 	for i := range refs {
 		refs[i] = rowRef{0, int32(i)}
 	}
 	srcs := []*chunk{c}
 	sort.SliceStable(refs, func(a, b int) bool { return c.ts[refs[a].row] < c.ts[refs[b].row] })
-	out := take(srcs, refs, ncols, nsrc)
+	out := r.take(srcs, refs)
 	out.seq, out.err = c.seq, c.err
 	c.release()
 	return out
 }
 
 // mergeChunks merges two time-sorted chunks.
-func mergeChunks(a, b *chunk, ncols, nsrc int) *chunk {
+func (r *Reader) mergeChunks(a, b *chunk) *chunk {
 	refs := make([]rowRef, 0, a.n+b.n)
 	i, j := 0, 0
 	for i < a.n || j < b.n {
@@ -60,7 +59,7 @@ func mergeChunks(a, b *chunk, ncols, nsrc int) *chunk {
 			j++
 		}
 	}
-	out := take([]*chunk{a, b}, refs, ncols, nsrc)
+	out := r.take([]*chunk{a, b}, refs)
 	out.seq = b.seq
 	a.release()
 	b.release()
@@ -80,7 +79,7 @@ func (r *Reader) hold(c *chunk) {
 func (r *Reader) collapse() *chunk {
 	out := r.pending[0]
 	if len(r.pending) > 1 {
-		out = concatChunks(r.pending, len(r.cols), len(r.decs))
+		out = r.concatChunks(r.pending)
 	}
 	clear(r.pending) // drop the references; the backing array is reused
 	r.pending, r.pendN, r.pendMax = r.pending[:0], 0, 0
@@ -89,7 +88,7 @@ func (r *Reader) collapse() *chunk {
 
 // concatChunks returns the rows of cs, in order, as one chunk (each starts
 // no earlier than the one before ends) and releases them.
-func concatChunks(cs []*chunk, ncols, nsrc int) *chunk {
+func (r *Reader) concatChunks(cs []*chunk) *chunk {
 	n := 0
 	for _, c := range cs {
 		n += c.n
@@ -100,7 +99,7 @@ func concatChunks(cs []*chunk, ncols, nsrc int) *chunk {
 			refs = append(refs, rowRef{int32(ci), int32(i)})
 		}
 	}
-	out := take(cs, refs, ncols, nsrc)
+	out := r.take(cs, refs)
 	out.seq = cs[len(cs)-1].seq
 	for _, c := range cs {
 		c.release()
@@ -113,14 +112,10 @@ type rowRef struct {
 	row int32
 }
 
-// takenRows counts the rows take has copied, for tests: coalescing must
-// copy each row once, not once per frame it is coalesced with.
-var takenRows atomic.Int64
-
 // take builds a chunk from rows of srcs in the order of refs.
-func take(srcs []*chunk, refs []rowRef, ncols, nsrc int) *chunk {
-	takenRows.Add(int64(len(refs)))
-	out := newChunk(ncols, nsrc, len(refs))
+func (r *Reader) take(srcs []*chunk, refs []rowRef) *chunk {
+	r.copiedRows.Add(int64(len(refs)))
+	out := newChunk(len(r.cols), len(r.decs), len(refs))
 	for _, s := range srcs {
 		for k, v := range s.truncated {
 			out.truncated[k] += v

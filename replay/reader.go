@@ -88,8 +88,7 @@ type Reader struct {
 
 	// pending holds the chunks not yet turned into batches: one, or
 	// several small in-order ones that collapse copies into one batch
-	// (copying each as it came made coalescing quadratic: 20x slower on
-	// traces of small frames).
+	// (copying each as it comes would make coalescing quadratic).
 	pending  []*chunk
 	pendN    int    // rows in pending
 	pendMax  uint64 // largest time in pending
@@ -109,6 +108,9 @@ type Reader struct {
 	outOfOrder uint64
 	rows       atomic.Int64
 	bytesRead  atomic.Int64
+	// copiedRows counts the rows sorting and merging copied: coalescing
+	// copies each row once, not once per frame it is coalesced with.
+	copiedRows atomic.Int64
 	// varPerRow[col] is the value bytes per 1024 rows the latest decoded
 	// frame used in variable-width column col (0: none yet).
 	varPerRow []atomic.Uint64
@@ -302,7 +304,7 @@ func (r *Reader) decodeFrame(fi int, buf []byte) (*chunk, []byte) {
 	r.noteVarUse(c)
 	c.finishRange()
 	if !c.sorted {
-		c = sortChunk(c, len(r.cols), len(r.decs))
+		c = r.sortChunk(c)
 	}
 	return c, data
 }
@@ -356,7 +358,7 @@ func (r *Reader) Next() bool {
 			r.emit(r.collapse())
 			r.hold(c)
 		case stepMerge:
-			m := mergeChunks(r.collapse(), c, len(r.cols), len(r.decs))
+			m := r.mergeChunks(r.collapse(), c)
 			if m.n > reorderWindow {
 				r.emit(m)
 			} else {

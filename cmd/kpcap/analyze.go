@@ -359,8 +359,8 @@ func analyzeSummary(args []string) error {
 		return analyzeFleetSummary(files, co, *top, *by, *jsonOut)
 	}
 	// The summary's fast path allocates little beyond start-up: the first
-	// collection, at the default 4 MiB heap, would cost it ~5% of its CPU
-	// time. GOGC=200 moves it to 8 MiB (and the batch path's memory grows
+	// collection, at the default 4 MiB heap, would cost it a noticeable
+	// share of its CPU time. GOGC=200 moves it to 8 MiB (and the batch path's memory grows
 	// less than that). An explicit GOGC wins.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(200)
