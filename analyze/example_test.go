@@ -29,12 +29,12 @@ func ExampleSummarize() {
 		fmt.Println("comm", c.Name, c.Count)
 	}
 	// Output:
-	// 543 events, lost 0
-	// sched:sched_process_exec 82
-	// sched:sched_process_exit 103
-	// kprobes:openat2 179
-	// kprobes:openat2_ret 179
-	// comm cat 257
-	// comm exe 82
-	// comm sh 78
+	// 508 events, lost 0
+	// sched:sched_process_exec 79
+	// sched:sched_process_exit 87
+	// kprobes:openat2 171
+	// kprobes:openat2_ret 171
+	// comm cat 248
+	// comm exe 79
+	// comm sh 66
 }

@@ -36,5 +36,5 @@ func ExampleOpen() {
 	// source: sched:sched_process_exit tracepoint
 	// source: kprobes:openat2 kprobe
 	// source: kprobes:openat2_ret kretprobe
-	// samples: 543
+	// samples: 508
 }
