@@ -33,6 +33,9 @@ type bpfCapture struct {
 	qOf   []int        // cpu -> queue index
 	read  []uint64     // BPF source i -> ring records read
 	raw   map[int]bool // BPF sources on the raw syscall programs (no perf event)
+	// attach are the perf events the classic programs are attached
+	// through, closed with the programs.
+	attach []int
 	// malformed counts ring records that could not be read (never
 	// expected); the reader goroutine writes it, stats reads it.
 	malformed atomic.Uint64
@@ -207,7 +210,10 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 		if err != nil {
 			return fmt.Errorf("%s: open the tracepoint: %w", s.desc.Name, err)
 		}
-		c.fds = append(c.fds, fd)
+		// Never enabled: the program runs without it, and enabled it would
+		// sample every hit on its CPU now that the program lets the
+		// tracepoint's perf events have them.
+		b.attach = append(b.attach, fd)
 		if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_BPF, prog.FD()); err != nil {
 			return fmt.Errorf("%s: attach the BPF program: %w", s.desc.Name, err)
 		}
@@ -232,6 +238,10 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 }
 
 func (b *bpfCapture) close() {
+	for _, fd := range b.attach {
+		unix.Close(fd)
+	}
+	b.attach = nil
 	if b.rd != nil {
 		b.rd.Close()
 	}

@@ -225,7 +225,10 @@ func (s *Set) Tracepoint(src uint32, rawLen int) (*ebpf.Program, int, error) {
 		asm.Mov.Imm(asm.R2, rbForceWakeup),
 		asm.Mov.Reg(asm.R1, asm.R7).WithSymbol("submit"),
 		asm.FnRingbufSubmit.Call(),
-		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
+		// 1 lets the kernel go on to the tracepoint's perf events: with 0
+		// it skips them, and every other recording of this tracepoint on
+		// the machine (another kpcap, perf) misses the hit uncounted.
+		asm.Mov.Imm(asm.R0, 1).WithSymbol("out"),
 		asm.Return(),
 	)
 	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
