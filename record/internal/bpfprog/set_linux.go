@@ -213,24 +213,10 @@ func (s *Set) Tracepoint(src uint32, rawLen int) (*ebpf.Program, int, error) {
 			asm.StoreMem(asm.R7, int16(HeaderLen+off), asm.R1, size))
 		off += n
 	}
-	// Wake the reader only past a quarter of the ring, as the perf rings'
-	// watermark does: a wakeup per event would cost the traced tasks more
-	// than the event itself.
-	insns = append(insns,
-		asm.LoadMapPtr(asm.R1, s.ring.FD()),
-		asm.Mov.Imm(asm.R2, rbAvailData),
-		asm.FnRingbufQuery.Call(),
-		asm.Mov.Imm(asm.R2, rbNoWakeup),
-		asm.JLT.Imm(asm.R0, int32(s.watermark), "submit"),
-		asm.Mov.Imm(asm.R2, rbForceWakeup),
-		asm.Mov.Reg(asm.R1, asm.R7).WithSymbol("submit"),
-		asm.FnRingbufSubmit.Call(),
-		// 1 lets the kernel go on to the tracepoint's perf events: with 0
-		// it skips them, and every other recording of this tracepoint on
-		// the machine (another kpcap, perf) misses the hit uncounted.
-		asm.Mov.Imm(asm.R0, 1).WithSymbol("out"),
-		asm.Return(),
-	)
+	// 1 lets the kernel go on to the tracepoint's perf events: with 0 it
+	// skips them, and every other recording of this tracepoint on the
+	// machine (another kpcap, perf) misses the hit uncounted.
+	insns = append(insns, s.submitAndReturn(1)...)
 	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name:         fmt.Sprintf("kpcap_tp_%d", src),
 		Type:         ebpf.TracePoint,
@@ -242,4 +228,24 @@ func (s *Set) Tracepoint(src uint32, rawLen int) (*ebpf.Program, int, error) {
 	}
 	s.progs = append(s.progs, p)
 	return p, len(s.progs) - 1, nil
+}
+
+// submitAndReturn ends a program: it submits the record reserved in R7,
+// waking the reader only past the watermark (a quarter of the ring, as the
+// perf rings' watermark does: a wakeup per event would cost the traced
+// tasks more than the event itself), and returns ret. The label "out" is
+// where a failed reservation jumps.
+func (s *Set) submitAndReturn(ret int32) asm.Instructions {
+	return asm.Instructions{
+		asm.LoadMapPtr(asm.R1, s.ring.FD()),
+		asm.Mov.Imm(asm.R2, rbAvailData),
+		asm.FnRingbufQuery.Call(),
+		asm.Mov.Imm(asm.R2, rbNoWakeup),
+		asm.JLT.Imm(asm.R0, int32(s.watermark), "submit"),
+		asm.Mov.Imm(asm.R2, rbForceWakeup),
+		asm.Mov.Reg(asm.R1, asm.R7).WithSymbol("submit"),
+		asm.FnRingbufSubmit.Call(),
+		asm.Mov.Imm(asm.R0, ret).WithSymbol("out"),
+		asm.Return(),
+	}
 }

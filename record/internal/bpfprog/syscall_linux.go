@@ -291,18 +291,8 @@ func (s *Set) syscallProgram(exit bool, table *ebpf.Map) (*ebpf.Program, error) 
 				asm.StoreMem(asm.R7, int16(HeaderLen+16+8*i), asm.R1, asm.DWord))
 		}
 	}
-	insns = append(insns,
-		asm.LoadMapPtr(asm.R1, s.ring.FD()),
-		asm.Mov.Imm(asm.R2, rbAvailData),
-		asm.FnRingbufQuery.Call(),
-		asm.Mov.Imm(asm.R2, rbNoWakeup),
-		asm.JLT.Imm(asm.R0, int32(s.watermark), "submit"),
-		asm.Mov.Imm(asm.R2, rbForceWakeup),
-		asm.Mov.Reg(asm.R1, asm.R7).WithSymbol("submit"),
-		asm.FnRingbufSubmit.Call(),
-		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
-		asm.Return(),
-	)
+	// A raw tracepoint's return value is ignored by the kernel.
+	insns = append(insns, s.submitAndReturn(0)...)
 	name, tp := "kpcap_sys_enter", "sys_enter"
 	if exit {
 		name, tp = "kpcap_sys_exit", "sys_exit"
