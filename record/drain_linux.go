@@ -129,34 +129,14 @@ func (c *capture) reader(stop *atomic.Bool, out chan<- item, quit <-chan struct{
 		oldest := -1 // the ring holding the oldest unread record
 		throttled := false
 		for qi, ring := range c.rings {
-			// Bounded: a ring refilling as fast as it is read waits for the
-			// next pass.
-			drained := false
-			for range ring.Size()/smallChunk + 1 {
-				if ring.Pending() == 0 {
-					drained = true
-					break
-				}
-				ch := c.getChunk(ring.Pending(), qi == force)
-				if qi == force {
-					force = -1
-				}
-				if ch == nil {
-					throttled = true // over the memory cap: let the ring absorb it
-					break
-				}
-				var more bool
-				before := cap(ch.data)
-				ch.data, more = ring.ReadIntoMax(ch.data[:0], cap(ch.data))
-				c.inflight.Add(int64(cap(ch.data) - before)) // a record larger than a small chunk
-				if !send(item{q: qi, ch: ch}) {
-					return nil
-				}
-				if !more {
-					drained = true
-					break
-				}
+			drained, full, took, ok := c.drainRing(qi, ring, qi == force, send)
+			if !ok {
+				return nil
 			}
+			if took && qi == force {
+				force = -1
+			}
+			throttled = throttled || full
 			if !drained {
 				// Records still in this ring must not be overtaken: the
 				// writer merges only up to the oldest of them.
@@ -230,4 +210,34 @@ func (c *capture) reader(stop *atomic.Bool, out chan<- item, quit <-chan struct{
 			}
 		}
 	}
+}
+
+// drainRing copies ring qi's pending records into chunks and sends them to
+// the writer, a bounded number of chunks: a ring refilling as fast as it is
+// read waits for the next pass. overCap lets its first chunk exceed the
+// memory cap. It reports whether the ring is left empty, whether the memory
+// cap stopped it (the ring absorbs the rest meanwhile), whether it took a
+// chunk, and ok false when the writer no longer listens.
+func (c *capture) drainRing(qi int, ring *perf.Ring, overCap bool, send func(item) bool) (drained, full, took, ok bool) {
+	for range ring.Size()/smallChunk + 1 {
+		if ring.Pending() == 0 {
+			return true, false, took, true
+		}
+		ch := c.getChunk(ring.Pending(), overCap && !took)
+		took = true
+		if ch == nil {
+			return false, true, took, true
+		}
+		var more bool
+		before := cap(ch.data)
+		ch.data, more = ring.ReadIntoMax(ch.data[:0], cap(ch.data))
+		c.inflight.Add(int64(cap(ch.data) - before)) // a record larger than a small chunk
+		if !send(item{q: qi, ch: ch}) {
+			return false, false, took, false
+		}
+		if !more {
+			return true, false, took, true
+		}
+	}
+	return false, false, took, true
 }

@@ -81,87 +81,8 @@ func (c *capture) open(r *resolver, child *childProc) error {
 	for qi, cpu := range c.cpus {
 		owner := -1
 		for ti, tid := range tids {
-			d := base
-			d.Type, d.Config, d.Task = unix.PERF_TYPE_SOFTWARE, unix.PERF_COUNT_SW_DUMMY, true
-			d.Mmap = o.CallGraph
-			d.CallGraph = false
-			d.CgroupRecords = c.cg != nil && c.cg.perSample
-			if owner < 0 {
-				// A quarter: fewer wakeups (each costs the runtime a burst
-				// of scheduler activity) while three quarters of the ring
-				// absorb the reader's scheduling delay.
-				d.WakeupBytes = uint32(ringBytes / 4)
-			}
-			fd, err := perf.Open(&d, tid, cpu)
-			if err != nil {
-				if errors.Is(err, unix.ESRCH) && o.PID != 0 {
-					continue // thread exited meanwhile
-				}
-				return openError("dummy event", cpu, err)
-			}
-			c.fds = append(c.fds, fd)
-			if err := c.register(fd, -1); err != nil {
+			if owner, err = c.openTask(r, base, ringBytes, qi, cpu, ti, tid, owner); err != nil {
 				return err
-			}
-			if owner < 0 {
-				owner = fd
-				ring, err := perf.NewRing(fd, ringBytes)
-				if err != nil {
-					return mmapError(cpu, ringBytes, len(c.cpus), err)
-				}
-				c.rings = append(c.rings, ring)
-				c.qs = append(c.qs, &cpuQueue{sorted: true})
-				c.cpuOf = append(c.cpuOf, uint32(cpu))
-				if err := poller.Add(fd, int32(qi)); err != nil {
-					return err
-				}
-			} else if err := perf.SetOutput(fd, owner); err != nil {
-				return fmt.Errorf("redirect dummy event on CPU %d: %w", cpu, err)
-			}
-			for si, s := range c.sources {
-				if s.desc.Path == PathBPF {
-					continue
-				}
-				a := s.attr
-				a.CallGraph, a.MaxStack = base.CallGraph, base.MaxStack
-				a.Inherit, a.EnableOnExec, a.Disabled = base.Inherit, base.EnableOnExec, true
-				pid := tid
-				if s.wide {
-					if ti > 0 {
-						continue // once per CPU
-					}
-					pid, a.Inherit, a.EnableOnExec = -1, false, false
-				}
-				c.attached(1)
-				fds, err := c.openSource(&a, pid, cpu)
-				if err != nil {
-					if errors.Is(err, unix.ESRCH) && o.PID != 0 {
-						break
-					}
-					return openError(s.desc.Name, cpu, err)
-				}
-				for _, fd := range fds {
-					c.fds = append(c.fds, fd)
-					if err := perf.SetOutput(fd, owner); err != nil {
-						return fmt.Errorf("%s: redirect into the CPU %d ring: %w", s.desc.Name, cpu, err)
-					}
-					if s.filter {
-						before := ""
-						if r.fs != nil {
-							before = r.fs.ErrorLog()
-						}
-						if err := perf.SetFilter(fd, o.Filter); err != nil {
-							return filterError(o.Filter, s, err, r, before)
-						}
-					}
-					if err := c.register(fd, int32(si)); err != nil {
-						return err
-					}
-					c.srcFDs = append(c.srcFDs, srcFD{fd: fd, src: int32(si), q: qi})
-					if s.wide {
-						c.wideFDs = append(c.wideFDs, fd)
-					}
-				}
 			}
 		}
 		if owner < 0 {
@@ -172,6 +93,105 @@ func (c *capture) open(r *resolver, child *childProc) error {
 	c.bpfIDs()
 	c.buildDense()
 	c.counters.perQueue(c.sources, len(c.qs))
+	return nil
+}
+
+// openTask opens the events of task tid (-1: every task) on CPU cpu (ring
+// qi): the dummy event, which owns the ring when owner is -1, then every
+// source's, redirected into the ring. It returns the ring's owner, still -1
+// when the thread exited meanwhile.
+func (c *capture) openTask(r *resolver, base perf.Attr, ringBytes, qi, cpu, ti, tid, owner int) (int, error) {
+	o := c.opts
+	d := base
+	d.Type, d.Config, d.Task = unix.PERF_TYPE_SOFTWARE, unix.PERF_COUNT_SW_DUMMY, true
+	d.Mmap = o.CallGraph
+	d.CallGraph = false
+	d.CgroupRecords = c.cg != nil && c.cg.perSample
+	if owner < 0 {
+		// A quarter: fewer wakeups (each costs the runtime a burst
+		// of scheduler activity) while three quarters of the ring
+		// absorb the reader's scheduling delay.
+		d.WakeupBytes = uint32(ringBytes / 4)
+	}
+	fd, err := perf.Open(&d, tid, cpu)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) && o.PID != 0 {
+			return owner, nil // thread exited meanwhile
+		}
+		return owner, openError("dummy event", cpu, err)
+	}
+	c.fds = append(c.fds, fd)
+	if err := c.register(fd, -1); err != nil {
+		return owner, err
+	}
+	if owner < 0 {
+		owner = fd
+		ring, err := perf.NewRing(fd, ringBytes)
+		if err != nil {
+			return owner, mmapError(cpu, ringBytes, len(c.cpus), err)
+		}
+		c.rings = append(c.rings, ring)
+		c.qs = append(c.qs, &cpuQueue{sorted: true})
+		c.cpuOf = append(c.cpuOf, uint32(cpu))
+		if err := c.poller.Add(fd, int32(qi)); err != nil {
+			return owner, err
+		}
+	} else if err := perf.SetOutput(fd, owner); err != nil {
+		return owner, fmt.Errorf("redirect dummy event on CPU %d: %w", cpu, err)
+	}
+	return owner, c.openSources(r, base, qi, cpu, ti, tid, owner)
+}
+
+// openSources opens every source's event for task tid (the ti-th traced)
+// on CPU cpu, into the ring of owner: wide sources once per CPU, for every
+// task.
+func (c *capture) openSources(r *resolver, base perf.Attr, qi, cpu, ti, tid, owner int) error {
+	o := c.opts
+	for si, s := range c.sources {
+		if s.desc.Path == PathBPF {
+			continue
+		}
+		a := s.attr
+		a.CallGraph, a.MaxStack = base.CallGraph, base.MaxStack
+		a.Inherit, a.EnableOnExec, a.Disabled = base.Inherit, base.EnableOnExec, true
+		pid := tid
+		if s.wide {
+			if ti > 0 {
+				continue // once per CPU
+			}
+			pid, a.Inherit, a.EnableOnExec = -1, false, false
+		}
+		c.attached(1)
+		fds, err := c.openSource(&a, pid, cpu)
+		if err != nil {
+			if errors.Is(err, unix.ESRCH) && o.PID != 0 {
+				return nil // the thread exited meanwhile
+			}
+			return openError(s.desc.Name, cpu, err)
+		}
+		for _, fd := range fds {
+			c.fds = append(c.fds, fd)
+			if err := perf.SetOutput(fd, owner); err != nil {
+				return fmt.Errorf("%s: redirect into the CPU %d ring: %w", s.desc.Name, cpu, err)
+			}
+			if s.filter {
+				before := ""
+				if r.fs != nil {
+					before = r.fs.ErrorLog()
+				}
+				if err := perf.SetFilter(fd, o.Filter); err != nil {
+					return filterError(o.Filter, s, err, r, before)
+				}
+			}
+			if err := c.register(fd, int32(si)); err != nil {
+				return err
+			}
+			c.srcFDs = append(c.srcFDs, srcFD{fd: fd, src: int32(si), q: qi})
+			if s.wide {
+				c.wideFDs = append(c.wideFDs, fd)
+			}
+		}
+	}
 	return nil
 }
 

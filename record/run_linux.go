@@ -132,20 +132,9 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 // runSources records the resolved sources of r into o.Output.
 func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus []int) (*Result, error) {
 	var err error
-	if o.Filter != "" {
-		fields := filterFields(o.Filter)
-		n := 0
-		for _, s := range r.sources {
-			if filterApplies(fields, s.layout) {
-				s.filter, s.desc.Filter = true, o.Filter
-				n++
-			}
-		}
-		if n == 0 {
-			return nil, &UsageError{fmt.Sprintf("filter %q uses fields (%s) that no event source has", o.Filter, strings.Join(fields, ", "))}
-		}
+	if err := applyFilter(o.Filter, r.sources); err != nil {
+		return nil, err
 	}
-
 	if o.PID != 0 || len(o.Command) > 0 {
 		for _, s := range r.sources {
 			s.wide = s.desc.Kind == format.KindTracepoint && perTaskBlind[s.desc.Name]
@@ -194,25 +183,7 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 	if len(o.Command) == 0 {
 		c.initialComms(o.PID)
 	}
-	enable := c.fds
-	if child != nil {
-		enable = c.wideFDs // enable_on_exec does the others
-	}
-	for _, fd := range enable {
-		if err := perf.Enable(fd); err != nil {
-			c.err = fmt.Errorf("enable events: %w", err)
-			break
-		}
-	}
-	if c.err == nil {
-		c.err = c.enableBPF(true)
-	}
-	if c.err == nil && o.Started != nil {
-		o.Started(StartInfo{Sources: len(c.sources), CPUs: len(c.cpus), Events: len(c.fds), Output: cmp.Or(c.path, o.Output)})
-	}
-	if c.err == nil && child != nil {
-		c.err = child.release()
-	}
+	c.err = c.start(child)
 	if c.err == nil {
 		c.loop(ctx, child)
 	}
@@ -233,13 +204,64 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 		// Result notice: it is about this moment only.
 		o.Notice(fmt.Sprintf("trace finalized; releasing %d kernel events...", len(c.fds)))
 	}
+	c.fillResult()
+	if c.err != nil {
+		return res, c.err
+	}
+	return res, cerr
+}
+
+// applyFilter marks the sources that have the fields of filter (the
+// kernel applies it to those); none having them is a usage error.
+func applyFilter(filter string, sources []*source) error {
+	if filter == "" {
+		return nil
+	}
+	fields := filterFields(filter)
+	n := 0
+	for _, s := range sources {
+		if filterApplies(fields, s.layout) {
+			s.filter, s.desc.Filter = true, filter
+			n++
+		}
+	}
+	if n == 0 {
+		return &UsageError{fmt.Sprintf("filter %q uses fields (%s) that no event source has", filter, strings.Join(fields, ", "))}
+	}
+	return nil
+}
+
+// start enables the events (for a command, the wide sources only:
+// enable_on_exec does the others), tells Options.Started, and lets the
+// command exec.
+func (c *capture) start(child *childProc) error {
+	enable := c.fds
+	if child != nil {
+		enable = c.wideFDs
+	}
+	for _, fd := range enable {
+		if err := perf.Enable(fd); err != nil {
+			return fmt.Errorf("enable events: %w", err)
+		}
+	}
+	if err := c.enableBPF(true); err != nil {
+		return err
+	}
+	if o := c.opts; o.Started != nil {
+		o.Started(StartInfo{Sources: len(c.sources), CPUs: len(c.cpus), Events: len(c.fds), Output: cmp.Or(c.path, o.Output)})
+	}
+	if child != nil {
+		return child.release()
+	}
+	return nil
+}
+
+// fillResult puts the final counts, notices and files into c.res.
+func (c *capture) fillResult() {
+	res := c.res
 	res.Stats = c.stats()
 	if res.Late > 0 {
-		msg := fmt.Sprintf("%d records arrived more than %v late and are slightly out of time order", res.Late, lagWindow)
-		res.Notices = append(res.Notices, msg)
-		if o.Notice != nil {
-			o.Notice(msg)
-		}
+		c.notice(fmt.Sprintf("%d records arrived more than %v late and are slightly out of time order", res.Late, lagWindow))
 	}
 	if c.rot != nil {
 		res.SetID, res.Files = c.rot.id, c.files()
@@ -253,8 +275,4 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 	for i, s := range c.sources {
 		res.Sources[i] = s.desc
 	}
-	if c.err != nil {
-		return res, c.err
-	}
-	return res, cerr
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -250,40 +249,27 @@ func (p *progressInput) Close() error {
 // progressLine redraws one status line on w every interval until stop,
 // which draws it a last time and ends it with a newline.
 type progressLine struct {
-	w        io.Writer
-	name     string
-	total    int64 // compressed bytes of the sample frames
-	lost     uint64
-	counts   func() (events uint64, bytes int64)
-	start    time.Time
-	done     chan struct{}
-	finished chan struct{}
-	once     sync.Once
+	*ticker
+	w      io.Writer
+	name   string
+	total  int64 // compressed bytes of the sample frames
+	lost   uint64
+	counts func() (events uint64, bytes int64)
+	start  time.Time
 }
 
 func startProgress(w io.Writer, name string, f *format.File, counts func() (uint64, int64), interval time.Duration) *progressLine {
-	l := &progressLine{w: w, name: terminalSafe(name), counts: counts, start: time.Now(), done: make(chan struct{}), finished: make(chan struct{})}
+	l := &progressLine{w: w, name: terminalSafe(name), counts: counts, start: time.Now()}
 	for _, fi := range f.Frames {
 		l.total += fi.CSize
 	}
 	for _, lo := range f.Lost {
 		l.lost += lo.Count
 	}
-	go func() {
-		defer close(l.finished)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-l.done:
-				l.draw(time.Now())
-				fmt.Fprintln(l.w)
-				return
-			case now := <-t.C:
-				l.draw(now)
-			}
-		}
-	}()
+	l.ticker = startTicker(interval, l.draw, func() {
+		l.draw(time.Now())
+		fmt.Fprintln(l.w)
+	})
 	return l
 }
 
@@ -292,12 +278,6 @@ func (l *progressLine) draw(now time.Time) {
 	secs := max(now.Sub(l.start).Seconds(), 1e-9)
 	fmt.Fprintf(l.w, "\r\033[K%s: %d events, %.0f events/s, %s of %s read, %d lost in trace",
 		l.name, events, float64(events)/secs, infoBytes(min(bytes, l.total)), infoBytes(l.total), l.lost)
-}
-
-// stop draws the line a last time and ends it; safe to call more than once.
-func (l *progressLine) stop() {
-	l.once.Do(func() { close(l.done) })
-	<-l.finished
 }
 
 func openInput(paths []string, co *commonOpts) (*progressInput, error) {
@@ -447,32 +427,34 @@ func analyzeLatency(args []string) error {
 	return w.Flush()
 }
 
-// createOutput opens path for writing ("-" is stdout); the returned close
-// reports write errors.
-func createOutput(path string) (io.Writer, func() error, error) {
+// writeOutput writes path ("-" is stdout) with write, buffered, and closes
+// it; write errors, flushing and closing included, name the path.
+func writeOutput(path string, write func(io.Writer) error) error {
 	if path == "-" {
 		w := bufio.NewWriter(os.Stdout)
-		return w, w.Flush, nil
+		if err := write(w); err != nil {
+			w.Flush() // what was written so far
+			return err
+		}
+		return w.Flush()
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("create %s: %w", path, err)
+		return fmt.Errorf("create %s: %w", path, err)
 	}
 	w := bufio.NewWriter(f)
-	var once sync.Once
-	var cerr error
-	return w, func() error {
-		once.Do(func() {
-			cerr = w.Flush()
-			if err := f.Close(); cerr == nil {
-				cerr = err
-			}
-			if cerr != nil {
-				cerr = fmt.Errorf("write %s: %w", path, cerr)
-			}
-		})
-		return cerr
-	}, nil
+	werr := write(w)
+	err = w.Flush()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if werr != nil {
+		return werr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 func analyzeFlame(args []string) error {
@@ -536,15 +518,7 @@ func analyzeFlame(args []string) error {
 		fmt.Fprintln(os.Stderr, msg)
 	}
 	if *folded != "" {
-		w, closeFn, err := createOutput(*folded)
-		if err != nil {
-			return err
-		}
-		if err := fl.Profile.WriteFolded(w); err != nil {
-			closeFn()
-			return err
-		}
-		if err := closeFn(); err != nil {
+		if err := writeOutput(*folded, fl.Profile.WriteFolded); err != nil {
 			return err
 		}
 	}
@@ -560,15 +534,9 @@ func analyzeFlame(args []string) error {
 		if fl.Latency != nil {
 			sub += fmt.Sprintf("; unmatched %d entries, %d returns", fl.Latency.UnmatchedEntries, fl.Latency.UnmatchedReturns)
 		}
-		w, closeFn, err := createOutput(*svg)
-		if err != nil {
-			return err
-		}
-		if err := flame.WriteSVG(w, fl.Profile, flame.SVGOptions{Title: t, Subtitle: sub, Standalone: true}); err != nil {
-			closeFn()
-			return err
-		}
-		if err := closeFn(); err != nil {
+		if err := writeOutput(*svg, func(w io.Writer) error {
+			return flame.WriteSVG(w, fl.Profile, flame.SVGOptions{Title: t, Subtitle: sub, Standalone: true})
+		}); err != nil {
 			return err
 		}
 	}
@@ -581,15 +549,9 @@ func analyzeFlame(args []string) error {
 		case "period":
 			po.SampleType, po.Unit = "period", "count"
 		}
-		w, closeFn, err := createOutput(*pprofOut)
-		if err != nil {
-			return err
-		}
-		if err := flame.WritePprof(w, fl.Profile, po); err != nil {
-			closeFn()
-			return err
-		}
-		if err := closeFn(); err != nil {
+		if err := writeOutput(*pprofOut, func(w io.Writer) error {
+			return flame.WritePprof(w, fl.Profile, po)
+		}); err != nil {
 			return err
 		}
 	}
@@ -656,15 +618,9 @@ func analyzeDiff(args []string) error {
 		if d.LossMismatch {
 			sub = "WARNING: different loss. " + sub
 		}
-		w, closeFn, err := createOutput(*svg)
-		if err != nil {
-			return err
-		}
-		if err := flame.WriteDiffSVG(w, a, b, flame.SVGOptions{Title: "Differential flame graph", Subtitle: sub, Standalone: true}); err != nil {
-			closeFn()
-			return err
-		}
-		if err := closeFn(); err != nil {
+		if err := writeOutput(*svg, func(w io.Writer) error {
+			return flame.WriteDiffSVG(w, a, b, flame.SVGOptions{Title: "Differential flame graph", Subtitle: sub, Standalone: true})
+		}); err != nil {
 			return err
 		}
 	}
@@ -761,13 +717,7 @@ func analyzeReport(args []string) error {
 			t += " (" + k + ")"
 		}
 	}
-	w, closeFn, err := createOutput(*out)
-	if err != nil {
-		return err
-	}
-	if err := report.Write(w, &report.Data{Title: t, Generated: time.Now(), Summary: ta.Summary, Latency: ta.Latency, Flame: ta.Flame, Timeline: ta.Timeline}); err != nil {
-		closeFn()
-		return err
-	}
-	return closeFn()
+	return writeOutput(*out, func(w io.Writer) error {
+		return report.Write(w, &report.Data{Title: t, Generated: time.Now(), Summary: ta.Summary, Latency: ta.Latency, Flame: ta.Flame, Timeline: ta.Timeline})
+	})
 }

@@ -109,39 +109,18 @@ func fleetLatencyBudget(files int) int64 {
 
 // fleetProgress redraws "N/M traces, events, events/s" on a terminal.
 type fleetProgress struct {
-	done     chan struct{}
-	finished chan struct{}
-	once     sync.Once
+	*ticker
 }
 
 func startFleetProgress(w io.Writer, name string, n int, events, done *atomic.Int64) *fleetProgress {
-	p := &fleetProgress{done: make(chan struct{}), finished: make(chan struct{})}
 	start := time.Now()
 	draw := func() {
 		secs := max(time.Since(start).Seconds(), 1e-9)
 		ev := events.Load()
 		fmt.Fprintf(w, "\r\033[K%s: %d/%d traces, %d events, %.0f events/s", name, done.Load(), n, ev, float64(ev)/secs)
 	}
-	go func() {
-		defer close(p.finished)
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.done:
-				draw()
-				fmt.Fprintln(w)
-				return
-			case <-t.C:
-				draw()
-			}
-		}
-	}()
-	return p
-}
-
-// stop draws the line a last time and ends it; safe to call more than once.
-func (p *fleetProgress) stop() {
-	p.once.Do(func() { close(p.done) })
-	<-p.finished
+	return &fleetProgress{startTicker(250*time.Millisecond, func(time.Time) { draw() }, func() {
+		draw()
+		fmt.Fprintln(w)
+	})}
 }

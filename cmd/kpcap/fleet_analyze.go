@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -111,13 +112,7 @@ func fleetReport(files [][]string, co *commonOpts, lo analyze.LatencyOptions, ou
 			title += " by " + lo.By
 		}
 	}
-	w, closeFn, err := createOutput(out)
-	if err != nil {
-		return err
-	}
-	if err := report.Write(w, &report.Data{Title: title, Generated: time.Now(), Summary: fs.Total, Latency: l, Flame: fl, Fleet: fs}); err != nil {
-		closeFn()
-		return err
-	}
-	return closeFn()
+	return writeOutput(out, func(w io.Writer) error {
+		return report.Write(w, &report.Data{Title: title, Generated: time.Now(), Summary: fs.Total, Latency: l, Flame: fl, Fleet: fs})
+	})
 }

@@ -316,29 +316,18 @@ func replayProgress(r *replay.Reader, name string, live bool) func() {
 	if !live {
 		return func() {}
 	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
 	start := time.Now()
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		printed := false
-		for {
-			select {
-			case <-done:
-				if printed {
-					fmt.Fprintln(os.Stderr)
-				}
-				return
-			case now := <-t.C:
-				n := r.Rows()
-				fmt.Fprintf(os.Stderr, "\r%s: %d events, %.0f events/s ", terminalSafe(name), n, float64(n)/now.Sub(start).Seconds())
-				printed = true
-			}
+	printed := false // (only the ticker's goroutine uses it)
+	t := startTicker(250*time.Millisecond, func(now time.Time) {
+		n := r.Rows()
+		fmt.Fprintf(os.Stderr, "\r%s: %d events, %.0f events/s ", terminalSafe(name), n, float64(n)/now.Sub(start).Seconds())
+		printed = true
+	}, func() {
+		if printed {
+			fmt.Fprintln(os.Stderr)
 		}
-	}()
-	return func() { close(done); <-finished }
+	})
+	return t.stop
 }
 
 // readerError explains a replay.NewReader failure: a usage error (exit 2)
