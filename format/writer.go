@@ -116,9 +116,14 @@ type Writer struct {
 	// raw and compressed bytes of the sample frames written, for the
 	// compression ratio EstimatedBytes applies to what is still in memory
 	sampleRaw, sampleC atomic.Int64
-	ratioHint          float64
-	version            [2]uint32 // the format version written
-	closed             bool
+	// raw bytes of the frames compressed (written or not), and the
+	// compressed bytes of those not written yet: EstimatedBytes counts
+	// these at their size, only frames still waiting for a compressor at
+	// the ratio
+	rawCompressed, unwritten atomic.Int64
+	ratioHint                float64
+	version                  [2]uint32 // the format version written
+	closed                   bool
 
 	// discard replaces every frame by an empty one: benchmarks use it to
 	// measure the caller's cost without compression.
@@ -249,6 +254,7 @@ func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
 	wr.cbytes.Store(wr.offset)
 	wr.rawSub = int64(len(first))
 	wr.rawDone.Store(wr.rawSub)
+	wr.rawCompressed.Store(wr.rawSub)
 
 	// Frames in flight: enough to keep every compressor busy, and
 	// inFlightBytes of buffering for a slow disk.
@@ -402,6 +408,8 @@ func (w *Writer) compressLoop() {
 		if w.discard {
 			// Still a well-formed 1.1 data frame, so that a scan stays in step.
 			j.out = appendCheck(append(j.out[:0], zstdEmptyFrame...))
+			w.unwritten.Add(int64(len(j.out)))
+			w.rawCompressed.Add(int64(len(j.raw)))
 			j.done <- struct{}{}
 			continue
 		}
@@ -409,6 +417,10 @@ func (w *Writer) compressLoop() {
 		j.out = encodePieces(enc, j.raw, j.out[:0])
 		w.putEnc(enc)
 		j.out = appendCheck(j.out)
+		// Counted first as compressed, then no longer as raw: an estimate
+		// in between counts the frame twice rather than not at all.
+		w.unwritten.Add(int64(len(j.out)))
+		w.rawCompressed.Add(int64(len(j.raw)))
 		j.done <- struct{}{}
 	}
 }
@@ -460,6 +472,7 @@ func (w *Writer) writeLoop() {
 					w.sampleC.Add(int64(len(j.out)))
 				}
 				w.cbytes.Store(w.offset)
+				w.unwritten.Add(-int64(len(j.out)))
 				w.mu.Lock()
 				w.entries = append(w.entries, j.entry)
 				w.mu.Unlock()
@@ -765,8 +778,22 @@ func (w *Writer) Flush() error {
 	if err := w.closeFrame(); err != nil {
 		return err
 	}
+	return w.WaitWritten()
+}
+
+// WaitWritten waits until every frame closed so far is compressed and
+// written, leaving the current one open: after it, EstimatedBytes
+// estimates only the current frame and the metadata still queued.
+func (w *Writer) WaitWritten() error {
 	w.pending.Wait()
 	return w.asyncErr()
+}
+
+// Backlog is the raw bytes of the frames closed but not compressed yet,
+// which EstimatedBytes prices at Ratio: on a host short of CPU it grows to
+// megabytes.
+func (w *Writer) Backlog() int64 {
+	return max(w.rawSub-w.rawCompressed.Load(), 0)
 }
 
 // Close writes per-source ISBs from stats, closes the last frame and writes the
@@ -849,13 +876,13 @@ func (w *Writer) SamplesWritten() uint64 {
 func (w *Writer) LostWritten() uint64 { return w.lostAll }
 
 // EstimatedBytes estimates the file's size if it were closed now: the
-// bytes written plus the raw bytes still in memory (queued metadata
-// included) or being compressed,
+// bytes written, the frames compressed but not written yet, and the raw
+// bytes still in memory (queued metadata included) or being compressed
 // at the compression ratio seen so far. Rotation by size uses it, since
 // CompressedBytes lags by the frames in flight.
 func (w *Writer) EstimatedBytes() int64 {
-	c, done := w.cbytes.Load(), w.rawDone.Load()
-	pending := w.rawSub + int64(len(w.buf)) + int64(len(w.meta)) - done
+	c := w.cbytes.Load() + w.unwritten.Load()
+	pending := w.rawSub + int64(len(w.buf)) + int64(len(w.meta)) - w.rawCompressed.Load()
 	// Comm, loss and task records wait as structs until their frame
 	// closes (up to maxQueued each): count them at about their JSON size.
 	pending += 64 * int64(len(w.comms)+len(w.lost)+len(w.tcgs))

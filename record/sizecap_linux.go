@@ -174,6 +174,37 @@ func (c *capture) maxRoom(est int64) int64 {
 	return n
 }
 
+// backlogRisk is how many times worse than the ratio seen so far the
+// frames waiting for a compressor are assumed to compress.
+const backlogRisk = 4
+
+// settledEstimate is the current file's estimated size for a size check.
+// The frames waiting for a compressor are priced at the ratio of the
+// frames written so far; on a host short of CPU megabytes of them queue,
+// and a stretch of events that compresses worse than the file so far
+// then passes the limit by far (a 160 KiB cap passed by 70 KiB). When the
+// backlog, compressing backlogRisk times worse, could fill the room left
+// before the limits (the disk cap before pruning), the check waits for
+// it: only the current frame stays an estimate.
+func (c *capture) settledEstimate() (int64, error) {
+	est := c.out.EstimatedBytes()
+	if c.w == nil {
+		return est, nil
+	}
+	back := int64(float64(c.w.Backlog()) * c.w.Ratio() * backlogRisk)
+	if back == 0 {
+		return est, nil
+	}
+	limit, _ := c.sizeLimit()
+	if limit == math.MaxInt64 || est+back+c.limits.reserve() <= limit {
+		return est, nil
+	}
+	if err := c.w.WaitWritten(); err != nil {
+		return 0, fmt.Errorf("write %s: %w", c.path, err)
+	}
+	return c.out.EstimatedBytes(), nil
+}
+
 // drainMargin is how early --max-size asks to stop so that what is still
 // queued for the writer fits: the records a full memory queue holds
 // (memCap), at the bytes a sample takes, up to a sixteenth of the limit.
@@ -192,7 +223,10 @@ func (c *capture) checkSize(at uint64) error {
 	if c.limits.full {
 		return nil
 	}
-	est := c.out.EstimatedBytes()
+	est, err := c.settledEstimate()
+	if err != nil {
+		return err
+	}
 	per := c.perSample(est)
 	step := int64(per*sizeCheckEvery) + 4096 // a full interval's growth, with slack
 	c.pruneToCap(est, 2*step)
