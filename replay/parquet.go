@@ -27,6 +27,10 @@ import (
 // columns (comm, probe, names: few distinct values) and left off for
 // numbers, where it mostly costs time.
 func parquetProps(sc *arrow.Schema, statsCols ...string) *parquet.WriterProperties {
+	return parquet.NewWriterProperties(parquetOpts(sc, statsCols...)...)
+}
+
+func parquetOpts(sc *arrow.Schema, statsCols ...string) []parquet.WriterProperty {
 	opts := []parquet.WriterProperty{
 		parquet.WithCompression(compress.Codecs.Zstd),
 		parquet.WithDataPageSize(128 << 10),
@@ -48,7 +52,7 @@ func parquetProps(sc *arrow.Schema, statsCols ...string) *parquet.WriterProperti
 			opts = append(opts, parquet.WithDictionaryFor(f.Name, true))
 		}
 	}
-	return parquet.NewWriterProperties(opts...)
+	return opts
 }
 
 // parquetNode maps an Arrow field to a Parquet leaf with the logical type
@@ -157,6 +161,16 @@ func newParquetWriter(sc *arrow.Schema, w io.Writer, statsCols ...string) (pw *p
 		}
 	}()
 	props := parquetProps(sc, statsCols...)
+	fw, err := newFileWriter(sc, out, props)
+	if err != nil {
+		return nil, err
+	}
+	return &parquetWriter{sc: sc, out: out, fw: fw, maxRows: props.MaxRowGroupLength()}, nil
+}
+
+// newFileWriter starts a Parquet file of schema sc with props on out; it
+// panics when it cannot write the magic (callers recover).
+func newFileWriter(sc *arrow.Schema, out *sinkWriter, props *parquet.WriterProperties) (*file.Writer, error) {
 	nodes := make(schema.FieldList, 0, sc.NumFields())
 	for _, f := range sc.Fields() {
 		n, err := parquetNode(f)
@@ -183,7 +197,7 @@ func newParquetWriter(sc *arrow.Schema, w io.Writer, statsCols ...string) (pw *p
 	if out.err != nil {
 		return nil, out.err
 	}
-	return &parquetWriter{sc: sc, out: out, fw: fw, maxRows: props.MaxRowGroupLength()}, nil
+	return fw, nil
 }
 
 // sinkWriter hides the caller's Close from file.Writer, which would close

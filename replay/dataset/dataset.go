@@ -319,8 +319,8 @@ func writeAtomic(path string, b []byte) error {
 	return nil
 }
 
-// exportBatch is the reader's batch size for an export: small enough that
-// the reader hands frames on as decoded instead of copying small ones
-// together (an export needs no large batches: each source's writer
-// buffers its row group).
-const exportBatch = 16 << 10
+// exportBatch is the reader's batch size for an export: below two frames'
+// rows, so that the reader hands each frame on as decoded instead of
+// copying frames together (the export gathers each source's rows into
+// row groups of its own anyway).
+const exportBatch = 1 << 10

@@ -1,15 +1,33 @@
 package dataset
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet"
+	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/kpcap/kpcap/format"
 	"github.com/kpcap/kpcap/replay"
+)
+
+// ZstdLevel is the zstd level of the events files: 1, zstd's fastest.
+// On 20 traces of the fleet benchmark level 3 (WriteParquet's) made the
+// events files 1% smaller for 10% more export CPU.
+const ZstdLevel = 1
+
+// Row group bounds: a source's rows are written as a row group once they
+// hold rowGroupBytes (the trace's budget shared by its sources, between
+// 1 and 16 MiB each) or maxGroupRows rows. Each source holds at most two
+// row groups, one being gathered and one being written.
+const (
+	traceBufferBytes = 64 << 20
+	minGroupBytes    = 1 << 20
+	maxGroupBytes    = 16 << 20
+	maxGroupRows     = 1 << 20
 )
 
 // traceExport writes one trace's files.
@@ -21,36 +39,25 @@ type traceExport struct {
 	tx       *commit
 	progress *atomic.Int64
 
-	idDict arrow.Array // the one-entry dictionary of the trace_id column
-	outs   []*sourceOut
-	total  int64
-	counts []int64 // events written per source
-}
-
-// sourceOut is the events file of one source, written by its own goroutine
-// so that sources encode in parallel.
-type sourceOut struct {
-	rel    string // dataset path of the file
-	schema *arrow.Schema
-	// cols maps each output column after the common ones to its column in
-	// the reader's batches.
-	cols  []int
-	types []arrow.DataType
-	tx    *commit
-	recs  chan arrow.Record
-	err   error
-	done  chan struct{}
-	file  *os.File
-	pw    *replay.ParquetWriter
+	groupBytes int
+	outs       []*sourceOut
+	received   []int64 // events per source by the trace's statistics: a size hint
+	total      int64
+	counts     []int64 // events written per source
 }
 
 func newTraceExport(dir, id string, f *format.File, r *replay.Reader, tx *commit, progress *atomic.Int64) *traceExport {
-	b := array.NewStringBuilder(memory.DefaultAllocator)
-	defer b.Release()
-	b.Append(id)
-	ex := &traceExport{dir: dir, id: id, f: f, r: r, tx: tx, progress: progress, idDict: b.NewArray()}
-	ex.outs = make([]*sourceOut, len(f.Header.Sources))
-	ex.counts = make([]int64, len(f.Header.Sources))
+	ex := &traceExport{dir: dir, id: id, f: f, r: r, tx: tx, progress: progress}
+	n := len(f.Header.Sources)
+	ex.outs = make([]*sourceOut, n)
+	ex.counts = make([]int64, n)
+	ex.groupBytes = min(max(traceBufferBytes/max(n, 1), minGroupBytes), maxGroupBytes)
+	ex.received = make([]int64, n)
+	for _, st := range f.Stats {
+		if int(st.Source) < n {
+			ex.received[st.Source] += int64(min(st.Received, 1<<40))
+		}
+	}
 	return ex
 }
 
@@ -87,89 +94,94 @@ func (ex *traceExport) fieldColumns(i int) (fields []arrow.Field, cols []int) {
 	return fields, cols
 }
 
+// commonSpecs say where the common columns come from, in eventsCommon's
+// order: trace_id, ts, time, cpu, pid, tid, comm, stack_id.
+var commonSpecs = []colSpec{
+	{kind: kindTraceID},
+	{kind: kindTS, src: 0},
+	{kind: kindTime, nullable: true},
+	{kind: kindInt32, src: 1},
+	{kind: kindInt32, src: 2},
+	{kind: kindInt32, src: 3},
+	{kind: kindComm, src: 4, nullable: true},
+	{kind: kindInt64, src: 6, nullable: true},
+}
+
 // out returns source i's writer, starting it on first use.
-func (ex *traceExport) out(i int) (*sourceOut, error) {
+func (ex *traceExport) out(i int, commDict arrow.Array) (*sourceOut, error) {
 	if o := ex.outs[i]; o != nil {
 		return o, o.err
 	}
 	h := ex.f.Header
 	fields, cols := ex.fieldColumns(i)
 	o := &sourceOut{
-		rel:    eventsDir(h.Host.Kernel, h.Host.Hostname, h.Sources[i].Name) + "/" + partName(ex.id),
-		schema: arrow.NewSchema(append(append([]arrow.Field(nil), eventsCommon...), fields...), nil),
-		cols:   cols,
-		tx:     ex.tx,
-		recs:   make(chan arrow.Record, 2),
-		done:   make(chan struct{}),
+		rel:      eventsDir(h.Host.Kernel, h.Host.Hostname, h.Sources[i].Name) + "/" + partName(ex.id),
+		schema:   arrow.NewSchema(append(append([]arrow.Field(nil), eventsCommon...), fields...), nil),
+		specs:    append([]colSpec(nil), commonSpecs...),
+		id:       ex.id,
+		wall:     h.Host.WallOffsetNS,
+		commDict: commDict, // retained below: the batch's wrapper dies with it
+		tx:       ex.tx,
+		limit:    ex.groupBytes,
+		full:     make(chan *rowGroup),
+		free:     make(chan *rowGroup, 1),
+		done:     make(chan struct{}),
 	}
-	for _, f := range fields {
-		o.types = append(o.types, f.Type)
+	for k, f := range fields {
+		sp := colSpec{kind: kindBytes, src: cols[k], nullable: true}
+		if f.Type.ID() == arrow.INT64 {
+			sp.kind = kindInt64
+		}
+		o.specs = append(o.specs, sp)
 	}
+	commDict.Retain()
+	o.cur = newRowGroup(o.specs, o.groupRows(ex.received[i]))
 	ex.outs[i] = o
-	f, err := ex.tx.create(o.rel)
-	if err != nil {
+	if err := o.open(); err != nil {
 		o.err = err
 		close(o.done)
 		return o, err
 	}
-	o.file = f
-	if o.pw, err = replay.NewParquetWriter(o.schema, f, ColTime); err != nil {
-		o.err = err
-		f.Close()
-		close(o.done)
-		return o, err
-	}
+	o.running = true
 	go o.loop()
 	return o, nil
 }
 
-func (o *sourceOut) loop() {
-	defer close(o.done)
-	for rec := range o.recs {
-		if o.err == nil {
-			if err := o.pw.Write(rec); err != nil {
-				o.err = fmt.Errorf("%s: %w", o.rel, err)
-			}
-		}
-		rec.Release()
-	}
-	if err := o.pw.Close(); err != nil && o.err == nil {
-		o.err = fmt.Errorf("%s: %w", o.rel, err)
-	}
-	if err := o.tx.close(o.file); err != nil && o.err == nil {
-		o.err = err
-	}
-}
-
-// events reads every batch, splits it by source and hands each part to its
-// source's writer.
+// events reads every batch, gathers each source's rows into its row group
+// and hands full row groups to the source's writer.
 func (ex *traceExport) events() (err error) {
 	defer func() {
 		for _, o := range ex.outs {
-			if o == nil || o.pw == nil {
+			if o == nil || !o.running {
 				continue
 			}
-			close(o.recs)
+			if err == nil && o.cur != nil && o.cur.n > 0 {
+				err = o.flush(true)
+			}
+			close(o.full)
 			<-o.done
 			if err == nil && o.err != nil {
 				err = o.err
 			}
+
 		}
 	}()
 	nsrc := len(ex.f.Header.Sources)
 	rows := make([][]int32, nsrc)
-	wall := ex.f.Header.Host.WallOffsetNS
 	for ex.r.Next() {
 		rec := ex.r.Record()
 		probe, ok := rec.Column(5).(*array.Dictionary)
 		if !ok || rec.Schema().Field(5).Name != replay.ColProbe {
 			return fmt.Errorf("replay batch: no probe dictionary column")
 		}
+		comm, ok := rec.Column(4).(*array.Dictionary)
+		if !ok {
+			return fmt.Errorf("replay batch: no comm dictionary column")
+		}
 		for i := range rows {
 			rows[i] = rows[i][:0]
 		}
 		n := int(rec.NumRows())
-		single := -1
 		for i := 0; i < n; i++ {
 			s := probe.GetValueIndex(i)
 			if s < 0 || s >= nsrc {
@@ -177,33 +189,24 @@ func (ex *traceExport) events() (err error) {
 			}
 			rows[s] = append(rows[s], int32(i))
 		}
-		for s := range rows {
-			if len(rows[s]) == n {
-				single = s
-			}
-		}
 		for s, idx := range rows {
 			if len(idx) == 0 {
 				continue
 			}
-			if s == single {
-				idx = nil // every row: a plain copy
+			if len(idx) == n {
+				idx = nil // every row
 			}
-			o, err := ex.out(s)
+			o, err := ex.out(s, comm.Dictionary())
 			if err != nil {
 				return err
 			}
-			part, err := ex.part(rec, o, idx, wall)
-			if err != nil {
+			if err := o.add(rec, comm.Dictionary(), idx); err != nil {
 				return err
 			}
-			select {
-			case o.recs <- part:
-			case <-o.done:
-				part.Release()
-				return o.err
+			k := int64(len(idx))
+			if idx == nil {
+				k = int64(n)
 			}
-			k := part.NumRows()
 			ex.counts[s] += k
 			ex.total += k
 			if ex.progress != nil {
@@ -214,65 +217,139 @@ func (ex *traceExport) events() (err error) {
 	return ex.r.Err()
 }
 
-// part builds the events record of source o from rows idx of rec.
-func (ex *traceExport) part(rec arrow.Record, o *sourceOut, idx []int32, wall int64) (arrow.Record, error) {
-	n := int(rec.NumRows())
-	if idx != nil {
-		n = len(idx)
-	}
-	cols := make([]arrow.Array, 0, o.schema.NumFields())
-	defer func() {
-		for _, c := range cols {
-			c.Release()
-		}
-	}()
-	// trace_id: every row index 0 of a one-entry dictionary.
-	zeros := make([]int32, n)
-	ind := build(i32, n, 0, nil, memory.NewBufferBytes(i32Bytes(zeros)))
-	cols = append(cols, array.NewDictionaryArray(strDict, ind, ex.idDict))
-	ind.Release()
-	ts, err := take(rec.Column(0), i64, idx)
-	if err != nil {
-		return nil, err
-	}
-	cols = append(cols, ts)
-	cols = append(cols, wallTime(ts.(*array.Int64).Int64Values(), wall))
-	for _, c := range []struct {
-		col int
-		t   arrow.DataType
-	}{{1, i32}, {2, i32}, {3, i32}, {4, strDict}, {6, i64}} {
-		a, err := take(rec.Column(c.col), c.t, idx)
-		if err != nil {
-			return nil, fmt.Errorf("column %s: %w", rec.Schema().Field(c.col).Name, err)
-		}
-		cols = append(cols, a)
-	}
-	for k, c := range o.cols {
-		var a arrow.Array
-		var err error
-		if o.types[k].ID() == arrow.INT64 {
-			a, err = takeInt64(rec.Column(c), idx)
-		} else {
-			a, err = take(rec.Column(c), o.types[k], idx)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("column %s: %w", rec.Schema().Field(c).Name, err)
-		}
-		cols = append(cols, a)
-	}
-	return array.NewRecord(o.schema, cols, int64(n)), nil
+// sourceOut is the events file of one source: the caller gathers rows into
+// cur, and a goroutine of its own encodes full row groups, so that sources
+// encode in parallel with each other and with decoding.
+type sourceOut struct {
+	rel      string // dataset path of the file
+	schema   *arrow.Schema
+	specs    []colSpec
+	id       string
+	wall     int64
+	commDict arrow.Array // the reader's comm dictionary, the same in every batch
+	tx       *commit
+	limit    int // row group bytes
+
+	cur  *rowGroup      // being gathered
+	full chan *rowGroup // to the writer
+	free chan *rowGroup // written, back for reuse
+	done chan struct{}
+	err  error // the writer's; read after done or by the gathering side once full is refused
+	// running is set once the writer goroutine runs, spare once the
+	// second row group exists (the gathering side's).
+	running, spare bool
+
+	file *os.File
+	bw   *bufio.Writer
+	fw   *file.Writer
+	// Reused write buffers.
+	vals  []parquet.ByteArray
+	times []int64
+	def   []int16
+	zeros []int32
 }
 
-// wallTime converts capture-clock ns to UTC microseconds; all null when the
-// trace has no wall-clock offset.
-func wallTime(ts []int64, wall int64) arrow.Array {
-	n := len(ts)
-	if wall == 0 {
-		return array.MakeArrayOfNull(memory.DefaultAllocator, tsType, n)
+// groupRows is how many rows to make room for in a row group of a source
+// with about events events: all of them, up to a full row group.
+func (o *sourceOut) groupRows(events int64) int {
+	row := 0 // bytes per row, strings not counted
+	for _, sp := range o.specs {
+		if sp.nullable {
+			row += 2
+		}
+		switch sp.kind {
+		case kindTS, kindInt64:
+			row += 8
+		case kindInt32, kindComm, kindBytes:
+			row += 4
+		}
 	}
-	out := make([]int64, n)
-	for i, t := range ts {
-		out[i] = (t + wall) / 1000
+	return int(min(max(events, 1024), int64(o.limit/row)+1, maxGroupRows))
+}
+
+// add gathers rows idx of rec and hands the row group over when full.
+func (o *sourceOut) add(rec arrow.Record, commDict arrow.Array, idx []int32) error {
+	if !sameArray(commDict, o.commDict) {
+		return fmt.Errorf("%s: the replay batches' comm dictionaries differ", o.rel)
 	}
-	return build(tsType, n, 0, nil, memory.NewBufferBytes(asBytes(out)))
+	if err := o.cur.gather(rec, o.specs, idx); err != nil {
+		return fmt.Errorf("%s: %w", o.rel, err)
+	}
+	if o.cur.n >= maxGroupRows || o.cur.size() >= o.limit {
+		return o.flush(false)
+	}
+	return nil
+}
+
+// flush hands cur to the writer and, unless last, takes the other row
+// group back.
+func (o *sourceOut) flush(last bool) error {
+	select {
+	case o.full <- o.cur:
+	case <-o.done:
+		return o.err
+	}
+	if last {
+		o.cur = nil
+		return nil
+	}
+	if !o.spare {
+		// The first row group handed over: the second is made now, as
+		// most sources never need it.
+		o.spare = true
+		o.cur = newRowGroup(o.specs, o.groupRows(maxGroupRows))
+		return nil
+	}
+	select {
+	case o.cur = <-o.free:
+	case <-o.done:
+		return o.err
+	}
+	return nil
+}
+
+func (o *sourceOut) loop() {
+	defer close(o.done)
+	defer o.commDict.Release()
+	for g := range o.full {
+		if o.err == nil {
+			if err := o.writeGroup(g); err != nil {
+				o.err = fmt.Errorf("%s: %w", o.rel, err)
+			}
+		}
+		g.reset()
+		select {
+		case o.free <- g:
+		default:
+		}
+		if o.err != nil {
+			o.file.Close() // the commit removes it
+			return
+		}
+	}
+	if err := o.close(); err != nil && o.err == nil {
+		o.err = fmt.Errorf("%s: %w", o.rel, err)
+	}
+}
+
+// sameArray reports whether a and b hold the same values, at once when
+// they share their buffers.
+func sameArray(a, b arrow.Array) bool {
+	if a == b {
+		return true
+	}
+	da, db := a.Data(), b.Data()
+	if da.Len() == db.Len() && da.Offset() == db.Offset() && len(da.Buffers()) == len(db.Buffers()) {
+		same := true
+		for i, buf := range da.Buffers() {
+			if buf != db.Buffers()[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return true
+		}
+	}
+	return array.Equal(a, b)
 }
