@@ -18,7 +18,8 @@ import (
 // workloadEnv makes the test binary a workload process instead of running
 // tests: "getppid:N:THREADS" calls getppid N times spread over THREADS
 // locked threads, then exits; "getppid-paced:N:MS" makes N calls spread
-// evenly over MS milliseconds on one thread.
+// evenly over MS milliseconds on one thread, "getppid-paced-mark:N:MS" the
+// same with the marker getpgid(markPID) 11/12 of the way.
 const workloadEnv = "KPCAP_TEST_WORKLOAD"
 
 // markPID is the pid the getppid-mark workload asks getpgid about: its
@@ -40,12 +41,19 @@ func init() {
 	}
 	n, _ := strconv.Atoi(parts[1])
 	threads, _ := strconv.Atoi(parts[2])
-	if parts[0] == "getppid-paced" {
+	if parts[0] == "getppid-paced" || parts[0] == "getppid-paced-mark" {
 		ms := threads
 		runtime.LockOSThread()
 		start := time.Now()
 		const batch = 1000
+		mark := -1
+		if parts[0] == "getppid-paced-mark" {
+			mark = n / batch * 11 / 12 * batch // a batch boundary 11/12 of the way
+		}
 		for done := 0; done < n; {
+			if done == mark {
+				unix.Syscall(unix.SYS_GETPGID, markPID, 0, 0)
+			}
 			for range min(batch, n-done) {
 				unix.Syscall(unix.SYS_GETPPID, 0, 0, 0)
 			}

@@ -106,6 +106,8 @@ type captureSpec struct {
 	// opened is the file to open afterwards when it is not opts.Output
 	// (a rotated set's first file).
 	opened string
+	// timeout ends a capture whose workload has not ended (a minute if 0).
+	timeout time.Duration
 }
 
 // recordCounted runs the capture of spec on its hand-built sources into a
@@ -150,7 +152,11 @@ func recordCounted(t *testing.T, spec captureSpec) *counted {
 		}
 		close(ready)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	timeout := time.Minute
+	if spec.timeout > 0 {
+		timeout = spec.timeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	type ret struct {
 		res *Result
@@ -169,8 +175,8 @@ func recordCounted(t *testing.T, spec captureSpec) *counted {
 		}
 		spec.during(cancel)
 	}
-	// Without during, the context ends the capture after a minute at most.
-	limit := 90 * time.Second
+	// Without during, the context ends the capture after its timeout.
+	limit := timeout + 30*time.Second
 	if spec.during != nil {
 		limit = 30 * time.Second
 	}

@@ -5,6 +5,7 @@ package record
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"testing"
@@ -13,11 +14,15 @@ import (
 	"github.com/kpcap/kpcap/format"
 )
 
-// dirBytes sums the sizes of the regular files in dir.
+// dirBytes sums the sizes of the regular files in dir, newest name first:
+// the files of a set are closed before the next one starts, so the older
+// ones, looked at later, have the size they had when the newest was
+// looked at, or are gone. In name order, a file deleted meanwhile would
+// count with the newest file's later size: a sum the disk never held.
 func dirBytes(dir string) int64 {
 	ents, _ := os.ReadDir(dir)
 	var n int64
-	for _, e := range ents {
+	for _, e := range slices.Backward(ents) {
 		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
 			n += fi.Size()
 		}
