@@ -35,6 +35,14 @@ type GroupInfo struct {
 	Hosts   int      `json:"hosts"`
 	Kernels []string `json:"kernels"`
 	Lost    uint64   `json:"lost"`
+	// StacksPerTrace is how many of each trace's heaviest stacks the
+	// comparison of stack shares kept (MaxStacksPerTrace; 0 without
+	// stacks); StacksFolded counts the lighter stacks of all traces, and
+	// StackWeightFoldedPct their part of the group's stack weight: they
+	// count in their hosts' totals but not as stacks of their own.
+	StacksPerTrace       int     `json:"stacks_per_trace,omitempty"`
+	StacksFolded         uint64  `json:"stacks_folded"`
+	StackWeightFoldedPct float64 `json:"stack_weight_folded_pct"`
 }
 
 // FuncGroupDiff is one function's change between the groups.
@@ -157,6 +165,13 @@ func (g *GroupCollector) finishInfo() GroupInfo {
 		info.Kernels = append(info.Kernels, k)
 	}
 	slices.Sort(info.Kernels)
+	if g.stacks != nil {
+		var t uint64
+		for _, v := range g.stacks.total {
+			t += v
+		}
+		info.StackWeightFoldedPct = share(g.stacks.folded, t)
+	}
 	return info
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kpcap/kpcap/analyze/flame"
 	"github.com/kpcap/kpcap/analyze/internal/symname"
 	"github.com/kpcap/kpcap/analyze/stats"
 )
@@ -71,6 +72,7 @@ type hostCounts struct {
 	total  map[string]uint64            // host -> all counts (stacks)
 	pooled map[string]uint64            // name -> count over hosts
 	names  []string
+	folded uint64 // counted in total only (stacks past MaxStacksPerTrace)
 }
 
 func newHostCounts() *hostCounts {
@@ -106,10 +108,34 @@ func (g *GroupCollector) AddAnalysis(meta TraceMeta, t *TraceAnalysis) {
 	}
 	if t.Flame != nil {
 		p := t.Flame.Profile.Map(symname.Normalize)
-		for _, s := range p.Stacks() {
-			g.stacks.add(s.Folded, host, s.Value)
+		ss := p.Stacks()
+		// The heaviest first: a group keeps each trace's
+		// MaxStacksPerTrace heaviest stacks, so that hundreds of hosts'
+		// long tails of rare stacks do not all stay in memory.
+		slices.SortStableFunc(ss, func(x, y flame.Stack) int { return cmp.Compare(y.Value, x.Value) })
+		g.info.StacksPerTrace = MaxStacksPerTrace
+		for i, s := range ss {
+			if i < MaxStacksPerTrace {
+				g.stacks.add(s.Folded, host, s.Value)
+				continue
+			}
+			g.stacks.fold(host, s.Value)
+			g.info.StacksFolded++
 		}
 	}
+}
+
+// MaxStacksPerTrace is how many of each trace's heaviest stacks a group
+// comparison keeps. The lighter ones count in their host's total weight
+// (so the kept stacks' shares stay shares of everything) but are compared
+// as absent: a stack that changes share across a fleet is heavy on the
+// hosts that show the change. GroupInfo says how much weight was folded.
+const MaxStacksPerTrace = 256
+
+// fold counts n of host's stack weight in its total only.
+func (h *hostCounts) fold(host string, n uint64) {
+	h.total[host] += n
+	h.folded += n
 }
 
 func (g *GroupCollector) hostList() []string {

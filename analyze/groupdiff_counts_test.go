@@ -2,6 +2,9 @@ package analyze
 
 import (
 	"fmt"
+	"math"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kpcap/kpcap/analyze/flame"
@@ -83,5 +86,80 @@ func TestCompareGroupsCountsAndStacks(t *testing.T) {
 		if s.Significant {
 			t.Errorf("unchanged stack flagged: %+v", s)
 		}
+	}
+}
+
+// A fleet whose hosts each have thousands of rare stacks of their own
+// keeps only each trace's MaxStacksPerTrace heaviest ones, says how much
+// weight it folded, and still finds the one stack whose share grew.
+func TestCompareGroupsStackCap(t *testing.T) {
+	const hosts, rare = 40, 3000
+	a, b := NewGroupCollector(0), NewGroupCollector(0)
+	var foldedA, totalA uint64
+	for i := 0; i < hosts; i++ {
+		for gi, g := range []*GroupCollector{a, b} {
+			host := fmt.Sprintf("%c-%02d", 'a'+gi, i)
+			st := map[string]uint64{"app;read": 5000 + uint64(i)*10}
+			if gi == 1 {
+				st["app;write;slow"] = 3000 + uint64(i)*10
+			}
+			var rareW uint64
+			for k := 0; k < rare; k++ {
+				w := uint64(1 + (k+i)%3)
+				st[fmt.Sprintf("app;%s;rare%d", host, k)] = w
+				rareW += w
+			}
+			g.AddAnalysis(TraceMeta{File: host, Host: host}, hostTrace(1000, 500, st))
+			if gi == 0 {
+				// Kept: app;read and the 255 heaviest rare stacks.
+				var ws []uint64
+				for k := 0; k < rare; k++ {
+					ws = append(ws, uint64(1+(k+i)%3))
+				}
+				slices.Sort(ws)
+				var kept uint64
+				for _, w := range ws[max(0, len(ws)-(MaxStacksPerTrace-1)):] {
+					kept += w
+				}
+				foldedA += rareW - kept
+				totalA += rareW + 5000 + uint64(i)*10
+			}
+		}
+	}
+	for _, g := range []*GroupCollector{a, b} {
+		entries := 0
+		for _, m := range g.stacks.byName {
+			entries += len(m)
+		}
+		if entries > hosts*MaxStacksPerTrace || len(g.stacks.names) > hosts*MaxStacksPerTrace || entries > hosts*rare/4 {
+			t.Errorf("%d host entries of %d stacks kept, want at most %d", entries, len(g.stacks.names), hosts*MaxStacksPerTrace)
+		}
+	}
+	d := CompareGroups(a, b, 0.01, 10)
+	keep := MaxStacksPerTrace
+	if want := uint64(max(0, hosts*(rare+1-keep))); d.A.StacksPerTrace != keep || d.A.StacksFolded != want {
+		t.Errorf("A folded %d stacks (cap %d), want %d", d.A.StacksFolded, d.A.StacksPerTrace, want)
+	}
+	if want := 100 * float64(foldedA) / float64(totalA); math.Abs(d.A.StackWeightFoldedPct-want) > 1e-9 {
+		t.Errorf("A folded %.6f%% of its stack weight, want %.6f%%", d.A.StackWeightFoldedPct, want)
+	}
+	var found bool
+	for _, s := range d.Stacks {
+		if s.Stack == "app;write;slow" {
+			found = s.Significant && s.HostMedianA == 0 && s.HostMedianB > 10
+		}
+		if s.Significant && strings.Contains(s.Stack, "rare") {
+			t.Errorf("a rare stack flagged: %+v", s)
+		}
+	}
+	if !found {
+		t.Errorf("the grown stack is not flagged: %+v", d.Stacks)
+	}
+	var buf strings.Builder
+	if err := WriteGroupDiffText(&buf, d); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), fmt.Sprintf("each trace's %d heaviest stacks compared", MaxStacksPerTrace)) {
+		t.Errorf("the text does not state the cap:\n%s", buf.String())
 	}
 }

@@ -99,6 +99,10 @@ func writeGroupStacks(ew *errWriter, d *GroupDiff) {
 	}
 	p := ew.printf
 	p("\nStacks whose share changed most (per-host share of the host's stacks, Mann-Whitney U across hosts; * = p <= %g):\n", d.Alpha)
+	if d.A.StacksFolded+d.B.StacksFolded > 0 {
+		p("  (each trace's %d heaviest stacks compared; the lighter ones, %.2f%% of A's stack weight and %.2f%% of B's, count in their hosts' totals only)\n",
+			max(d.A.StacksPerTrace, d.B.StacksPerTrace), d.A.StackWeightFoldedPct, d.B.StackWeightFoldedPct)
+	}
 	star := map[bool]string{true: "*"}
 	for _, s := range d.Stacks {
 		p("  %+.2f points (host median %.2f%% -> %.2f%%; pooled %.2f%% -> %.2f%%; host spread A %.2f-%.2f%%, B %.2f-%.2f%%) p %s%s\n    %s\n",
