@@ -205,7 +205,7 @@ func (r *resolver) kernelFuncs(pattern string) (names, ambiguous []string, err e
 	}
 	count := map[string]int{}
 	var order []string
-	_, err = discover.Functions(fs, pattern, r.note, func(f discover.Function) error {
+	_, err = discover.Functions(&discover.Tracing{Dir: fs.Dir}, pattern, r.note, func(f discover.Function) error {
 		if count[f.Name] == 0 {
 			order = append(order, f.Name)
 		}

@@ -15,8 +15,8 @@ import (
 
 	"github.com/kpcap/kpcap/format"
 	"github.com/kpcap/kpcap/record/internal/perf"
+	"github.com/kpcap/kpcap/record/internal/tracefs"
 	"github.com/kpcap/kpcap/record/probedef"
-	"github.com/kpcap/kpcap/record/tracefs"
 	"golang.org/x/sys/unix"
 )
 

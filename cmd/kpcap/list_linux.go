@@ -8,12 +8,11 @@ import (
 	"strings"
 
 	"github.com/kpcap/kpcap/record/discover"
-	"github.com/kpcap/kpcap/record/tracefs"
 )
 
 // listFeatures prints which probe forms the running kernel supports.
 func listFeatures(o *listOpts) error {
-	fs, err := tracefs.Open()
+	fs, err := discover.OpenTracing()
 	if err != nil {
 		return err
 	}
@@ -45,7 +44,7 @@ func listFeatures(o *listOpts) error {
 
 // listKernel lists tracepoints and probeable functions matching pattern.
 func listKernel(o *listOpts, pattern string) error {
-	fs, err := tracefs.Open()
+	fs, err := discover.OpenTracing()
 	if err != nil {
 		return err
 	}
@@ -60,7 +59,7 @@ func listKernel(o *listOpts, pattern string) error {
 	if wantTP {
 		tps, err := discover.Tracepoints(fs, pattern)
 		switch {
-		case errors.Is(err, tracefs.ErrNoEvent) && wantFn:
+		case errors.Is(err, discover.ErrNoEvent) && wantFn:
 			// The pattern may name functions only.
 		case err != nil:
 			return err
@@ -108,7 +107,7 @@ func listKernel(o *listOpts, pattern string) error {
 // listVerbose describes one name: a tracepoint's fields, a function's BTF
 // prototype or a struct's members.
 func listVerbose(o *listOpts, name string) error {
-	fs, err := tracefs.Open()
+	fs, err := discover.OpenTracing()
 	if err != nil {
 		return err
 	}

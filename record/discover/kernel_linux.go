@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/kpcap/kpcap/record/tracefs"
+	"github.com/kpcap/kpcap/record/internal/tracefs"
 	"golang.org/x/sys/unix"
 )
 
@@ -53,7 +53,8 @@ func (k *Kernel) Feature(name string) *Feature {
 // kpcap record does), its README (the syntax the kernel's probe parsers
 // accept, the same test the kernel's own selftests use), the kprobe and
 // uprobe PMUs and the BTF file.
-func ReadKernel(fs *tracefs.FS) (*Kernel, error) {
+func ReadKernel(t *Tracing) (*Kernel, error) {
+	fs := t.fs()
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {
 		return nil, fmt.Errorf("uname: %w", err)
@@ -177,7 +178,8 @@ type FunctionSource struct {
 // debugfs makes it readable. Each note (a fallback taken, a check skipped)
 // goes to note (if not nil) before the first function it concerns. An error
 // from fn stops the listing.
-func Functions(fs *tracefs.FS, pattern string, note func(string), fn func(Function) error) (*FunctionSource, error) {
+func Functions(t *Tracing, pattern string, note func(string), fn func(Function) error) (*FunctionSource, error) {
+	fs := t.fs()
 	src := &FunctionSource{}
 	addNote := func(s string) {
 		src.Notes = append(src.Notes, s)
@@ -289,7 +291,8 @@ type Tracepoint struct {
 
 // Tracepoints returns the trace events matching pattern (SUBSYS:EVENT, either
 // part a glob; without ':' the event name in every group), "" for all.
-func Tracepoints(fs *tracefs.FS, pattern string) ([]Tracepoint, error) {
+func Tracepoints(t *Tracing, pattern string) ([]Tracepoint, error) {
+	fs := t.fs()
 	if pattern == "" {
 		pattern = "*:*"
 	}
@@ -306,7 +309,8 @@ func Tracepoints(fs *tracefs.FS, pattern string) ([]Tracepoint, error) {
 
 // TracepointFormat returns the fields of trace event SUBSYS:EVENT from its
 // tracefs format file, without the common_* header fields.
-func TracepointFormat(fs *tracefs.FS, name string) ([]string, error) {
+func TracepointFormat(t *Tracing, name string) ([]string, error) {
+	fs := t.fs()
 	group, event, ok := strings.Cut(name, ":")
 	if !ok {
 		return nil, fmt.Errorf("bad trace event %q: want SUBSYS:EVENT", name)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kpcap/kpcap/record/tracefs"
+	"github.com/kpcap/kpcap/record/internal/tracefs"
 )
 
 // openTracefs opens (or mounts) the host's tracefs; that needs root, which
@@ -30,7 +30,7 @@ func openTracefs(t *testing.T) *tracefs.FS {
 // and the event probe check leaves nothing behind.
 func TestReadKernel(t *testing.T) {
 	fs := openTracefs(t)
-	k, err := ReadKernel(fs)
+	k, err := ReadKernel(&Tracing{Dir: fs.Dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestFunctions(t *testing.T) {
 		t.Skip("/proc/kallsyms hides symbols (kptr_restrict?)")
 	}
 	n := 0
-	src, err := Functions(fs, "", nil, func(f Function) error {
+	src, err := Functions(&Tracing{Dir: fs.Dir}, "", nil, func(f Function) error {
 		n++
 		if !text[f.Name] {
 			t.Errorf("%s is not a text symbol of %s", f.Name, kallsyms)
@@ -100,7 +100,7 @@ func TestFunctions(t *testing.T) {
 		t.Errorf("%d functions from %s, expected tens of thousands", n, src.From)
 	}
 	var got []string
-	if _, err := Functions(fs, "vfs_rea?", nil, func(f Function) error { got = append(got, f.Name); return nil }); err != nil {
+	if _, err := Functions(&Tracing{Dir: fs.Dir}, "vfs_rea?", nil, func(f Function) error { got = append(got, f.Name); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got[0] != "vfs_read" {
@@ -128,7 +128,7 @@ func TestBlacklist(t *testing.T) {
 // TestTracepoints globs the host's trace events and reads one's fields.
 func TestTracepoints(t *testing.T) {
 	fs := openTracefs(t)
-	tps, err := Tracepoints(fs, "sched:sched_sw*")
+	tps, err := Tracepoints(&Tracing{Dir: fs.Dir}, "sched:sched_sw*")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,14 +136,14 @@ func TestTracepoints(t *testing.T) {
 	if len(tps) != len(ents) || len(tps) == 0 {
 		t.Errorf("sched:sched_sw* gave %v, tracefs has %v", tps, ents)
 	}
-	fields, err := TracepointFormat(fs, "sched:sched_switch")
+	fields, err := TracepointFormat(&Tracing{Dir: fs.Dir}, "sched:sched_switch")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(strings.Join(fields, "\n"), " next_pid;") {
 		t.Errorf("sched_switch fields lack next_pid: %v", fields)
 	}
-	if _, err := Tracepoints(fs, "nosuchgroup_kpcap:*"); err == nil {
+	if _, err := Tracepoints(&Tracing{Dir: fs.Dir}, "nosuchgroup_kpcap:*"); err == nil {
 		t.Errorf("a pattern matching nothing succeeded")
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// TestTracefsPackageInVM runs record/tracefs's tests (with the kprobe tests
+// TestTracefsPackageInVM runs record/internal/tracefs's tests (with the kprobe tests
 // that only exist under the kpcapvm tag) inside each kernel and requires
 // every one of them to pass, none to skip.
 func TestTracefsPackageInVM(t *testing.T) {
@@ -27,7 +27,7 @@ func TestTracefsPackageInVM(t *testing.T) {
 			t.Errorf("TestKprobeLifecycle did not pass on %s:\n%s", res.Release, out)
 		}
 		if strings.Contains(out, "--- FAIL") || strings.Contains(out, "--- SKIP") {
-			t.Errorf("record/tracefs tests failed or skipped on %s:\n%s", res.Release, out)
+			t.Errorf("record/internal/tracefs tests failed or skipped on %s:\n%s", res.Release, out)
 		}
 	})
 }

@@ -182,7 +182,7 @@ var bootAll = sync.OnceValues(func() (*bootResults, error) {
 	return br, nil
 })
 
-// packInitramfs builds kpcap (and on amd64 record/tracefs's VM tests) for a
+// packInitramfs builds kpcap (and on amd64 record/internal/tracefs's VM tests) for a
 // and packs them with busybox and the jobs a's kernels run.
 func packInitramfs(ctx context.Context, root, cache string, a *Arch, all map[string]Job) (string, error) {
 	dir := filepath.Join(workDir, a.GOARCH)
@@ -220,10 +220,10 @@ func packInitramfs(ctx context.Context, root, cache string, a *Arch, all map[str
 		}
 		ir.Jobs = append(ir.Jobs, j)
 		if name == "tracefs_gotest" {
-			// record/tracefs's kprobe tests exist only under the kpcapvm tag:
+			// record/internal/tracefs's kprobe tests exist only under the kpcapvm tag:
 			// they run here, on kernels that have kprobes.
 			bin := filepath.Join(dir, "tracefs.test")
-			if err := BuildTestBinary(ctx, root, "./record/tracefs", a.GOARCH, bin, "kpcapvm"); err != nil {
+			if err := BuildTestBinary(ctx, root, "./record/internal/tracefs", a.GOARCH, bin, "kpcapvm"); err != nil {
 				return "", err
 			}
 			ir.Bins = append(ir.Bins, bin)

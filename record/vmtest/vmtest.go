@@ -244,7 +244,7 @@ func BuildKpcap(ctx context.Context, root, goarch, out string) error {
 	return nil
 }
 
-// BuildTestBinary compiles the tests of package pkg (e.g. "./record/tracefs")
+// BuildTestBinary compiles the tests of package pkg (e.g. "./record/internal/tracefs")
 // into a static linux test binary for goarch at out, with the given build
 // tags, to run inside the VM.
 func BuildTestBinary(ctx context.Context, root, pkg, goarch, out string, tags ...string) error {
