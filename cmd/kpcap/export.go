@@ -83,7 +83,6 @@ func runExport(args []string) error {
 	if err := dataset.Init(dir); err != nil {
 		return err
 	}
-	dataset.ExportedBy = "kpcap " + version
 	j := min(*jobs, len(files))
 	workers := max(1, runtime.NumCPU()/j)
 	var events atomic.Int64
@@ -102,7 +101,7 @@ func runExport(args []string) error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i], errs[i] = dataset.Export(dir, files[i], dataset.Options{Workers: workers, Events: &events, Sync: *fsync})
+				results[i], errs[i] = dataset.Export(dir, files[i], dataset.Options{Workers: workers, Events: &events, Sync: *fsync, ExportedBy: "kpcap " + version})
 				done.Add(1)
 			}
 		}()

@@ -15,6 +15,7 @@
 package dataset
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -64,6 +65,9 @@ type Options struct {
 	// Events, when set, is incremented by the events written, as they are
 	// written (a progress line reads it from another goroutine).
 	Events *atomic.Int64
+	// ExportedBy names the writer in the traces table, such as "kpcap
+	// v1.2" (default "kpcap").
+	ExportedBy string
 }
 
 // Result is what exporting one trace did.
@@ -187,6 +191,7 @@ func Export(dir, path string, o Options) (res Result, err error) {
 		}
 	}()
 	ex := newTraceExport(dir, id, f, r, tx, o.Events)
+	ex.exportedBy = cmp.Or(o.ExportedBy, "kpcap")
 	if err := ex.events(); err != nil {
 		return res, fmt.Errorf("%s: %w", path, err)
 	}

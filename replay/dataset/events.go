@@ -38,6 +38,8 @@ type traceExport struct {
 	r        *replay.Reader
 	tx       *commit
 	progress *atomic.Int64
+	// exportedBy names the writer in the traces table (Options.ExportedBy).
+	exportedBy string
 
 	groupBytes int
 	outs       []*sourceOut

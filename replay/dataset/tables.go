@@ -11,9 +11,6 @@ import (
 	"github.com/kpcap/kpcap/replay"
 )
 
-// ExportedBy names the writer in the traces table.
-var ExportedBy = "kpcap"
-
 // rowBuilder appends rows to a record builder by column, with the Go
 // values the table schemas use.
 type rowBuilder struct {
@@ -230,7 +227,7 @@ func (ex *traceExport) tables(file string, warnings []string) error {
 		ex.total, int64(recorded), int64(max(ringLost, dropped)), int64(ringLost), int64(dropped),
 		int32(len(h.Sources)), int64(ex.r.StackCount()), frames, bytes,
 		jsonString(args), h.Capture.Targets, h.Capture.CallGraph, int64(h.Capture.BufferSize),
-		jsonString(extra), jsonString(notes), jsonString(warnings), int32(Version), ExportedBy)
+		jsonString(extra), jsonString(notes), jsonString(warnings), int32(Version), ex.exportedBy)
 	traces := tb.record()
 	defer traces.Release()
 	return ex.tx.writeTable(TableTraces+part, TracesSchema, traces)
