@@ -88,7 +88,9 @@ func TestFunctions(t *testing.T) {
 	n := 0
 	src, err := Functions(&Tracing{Dir: fs.Dir}, "", nil, func(f Function) error {
 		n++
-		if !text[f.Name] {
+		// BPF programs' JIT images (bpf_prog_TAG) come and go with the
+		// programs other processes load between the two reads.
+		if !text[f.Name] && !strings.HasPrefix(f.Name, "bpf_prog_") {
 			t.Errorf("%s is not a text symbol of %s", f.Name, kallsyms)
 		}
 		return nil
