@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"math/bits"
 	"path"
@@ -178,11 +179,15 @@ func matchSources(srcs []format.Source, pats []string) ([]int, error) {
 	return out, nil
 }
 
+// ErrNoCgroups is the error (errors.Is) of grouping by cgroup a trace
+// recorded without cgroups.
+var ErrNoCgroups = errors.New("the trace does not record cgroups")
+
 func (a *latencyAcc) begin(in Input) error {
 	srcs := in.File().Header.Sources
 	a.file = in.File()
 	if a.o.By == "cgroup" && !a.file.HasCgroups() {
-		return fmt.Errorf("--by cgroup: the trace does not record cgroups (record with kpcap record --cgroup)")
+		return fmt.Errorf("grouping by cgroup: %w", ErrNoCgroups)
 	}
 	a.srcNames = a.srcNames[:0]
 	for _, s := range srcs {
@@ -264,7 +269,7 @@ func (a *latencyAcc) add(b *batch) error {
 	default:
 		c, ok := fieldColumns(b.rec, a.srcNames, a.o.By)
 		if !ok {
-			return fmt.Errorf("--by field %q: no source has it", a.o.By)
+			return fmt.Errorf("grouping by field %q: no source has it", a.o.By)
 		}
 		byCols = c
 	}

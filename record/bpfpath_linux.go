@@ -65,15 +65,15 @@ func bpfReason(o *Options, s *source) string {
 	case countedTracepoint(s.desc.Name):
 		return "it passes perf a count (__perf_count)"
 	case s.filter:
-		return "--filter is not compiled into BPF programs yet"
+		return "filters are not compiled into BPF programs yet"
 	case o.CallGraph:
-		return "-g call chains are not on the BPF path yet"
+		return "call chains are not on the BPF path yet"
 	case o.PID != 0 || len(o.Command) > 0:
-		return "--pid and commands follow tasks through perf"
+		return "a process or command is followed through perf"
 	case len(o.Cgroups) > 0:
-		return "--cgroup scopes events through perf"
+		return "cgroups restrict events through perf"
 	case len(o.CPUs) > 0:
-		return "BPF programs run on every CPU (--cpus)"
+		return "BPF programs run on every CPU (no CPU list)"
 	}
 	return ""
 }
@@ -87,13 +87,13 @@ func choosePaths(o *Options, sources []*source, notice func(string)) error {
 		return nil
 	case PathBPF, PathAuto:
 	default:
-		return &UsageError{fmt.Sprintf("--path %q: want perf, bpf or auto", o.Path)}
+		return optionUsage("Path", strconv.Quote(o.Path), "want perf, bpf or auto")
 	}
 	var perfOnly []string
 	for _, s := range sources {
 		if why := bpfReason(o, s); why != "" {
 			if o.Path == PathBPF {
-				return &UsageError{fmt.Sprintf("--path bpf: %s cannot be recorded through BPF: %s (use --path auto to record it through perf)", s.desc.Name, why)}
+				return optionUsage("Path", "bpf", "%s cannot be recorded through BPF: %s (auto records it through perf)", s.desc.Name, why)
 			}
 			perfOnly = append(perfOnly, s.desc.Name+" ("+why+")")
 			continue

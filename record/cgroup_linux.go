@@ -18,7 +18,7 @@ import (
 )
 
 // ErrCgroupV1 explains a machine without the unified cgroup hierarchy.
-var ErrCgroupV1 = errors.New("no cgroup v2 hierarchy is mounted (cgroup v1 only): --cgroup needs the unified hierarchy; boot with systemd.unified_cgroup_hierarchy=1, or mount one with: mount -t cgroup2 none /sys/fs/cgroup/unified")
+var ErrCgroupV1 = errors.New("no cgroup v2 hierarchy is mounted (cgroup v1 only): recording by cgroup needs the unified hierarchy; boot with systemd.unified_cgroup_hierarchy=1, or mount one with: mount -t cgroup2 none /sys/fs/cgroup/unified")
 
 // cgroupTarget is one --cgroup argument resolved to a cgroup v2 directory.
 type cgroupTarget struct {
@@ -94,20 +94,20 @@ func unescapeMount(s string) string {
 // unitSuffixes are the systemd unit types that own a cgroup.
 var unitSuffixes = []string{".service", ".scope", ".slice", ".socket", ".mount", ".swap"}
 
-// resolveCgroups turns --cgroup arguments into open cgroup directories. A
+// resolveCgroups turns Options.Cgroups into open cgroup directories. A
 // cgroup inside another one given too is dropped: its events would be
 // recorded twice (perf's cgroup mode includes descendants).
 func resolveCgroups(args []string) (*cgroupState, error) {
 	mount, err := cgroup2Mount()
 	if err != nil {
-		return nil, err
+		return nil, &OptionError{Option: "Cgroups", Err: err}
 	}
 	st := &cgroupState{mount: mount, paths: map[uint64]string{}, seen: map[uint64]bool{}, tids: map[uint32]uint64{}}
 	for _, arg := range args {
 		dir, err := resolveCgroup(mount, arg)
 		if err != nil {
 			st.close()
-			return nil, err
+			return nil, &OptionError{Option: "Cgroups", Value: arg, Err: err}
 		}
 		rel, _ := filepath.Rel(mount, dir)
 		rel = "/" + strings.TrimPrefix(filepath.ToSlash(rel), ".")
@@ -115,7 +115,7 @@ func resolveCgroups(args []string) (*cgroupState, error) {
 		var sb unix.Stat_t
 		if err := unix.Stat(dir, &sb); err != nil {
 			st.close()
-			return nil, fmt.Errorf("--cgroup %s: %w", arg, err)
+			return nil, &OptionError{Option: "Cgroups", Value: arg, Err: err}
 		}
 		st.targets = append(st.targets, &cgroupTarget{arg: arg, dir: dir, path: rel, id: sb.Ino, fd: -1})
 	}
@@ -137,7 +137,7 @@ func resolveCgroups(args []string) (*cgroupState, error) {
 		fd, err := unix.Open(t.dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			st.close()
-			return nil, fmt.Errorf("--cgroup %s: open %s: %w", t.arg, t.dir, err)
+			return nil, &OptionError{Option: "Cgroups", Value: t.arg, Err: fmt.Errorf("open %s: %w", t.dir, err)}
 		}
 		t.fd = fd
 		st.walk(t.dir)
@@ -155,7 +155,7 @@ func within(dir, base string) bool {
 // (nginx.service), or a container id (its processes' cgroup in /proc).
 func resolveCgroup(mount, arg string) (string, error) {
 	if arg == "" {
-		return "", &UsageError{"--cgroup: empty argument"}
+		return "", &UsageError{"empty argument"}
 	}
 	isDir := func(p string) bool {
 		st, err := os.Stat(p)
@@ -170,9 +170,9 @@ func resolveCgroup(mount, arg string) (string, error) {
 			return p, nil
 		}
 		if isDir(clean) {
-			return "", &UsageError{fmt.Sprintf("--cgroup %s: not in the cgroup v2 hierarchy mounted at %s", arg, mount)}
+			return "", &UsageError{"not in the cgroup v2 hierarchy mounted at " + mount}
 		}
-		return "", &UsageError{fmt.Sprintf("--cgroup %s: no such cgroup (neither %s nor %s exists)", arg, clean, filepath.Join(mount, clean))}
+		return "", &UsageError{fmt.Sprintf("no such cgroup (neither %s nor %s exists)", clean, filepath.Join(mount, clean))}
 	}
 	if !strings.HasPrefix(clean, "..") {
 		if p := filepath.Join(mount, clean); isDir(p) && p != mount {
@@ -189,7 +189,7 @@ func resolveCgroup(mount, arg string) (string, error) {
 			return findContainerCgroup(mount, arg)
 		}
 	}
-	return "", &UsageError{fmt.Sprintf("--cgroup %s: no such cgroup under %s (give a cgroup directory, a systemd unit such as nginx.service, or a container id)", arg, mount)}
+	return "", &UsageError{fmt.Sprintf("no such cgroup under %s (give a cgroup directory, a systemd unit such as nginx.service, or a container id)", mount)}
 }
 
 // findUnitCgroup looks for the directory named after a systemd unit.
@@ -207,11 +207,11 @@ func findUnitCgroup(mount, unit string) (string, error) {
 	})
 	switch len(found) {
 	case 0:
-		return "", &UsageError{fmt.Sprintf("--cgroup %s: no cgroup named after this unit under %s (is it running? systemctl status %s)", unit, mount, unit)}
+		return "", &UsageError{fmt.Sprintf("no cgroup named after this unit under %s (is it running? systemctl status %s)", mount, unit)}
 	case 1:
 		return found[0], nil
 	}
-	return "", &UsageError{fmt.Sprintf("--cgroup %s: ambiguous, several cgroups are named so: %s (give the directory)", unit, strings.Join(found, ", "))}
+	return "", &UsageError{fmt.Sprintf("ambiguous, several cgroups are named so: %s (give the directory)", strings.Join(found, ", "))}
 }
 
 // isContainerID reports whether s looks like a (possibly abbreviated)
@@ -234,7 +234,7 @@ func isContainerID(s string) bool {
 func findContainerCgroup(mount, id string) (string, error) {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return "", fmt.Errorf("--cgroup %s: %w", id, err)
+		return "", err
 	}
 	found := map[string]bool{}
 	for _, e := range ents {
@@ -266,11 +266,11 @@ func findContainerCgroup(mount, id string) (string, error) {
 	slices.Sort(dirs)
 	switch len(dirs) {
 	case 0:
-		return "", &UsageError{fmt.Sprintf("--cgroup %s: no process is in a cgroup named after this container id (is the container running? the id is in its processes' /proc/PID/cgroup)", id)}
+		return "", &UsageError{"no process is in a cgroup named after this container id (is the container running? the id is in its processes' /proc/PID/cgroup)"}
 	case 1:
 		return dirs[0], nil
 	}
-	return "", &UsageError{fmt.Sprintf("--cgroup %s: ambiguous, it matches several cgroups: %s (give more of the id)", id, strings.Join(dirs, ", "))}
+	return "", &UsageError{fmt.Sprintf("ambiguous, it matches several cgroups: %s (give more of the id)", strings.Join(dirs, ", "))}
 }
 
 // walk learns the ids of the cgroups under dir (the directories' inode

@@ -5,6 +5,7 @@ package record
 import (
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -153,7 +154,7 @@ func (r *resolver) expandProbeGlob(def, head, target, rest string, max int) ([]g
 	case len(out) == 0:
 		return nil, &UsageError{fmt.Sprintf("probe %q: the pattern matched no function (uprobes: the binary's symbol table; kprobes: %s/available_filter_functions)", def, r.tracefsDir())}
 	case len(out) > max:
-		return nil, &UsageError{fmt.Sprintf("probe %q: the pattern matches %d functions, more than --max-probes %d: narrow it, or raise --max-probes", def, len(out), max)}
+		return nil, &OptionError{Option: "MaxProbes", Value: strconv.Itoa(max), Err: &UsageError{fmt.Sprintf("probe %q: the pattern matches %d functions, more than %d: narrow it, or raise the limit", def, len(out), max)}}
 	}
 	if len(skipped) > 0 {
 		r.note(fmt.Sprintf("%s: %d matching names defined more than once skipped (%s)", def, len(skipped), strings.Join(first(skipped, 5), ", ")))

@@ -161,11 +161,11 @@ func mmapError(cpu, bytes, ncpu int, err error) error {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	if avail, ok := memAvailable(); ok && total > avail {
-		return fmt.Errorf("%s: %w: the rings exceed the memory available (%s); use a smaller --buffer-size (default 16M)", what, err, sizeText(avail))
+		return &OptionError{Option: "BufferSize", Err: fmt.Errorf("%s: %w: the rings exceed the memory available (%s); use a smaller one (default 16M)", what, err, sizeText(avail))}
 	}
 	if canLockMemory() {
 		// The mlock limits do not apply: the kernel could not allocate the ring.
-		return fmt.Errorf("%s: %w: the kernel could not allocate a ring this large; use a smaller --buffer-size (default 16M)", what, err)
+		return &OptionError{Option: "BufferSize", Err: fmt.Errorf("%s: %w: the kernel could not allocate a ring this large; use a smaller one (default 16M)", what, err)}
 	}
 	var rl unix.Rlimit
 	lim := "?"
@@ -175,8 +175,8 @@ func mmapError(cpu, bytes, ncpu int, err error) error {
 			lim = sizeText(rl.Cur)
 		}
 	}
-	return fmt.Errorf("%s: %w: the rings exceed kernel.perf_event_mlock_kb (%s KiB per user) plus RLIMIT_MEMLOCK (%s); use a smaller --buffer-size, raise the limits (sysctl kernel.perf_event_mlock_kb, ulimit -l) or record as root",
-		what, err, readSysctl("kernel.perf_event_mlock_kb"), lim)
+	return &OptionError{Option: "BufferSize", Err: fmt.Errorf("%s: %w: the rings exceed kernel.perf_event_mlock_kb (%s KiB per user) plus RLIMIT_MEMLOCK (%s); use a smaller one, raise the limits (sysctl kernel.perf_event_mlock_kb, ulimit -l) or record as root",
+		what, err, readSysctl("kernel.perf_event_mlock_kb"), lim)}
 }
 
 // checkRingMemory refuses rings larger than the machine's memory before any
@@ -184,8 +184,8 @@ func mmapError(cpu, bytes, ncpu int, err error) error {
 func checkRingMemory(bytes, ncpu int) error {
 	total := uint64(bytes) * uint64(ncpu)
 	if mem, ok := memTotal(); ok && total > mem {
-		return &UsageError{fmt.Sprintf("--buffer-size: %s per CPU (rounded down to a power of two) for %d CPUs is %s, more than the machine's memory (%s); use a smaller --buffer-size (default 16M)",
-			sizeText(uint64(bytes)), ncpu, sizeText(total), sizeText(mem))}
+		return optionUsage("BufferSize", "", "%s per CPU (rounded down to a power of two) for %d CPUs is %s, more than the machine's memory (%s); use a smaller one (default 16M)",
+			sizeText(uint64(bytes)), ncpu, sizeText(total), sizeText(mem))
 	}
 	return nil
 }

@@ -5,8 +5,8 @@ package record
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/kpcap/kpcap/format"
@@ -26,13 +26,13 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 		o.Output = DefaultOutput
 	}
 	if o.PID != 0 && len(o.Command) > 0 {
-		return nil, &UsageError{"--pid and a command cannot be combined"}
+		return nil, optionUsage("PID", "", "cannot be combined with a command")
 	}
 	if o.PID < 0 {
-		return nil, &UsageError{fmt.Sprintf("bad --pid %d", o.PID)}
+		return nil, optionUsage("PID", strconv.Itoa(o.PID), "not a process id")
 	}
 	if len(o.Cgroups) > 0 && (o.PID != 0 || len(o.Command) > 0) {
-		return nil, &UsageError{"--cgroup cannot be combined with --pid or a command"}
+		return nil, optionUsage("Cgroups", "", "cannot be combined with a process or a command to follow")
 	}
 	gc := tuneGC(recordMemLimit)
 	defer gc.restore()
@@ -106,7 +106,7 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 			notice("kprobes unavailable (kernel built without CONFIG_KPROBES / CONFIG_KPROBE_EVENTS): skipping the default kprobes:openat2 probes")
 		}
 		if len(r.sources) == 0 {
-			return nil, errors.New("none of the default events exist on this kernel: give -e or -p")
+			return nil, ErrNoDefaultEvents
 		}
 	} else {
 		if err := r.addEvents(o.Events, false); err != nil {
@@ -153,7 +153,7 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 		}
 		defer c.cg.close()
 		if c.cg.perSample = probeCgroupSampling(cpus[0]); !c.cg.perSample && o.Notice != nil {
-			o.Notice("this kernel does not record each sample's cgroup (PERF_SAMPLE_CGROUP needs Linux 5.7+): events are restricted to the cgroups, but the file cannot tell them apart (no --by cgroup)")
+			o.Notice("this kernel does not record each sample's cgroup (PERF_SAMPLE_CGROUP needs Linux 5.7+): events are restricted to the cgroups, but the file cannot tell them apart (no analysis by cgroup)")
 		}
 	}
 

@@ -254,7 +254,7 @@ func (c *capture) checkSize(at uint64) error {
 	if stopNear() {
 		// Stop a few intervals early: the rings' last records still come.
 		c.stopReq.Store(true)
-		c.notice(fmt.Sprintf("stopping: --max-size %s reached", sizeText(uint64(c.opts.MaxSize))))
+		c.notice(fmt.Sprintf("stopping: the size limit %s is reached", sizeText(uint64(c.opts.MaxSize))))
 		if c.poller != nil {
 			c.poller.Wake()
 		}
@@ -262,7 +262,7 @@ func (c *capture) checkSize(at uint64) error {
 	if room < int64(per*2*minCheck)+256 {
 		if stops {
 			c.limits.full = true
-			c.notice(fmt.Sprintf("--max-size %s: the file is full; events until the recording has stopped are counted lost", sizeText(uint64(c.opts.MaxSize))))
+			c.notice(fmt.Sprintf("size limit %s: the file is full; events until the recording has stopped are counted lost", sizeText(uint64(c.opts.MaxSize))))
 			return nil
 		}
 		if err := c.rotate(at); err != nil {

@@ -217,7 +217,7 @@ func TestMaxSize(t *testing.T) {
 			res := c.res
 			stopped := false
 			for _, s := range res.Notices {
-				stopped = stopped || strings.Contains(s, "--max-size")
+				stopped = stopped || strings.Contains(s, "size limit")
 			}
 			if !stopped {
 				t.Errorf("no notice of the stop: %q", res.Notices)

@@ -276,11 +276,11 @@ func dynEventSupport(p *probedef.Probe, readme string) string {
 		}
 	case probedef.KindTprobe:
 		if !strings.Contains(readme, "t[:[<group>/][<event>]]") {
-			return fmt.Sprintf("this kernel has no tracepoint probes (t): they need Linux 6.5+ with CONFIG_FPROBE_EVENTS; record the tracepoint itself instead: -e '*:%s'", p.Symbol)
+			return fmt.Sprintf("this kernel has no tracepoint probes (t): they need Linux 6.5+ with CONFIG_FPROBE_EVENTS; record the tracepoint itself instead: '*:%s'", p.Symbol)
 		}
 	case probedef.KindEprobe:
 		if !strings.Contains(readme, "e[:[<group>/][<event>]]") {
-			return fmt.Sprintf("this kernel has no event probes (e): they need Linux 5.15+ with CONFIG_EPROBE_EVENTS; record the event itself instead: -e %s:%s", p.System, p.Symbol)
+			return fmt.Sprintf("this kernel has no event probes (e): they need Linux 5.15+ with CONFIG_EPROBE_EVENTS; record the event itself instead: %s:%s", p.System, p.Symbol)
 		}
 	}
 	return ""
@@ -309,7 +309,7 @@ func (r *resolver) addProbeAs(p *probedef.Probe, def, target string) error {
 	if p.Kind == probedef.KindEprobe {
 		// eprobe_register (kernel/trace/trace_eprobe.c) ignores every perf
 		// registration: an event probe writes only to the ftrace buffer.
-		return &UsageError{fmt.Sprintf("probe %s: event probes (e) deliver nothing to perf, which kpcap records from (the kernel feeds them only to the ftrace buffer); record the event itself with -e %s:%s (and --filter), or probe the kernel function behind it with p or f", name, p.System, p.Symbol)}
+		return &UsageError{fmt.Sprintf("probe %s: event probes (e) deliver nothing to perf, which kpcap records from (the kernel feeds them only to the ftrace buffer); record the event itself, %s:%s (with a filter), or probe the kernel function behind it with p or f", name, p.System, p.Symbol)}
 	}
 	if def == "" {
 		def = p.Def
@@ -391,7 +391,7 @@ func (r *resolver) addProbeAs(p *probedef.Probe, def, target string) error {
 	if err != nil {
 		why := "its fetchargs"
 		if p.UsesPMU() {
-			why = "events that follow forks (--pid or a command)"
+			why = "events that follow forks (a process or a command)"
 		}
 		return fmt.Errorf("probe %s needs tracefs for %s: %w", name, why, err)
 	}
@@ -491,35 +491,6 @@ func (r *resolver) cleanup() error {
 	r.created = nil
 	return errors.Join(errs...)
 }
-
-// UsageError is a mistake in the options (exit status 2 in the CLI); so is
-// a *FilterError.
-type UsageError struct{ Msg string }
-
-func (e *UsageError) Error() string { return e.Msg }
-
-// FilterError is a filter (Options.Filter) the kernel refused for a
-// source: a mistake in the options, like a UsageError.
-type FilterError struct {
-	Filter    string
-	Source    string
-	Err       error    // the kernel's answer (EINVAL)
-	KernelLog string   // the tracefs error_log entry it wrote, if any
-	Fields    []string // the source's fields (nil when unknown), when there is no KernelLog
-}
-
-func (e *FilterError) Error() string {
-	msg := fmt.Sprintf("filter %q rejected by the kernel for %s: %v", e.Filter, e.Source, e.Err)
-	if e.KernelLog != "" {
-		return msg + "\n" + e.KernelLog
-	}
-	if e.Fields != nil {
-		msg += fmt.Sprintf(" (check the operators and value types; %s has fields %s)", e.Source, strings.Join(e.Fields, ", "))
-	}
-	return msg
-}
-
-func (e *FilterError) Unwrap() error { return e.Err }
 
 // probeMisses returns how often the kernel missed a tracefs kprobe or
 // kretprobe (the third column of kprobe_profile: kretprobe instances beyond

@@ -4,6 +4,7 @@ package record
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/kpcap/kpcap/format"
@@ -54,7 +55,7 @@ func (c *capture) setupTriggers() error {
 				}
 			}
 			if ne == 0 || nr == 0 {
-				return &UsageError{fmt.Sprintf("--trigger %q: record the entry and the return of %s (a kprobe and kretprobe, uprobe and uretprobe, or syscalls:sys_enter_X and sys_exit_X)", tr.Text, tr.Target)}
+				return optionUsage("Triggers", strconv.Quote(tr.Text), "record the entry and the return of %s (a kprobe and kretprobe, uprobe and uretprobe, or syscalls:sys_enter_X and sys_exit_X)", tr.Target)
 			}
 			continue
 		}
@@ -66,7 +67,7 @@ func (c *capture) setupTriggers() error {
 			found = true
 			m, err := tr.Compile(s.desc)
 			if err != nil {
-				return &UsageError{fmt.Sprintf("--trigger %q: %v", tr.Text, err)}
+				return optionUsage("Triggers", strconv.Quote(tr.Text), "%v", err)
 			}
 			if prev := t.match[i]; prev != nil {
 				t.match[i] = func(s *format.Sample) bool { return prev(s) || m(s) }
@@ -76,7 +77,7 @@ func (c *capture) setupTriggers() error {
 			t.text[i] = append(t.text[i], tr.Text)
 		}
 		if !found {
-			return &UsageError{fmt.Sprintf("--trigger %q: %s is not among the recorded sources", tr.Text, tr.Source)}
+			return optionUsage("Triggers", strconv.Quote(tr.Text), "%s is not among the recorded sources", tr.Source)
 		}
 	}
 	c.trig = t

@@ -103,7 +103,7 @@ func usdtBinary(p string, pid int) (string, error) {
 		return p, nil
 	}
 	if pid == 0 {
-		return "", &UsageError{fmt.Sprintf("usdt: %q is not a path: give the binary's path, or --pid PID to find a library of that process by name", p)}
+		return "", &UsageError{fmt.Sprintf("usdt: %q is not a path: give the binary's path, or follow a process (PID) to find a library of it by name", p)}
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
 	if err != nil {

@@ -73,7 +73,7 @@ func TestUSDTBinaryFromMaps(t *testing.T) {
 	if _, err := usdtBinary("kpcap-no-such-lib", pid); err == nil || !strings.Contains(err.Error(), "maps no file named") {
 		t.Errorf("missing library: %v", err)
 	}
-	if _, err := usdtBinary("libc", 0); err == nil || !strings.Contains(err.Error(), "--pid") {
-		t.Errorf("library name without --pid: %v", err)
+	if _, err := usdtBinary("libc", 0); err == nil || !strings.Contains(err.Error(), "follow a process (PID)") {
+		t.Errorf("library name without a PID: %v", err)
 	}
 }

@@ -130,7 +130,7 @@ func TestProbeGlob500(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--max-probes", "100", "-p", "p " + exe + ":fn_*"}, "matches 500 functions, more than --max-probes 100"},
+		{[]string{"--max-probes", "100", "-p", "p " + exe + ":fn_*"}, "--max-probes 100: probe \"p " + exe + ":fn_*\": the pattern matches 500 functions, more than 100: narrow it, or raise the limit"},
 		{[]string{"-p", "p " + exe + ":nothing_*"}, "matched no function"},
 		{[]string{"-p", "p:mine " + exe + ":fn_*"}, "leave out :EVENT"},
 	} {

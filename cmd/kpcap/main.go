@@ -73,7 +73,7 @@ func run(args []string) int {
 	case errors.Is(err, pflag.ErrHelp):
 		return 0
 	}
-	fmt.Fprintf(os.Stderr, "kpcap %s: %s\n", c.name, terminalSafe(err.Error()))
+	fmt.Fprintf(os.Stderr, "kpcap %s: %s\n", c.name, terminalSafe(err.Error()+hint(err)))
 	var ue *usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(os.Stderr, "run 'kpcap %s --help' for usage\n", c.name)

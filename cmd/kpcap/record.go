@@ -17,7 +17,6 @@ import (
 	"github.com/kpcap/kpcap/cmd/kpcap/internal/earlysignal"
 	"github.com/kpcap/kpcap/record"
 	"github.com/kpcap/kpcap/record/probedef"
-	"github.com/kpcap/kpcap/replay/filter"
 	"github.com/spf13/pflag"
 )
 
@@ -147,7 +146,7 @@ func runRecord(args []string) error {
 	// glob is a typo to point at, like a malformed probe.
 	for _, e := range *events {
 		if _, _, err := probedef.ParseTracepoint(e); err != nil {
-			return usagef("%v", err)
+			return tracepointError(e, err)
 		}
 	}
 	if *output == "-" || *output == "" {
@@ -263,19 +262,7 @@ func runRecord(args []string) error {
 	clearLine()
 	mu.Unlock()
 	if err != nil {
-		var ue *record.UsageError
-		var se *probedef.SyntaxError
-		var fe *record.FilterError
-		if errors.As(err, &fe) {
-			return &usageError{explainFilter(fe)}
-		}
-		if errors.As(err, &ue) || errors.As(err, &se) {
-			return &usageError{err.Error()}
-		}
-		if res != nil && res.Stats.Samples > 0 {
-			return fmt.Errorf("%w (the file %s holds what was recorded before)", err, res.Output)
-		}
-		return err
+		return recordError(err, res)
 	}
 	if *jsonOut {
 		enc := json.NewEncoder(os.Stdout)
@@ -293,20 +280,6 @@ func runRecord(args []string) error {
 		}
 	}
 	return nil
-}
-
-// explainFilter points at the bad token of a filter the kernel refused. The
-// kernel says only EINVAL to perf (its error_log covers filters written to
-// tracefs), so the offline parser of the same language locates syntax errors.
-func explainFilter(rejected *record.FilterError) string {
-	_, err := filter.Parse(rejected.Filter)
-	var fe *filter.Error
-	if !errors.As(err, &fe) {
-		return rejected.Error() // valid syntax: the field list hint is the best help
-	}
-	bare := *rejected
-	bare.Fields = nil // the caret says more than the field list
-	return bare.Error() + "\n" + err.Error()
 }
 
 func printRecordSummary(res *record.Result) {

@@ -139,7 +139,7 @@ func TestRecordBufferTooLarge(t *testing.T) {
 	bin := buildKpcap(t)
 	out := filepath.Join(t.TempDir(), "t.pcapng.zst")
 	r := runCLI(t, bin, "record", "-q", "-d", "300ms", "--buffer-size", "100G", "-e", "sched:sched_switch", "-o", out)
-	if r.code == 0 || strings.Contains(r.stderr, "as root") || !strings.Contains(r.stderr, "use a smaller --buffer-size") ||
+	if r.code == 0 || strings.Contains(r.stderr, "as root") || !strings.Contains(r.stderr, "kpcap record: --buffer-size: ") || !strings.Contains(r.stderr, "use a smaller one") ||
 		!strings.Contains(r.stderr, "memory") && !strings.Contains(r.stderr, "could not allocate") {
 		t.Errorf("--buffer-size 100G as root: exit %d, stderr %q; want the limit it exceeds and a smaller --buffer-size", r.code, r.stderr)
 	}

@@ -298,7 +298,7 @@ func TestUSDTErrors(t *testing.T) {
 		{"usdt:/bin/true:x:y", "has no USDT markers"},
 		{"usdt:" + lib + ":libstdcxx:throw arg3", "has 2 arguments"},
 		{"usdt:" + lib + ":libstdcxx:throw argx", "want argN[:TYPE]"},
-		{"usdt:libstdc++:libstdcxx:throw", "give the binary's path, or --pid"},
+		{"usdt:libstdc++:libstdcxx:throw", "give the binary's path, or follow a process (PID)"},
 	} {
 		out, err := exec.Command(bin, "record", "-o", filepath.Join(t.TempDir(), "x"), "-d", "1", "-p", c.def).CombinedOutput()
 		if exitCode(err) != 2 || !strings.Contains(string(out), c.want) {

@@ -21,14 +21,14 @@ func ParseTracepoint(spec string) (group, event string, err error) {
 	for i := 0; i < len(spec); i++ {
 		switch c := spec[i]; {
 		case c == ' ' || c == '\t':
-			if looksLikeProbe(spec) {
-				return "", "", bad(i, 1, "space in a tracepoint: this looks like a kprobe/uprobe definition, which goes to -p")
+			if LooksLikeProbe(spec) {
+				return "", "", bad(i, 1, "space in a tracepoint: this looks like a kprobe/uprobe definition, not a tracepoint")
 			}
-			return "", "", bad(i, 1, "space in a tracepoint: give one SUBSYS:EVENT per -e")
+			return "", "", bad(i, 1, "space in a tracepoint: give one SUBSYS:EVENT each")
 		case c < 0x20 || c == 0x7f:
 			return "", "", bad(i, 1, "control character 0x%02x in a tracepoint", c)
 		case c == ',':
-			return "", "", bad(i, 1, "',' is not part of a tracepoint name: give each tracepoint its own -e (-e A -e B)")
+			return "", "", bad(i, 1, "',' is not part of a tracepoint name: give each tracepoint on its own")
 		case c == '/':
 			return "", "", bad(i, 1, "'/' in a tracepoint: write SUBSYS:EVENT, e.g. sched:sched_switch")
 		}
@@ -57,9 +57,10 @@ func ParseTracepoint(spec string) (group, event string, err error) {
 	return group, event, nil
 }
 
-// looksLikeProbe reports whether spec starts like a kprobe_events line
-// ("p:NAME SYM", "r10 SYM", "p SYM"): a probe given to -e by mistake.
-func looksLikeProbe(spec string) bool {
+// LooksLikeProbe reports whether spec starts like a kprobe_events line
+// ("p:NAME SYM", "r10 SYM", "p SYM"): a probe given as a tracepoint by
+// mistake.
+func LooksLikeProbe(spec string) bool {
 	if spec == "" || (spec[0] != 'p' && spec[0] != 'r') {
 		return false
 	}

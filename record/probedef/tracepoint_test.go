@@ -48,13 +48,13 @@ func TestParseTracepointErrors(t *testing.T) {
 		{":foo", "missing subsystem", "^"},
 		{"sched:", "missing event name after ':' (e.g. sched:sched_switch", "     ^"},
 		{"sched_switch", "missing ':' between subsystem and event", "^~~~~~~~~~~~"},
-		{"sched:sched_switch,", "give each tracepoint its own -e", "                  ^"},
-		{"sched:sched_switch,sched:sched_wakeup", "give each tracepoint its own -e", "                  ^"},
-		{",", "give each tracepoint its own -e", "^"},
+		{"sched:sched_switch,", "give each tracepoint on its own", "                  ^"},
+		{"sched:sched_switch,sched:sched_wakeup", "give each tracepoint on its own", "                  ^"},
+		{",", "give each tracepoint on its own", "^"},
 		{"a:b:c", "second ':'", "   ^"},
 		{"sched/sched_switch", "'/' in a tracepoint", "     ^"},
-		{"sched:sched switch", "give one SUBSYS:EVENT per -e", "           ^"},
-		{"p:myopen do_sys_openat2", "looks like a kprobe/uprobe definition, which goes to -p", "        ^"},
+		{"sched:sched switch", "give one SUBSYS:EVENT each", "           ^"},
+		{"p:myopen do_sys_openat2", "looks like a kprobe/uprobe definition, not a tracepoint", "        ^"},
 		{"sched:a\x01", "control character 0x01", "       ^"},
 	} {
 		_, _, err := ParseTracepoint(tc.spec)

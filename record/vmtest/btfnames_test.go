@@ -118,7 +118,7 @@ func TestProbeNames(t *testing.T) {
 		// Event probes feed only the ftrace buffer, never perf: kpcap says so
 		// before creating one.
 		expectLog(t, j, "eprobe exit", "2")
-		if msg := logLine(t, j, "eprobe stderr"); !strings.Contains(msg, "deliver nothing to perf") || !strings.Contains(msg, "-e syscalls:sys_enter_openat") {
+		if msg := logLine(t, j, "eprobe stderr"); !strings.Contains(msg, "deliver nothing to perf") || !strings.Contains(msg, "record the event itself, syscalls:sys_enter_openat") {
 			t.Errorf("e probe refused with %q, want the reason and what works instead", msg)
 		}
 		expectLog(t, j, "dynamic_events after", "[]")
