@@ -104,16 +104,8 @@ func (c *capture) reader(stop *atomic.Bool, out chan<- item, quit <-chan struct{
 	var peek []byte
 	lastPass, stuck, force := uint64(0), 0, -1
 	for {
-		stopping := stop.Load() || c.stopReq.Load()
-		if o.Duration > 0 && time.Since(start) >= o.Duration {
-			stopping = true
-		}
-		if o.PID != 0 && !time.Now().Before(nextAlive) {
-			if unix.Kill(o.PID, 0) == unix.ESRCH {
-				stopping = true
-			}
-			nextAlive = time.Now().Add(250 * time.Millisecond)
-		}
+		over := c.outOfTime(start, &nextAlive)
+		stopping := stop.Load() || c.stopReq.Load() || over
 		if stopping {
 			if c.forced() {
 				return nil
@@ -124,44 +116,12 @@ func (c *capture) reader(stop *atomic.Bool, out chan<- item, quit <-chan struct{
 			}
 			c.enableBPF(false)
 		}
-		pass := monotonicNS()
-		safe := pass // the pass, or older if a ring was left with unread records
-		oldest := -1 // the ring holding the oldest unread record
-		throttled := false
-		for qi, ring := range c.rings {
-			drained, full, took, ok := c.drainRing(qi, ring, qi == force, send)
-			if !ok {
-				return nil
-			}
-			if took && qi == force {
-				force = -1
-			}
-			throttled = throttled || full
-			if !drained {
-				// Records still in this ring must not be overtaken: the
-				// writer merges only up to the oldest of them.
-				if peek = ring.Peek(peek); peek != nil {
-					if t, _, ok := perf.RecordTime(peek); ok && t < safe {
-						safe, oldest = t, qi
-					}
-				}
-			}
+		safe, oldest, throttled, ok := c.drainRings(&force, send, &peek)
+		if ok && c.bpf != nil {
+			throttled, safe, ok = c.drainBPFPass(stopping, throttled, safe, send)
 		}
-		if c.bpf != nil {
-			var bt, ok bool
-			if stopping && !throttled {
-				ok = c.finalDrainBPF(send)
-			} else {
-				bt, ok = c.drainBPF(send, false)
-			}
-			if !ok {
-				return nil
-			}
-			if bt {
-				// Records left in the BPF ring are about as young as the
-				// last one read.
-				throttled, safe = true, min(safe, c.bpf.last)
-			}
+		if !ok {
+			return nil
 		}
 		if throttled && safe <= lastPass {
 			stuck++
@@ -175,7 +135,7 @@ func (c *capture) reader(stop *atomic.Bool, out chan<- item, quit <-chan struct{
 			force, stuck = oldest, 0
 		}
 		lastPass = max(lastPass, safe)
-		pass = safe
+		pass := safe
 		if stopping {
 			if throttled && !c.forced() {
 				// Let the writer free chunks (it merges at pass markers), then
@@ -192,24 +152,90 @@ func (c *capture) reader(stop *atomic.Bool, out chan<- item, quit <-chan struct{
 		if !send(item{pass: pass}) {
 			return nil
 		}
-		timeout := pollTimeout
-		if throttled {
-			timeout = time.Millisecond
-		}
-		if o.Duration > 0 {
-			timeout = max(min(timeout, o.Duration-time.Since(start)), 0)
-		}
 		var err error
-		_, _, hups, err = c.poller.Wait(int(timeout.Milliseconds())+1, hups)
-		if err != nil {
+		if hups, err = c.waitRings(throttled, start, hups); err != nil {
 			return err
 		}
-		for _, qi := range hups {
-			if int(qi) < len(c.rings) { // not the BPF ring
-				c.poller.Remove(c.rings[qi].FD())
+	}
+}
+
+// outOfTime reports whether the recording is over: its duration elapsed, or
+// the traced process (checked every 250 ms, at *nextAlive) is gone.
+func (c *capture) outOfTime(start time.Time, nextAlive *time.Time) bool {
+	o := c.opts
+	over := o.Duration > 0 && time.Since(start) >= o.Duration
+	if o.PID != 0 && !time.Now().Before(*nextAlive) {
+		if unix.Kill(o.PID, 0) == unix.ESRCH {
+			over = true
+		}
+		*nextAlive = time.Now().Add(250 * time.Millisecond)
+	}
+	return over
+}
+
+// drainRings makes one pass over the perf rings. Ring *force may exceed the
+// memory cap once (then *force is -1 again). It returns the time up to
+// which the writer may merge (now, or older when a ring keeps unread
+// records: they must not be overtaken), the ring holding the oldest of
+// those, whether the memory cap stopped a ring, and ok false when the writer
+// no longer listens.
+func (c *capture) drainRings(force *int, send func(item) bool, peek *[]byte) (safe uint64, oldest int, throttled, ok bool) {
+	safe, oldest = monotonicNS(), -1
+	for qi, ring := range c.rings {
+		drained, full, took, ok := c.drainRing(qi, ring, qi == *force, send)
+		if !ok {
+			return safe, oldest, throttled, false
+		}
+		if took && qi == *force {
+			*force = -1
+		}
+		throttled = throttled || full
+		if !drained {
+			if *peek = ring.Peek(*peek); *peek != nil {
+				if t, _, ok := perf.RecordTime(*peek); ok && t < safe {
+					safe, oldest = t, qi
+				}
 			}
 		}
 	}
+	return safe, oldest, throttled, true
+}
+
+// drainBPFPass reads the BPF ring in a pass of the reader (to its end when
+// stopping and no perf ring was throttled); records left there are about
+// as young as the last one read, which bounds safe.
+func (c *capture) drainBPFPass(stopping, throttled bool, safe uint64, send func(item) bool) (bool, uint64, bool) {
+	if stopping && !throttled {
+		return throttled, safe, c.finalDrainBPF(send)
+	}
+	bt, ok := c.drainBPF(send, false)
+	if bt {
+		throttled, safe = true, min(safe, c.bpf.last)
+	}
+	return throttled, safe, ok
+}
+
+// waitRings waits for the rings to fill (shortly when throttled, never past
+// the recording's duration) and stops polling the rings whose events hung
+// up; hups is a buffer for their queue numbers.
+func (c *capture) waitRings(throttled bool, start time.Time, hups []int32) ([]int32, error) {
+	timeout := pollTimeout
+	if throttled {
+		timeout = time.Millisecond
+	}
+	if d := c.opts.Duration; d > 0 {
+		timeout = max(min(timeout, d-time.Since(start)), 0)
+	}
+	_, _, hups, err := c.poller.Wait(int(timeout.Milliseconds())+1, hups)
+	if err != nil {
+		return hups, err
+	}
+	for _, qi := range hups {
+		if int(qi) < len(c.rings) { // not the BPF ring
+			c.poller.Remove(c.rings[qi].FD())
+		}
+	}
+	return hups, nil
 }
 
 // drainRing copies ring qi's pending records into chunks and sends them to

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kpcap/kpcap/format"
 	"github.com/kpcap/kpcap/record/internal/perf"
+	"github.com/kpcap/kpcap/record/probedef"
 )
 
 // slowReleaseEvents is the number of perf events above which closing them
@@ -25,14 +26,8 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 	if o.Output == "" {
 		o.Output = DefaultOutput
 	}
-	if o.PID != 0 && len(o.Command) > 0 {
-		return nil, optionUsage("PID", "", "cannot be combined with a command")
-	}
-	if o.PID < 0 {
-		return nil, optionUsage("PID", strconv.Itoa(o.PID), "not a process id")
-	}
-	if len(o.Cgroups) > 0 && (o.PID != 0 || len(o.Command) > 0) {
-		return nil, optionUsage("Cgroups", "", "cannot be combined with a process or a command to follow")
+	if err := checkTargets(o); err != nil {
+		return nil, err
 	}
 	gc := tuneGC(recordMemLimit)
 	defer gc.restore()
@@ -48,10 +43,47 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
+	probes, usdts, globs, err := splitProbes(o.Probes)
+	if err != nil {
+		return nil, err
+	}
+	r := &resolver{notice: notice, names: map[string]bool{}, inherit: o.PID != 0 || len(o.Command) > 0, attaching: o.Attaching}
+	defer func() {
+		if cerr := r.cleanup(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	r.sweepStale()
+	if len(o.Events) == 0 && len(o.Probes) == 0 {
+		err = r.addDefaults()
+	} else {
+		err = r.addRequested(o, probes, usdts, globs)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return runSources(ctx, o, r, res, cpus)
+}
+
+// checkTargets refuses options that name what to follow twice over.
+func checkTargets(o *Options) error {
+	if o.PID != 0 && len(o.Command) > 0 {
+		return optionUsage("PID", "", "cannot be combined with a command")
+	}
+	if o.PID < 0 {
+		return optionUsage("PID", strconv.Itoa(o.PID), "not a process id")
+	}
+	if len(o.Cgroups) > 0 && (o.PID != 0 || len(o.Command) > 0) {
+		return optionUsage("Cgroups", "", "cannot be combined with a process or a command to follow")
+	}
+	return nil
+}
+
+// splitProbes parses the probe definitions: plain probes, USDT markers
+// and patterns (expanded once tracefs is at hand).
+func splitProbes(defs []string) (probes []*probedef.Probe, usdts []*usdtDef, globs []string, err error) {
 	var plain []string
-	var usdts []*usdtDef
-	var globs []string
-	for _, def := range o.Probes {
+	for _, def := range defs {
 		if _, _, _, ok := splitProbeGlob(def); ok {
 			globs = append(globs, def)
 			continue
@@ -62,71 +94,73 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 		}
 		d, err := parseUSDT(def)
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		usdts = append(usdts, d)
 	}
-	probes, err := parseProbes(plain)
+	probes, err = parseProbes(plain)
+	return probes, usdts, globs, err
+}
+
+// sweepStale removes the probes of dead kpcap processes, with a notice.
+func (r *resolver) sweepStale() {
+	fs, err := r.tracefs()
 	if err != nil {
-		return nil, err
+		return
 	}
-	r := &resolver{notice: notice, names: map[string]bool{}, inherit: o.PID != 0 || len(o.Command) > 0, attaching: o.Attaching}
-	defer func() {
-		if cerr := r.cleanup(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
-	if fs, ferr := r.tracefs(); ferr == nil {
-		removed, serr := fs.SweepStale()
-		if len(removed) > 0 {
-			notice(fmt.Sprintf("removed %d probe(s) left by dead kpcap processes: %s", len(removed), strings.Join(removed, ", ")))
-		}
-		if serr != nil {
-			notice(fmt.Sprintf("could not remove every stale kpcap probe: %v", serr))
-		}
+	removed, err := fs.SweepStale()
+	if len(removed) > 0 {
+		r.notice(fmt.Sprintf("removed %d probe(s) left by dead kpcap processes: %s", len(removed), strings.Join(removed, ", ")))
 	}
-	if len(o.Events) == 0 && len(o.Probes) == 0 {
-		if err := r.addEvents(DefaultEvents, true); err != nil {
-			return nil, err
-		}
-		if r.kprobesAvailable() {
-			dp, err := parseProbes(DefaultProbes)
-			if err != nil {
-				// No BTF (or no do_sys_openat2 in it): the same fields by register.
-				if dp, err = parseProbes(DefaultProbesNoBTF); err != nil {
-					return nil, err
-				}
+	if err != nil {
+		r.notice(fmt.Sprintf("could not remove every stale kpcap probe: %v", err))
+	}
+}
+
+// addDefaults adds the default events and, where kprobes work, the default
+// probes; a missing one is skipped with a notice.
+func (r *resolver) addDefaults() error {
+	if err := r.addEvents(DefaultEvents, true); err != nil {
+		return err
+	}
+	if r.kprobesAvailable() {
+		dp, err := parseProbes(DefaultProbes)
+		if err != nil {
+			// No BTF (or no do_sys_openat2 in it): the same fields by register.
+			if dp, err = parseProbes(DefaultProbesNoBTF); err != nil {
+				return err
 			}
-			for _, p := range dp {
-				if err := r.addProbe(p); err != nil {
-					notice(fmt.Sprintf("skipping default probe %s: %v", p.Name(), err))
-				}
-			}
-		} else {
-			notice("kprobes unavailable (kernel built without CONFIG_KPROBES / CONFIG_KPROBE_EVENTS): skipping the default kprobes:openat2 probes")
 		}
-		if len(r.sources) == 0 {
-			return nil, ErrNoDefaultEvents
+		for _, p := range dp {
+			if err := r.addProbe(p); err != nil {
+				r.notice(fmt.Sprintf("skipping default probe %s: %v", p.Name(), err))
+			}
 		}
 	} else {
-		if err := r.addEvents(o.Events, false); err != nil {
-			return nil, err
-		}
-		for _, p := range probes {
-			if err := r.addProbe(p); err != nil {
-				return nil, err
-			}
-		}
-		for _, d := range usdts {
-			if err := r.addUSDT(d, o.PID); err != nil {
-				return nil, err
-			}
-		}
-		if err := r.addGlobs(globs, o.MaxProbes); err != nil {
-			return nil, err
+		r.notice("kprobes unavailable (kernel built without CONFIG_KPROBES / CONFIG_KPROBE_EVENTS): skipping the default kprobes:openat2 probes")
+	}
+	if len(r.sources) == 0 {
+		return ErrNoDefaultEvents
+	}
+	return nil
+}
+
+// addRequested adds the events and probes the options name.
+func (r *resolver) addRequested(o *Options, probes []*probedef.Probe, usdts []*usdtDef, globs []string) error {
+	if err := r.addEvents(o.Events, false); err != nil {
+		return err
+	}
+	for _, p := range probes {
+		if err := r.addProbe(p); err != nil {
+			return err
 		}
 	}
-	return runSources(ctx, o, r, res, cpus)
+	for _, d := range usdts {
+		if err := r.addUSDT(d, o.PID); err != nil {
+			return err
+		}
+	}
+	return r.addGlobs(globs, o.MaxProbes)
 }
 
 // runSources records the resolved sources of r into o.Output.
