@@ -338,55 +338,70 @@ func (r *resolver) addProbeAs(p *probedef.Probe, def, target string) error {
 		}
 	}
 	if p.UsesPMU() && !r.inherit {
-		pmu := "kprobe"
+		return r.addPMUProbe(p, s)
+	}
+	return r.addTracefsProbe(p, s, def)
+}
+
+// addPMUProbe fills in s, probe p opened through the kprobe or uprobe PMU
+// (perf_event_open creates it, nothing is written to tracefs), and adds it.
+func (r *resolver) addPMUProbe(p *probedef.Probe, s *source) error {
+	name := p.Name()
+	pmu := "kprobe"
+	if p.IsUprobe() {
+		pmu = "uprobe"
+	}
+	typ, err := tracefs.PMUType(pmu)
+	if err != nil {
 		if p.IsUprobe() {
-			pmu = "uprobe"
+			return fmt.Errorf("probe %s: no uprobe PMU (kernel without CONFIG_UPROBE_EVENTS or older than 4.17): %w", name, err)
 		}
-		typ, err := tracefs.PMUType(pmu)
+		return fmt.Errorf("probe %s: no kprobe PMU (kernel older than 4.17?): %w", name, err)
+	}
+	s.attr = perf.Attr{Type: typ}
+	if p.IsReturn() {
+		bit, err := tracefs.RetprobeBit(pmu)
 		if err != nil {
-			if p.IsUprobe() {
-				return fmt.Errorf("probe %s: no uprobe PMU (kernel without CONFIG_UPROBE_EVENTS or older than 4.17): %w", name, err)
-			}
-			return fmt.Errorf("probe %s: no kprobe PMU (kernel older than 4.17?): %w", name, err)
+			return fmt.Errorf("probe %s: %w", name, err)
 		}
-		s.attr = perf.Attr{Type: typ}
-		if p.IsReturn() {
-			bit, err := tracefs.RetprobeBit(pmu)
+		s.attr.Config = 1 << bit
+	}
+	switch {
+	case p.IsUprobe():
+		off, err := p.ResolveUprobe()
+		if err != nil {
+			return err // names the definition already
+		}
+		s.attr.Config1Str, s.attr.Config2 = p.Path, off
+		if p.RefCtr != 0 {
+			shift, err := refCtrShift()
 			if err != nil {
 				return fmt.Errorf("probe %s: %w", name, err)
 			}
-			s.attr.Config = 1 << bit
+			s.attr.Config |= p.RefCtr << shift
 		}
-		switch {
-		case p.IsUprobe():
-			off, err := p.ResolveUprobe()
-			if err != nil {
-				return err // names the definition already
-			}
-			s.attr.Config1Str, s.attr.Config2 = p.Path, off
-			if p.RefCtr != 0 {
-				shift, err := refCtrShift()
-				if err != nil {
-					return fmt.Errorf("probe %s: %w", name, err)
-				}
-				s.attr.Config |= p.RefCtr << shift
-			}
-		case p.Symbol != "":
-			sym := p.Symbol
-			if p.Module != "" {
-				sym = p.Module + ":" + sym
-			}
-			s.attr.Config1Str, s.attr.Config2 = sym, p.Offset
-		default:
-			s.attr.Config2 = p.Addr
+	case p.Symbol != "":
+		sym := p.Symbol
+		if p.Module != "" {
+			sym = p.Module + ":" + sym
 		}
-		if r.common == "" {
-			r.loadCommon()
-		}
-		s.desc.Format = pmuFormat(strings.ReplaceAll(name, ":", "/"), p.IsReturn(), r.common, r.commEnd)
-		s.layout, _ = parseLayout(s.desc.Format)
-		return r.add(s)
+		s.attr.Config1Str, s.attr.Config2 = sym, p.Offset
+	default:
+		s.attr.Config2 = p.Addr
 	}
+	if r.common == "" {
+		r.loadCommon()
+	}
+	s.desc.Format = pmuFormat(strings.ReplaceAll(name, ":", "/"), p.IsReturn(), r.common, r.commEnd)
+	s.layout, _ = parseLayout(s.desc.Format)
+	return r.add(s)
+}
+
+// addTracefsProbe creates probe p in kpcap's tracefs group (for its
+// fetchargs, or to follow forks), fills in s from the event it becomes and
+// adds it.
+func (r *resolver) addTracefsProbe(p *probedef.Probe, s *source, def string) error {
+	name := p.Name()
 	fs, err := r.tracefs()
 	if err != nil {
 		why := "its fetchargs"
