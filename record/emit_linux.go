@@ -99,63 +99,11 @@ func (c *capture) emit(qi int, r []byte) error {
 	case perf.RecordSample:
 		return c.emitSample(qi, r)
 	case perf.RecordComm:
-		pid, tid, name, ok := perf.Comm(r)
-		if !ok {
-			return nil
-		}
-		t, _, _ := perf.RecordTime(r)
-		tc := c.comms[tid]
-		comm := tc.comm
-		if comm != string(name) || tc.pid != pid {
-			if comm != string(name) {
-				comm = string(name)
-			}
-			c.comms[tid] = taskComm{pid: pid, comm: comm}
-		}
-		if misc&perf.MiscCommExec != 0 && c.syms != nil && pid == tid {
-			c.syms.exec(pid)
-		}
-		return c.out.AddComm(format.Comm{PID: pid, TID: tid, Time: t, Comm: comm})
+		return c.emitComm(r, misc)
 	case perf.RecordFork:
-		pid, ppid, tid, ptid, ok := perf.Task(r)
-		if !ok {
-			return nil
-		}
-		if c.syms != nil && pid != ppid {
-			c.syms.fork(pid, ppid)
-		}
-		if c.trackTasks {
-			c.tracked[tid] = 0 // per-task dummies report only traced tasks' forks
-		}
-		if tc, ok := c.comms[ptid]; ok {
-			t, _, _ := perf.RecordTime(r)
-			comm := tc.comm
-			c.comms[tid] = taskComm{pid: pid, comm: comm}
-			return c.out.AddComm(format.Comm{PID: pid, TID: tid, Time: t, Comm: comm})
-		}
+		return c.emitFork(r)
 	case perf.RecordExit:
-		// Records are merged in time order, so every sample of the task is
-		// written already: forget it to keep long captures bounded.
-		if pid, _, tid, _, ok := perf.Task(r); ok {
-			if c.snap != nil {
-				t, _, _ := perf.RecordTime(r)
-				c.taskExited(tid, c.comms[tid], t)
-			}
-			delete(c.comms, tid)
-			if c.cg != nil {
-				delete(c.cg.tids, tid)
-			}
-			if c.trackTasks {
-				// Some kernels (6.1, 6.12) tear the task's perf context down,
-				// writing this record, before sched_process_exit fires: keep
-				// the task a while for the wide sources.
-				t, _, _ := perf.RecordTime(r)
-				c.tracked[tid] = max(t, 1)
-			}
-			if c.syms != nil && pid == tid {
-				c.syms.exit(pid)
-			}
-		}
+		c.taskExit(r)
 	case perf.RecordMmap:
 		if pid, addr, length, pgoff, path, ok := perf.Mmap(r); ok && c.syms != nil {
 			c.syms.mmap(pid, addr, length, pgoff, path)
@@ -165,26 +113,102 @@ func (c *capture) emit(qi int, r []byte) error {
 			c.cg.paths[id] = string(path)
 		}
 	case perf.RecordLost, perf.RecordLostSamples:
-		n, ok := perf.Lost(r)
-		if !ok || n == 0 {
-			return nil
-		}
-		t, id, _ := perf.RecordTime(r)
-		src := int32(-1)
-		if typ == perf.RecordLostSamples {
-			src = c.sourceOf(id)
-		} else if len(c.sources) == 1 {
-			src = 0 // one source: the ring only carries its samples (and task records)
-		}
-		l := format.Lost{Time: t, CPU: c.cpuOf[qi], Source: ^uint32(0), Count: n}
-		if src >= 0 {
-			l.Source = uint32(src)
-		}
-		c.lostCPU[qi] += n
-		c.lostTotal += n
-		return c.out.AddLost(l)
+		return c.emitLost(qi, r, typ)
 	}
 	return nil
+}
+
+// emitComm writes a COMM record (a task's new name, at exec or prctl).
+func (c *capture) emitComm(r []byte, misc uint16) error {
+	pid, tid, name, ok := perf.Comm(r)
+	if !ok {
+		return nil
+	}
+	t, _, _ := perf.RecordTime(r)
+	tc := c.comms[tid]
+	comm := tc.comm
+	if comm != string(name) || tc.pid != pid {
+		if comm != string(name) {
+			comm = string(name)
+		}
+		c.comms[tid] = taskComm{pid: pid, comm: comm}
+	}
+	if misc&perf.MiscCommExec != 0 && c.syms != nil && pid == tid {
+		c.syms.exec(pid)
+	}
+	return c.out.AddComm(format.Comm{PID: pid, TID: tid, Time: t, Comm: comm})
+}
+
+// emitFork notes a new task, which inherits its parent's name (written as
+// its comm when the parent's is known).
+func (c *capture) emitFork(r []byte) error {
+	pid, ppid, tid, ptid, ok := perf.Task(r)
+	if !ok {
+		return nil
+	}
+	if c.syms != nil && pid != ppid {
+		c.syms.fork(pid, ppid)
+	}
+	if c.trackTasks {
+		c.tracked[tid] = 0 // per-task dummies report only traced tasks' forks
+	}
+	if tc, ok := c.comms[ptid]; ok {
+		t, _, _ := perf.RecordTime(r)
+		comm := tc.comm
+		c.comms[tid] = taskComm{pid: pid, comm: comm}
+		return c.out.AddComm(format.Comm{PID: pid, TID: tid, Time: t, Comm: comm})
+	}
+	return nil
+}
+
+// taskExit forgets an exited task. Records are merged in time order, so
+// every sample of the task is written already: forgetting it keeps long
+// captures bounded.
+func (c *capture) taskExit(r []byte) {
+	pid, _, tid, _, ok := perf.Task(r)
+	if !ok {
+		return
+	}
+	if c.snap != nil {
+		t, _, _ := perf.RecordTime(r)
+		c.taskExited(tid, c.comms[tid], t)
+	}
+	delete(c.comms, tid)
+	if c.cg != nil {
+		delete(c.cg.tids, tid)
+	}
+	if c.trackTasks {
+		// Some kernels (6.1, 6.12) tear the task's perf context down,
+		// writing this record, before sched_process_exit fires: keep
+		// the task a while for the wide sources.
+		t, _, _ := perf.RecordTime(r)
+		c.tracked[tid] = max(t, 1)
+	}
+	if c.syms != nil && pid == tid {
+		c.syms.exit(pid)
+	}
+}
+
+// emitLost writes a LOST or LOST_SAMPLES record of ring qi and counts it.
+func (c *capture) emitLost(qi int, r []byte, typ uint32) error {
+	n, ok := perf.Lost(r)
+	if !ok || n == 0 {
+		return nil
+	}
+	t, id, _ := perf.RecordTime(r)
+	src := int32(-1)
+	if typ == perf.RecordLostSamples {
+		src = c.sourceOf(id)
+	} else if len(c.sources) == 1 {
+		src = 0 // one source: the ring only carries its samples (and task records)
+	}
+	l := format.Lost{Time: t, CPU: c.cpuOf[qi], Source: ^uint32(0), Count: n}
+	if src >= 0 {
+		l.Source = uint32(src)
+	}
+	c.lostCPU[qi] += n
+	c.lostTotal += n
+	return c.out.AddLost(l)
 }
 
 // emitSample writes one SAMPLE record: the hot path, once per event.
