@@ -65,85 +65,15 @@ func (k *counters) received(i int) uint64 {
 // its loss shows as counts missing, and the number of samples behind them
 // is the ring's reported loss beyond the other sources' (at least one).
 func (c *capture) account() error {
-	fired := make([][]uint64, len(c.sources))
-	for i := range fired {
-		fired[i] = make([]uint64, len(c.qs))
-	}
-	for _, sf := range c.srcFDs {
-		n, err := perf.Count(sf.fd)
-		if err != nil {
-			return fmt.Errorf("%s: %w", c.sources[sf.src].desc.Name, err)
-		}
-		fired[sf.src][sf.q] += n
-	}
-	if err := c.bpfFired(fired); err != nil {
+	fired, err := c.firedCounts()
+	if err != nil {
 		return err
 	}
 	end := max(c.lastNS, monotonicNS())
 	c.lostTotal = 0
 	for q := range c.qs {
-		missing := uint64(0)
-		single := int32(-1)
-		lostOf := make([]uint64, len(c.sources))
-		var countedLost []int // counted sources with counts missing
-		for s := range c.sources {
-			if c.counted[s] {
-				if fired[s][q] > c.weightCPU[s][q] {
-					countedLost = append(countedLost, s)
-				}
-				continue
-			}
-			if got := c.recvCPU[s][q] + c.filteredCPU[s][q]; fired[s][q] > got {
-				lostOf[s] = fired[s][q] - got
-			}
-		}
-		if len(countedLost) > 0 {
-			var others uint64
-			for _, d := range lostOf {
-				others += d
-			}
-			ring := c.lostCPU[q] - min(c.lostCPU[q], others)
-			for i, s := range countedLost {
-				lostOf[s] = 1
-				if i == 0 {
-					lostOf[s] = max(1, ring-min(ring, uint64(len(countedLost)-1)))
-				}
-			}
-		}
-		for s, d := range lostOf {
-			if d == 0 {
-				continue
-			}
-			c.drop[s] += d
-			missing += d
-			if single == -1 {
-				single = int32(s)
-			} else {
-				single = -2
-			}
-		}
-		c.lostTotal += missing
-		if missing > 0 && c.lostCPU[q] == 0 && single == -2 {
-			// No loss reported by the kernel on this CPU (a forced stop
-			// discarding what was read or left in the ring): the counters
-			// give each source's share exactly.
-			for s, d := range lostOf {
-				if d > 0 {
-					if err := c.out.AddLost(format.Lost{Time: end, CPU: c.cpuOf[q], Source: uint32(s), Count: d}); err != nil {
-						return fmt.Errorf("write %s: %w", c.opts.Output, err)
-					}
-				}
-			}
-			continue
-		}
-		if missing > c.lostCPU[q] {
-			l := format.Lost{Time: end, CPU: c.cpuOf[q], Source: ^uint32(0), Count: missing - c.lostCPU[q]}
-			if single >= 0 {
-				l.Source = uint32(single)
-			}
-			if err := c.out.AddLost(l); err != nil {
-				return fmt.Errorf("write %s: %w", c.opts.Output, err)
-			}
+		if err := c.settleCPU(q, c.lostOn(q, fired), end); err != nil {
+			return err
 		}
 	}
 	if err := c.bpfMisses(end); err != nil {
@@ -158,6 +88,99 @@ func (c *capture) account() error {
 			if err := c.out.AddLost(format.Lost{Time: end, CPU: ^uint32(0), Source: uint32(i), Count: n}); err != nil {
 				return fmt.Errorf("write %s: %w", c.opts.Output, err)
 			}
+		}
+	}
+	return nil
+}
+
+// firedCounts reads how often each source's events fired, per source and
+// ring.
+func (c *capture) firedCounts() ([][]uint64, error) {
+	fired := make([][]uint64, len(c.sources))
+	for i := range fired {
+		fired[i] = make([]uint64, len(c.qs))
+	}
+	for _, sf := range c.srcFDs {
+		n, err := perf.Count(sf.fd)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.sources[sf.src].desc.Name, err)
+		}
+		fired[sf.src][sf.q] += n
+	}
+	return fired, c.bpfFired(fired)
+}
+
+// lostOn returns each source's samples lost on ring q: fired but neither
+// received nor filtered out; for counted sources, the ring's reported loss
+// beyond the other sources' (at least one each).
+func (c *capture) lostOn(q int, fired [][]uint64) []uint64 {
+	lostOf := make([]uint64, len(c.sources))
+	var countedLost []int // counted sources with counts missing
+	for s := range c.sources {
+		if c.counted[s] {
+			if fired[s][q] > c.weightCPU[s][q] {
+				countedLost = append(countedLost, s)
+			}
+			continue
+		}
+		if got := c.recvCPU[s][q] + c.filteredCPU[s][q]; fired[s][q] > got {
+			lostOf[s] = fired[s][q] - got
+		}
+	}
+	if len(countedLost) > 0 {
+		var others uint64
+		for _, d := range lostOf {
+			others += d
+		}
+		ring := c.lostCPU[q] - min(c.lostCPU[q], others)
+		for i, s := range countedLost {
+			lostOf[s] = 1
+			if i == 0 {
+				lostOf[s] = max(1, ring-min(ring, uint64(len(countedLost)-1)))
+			}
+		}
+	}
+	return lostOf
+}
+
+// settleCPU counts the loss of ring q (lostOf, per source) and writes, at
+// end, the part the kernel did not report as Lost records.
+func (c *capture) settleCPU(q int, lostOf []uint64, end uint64) error {
+	missing := uint64(0)
+	single := int32(-1)
+	for s, d := range lostOf {
+		if d == 0 {
+			continue
+		}
+		c.drop[s] += d
+		missing += d
+		if single == -1 {
+			single = int32(s)
+		} else {
+			single = -2
+		}
+	}
+	c.lostTotal += missing
+	if missing > 0 && c.lostCPU[q] == 0 && single == -2 {
+		// No loss reported by the kernel on this CPU (a forced stop
+		// discarding what was read or left in the ring): the counters
+		// give each source's share exactly.
+		for s, d := range lostOf {
+			if d > 0 {
+				if err := c.out.AddLost(format.Lost{Time: end, CPU: c.cpuOf[q], Source: uint32(s), Count: d}); err != nil {
+					return fmt.Errorf("write %s: %w", c.opts.Output, err)
+				}
+			}
+		}
+		return nil
+	}
+	if missing > c.lostCPU[q] {
+		l := format.Lost{Time: end, CPU: c.cpuOf[q], Source: ^uint32(0), Count: missing - c.lostCPU[q]}
+		if single >= 0 {
+			l.Source = uint32(single)
+		}
+		if err := c.out.AddLost(l); err != nil {
+			return fmt.Errorf("write %s: %w", c.opts.Output, err)
 		}
 	}
 	return nil
