@@ -295,14 +295,9 @@ func (b *BTF) MembersOf(c *CType) ([]Member, error) {
 }
 
 func membersOf(t btf.Type) ([]Member, error) {
-	var ms []btf.Member
-	switch t := skipMods(t).(type) {
-	case *btf.Struct:
-		ms = t.Members
-	case *btf.Union:
-		ms = t.Members
-	default:
-		return nil, fmt.Errorf("%s is not a struct or union", cName(t))
+	ms, ok := structMembers(t)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a struct or union", cName(skipMods(t)))
 	}
 	var out []Member
 	for _, m := range ms {
@@ -360,16 +355,23 @@ func (b *BTF) lookupType(name string) (btf.Type, error) {
 	return nil, &NotFoundError{What: "type", Name: name, Source: b.source}
 }
 
+// structMembers returns the members of t, a struct or union (behind
+// typedefs and qualifiers); ok is false for any other type.
+func structMembers(t btf.Type) (ms []btf.Member, ok bool) {
+	switch t := skipMods(t).(type) {
+	case *btf.Struct:
+		return t.Members, true
+	case *btf.Union:
+		return t.Members, true
+	}
+	return nil, false
+}
+
 // member finds a member by name in a struct or union, looking inside anonymous
 // members as C does, and returns it with its bit offset from t's start.
 func member(t btf.Type, name string) (btf.Member, uint32, bool) {
-	var ms []btf.Member
-	switch t := skipMods(t).(type) {
-	case *btf.Struct:
-		ms = t.Members
-	case *btf.Union:
-		ms = t.Members
-	default:
+	ms, ok := structMembers(t)
+	if !ok {
 		return btf.Member{}, 0, false
 	}
 	for _, m := range ms {

@@ -70,14 +70,7 @@ func (r *Ring) ReadInto(dst []byte) []byte {
 		n = uint64(len(r.data))
 		tail = head - n
 	}
-	start := tail & r.mask
-	end := start + n
-	if end <= uint64(len(r.data)) {
-		dst = append(dst, r.data[start:end]...)
-	} else {
-		dst = append(dst, r.data[start:]...)
-		dst = append(dst, r.data[:end-uint64(len(r.data))]...)
-	}
+	dst = r.appendSpan(dst, tail, n)
 	atomic.StoreUint64(&r.meta.Data_tail, head)
 	return dst
 }
@@ -103,14 +96,7 @@ func (r *Ring) ReadIntoMax(dst []byte, limit int) (out []byte, more bool) {
 		n, more = max(uint64(limit), min(first, n)), true
 	}
 	base := len(dst)
-	start := tail & r.mask
-	end := start + n
-	if end <= uint64(len(r.data)) {
-		dst = append(dst, r.data[start:end]...)
-	} else {
-		dst = append(dst, r.data[start:]...)
-		dst = append(dst, r.data[:end-uint64(len(r.data))]...)
-	}
+	dst = r.appendSpan(dst, tail, n)
 	if more {
 		// Keep whole records; the kernel publishes head only after whole
 		// records, so this is needed only when the copy was cut short.
@@ -135,6 +121,18 @@ func (r *Ring) ReadIntoMax(dst []byte, limit int) (out []byte, more bool) {
 	}
 	atomic.StoreUint64(&r.meta.Data_tail, tail+n)
 	return dst, more
+}
+
+// appendSpan appends the n ring bytes from position tail to dst, in two
+// pieces when they wrap the ring's end.
+func (r *Ring) appendSpan(dst []byte, tail, n uint64) []byte {
+	start := tail & r.mask
+	end := start + n
+	if end <= uint64(len(r.data)) {
+		return append(dst, r.data[start:end]...)
+	}
+	dst = append(dst, r.data[start:]...)
+	return append(dst, r.data[:end-uint64(len(r.data))]...)
 }
 
 // Peek copies the oldest unread record into buf (reusing its storage) and
