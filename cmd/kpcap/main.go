@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/kpcap/kpcap/replay"
 	"github.com/spf13/pflag"
 )
 
@@ -116,9 +117,11 @@ func isTerminal(f *os.File) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// terminalSafe spells out the control bytes (but newlines and tabs) and
-// invalid UTF-8 of s as \xNN: error messages quote file names and trace
-// contents, which must not drive the user's terminal (escape sequences).
+// terminalSafe spells out what in s could drive the user's terminal (escape
+// sequences): error messages quote file names and trace contents. Control
+// bytes but newlines and tabs are escaped as the text format escapes them
+// (replay.EscapeControl); C1 controls and invalid UTF-8, which the text
+// format keeps as they are, are escaped as \xNN.
 func terminalSafe(s string) string {
 	clean := true
 	for i := 0; i < len(s); i++ {
@@ -134,8 +137,9 @@ func terminalSafe(s string) string {
 	for len(s) > 0 {
 		r, n := utf8.DecodeRuneInString(s)
 		switch {
-		case r == utf8.RuneError && n <= 1,
-			r < 0x20 && r != '\n' && r != '\t', r == 0x7f, r >= 0x80 && r < 0xa0:
+		case r < 0x20 && r != '\n' && r != '\t', r == 0x7f:
+			b.WriteString(replay.EscapeControl(s[:1]))
+		case r == utf8.RuneError && n <= 1, r >= 0x80 && r < 0xa0:
 			for i := 0; i < n; i++ {
 				fmt.Fprintf(&b, "\\x%02x", s[i])
 			}

@@ -17,7 +17,7 @@ func TestTerminalSafe(t *testing.T) {
 		{"bad \xff\xfe utf8", `bad \xff\xfe utf8`},
 		{"c1 \u009b31m", `c1 \xc2\x9b31m`},
 		{"ünïcode ok, U+FFFD \uFFFD kept", "ünïcode ok, U+FFFD \uFFFD kept"},
-		{"cr\r", `cr\x0d`},
+		{"cr\r", `cr\r`},
 	}
 	for _, tt := range tests {
 		if got := terminalSafe(tt.in); got != tt.want {
