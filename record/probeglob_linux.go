@@ -72,75 +72,20 @@ func (r *resolver) expandProbeGlob(def, head, target, rest string, max int) ([]g
 	if strings.Contains(head, ":") {
 		return nil, &UsageError{fmt.Sprintf("probe %q: a pattern makes one probe per function, each named after it: leave out :EVENT", def)}
 	}
-	kind := head[:1]
-	maxact := head[1:]
-	group := "kprobes"
+	kind, maxact := head[:1], head[1:]
 	var out []globProbe
 	var skipped []string
-	if isUprobeTarget(target) {
-		group = "uprobes"
-		i := strings.LastIndexByte(target, ':')
-		bin, pat := target[:i], target[i+1:]
-		if _, err := path.Match(pat, ""); err != nil {
-			return nil, &UsageError{fmt.Sprintf("probe %q: %v", def, err)}
-		}
-		funcs, err := elfsym.Functions(bin)
-		if err != nil {
-			return nil, &UsageError{fmt.Sprintf("probe %q: %v", def, err)}
-		}
-		// Functions is sorted by name: a name at several addresses is ambiguous.
-		for i := 0; i < len(funcs); {
-			j := i + 1
-			for j < len(funcs) && funcs[j].Name == funcs[i].Name {
-				j++
-			}
-			if ok, _ := path.Match(pat, funcs[i].Name); ok {
-				if j-i > 1 {
-					skipped = append(skipped, funcs[i].Name)
-				} else {
-					fn := funcs[i]
-					out = append(out, globProbe{target: bin + ":" + fn.Name, def: fmt.Sprintf("%s:%s/%s %s:0x%x", kind, group, probeEvent(kind, fn.Name), bin, fn.Offset)})
-				}
-			}
-			i = j
-		}
-	} else if kind == "f" {
-		// fprobes: one dynamic event per function (the kernel's fprobe
-		// events take one symbol), "fr" returns.
-		if maxact != "" && maxact != "r" {
-			return nil, &UsageError{fmt.Sprintf("probe %q: bad head %q", def, head)}
-		}
-		if fs, err := r.tracefs(); err == nil && fs.Readme() != "" && !strings.Contains(fs.Readme(), "f[:[<group>/][<event>]]") {
-			alt := "p " + target
-			if maxact == "r" {
-				alt = "r " + target
-			}
-			return nil, &UsageError{fmt.Sprintf("probe %q: this kernel has no fprobe events (f): they need Linux 6.5+ with CONFIG_FPROBE_EVENTS; use kprobes instead: %q with the same arguments", def, alt)}
-		}
-		names, amb, err := r.kernelFuncs(target)
-		if err != nil {
-			return nil, err
-		}
-		skipped = amb
-		ev, ret := "p", ""
-		if maxact == "r" {
-			ev, ret = "r", "%return"
-		}
-		for _, n := range names {
-			out = append(out, globProbe{target: n, def: fmt.Sprintf("f:fprobes/%s %s%s", probeEvent(ev, n), n, ret)})
-		}
-	} else {
-		if maxact != "" && kind != "r" {
-			return nil, &UsageError{fmt.Sprintf("probe %q: bad head %q", def, head)}
-		}
-		names, amb, err := r.kernelFuncs(target)
-		if err != nil {
-			return nil, err
-		}
-		skipped = amb
-		for _, n := range names {
-			out = append(out, globProbe{target: n, def: fmt.Sprintf("%s%s:%s/%s %s", kind, maxact, group, probeEvent(kind, n), n)})
-		}
+	var err error
+	switch {
+	case isUprobeTarget(target):
+		out, skipped, err = uprobeGlob(def, kind, target)
+	case kind == "f":
+		out, skipped, err = r.fprobeGlob(def, head, maxact, target)
+	default:
+		out, skipped, err = r.kprobeGlob(def, head, kind, maxact, target)
+	}
+	if err != nil {
+		return nil, err
 	}
 	for i := range out {
 		out[i].user = def
@@ -160,6 +105,84 @@ func (r *resolver) expandProbeGlob(def, head, target, rest string, max int) ([]g
 		r.note(fmt.Sprintf("%s: %d matching names defined more than once skipped (%s)", def, len(skipped), strings.Join(first(skipped, 5), ", ")))
 	}
 	return out, nil
+}
+
+// uprobeGlob makes one uprobe per function of the binary the pattern
+// matches; names defined at several addresses are skipped.
+func uprobeGlob(def, kind, target string) (out []globProbe, skipped []string, err error) {
+	const group = "uprobes"
+	i := strings.LastIndexByte(target, ':')
+	bin, pat := target[:i], target[i+1:]
+	if _, err := path.Match(pat, ""); err != nil {
+		return nil, nil, &UsageError{fmt.Sprintf("probe %q: %v", def, err)}
+	}
+	funcs, err := elfsym.Functions(bin)
+	if err != nil {
+		return nil, nil, &UsageError{fmt.Sprintf("probe %q: %v", def, err)}
+	}
+	// Functions is sorted by name: a name at several addresses is ambiguous.
+	for i := 0; i < len(funcs); {
+		j := i + 1
+		for j < len(funcs) && funcs[j].Name == funcs[i].Name {
+			j++
+		}
+		if ok, _ := path.Match(pat, funcs[i].Name); ok {
+			if j-i > 1 {
+				skipped = append(skipped, funcs[i].Name)
+			} else {
+				fn := funcs[i]
+				out = append(out, globProbe{target: bin + ":" + fn.Name, def: fmt.Sprintf("%s:%s/%s %s:0x%x", kind, group, probeEvent(kind, fn.Name), bin, fn.Offset)})
+			}
+		}
+		i = j
+	}
+	return out, skipped, nil
+}
+
+// fprobeGlob makes one fprobe event per kernel function the pattern
+// matches (the kernel's fprobe events take one symbol); "fr" returns.
+func (r *resolver) fprobeGlob(def, head, maxact, target string) ([]globProbe, []string, error) {
+	if maxact != "" && maxact != "r" {
+		return nil, nil, &UsageError{fmt.Sprintf("probe %q: bad head %q", def, head)}
+	}
+	if fs, err := r.tracefs(); err == nil && fs.Readme() != "" && !strings.Contains(fs.Readme(), "f[:[<group>/][<event>]]") {
+		alt := "p " + target
+		if maxact == "r" {
+			alt = "r " + target
+		}
+		return nil, nil, &UsageError{fmt.Sprintf("probe %q: this kernel has no fprobe events (f): they need Linux 6.5+ with CONFIG_FPROBE_EVENTS; use kprobes instead: %q with the same arguments", def, alt)}
+	}
+	names, skipped, err := r.kernelFuncs(target)
+	if err != nil {
+		return nil, nil, err
+	}
+	ev, ret := "p", ""
+	if maxact == "r" {
+		ev, ret = "r", "%return"
+	}
+	var out []globProbe
+	for _, n := range names {
+		out = append(out, globProbe{target: n, def: fmt.Sprintf("f:fprobes/%s %s%s", probeEvent(ev, n), n, ret)})
+	}
+	return out, skipped, nil
+}
+
+// kprobeGlob makes one kprobe or kretprobe per kernel function the pattern
+// matches.
+func (r *resolver) kprobeGlob(def, head, kind, maxact, target string) ([]globProbe, []string, error) {
+	const group = "kprobes"
+	if maxact != "" && kind != "r" {
+		return nil, nil, &UsageError{fmt.Sprintf("probe %q: bad head %q", def, head)}
+	}
+	names, skipped, err := r.kernelFuncs(target)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []globProbe
+	for _, n := range names {
+		out = append(out, globProbe{target: n, def: fmt.Sprintf("%s%s:%s/%s %s", kind, maxact, group, probeEvent(kind, n), n)})
+	}
+	return out, skipped, nil
 }
 
 func first(s []string, n int) []string {
