@@ -183,48 +183,61 @@ func (ps *parser) resolveExpr(b *BTF, fn *FuncProto, fa *FetchArg, expr string, 
 	if i := strings.IndexAny(expr, ".-"); i >= 0 {
 		head, rest = expr[:i], expr[i:]
 	}
-	var fetch string
-	var typ *CType
-	if head == "$retval" {
-		if !ps.p.IsReturn() {
-			return ps.errAt(pos, len(head), "$retval only exists in return probes (r, f ...%%return)")
-		}
-		if fn.Return == nil {
-			return ps.errAt(pos, len(head), "%s returns void: there is no $retval", fn.Name)
-		}
-		fetch, typ = "$retval", fn.Return
-	} else {
-		for i, prm := range fn.Params {
-			if prm.Name == head {
-				fetch, typ = fmt.Sprintf("$arg%d", i+1), prm.Type
-				break
-			}
-		}
-		if typ == nil && len(fn.Params) > 0 && fn.Params[0].Name == "" {
-			return ps.errAt(pos, len(head), "this kernel's BTF has no names for the arguments of %s (tracepoint probes name them from Linux 6.5 on); use $argN", fn.Name)
-		}
-		if typ == nil {
-			var names []string
-			for _, prm := range fn.Params {
-				names = append(names, prm.Name)
-			}
-			return ps.errAt(pos, len(head), "%s has no argument %q (it has: %s)", fn.Name, head, strings.Join(names, ", "))
-		}
+	fetch, typ, err := ps.resolveHead(fn, head, pos)
+	if err != nil {
+		return err
 	}
 	if rest != "" && strings.HasPrefix(rest, ".") {
 		return ps.errAt(pos+len(head), 1, "'.' on an argument: use -> (%s is a pointer or a value, not a struct)", head)
 	}
-	t := typ.t
+	fetch, t, bitOff, bitSize, err := ps.walkMembers(fetch, typ.t, rest, pos+len(head))
+	if err != nil {
+		return err
+	}
+	return ps.fetchType(fa, newCType(t), fetch, expr, pos, user, bitOff, bitSize)
+}
+
+// resolveHead resolves an expression's head, $retval or an argument's
+// name, to its fetcharg and type.
+func (ps *parser) resolveHead(fn *FuncProto, head string, pos int) (fetch string, typ *CType, err error) {
+	if head == "$retval" {
+		if !ps.p.IsReturn() {
+			return "", nil, ps.errAt(pos, len(head), "$retval only exists in return probes (r, f ...%%return)")
+		}
+		if fn.Return == nil {
+			return "", nil, ps.errAt(pos, len(head), "%s returns void: there is no $retval", fn.Name)
+		}
+		return "$retval", fn.Return, nil
+	}
+	for i, prm := range fn.Params {
+		if prm.Name == head {
+			return fmt.Sprintf("$arg%d", i+1), prm.Type, nil
+		}
+	}
+	if len(fn.Params) > 0 && fn.Params[0].Name == "" {
+		return "", nil, ps.errAt(pos, len(head), "this kernel's BTF has no names for the arguments of %s (tracepoint probes name them from Linux 6.5 on); use $argN", fn.Name)
+	}
+	var names []string
+	for _, prm := range fn.Params {
+		names = append(names, prm.Name)
+	}
+	return "", nil, ps.errAt(pos, len(head), "%s has no argument %q (it has: %s)", fn.Name, head, strings.Join(names, ", "))
+}
+
+// walkMembers follows rest ("->a.b->c", at byte off of the expression)
+// from fetch of type t: each -> dereferences, each member adds its offset.
+// It returns the member's fetcharg and type, and its bit offset and size
+// when it is a bitfield.
+func (ps *parser) walkMembers(fetch string, t btf.Type, rest string, off int) (string, btf.Type, uint32, uint32, error) {
 	bitOff, bitSize := uint32(0), uint32(0)
-	off := pos + len(head)
 	for rest != "" {
 		// rest starts with "->": dereference t, then walk ".member" inside.
 		if !strings.HasPrefix(rest, "->") {
-			return ps.errAt(off, 1, "bad separator %q: want -> or .", rest[:1])
+			return "", nil, 0, 0, ps.errAt(off, 1, "bad separator %q: want -> or .", rest[:1])
 		}
 		ptr, ok := skipMods(t).(*btf.Pointer)
 		if !ok {
-			return ps.errAt(off+2, 1, "-> on %s, which is not a pointer to a struct", cName(t))
+			return "", nil, 0, 0, ps.errAt(off+2, 1, "-> on %s, which is not a pointer to a struct", cName(t))
 		}
 		t = skipMods(ptr.Target)
 		rest, off = rest[2:], off+2
@@ -236,16 +249,16 @@ func (ps *parser) resolveExpr(b *BTF, fn *FuncProto, fa *FetchArg, expr string, 
 				name = rest[:i]
 			}
 			if name == "" {
-				return ps.errAt(off, 1, "missing member name")
+				return "", nil, 0, 0, ps.errAt(off, 1, "missing member name")
 			}
 			switch t.(type) {
 			case *btf.Struct, *btf.Union:
 			default:
-				return ps.errAt(off, len(name), "%s is not a struct or union: it has no member %s", cName(t), name)
+				return "", nil, 0, 0, ps.errAt(off, len(name), "%s is not a struct or union: it has no member %s", cName(t), name)
 			}
 			m, moff, found := member(t, name)
 			if !found {
-				return ps.errAt(off, len(name), "%s has no member %q", cName(t), name)
+				return "", nil, 0, 0, ps.errAt(off, len(name), "%s has no member %q", cName(t), name)
 			}
 			acc += moff
 			bitSize = uint32(m.BitfieldSize)
@@ -259,7 +272,7 @@ func (ps *parser) resolveExpr(b *BTF, fn *FuncProto, fa *FetchArg, expr string, 
 				break
 			}
 			if rest[0] != '.' {
-				return ps.errAt(off, 1, "bad separator %q: want -> or .", rest[:1])
+				return "", nil, 0, 0, ps.errAt(off, 1, "bad separator %q: want -> or .", rest[:1])
 			}
 			rest, off = rest[1:], off+1
 			t = skipMods(t)
@@ -267,7 +280,13 @@ func (ps *parser) resolveExpr(b *BTF, fn *FuncProto, fa *FetchArg, expr string, 
 		fetch = fmt.Sprintf("+%d(%s)", acc/8, fetch)
 		bitOff = acc % 8
 	}
-	c := newCType(t)
+	return fetch, t, bitOff, bitSize, nil
+}
+
+// fetchType sets fa's C type, fetch and fetch type for a value of type c:
+// the user's type when given (a string reads through the pointer), else
+// a bitfield read or the type's own.
+func (ps *parser) fetchType(fa *FetchArg, c *CType, fetch, expr string, pos int, user string, bitOff, bitSize uint32) error {
 	fa.CType, fa.Enum = c.C, c.Enum
 	if bitSize != 0 {
 		fa.CType = fmt.Sprintf("%s:%d", c.C, bitSize)
