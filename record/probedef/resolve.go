@@ -63,36 +63,17 @@ func (p *Probe) ResolveBTF(b *BTF) error {
 	for _, a := range p.Args {
 		switch {
 		case a.btf != nil && a.btf.all:
-			if ferr != nil {
-				return ps.errAt(a.btf.pos, len("$arg*"), "$arg* needs the function's BTF: %v", ferr)
+			all, err := ps.allArgs(b, fn, ferr, a.btf.pos)
+			if err != nil {
+				return err
 			}
-			for j, prm := range fn.Params {
-				if prm.Name == "" {
-					return ps.errAt(a.btf.pos, len("$arg*"), "argument %d of %s has no name in BTF", j+1, fn.Name)
-				}
-				fa := FetchArg{Name: prm.Name, Raw: prm.Name}
-				if err := ps.resolveExpr(b, fn, &fa, prm.Name, a.btf.pos, ""); err != nil {
-					return err
-				}
-				out = append(out, fa)
-			}
+			out = append(out, all...)
 			continue
 		case a.btf != nil:
-			if ferr != nil && a.btf.expr != "" {
-				return ps.errAt(a.btf.pos, len(a.btf.expr), "%v", ferr)
+			fa, err := ps.resolveBTFArg(b, fn, ferr, a)
+			if err != nil {
+				return err
 			}
-			fa := a
-			if a.btf.expr != "" {
-				if err := ps.resolveExpr(b, fn, &fa, a.btf.expr, a.btf.pos, a.btf.user); err != nil {
-					return err
-				}
-			}
-			if a.btf.dentry != "" {
-				if err := ps.wrapDentry(b, &fa, a.btf.dentry, a.btf.pos); err != nil {
-					return err
-				}
-			}
-			fa.btf = nil
 			out = append(out, fa)
 			continue
 		case fn != nil && a.Fetch == "$retval" && fn.Return == nil && p.IsDynEvent():
@@ -136,21 +117,70 @@ func (p *Probe) ResolveBTF(b *BTF) error {
 		}
 		out = append(out, a)
 	}
+	if err := ps.checkArgs(out); err != nil {
+		return err
+	}
+	p.Args = out
+	return nil
+}
+
+// allArgs expands $arg* (at byte pos) to every argument of fn, by name.
+func (ps *parser) allArgs(b *BTF, fn *FuncProto, ferr error, pos int) ([]FetchArg, error) {
+	if ferr != nil {
+		return nil, ps.errAt(pos, len("$arg*"), "$arg* needs the function's BTF: %v", ferr)
+	}
+	var out []FetchArg
+	for j, prm := range fn.Params {
+		if prm.Name == "" {
+			return nil, ps.errAt(pos, len("$arg*"), "argument %d of %s has no name in BTF", j+1, fn.Name)
+		}
+		fa := FetchArg{Name: prm.Name, Raw: prm.Name}
+		if err := ps.resolveExpr(b, fn, &fa, prm.Name, pos, ""); err != nil {
+			return nil, err
+		}
+		out = append(out, fa)
+	}
+	return out, nil
+}
+
+// resolveBTFArg resolves an argument written with BTF names (arg->member,
+// %pd/%pD) to its fetcharg; ferr is why fn is unknown, if it is.
+func (ps *parser) resolveBTFArg(b *BTF, fn *FuncProto, ferr error, a FetchArg) (FetchArg, error) {
+	if ferr != nil && a.btf.expr != "" {
+		return a, ps.errAt(a.btf.pos, len(a.btf.expr), "%v", ferr)
+	}
+	fa := a
+	if a.btf.expr != "" {
+		if err := ps.resolveExpr(b, fn, &fa, a.btf.expr, a.btf.pos, a.btf.user); err != nil {
+			return a, err
+		}
+	}
+	if a.btf.dentry != "" {
+		if err := ps.wrapDentry(b, &fa, a.btf.dentry, a.btf.pos); err != nil {
+			return a, err
+		}
+	}
+	fa.btf = nil
+	return fa, nil
+}
+
+// checkArgs refuses what the kernel would: too many arguments, two of one
+// name, a fetcharg too long.
+func (ps *parser) checkArgs(out []FetchArg) error {
 	if len(out) > maxArgs {
-		return ps.errAt(0, len(p.Def), "too many arguments after expanding $arg*: %d (the kernel allows %d)", len(out), maxArgs)
+		return ps.errAt(0, len(ps.p.Def), "too many arguments after expanding $arg*: %d (the kernel allows %d)", len(out), maxArgs)
 	}
 	seen := map[string]int{}
 	for i := range out {
 		name := out[i].FieldName(i)
 		if j, dup := seen[name]; dup {
-			return ps.errAt(0, len(p.Def), "argument %d and %d are both named %s (give one NAME=)", j+1, i+1, name)
+			return ps.errAt(0, len(ps.p.Def), "argument %d and %d are both named %s (give one NAME=)", j+1, i+1, name)
 		}
 		seen[name] = i
 		if n := len(out[i].Fetch) + len(out[i].Type) + btoi(out[i].Type != ""); n > maxArgLen {
-			return ps.errAt(0, len(p.Def), "argument %s translates to %s:%s, %d characters (the kernel allows %d)", name, out[i].Fetch, out[i].Type, n, maxArgLen)
+			return ps.errAt(0, len(ps.p.Def), "argument %s translates to %s:%s, %d characters (the kernel allows %d)", name, out[i].Fetch, out[i].Type, n, maxArgLen)
 		}
 	}
-	p.Args = out
 	return nil
 }
 
