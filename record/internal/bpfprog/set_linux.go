@@ -143,15 +143,9 @@ func (s *Set) Tracepoint(src uint32, rawLen int) (*ebpf.Program, int, error) {
 	recLen := HeaderLen + 8*words
 	insns := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
-		// Gate.
-		asm.StoreImm(asm.RFP, -4, 0, asm.Word),
-		asm.LoadMapPtr(asm.R1, s.ctl.FD()),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "out"),
-		asm.LoadMem(asm.R1, asm.R0, 0, asm.Word),
-		asm.JEq.Imm(asm.R1, 0, "out"),
+	}
+	insns = append(insns, s.gate()...)
+	insns = append(insns,
 		// hits++ (atomic: a preemptible tracepoint can run this twice on one CPU).
 		asm.StoreImm(asm.RFP, -4, int64(2*src), asm.Word),
 		asm.LoadMapPtr(asm.R1, s.counts.FD()),
@@ -186,7 +180,7 @@ func (s *Set) Tracepoint(src uint32, rawLen int) (*ebpf.Program, int, error) {
 		asm.FnGetCurrentPidTgid.Call(),
 		asm.StoreMem(asm.R7, 16, asm.R0, asm.DWord),
 		asm.Mov.Imm(asm.R1, 0),
-	}
+	)
 	// Zero the common fields and the padding the loads skip: ring
 	// records are not zeroed and must not carry stale kernel bytes.
 	for w := range words {
@@ -228,6 +222,17 @@ func (s *Set) Tracepoint(src uint32, rawLen int) (*ebpf.Program, int, error) {
 	}
 	s.progs = append(s.progs, p)
 	return p, len(s.progs) - 1, nil
+}
+
+// gate returns to "out" when the gate is closed. The gate is read
+// straight from its map's value (one load from a constant address) rather
+// than through a lookup.
+func (s *Set) gate() asm.Instructions {
+	return asm.Instructions{
+		asm.LoadMapValue(asm.R1, s.ctl.FD(), 0),
+		asm.LoadMem(asm.R1, asm.R1, 0, asm.Word),
+		asm.JEq.Imm(asm.R1, 0, "out"),
+	}
 }
 
 // submitAndReturn ends a program: it submits the record reserved in R7,

@@ -125,7 +125,8 @@ func TestTracepointCountsEveryCall(t *testing.T) {
 // TestSyscallProgramsCountEveryCall routes getppid's entry and exit to two
 // sources of the raw syscall programs and checks one record per call of
 // the calling thread for each, with the number, and the return value on
-// exit.
+// exit: with the routes compiled into the programs, and, past
+// maxInlineRoutes, looked up in a table.
 func TestSyscallProgramsCountEveryCall(t *testing.T) {
 	if os.Geteuid() != 0 {
 		need(t, "needs root for BPF")
@@ -134,6 +135,12 @@ func TestSyscallProgramsCountEveryCall(t *testing.T) {
 	if !ok {
 		need(t, "no raw syscall programs on "+runtime.GOARCH)
 	}
+	t.Run("inline", func(t *testing.T) { testSyscallRoutes(t, nr, 0) })
+	// x86-64 assigns no system call to 335-423: routes nobody uses.
+	t.Run("table", func(t *testing.T) { testSyscallRoutes(t, nr, maxInlineRoutes) })
+}
+
+func testSyscallRoutes(t *testing.T, nr, unused int) {
 	s, err := New(1<<20, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -144,6 +151,13 @@ func TestSyscallProgramsCountEveryCall(t *testing.T) {
 	}
 	if err := s.AddSyscall(true, nr, 1); err != nil {
 		t.Fatal(err)
+	}
+	for i := range unused {
+		for _, exit := range []bool{false, true} {
+			if err := s.AddSyscall(exit, 340+i, uint32(bool2int(exit))); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	if _, err := s.AttachSyscalls(); err != nil {
 		t.Fatal(err)
@@ -196,4 +210,14 @@ func TestSyscallProgramsCountEveryCall(t *testing.T) {
 	if mine[0] != n || mine[1] != n {
 		t.Errorf("records of the thread: %d entries, %d exits, want %d each", mine[0], mine[1], n)
 	}
+	if tabled := s.sys[0].table != nil; tabled != (unused > 0) {
+		t.Errorf("routing table in use: %v with %d more routes", tabled, unused)
+	}
+}
+
+func bool2int(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -5,6 +5,7 @@ package bpfprog
 import (
 	"fmt"
 	"runtime"
+	"slices"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -115,12 +116,18 @@ func memberOffset(t btf.Type, name string) (int, error) {
 	return 0, fmt.Errorf("kernel BTF: no member %q", name)
 }
 
-// syscallDir is the program of one direction and its routing table.
+// maxInlineRoutes is how many syscalls of one direction the program
+// routes by comparing the number with constants; more take a table
+// lookup. A raw syscall program runs on every system call of the machine,
+// so its first instructions are paid by all of them.
+const maxInlineRoutes = 8
+
+// syscallDir is the program of one direction and its routes.
 type syscallDir struct {
-	table *ebpf.Map // syscall number -> BPF source + 1 (0: not recorded)
-	used  bool
-	prog  int // index in Set.progs once loaded
-	lnk   link.Link
+	routes map[int]uint32 // syscall number -> BPF source
+	table  *ebpf.Map      // the routes as a table (number -> source + 1), past maxInlineRoutes
+	prog   int            // index in Set.progs once loaded
+	lnk    link.Link
 }
 
 // AddSyscall routes syscall nr, on entry or on exit, to source src.
@@ -132,6 +139,18 @@ func (s *Set) AddSyscall(exit bool, nr int, src uint32) error {
 	if exit {
 		d = &s.sys[1]
 	}
+	if d.lnk != nil {
+		return fmt.Errorf("bpfprog: syscall %d added after the program was attached", nr)
+	}
+	if d.routes == nil {
+		d.routes = map[int]uint32{}
+	}
+	d.routes[nr] = src
+	return nil
+}
+
+// routeTable fills d's routing table, created on first use.
+func (d *syscallDir) routeTable() error {
 	if d.table == nil {
 		m, err := ebpf.NewMap(&ebpf.MapSpec{Name: "kpcap_sysnr", Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: maxSyscall})
 		if err != nil {
@@ -139,8 +158,12 @@ func (s *Set) AddSyscall(exit bool, nr int, src uint32) error {
 		}
 		d.table = m
 	}
-	d.used = true
-	return d.table.Put(uint32(nr), src+1)
+	for nr, src := range d.routes {
+		if err := d.table.Put(uint32(nr), src+1); err != nil {
+			return fmt.Errorf("fill BPF syscall table: %w", err)
+		}
+	}
+	return nil
 }
 
 // AttachSyscalls loads and attaches the programs of the directions
@@ -150,7 +173,7 @@ func (s *Set) AttachSyscalls() ([2]int, error) {
 	idx := [2]int{-1, -1}
 	for i := range s.sys {
 		d := &s.sys[i]
-		if !d.used {
+		if len(d.routes) == 0 {
 			continue
 		}
 		if d.lnk != nil {
@@ -164,7 +187,12 @@ func (s *Set) AttachSyscalls() ([2]int, error) {
 			}
 			s.regs = r
 		}
-		p, err := s.syscallProgram(i == 1, d.table)
+		if len(d.routes) > maxInlineRoutes {
+			if err := d.routeTable(); err != nil {
+				return idx, err
+			}
+		}
+		p, err := s.syscallProgram(i == 1, d)
 		if err != nil {
 			return idx, err
 		}
@@ -193,10 +221,44 @@ func (s *Set) DetachSyscalls() {
 	}
 }
 
+// route leaves the BPF source of the syscall number in R8 in R9 and
+// jumps to "routed", or jumps to "out" when the number is not recorded:
+// comparisons with constants for a few numbers (no memory touched), a
+// table lookup for more.
+func (d *syscallDir) route() asm.Instructions {
+	if d.table == nil {
+		nrs := make([]int, 0, len(d.routes))
+		for nr := range d.routes {
+			nrs = append(nrs, nr)
+		}
+		slices.Sort(nrs)
+		var insns asm.Instructions
+		for _, nr := range nrs {
+			insns = append(insns,
+				asm.Mov.Imm(asm.R9, int32(d.routes[nr])),
+				asm.JEq.Imm(asm.R8, int32(nr), "routed"))
+		}
+		return append(insns, asm.Ja.Label("out"))
+	}
+	return asm.Instructions{
+		// Unsigned: a negative number (no syscall) is out of range too.
+		asm.JGE.Imm(asm.R8, maxSyscall, "out"),
+		asm.StoreMem(asm.RFP, -4, asm.R8, asm.Word),
+		asm.LoadMapPtr(asm.R1, d.table.FD()),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, -4),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.LoadMem(asm.R9, asm.R0, 0, asm.Word),
+		asm.JEq.Imm(asm.R9, 0, "out"),
+		asm.Sub.Imm(asm.R9, 1),
+	}
+}
+
 // syscallProgram generates the program of one direction. Registers: R6
 // the context (the raw tracepoint's arguments: regs, then id or ret), R7
 // the ring record, R8 the syscall number, R9 the BPF source.
-func (s *Set) syscallProgram(exit bool, table *ebpf.Map) (*ebpf.Program, error) {
+func (s *Set) syscallProgram(exit bool, d *syscallDir) (*ebpf.Program, error) {
 	r := s.regs
 	insns := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
 	if exit {
@@ -208,32 +270,16 @@ func (s *Set) syscallProgram(exit bool, table *ebpf.Map) (*ebpf.Program, error) 
 		// sys_enter(regs, id)
 		insns = append(insns, asm.LoadMem(asm.R8, asm.R6, 8, asm.DWord))
 	}
+	insns = append(insns, d.route()...)
 	insns = append(insns,
-		// Unsigned: a negative number (no syscall) is out of range too.
-		asm.JGE.Imm(asm.R8, maxSyscall, "out"),
-		asm.StoreMem(asm.RFP, -4, asm.R8, asm.Word),
-		asm.LoadMapPtr(asm.R1, table.FD()),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "out"),
-		asm.LoadMem(asm.R9, asm.R0, 0, asm.Word),
-		asm.JEq.Imm(asm.R9, 0, "out"),
-		asm.Sub.Imm(asm.R9, 1),
 		// 32-bit syscalls of compat tasks are not these events.
-		asm.FnGetCurrentTaskBtf.Call(),
+		asm.FnGetCurrentTaskBtf.Call().WithSymbol("routed"),
 		asm.LoadMem(asm.R1, asm.R0, int16(r.statusOff), asm.Word),
 		asm.And.Imm(asm.R1, tsCompat),
 		asm.JNE.Imm(asm.R1, 0, "out"),
-		// Gate.
-		asm.StoreImm(asm.RFP, -4, 0, asm.Word),
-		asm.LoadMapPtr(asm.R1, s.ctl.FD()),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "out"),
-		asm.LoadMem(asm.R1, asm.R0, 0, asm.Word),
-		asm.JEq.Imm(asm.R1, 0, "out"),
+	)
+	insns = append(insns, s.gate()...)
+	insns = append(insns,
 		// hits++
 		asm.Mov.Reg(asm.R1, asm.R9),
 		asm.LSh.Imm(asm.R1, 1),
