@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,11 +37,12 @@ type bench struct {
 
 // workloadSpec describes how to run and check one workload.
 type workloadSpec struct {
-	name   string
+	name   string // the workload binary's kind
 	calls  int
 	events []string
 	perEv  uint64 // recorded events per call
 	exact  bool   // only the loop makes these calls: the count is exact
+	busy   bool   // another process spins on one CPU meanwhile
 }
 
 func (b *bench) specs() []workloadSpec {
@@ -48,10 +50,10 @@ func (b *bench) specs() []workloadSpec {
 	for _, w := range b.opts.Workloads {
 		switch w {
 		case "getppid":
-			out = append(out, workloadSpec{"getppid", b.opts.Events, []string{"syscalls:sys_enter_getppid"}, 1, true})
+			out = append(out, workloadSpec{"getppid", b.opts.Events, []string{"syscalls:sys_enter_getppid"}, 1, true, false})
 		case "openat":
 			// The Go runtime opens a few files at startup: the count is a lower bound.
-			out = append(out, workloadSpec{"openat", b.opts.OpenatCalls, []string{"syscalls:sys_enter_openat", "syscalls:sys_exit_openat"}, 2, false})
+			out = append(out, workloadSpec{"openat", b.opts.OpenatCalls, []string{"syscalls:sys_enter_openat", "syscalls:sys_exit_openat"}, 2, false, false})
 		}
 	}
 	return out
@@ -128,12 +130,19 @@ func runBench(ctx context.Context, opts *options, progress io.Writer) (*Report, 
 		b.report.Notes = append(b.report.Notes, bpftraceNote)
 	}
 	for _, spec := range b.specs() {
-		w, err := b.runWorkload(ctx, spec)
-		if w != nil {
-			b.report.Workloads = append(b.report.Workloads, w)
+		busy := []bool{false}
+		if opts.Busy {
+			busy = append(busy, true)
 		}
-		if err != nil {
-			return b.report, err
+		for _, bz := range busy {
+			spec.busy = bz
+			w, err := b.runWorkload(ctx, spec)
+			if w != nil {
+				b.report.Workloads = append(b.report.Workloads, w)
+			}
+			if err != nil {
+				return b.report, err
+			}
 		}
 	}
 	b.report.Targets = evaluateTargets(b.report.Workloads)
@@ -165,7 +174,15 @@ func rotated[T any](ts []T, k int) []T {
 // runWorkload runs every repetition of every tool on one workload, then the analyzers.
 func (b *bench) runWorkload(ctx context.Context, spec workloadSpec) (*Workload, error) {
 	w := &Workload{Name: spec.name, Calls: spec.calls, Events: spec.events,
-		Expected: uint64(spec.calls) * spec.perEv, Exact: spec.exact}
+		Expected: uint64(spec.calls) * spec.perEv, Exact: spec.exact, Busy: spec.busy}
+	if spec.busy {
+		w.Name += busySuffix
+		_, stop, err := b.startSpinner(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+	}
 	for _, t := range b.opts.Tools {
 		w.Tools = append(w.Tools, &ToolRuns{Tool: t, Label: toolLabel(t), Command: b.recordCommand(t, spec, "FILE", nil)})
 	}
@@ -223,6 +240,28 @@ func (b *bench) runWorkload(ctx context.Context, spec workloadSpec) (*Workload, 
 		b.runProfiles(ctx, spec, w, traces)
 	}
 	return w, nil
+}
+
+// busySuffix names the busy variant of a workload.
+const busySuffix = ", one CPU busy"
+
+// startSpinner starts a process that keeps the last CPU busy (the machine's
+// other work, as on a loaded server) and returns its pid and the function
+// stopping it (it may be called more than once).
+func (b *bench) startSpinner(ctx context.Context) (int, func(), error) {
+	cpu := runtime.NumCPU() - 1
+	cmd := exec.CommandContext(ctx, b.workload, "spin", fmt.Sprint(cpu))
+	if err := cmd.Start(); err != nil {
+		return 0, nil, fmt.Errorf("start the spinning process: %w", err)
+	}
+	b.logf("a process spins on CPU %d (pid %d) during the busy runs", cpu, cmd.Process.Pid)
+	var once sync.Once
+	return cmd.Process.Pid, func() {
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+	}, nil
 }
 
 func traceExt(tool string) string {

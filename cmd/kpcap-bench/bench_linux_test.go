@@ -6,8 +6,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -148,5 +153,46 @@ func TestRotated(t *testing.T) {
 	}
 	if len(rotated([]string(nil), 3)) != 0 {
 		t.Error("rotated of nothing")
+	}
+}
+
+// TestSpinnerKeepsCPUBusy starts the busy runs' spinning process and checks
+// that it runs on the last CPU, using it, until stopped.
+func TestSpinnerKeepsCPUBusy(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but go not installed")
+		}
+		t.Skip("go not installed")
+	}
+	b := &bench{progress: io.Discard, workload: filepath.Join(t.TempDir(), "workload")}
+	ctx := context.Background()
+	if err := goBuild(ctx, b.workload, "github.com/kpcap/kpcap/cmd/kpcap-bench/internal/workload"); err != nil {
+		t.Fatal(err)
+	}
+	pid, stop, err := b.startSpinner(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	time.Sleep(500 * time.Millisecond)
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command's closing parenthesis: state is the 1st,
+	// utime the 12th, processor the 37th.
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	utime, _ := strconv.Atoi(f[11])
+	cpu, _ := strconv.Atoi(f[36])
+	if want := runtime.NumCPU() - 1; cpu != want {
+		t.Errorf("spinner on CPU %d, want %d", cpu, want)
+	}
+	if utime == 0 {
+		t.Errorf("spinner used no CPU time in 500 ms (stat %q)", stat)
+	}
+	stop()
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+		t.Errorf("spinner %d still runs after stop", pid)
 	}
 }

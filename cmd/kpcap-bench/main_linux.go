@@ -107,6 +107,7 @@ type options struct {
 	PerfMmap    string // perf record -m value; "" = perf's default
 	Keep        string // directory to keep traces and logs in; "" = temporary
 	NoAnalysis  bool
+	Busy        bool     // also run every workload with a process spinning on one CPU
 	Profile     bool     // sample kpcap's CPU with perf in an extra repetition
 	Args        []string // the command line, for the report
 }
@@ -129,6 +130,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.Keep, "keep", "", "keep traces and recorder logs in this directory")
 	fs.BoolVar(&o.Profile, "profile", false, "after the measured runs, sample kpcap record/replay/analyze summary with perf record -g and list their top symbols")
 	fs.BoolVar(&o.NoAnalysis, "no-analysis", false, "skip timing perf script / kpcap replay / analyze")
+	fs.BoolVar(&o.Busy, "busy", false, "also run every workload while another process spins on the last CPU (a busy machine)")
 	fs.Usage = func() {
 		fmt.Fprint(os.Stdout, usage)
 		fmt.Fprintln(os.Stdout, "\nOptions:")

@@ -113,6 +113,7 @@ type Workload struct {
 	Events   []string    `json:"events"`          // tracepoints recorded
 	Expected uint64      `json:"expected_events"` // events of the workload pid if nothing is lost
 	Exact    bool        `json:"exact"`           // Expected is exact (false: the Go runtime may add a few)
+	Busy     bool        `json:"busy,omitempty"`  // another process kept one CPU busy (--busy)
 	Tools    []*ToolRuns `json:"tools"`
 	Analysis []*Analysis `json:"analysis"`
 	Profiles []*Profile  `json:"profiles,omitempty"` // with --profile

@@ -8,6 +8,9 @@
 // events the tracer should have recorded for this pid.
 //
 // Usage: workload getppid|openat N [PATH]
+//
+// "workload spin CPU" instead keeps CPU busy until killed: the benchmark's
+// other process on a busy machine.
 package main
 
 import (
@@ -48,6 +51,10 @@ func main() {
 	if len(os.Args) < 3 {
 		fmt.Fprintln(os.Stderr, "usage: workload getppid|openat N [PATH]")
 		os.Exit(2)
+	}
+	if os.Args[1] == "spin" {
+		spin(os.Args[2])
+		return
 	}
 	n, err := strconv.Atoi(os.Args[2])
 	if err != nil || n < 0 {
@@ -92,5 +99,27 @@ func main() {
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
 		os.Exit(1)
+	}
+}
+
+// spin runs a busy loop on the given CPU until the process is killed.
+func spin(cpuArg string) {
+	cpu, err := strconv.Atoi(cpuArg)
+	if err != nil || cpu < 0 {
+		fmt.Fprintf(os.Stderr, "workload: bad CPU %q\n", cpuArg)
+		os.Exit(2)
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		fmt.Fprintf(os.Stderr, "workload: pin to CPU %d: %v\n", cpu, err)
+		os.Exit(1)
+	}
+	x := uint64(1)
+	for {
+		x = x*6364136223846793005 + 1442695040888963407
+		if x == 0 {
+			fmt.Println(x) // never: keeps the loop from being optimized away
+		}
 	}
 }
