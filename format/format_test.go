@@ -143,12 +143,14 @@ func TestRoundTrip(t *testing.T) {
 
 	// Lookups.
 	for _, tc := range []struct {
-		pid  uint32
-		t    uint64
-		want string
-	}{{100, 0, "bash"}, {100, 1_000_049_999, "bash"}, {100, 1_000_050_000, "cat"}, {102, 10, "worker"}, {101, 10, "worker"}, {999, 0, ""}} {
-		if got := f.CommOf(tc.pid, tc.t); got != tc.want {
-			t.Errorf("CommOf(%d, %d) = %q, want %q", tc.pid, tc.t, got, tc.want)
+		pid, tid uint32
+		t        uint64
+		want     string
+	}{{100, 100, 0, "bash"}, {100, 100, 1_000_049_999, "bash"}, {100, 100, 1_000_050_000, "cat"}, {101, 102, 10, "worker"},
+		{101, 101, 10, ""}, {999, 999, 0, ""}} {
+		// A thread's record names that thread only (101's main thread is unnamed).
+		if got := f.CommOf(tc.pid, tc.tid, 0, tc.t); got != tc.want {
+			t.Errorf("CommOf(%d, %d, 0, %d) = %q, want %q", tc.pid, tc.tid, tc.t, got, tc.want)
 		}
 	}
 	for _, tc := range []struct {

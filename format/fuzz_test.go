@@ -88,7 +88,7 @@ func FuzzBlocks(f *testing.F) {
 		file.readMeta(frame, 1)
 		file.finish()
 		file.KernelSymbol(0xffffffff81000000)
-		file.CommOf(1, 1)
+		file.CommOf(1, 1, 0, 1)
 		file.UserSymbol(1, 1)
 	})
 }
@@ -111,7 +111,7 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 		file.KernelSymbol(0xffffffff81000000)
-		file.CommOf(100, 5)
+		file.CommOf(100, 100, 0, 5)
 	})
 }
 

@@ -9,8 +9,7 @@ import (
 // on first use.
 type lookups struct {
 	once   sync.Once
-	byTID  map[uint32][]Comm // sorted by Time
-	byPID  map[uint32][]Comm
+	comms  *CommTable
 	frames map[userKey]UserFrame
 }
 
@@ -22,19 +21,7 @@ type userKey struct {
 func (f *File) buildLookups() {
 	l := &f.look
 	l.once.Do(func() {
-		l.byTID = map[uint32][]Comm{}
-		l.byPID = map[uint32][]Comm{}
-		for _, c := range f.Comms {
-			if c.TID != 0 {
-				l.byTID[c.TID] = append(l.byTID[c.TID], c)
-			}
-			l.byPID[c.PID] = append(l.byPID[c.PID], c)
-		}
-		for _, m := range []map[uint32][]Comm{l.byTID, l.byPID} {
-			for _, cs := range m {
-				sort.SliceStable(cs, func(i, j int) bool { return cs[i].Time < cs[j].Time })
-			}
-		}
+		l.comms = NewCommTable(f.Comms, f.Header.Host.CPUs)
 		l.frames = make(map[userKey]UserFrame, len(f.UserFrames))
 		for _, u := range f.UserFrames {
 			l.frames[userKey{u.PID, u.Addr}] = u
@@ -42,28 +29,15 @@ func (f *File) buildLookups() {
 	})
 }
 
-// commAt returns the name in effect at t: the last record at or before t,
-// else the first one (a process named before the trace started).
-func commAt(cs []Comm, t uint64) (string, bool) {
-	if len(cs) == 0 {
-		return "", false
-	}
-	i := sort.Search(len(cs), func(i int) bool { return cs[i].Time > t })
-	if i == 0 {
-		return cs[0].Comm, true
-	}
-	return cs[i-1].Comm, true
-}
-
-// CommOf returns the command name of pid (or tid) at time t, "" if unknown.
-// A thread's own record wins over its process's.
-func (f *File) CommOf(pid uint32, t uint64) string {
+// CommOf returns the command name of thread tid of process pid on cpu at
+// time t, "" if the trace does not name it: the name replay shows (see
+// CommTable.Lookup), swapper/N for the idle task.
+func (f *File) CommOf(pid, tid, cpu uint32, t uint64) string {
 	f.buildLookups()
-	if c, ok := commAt(f.look.byTID[pid], t); ok {
-		return c
+	if i, _, _ := f.look.comms.Lookup(pid, tid, cpu, t); i >= 0 {
+		return f.look.comms.Names()[i]
 	}
-	c, _ := commAt(f.look.byPID[pid], t)
-	return c
+	return ""
 }
 
 // maxSymbolSpan is how far past its start an address may lie for a

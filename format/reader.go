@@ -93,6 +93,7 @@ type File struct {
 	metaBytes   int64
 	metaEntries int
 	dropped     int // warnings not kept
+	overLimits  map[string]bool
 	scanCounts  map[uint32]*Stats
 	sawSHB      bool
 }
@@ -499,15 +500,15 @@ func (f *File) readCustom(kind uint32, p []byte) error {
 			f.gotSrcs = append(f.gotSrcs, s[:min(len(s), MaxSources-min(len(f.gotSrcs), MaxSources))]...)
 		}
 	case kindSymbols:
-		err = appendJSON(f, &f.Symbols, p)
+		err = appendJSON(f, &f.Symbols, p, "kernel symbols")
 	case kindUserFrames:
-		err = appendJSON(f, &f.UserFrames, p)
+		err = appendJSON(f, &f.UserFrames, p, "user frames")
 	case kindComms:
 		err = appendJSONMax(f, &f.Comms, p, MaxComms, "comm records")
 	case kindLost:
-		err = appendJSON(f, &f.Lost, p)
+		err = appendJSON(f, &f.Lost, p, "loss records")
 	case kindNotes:
-		err = appendJSON(f, &f.Header.Notes, p)
+		err = appendJSON(f, &f.Header.Notes, p, "notes")
 	case kindSet:
 		// The header's block, then the final one: later keys win.
 		if f.Header.Set == nil {
@@ -515,9 +516,9 @@ func (f *File) readCustom(kind uint32, p []byte) error {
 		}
 		err = json.Unmarshal(p, f.Header.Set)
 	case kindCgroups:
-		err = appendJSON(f, &f.Cgroups, p)
+		err = appendJSON(f, &f.Cgroups, p, "cgroups")
 	case kindTaskCgroups:
-		err = appendJSON(f, &f.TaskCgroups, p)
+		err = appendJSON(f, &f.TaskCgroups, p, "task cgroup records")
 	default:
 		// Later minor versions may add kinds; they are optional by rule.
 	}
@@ -529,14 +530,14 @@ func (f *File) readCustom(kind uint32, p []byte) error {
 
 // appendJSON decodes a JSON array element by element, so that the number
 // of entries kept from a file stays bounded whatever the payload holds.
-func appendJSON[T any](f *File, dst *[]T, p []byte) error {
-	return appendJSONMax(f, dst, p, maxMetaEntries, "")
+func appendJSON[T any](f *File, dst *[]T, p []byte, what string) error {
+	return appendJSONMax(f, dst, p, maxMetaEntries, what)
 }
 
 // appendJSONMax is appendJSON keeping at most limit entries in dst.
 func appendJSONMax[T any](f *File, dst *[]T, p []byte, limit int, what string) error {
 	if len(*dst) >= limit {
-		return fmt.Errorf("more than %d %s; the rest is ignored", limit, what)
+		return f.overLimit(limit, what)
 	}
 	dec := json.NewDecoder(bytes.NewReader(p))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
@@ -544,10 +545,10 @@ func appendJSONMax[T any](f *File, dst *[]T, p []byte, limit int, what string) e
 	}
 	for dec.More() {
 		if f.metaEntries >= maxMetaEntries {
-			return fmt.Errorf("more than %d metadata entries; the rest is ignored", maxMetaEntries)
+			return f.overLimit(maxMetaEntries, "metadata entries")
 		}
 		if len(*dst) >= limit {
-			return fmt.Errorf("more than %d %s; the rest is ignored", limit, what)
+			return f.overLimit(limit, what)
 		}
 		var v T
 		if err := dec.Decode(&v); err != nil {

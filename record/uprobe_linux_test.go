@@ -169,7 +169,7 @@ func checkUprobeTrace(t *testing.T, out string, n int, callGraph bool) {
 	if !names["kpcap_work"] || !names["main"] {
 		t.Errorf("user frames resolved %v, want kpcap_work and main", names)
 	}
-	if c := f.CommOf(samples[0].PID, samples[0].Time); c != "sleeper" {
+	if c := f.CommOf(samples[0].PID, samples[0].TID, samples[0].CPU, samples[0].Time); c != "sleeper" {
 		t.Errorf("comm of traced pid %q, want sleeper (comms: %d)", c, len(f.Comms))
 	}
 }

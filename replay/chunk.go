@@ -3,8 +3,6 @@ package replay
 import (
 	"encoding/binary"
 	"math/bits"
-	"sort"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -593,98 +591,6 @@ func intValue(raw []byte, f *eventfmt.Field) (uint64, bool) {
 // -1 if unknown.
 func (d *decoder) commIndex(pid, tid, cpu uint32, t uint64) int32 {
 	return d.cache.lookup(d.r.comms, pid, tid, cpu, t)
-}
-
-// commIndex maps (tid, time) to comm dictionary indexes.
-type commIndex struct {
-	byTID map[uint32][]commEntry
-	byPID map[uint32][]commEntry
-	dict  []string
-	// idleCPU[cpu] is the index of "swapper/cpu", idleAny that of "swapper"
-	// (for CPUs beyond the host's count).
-	idleCPU []int32
-	idleAny int32
-}
-
-// maxIdleNames bounds the per-CPU idle names (the kernel's NR_CPUS is at
-// most 8192), so a hostile CPU count costs no memory.
-const maxIdleNames = 8192
-
-// idle returns the comm index of the idle task (tid 0) on cpu. The kernel
-// names it "swapper/N" on CPU N (perf shows "swapper").
-func (ci *commIndex) idle(cpu uint32) int32 {
-	if cpu < uint32(len(ci.idleCPU)) {
-		return ci.idleCPU[cpu]
-	}
-	return ci.idleAny
-}
-
-type commEntry struct {
-	t   uint64
-	idx int32
-}
-
-// newCommIndex indexes comms; cpus is the host's CPU count, for the names
-// of the idle tasks.
-func newCommIndex(comms []format.Comm, cpus int) *commIndex {
-	ci := &commIndex{byTID: map[uint32][]commEntry{}, byPID: map[uint32][]commEntry{}}
-	ids := map[string]int32{}
-	intern := func(name string) int32 {
-		i, ok := ids[name]
-		if !ok {
-			i = int32(len(ci.dict))
-			ids[name] = i
-			ci.dict = append(ci.dict, name)
-		}
-		return i
-	}
-	for _, c := range comms {
-		i := intern(c.Comm)
-		if c.TID != 0 {
-			ci.byTID[c.TID] = append(ci.byTID[c.TID], commEntry{c.Time, i})
-		}
-		if c.PID != 0 && (c.TID == 0 || c.TID == c.PID) {
-			ci.byPID[c.PID] = append(ci.byPID[c.PID], commEntry{c.Time, i})
-		}
-	}
-	ci.idleAny = intern("swapper")
-	ci.idleCPU = make([]int32, min(max(cpus, 0), maxIdleNames))
-	for cpu := range ci.idleCPU {
-		ci.idleCPU[cpu] = intern("swapper/" + strconv.Itoa(cpu))
-	}
-	for _, m := range []map[uint32][]commEntry{ci.byTID, ci.byPID} {
-		for k, es := range m {
-			sort.SliceStable(es, func(a, b int) bool { return es[a].t < es[b].t })
-			m[k] = es
-		}
-	}
-	return ci
-}
-
-// lookup returns the comm index valid for tid at t and the time range over
-// which that answer holds.
-func (ci *commIndex) lookup(pid, tid uint32, t uint64) (idx int32, from, til uint64) {
-	es, ok := ci.byTID[tid]
-	if !ok {
-		es, ok = ci.byPID[pid]
-	}
-	if !ok || len(es) == 0 {
-		return -1, 0, ^uint64(0)
-	}
-	// Last entry at or before t; before the first entry, the first one (the
-	// recorder names tasks when it first meets them).
-	j := sort.Search(len(es), func(i int) bool { return es[i].t > t }) - 1
-	if j < 0 {
-		return es[0].idx, 0, es[0].t
-	}
-	til = ^uint64(0)
-	if j+1 < len(es) {
-		til = es[j+1].t
-	}
-	if j == 0 {
-		return es[j].idx, 0, til
-	}
-	return es[j].idx, es[j].t, til
 }
 
 // filterRow lets a compiled filter read the current sample.

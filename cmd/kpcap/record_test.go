@@ -152,9 +152,9 @@ func TestRecordCLI(t *testing.T) {
 		for it.Next() {
 			s := it.Sample()
 			if s.Source == 0 {
-				execs = append(execs, f.CommOf(s.TID, s.Time))
+				execs = append(execs, f.CommOf(s.PID, s.TID, s.CPU, s.Time))
 			} else {
-				exits = append(exits, f.CommOf(s.TID, s.Time))
+				exits = append(exits, f.CommOf(s.PID, s.TID, s.CPU, s.Time))
 			}
 		}
 		// sh itself, then its two children; nothing from outside the command

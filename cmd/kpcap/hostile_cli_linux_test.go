@@ -1,0 +1,135 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// hostileRun is the outcome of one command on a hostile file.
+type hostileRun struct {
+	code     int
+	stderr   string
+	stdout   int // bytes
+	wall     time.Duration
+	maxRSSKB int64
+	killed   bool
+}
+
+// runHostile runs bin with args under limit, and reports its exit, stderr,
+// time and peak resident memory.
+func runHostile(t *testing.T, bin string, limit time.Duration, args ...string) hostileRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	// /usr/bin/time forks before it execs, so its peak RSS is kpcap's
+	// alone (a child exec'd straight from this process would count this
+	// process's memory too).
+	rss := filepath.Join(t.TempDir(), "rss")
+	cmd := exec.CommandContext(ctx, timeBin, append([]string{"-f", "%M", "-o", rss, bin}, args...)...)
+	// Kill kpcap with /usr/bin/time on timeout.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	var o countWriter
+	var e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	start := time.Now()
+	err := cmd.Run()
+	r := hostileRun{wall: time.Since(start), stderr: e.String(), stdout: int(o)}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	r.killed = ctx.Err() != nil
+	if b, err := os.ReadFile(rss); err == nil {
+		// The last line: time writes "Command exited with non-zero status" before it.
+		f := strings.Fields(string(b))
+		if len(f) > 0 {
+			r.maxRSSKB, _ = strconv.ParseInt(f[len(f)-1], 10, 64)
+		}
+	}
+	return r
+}
+
+type countWriter int
+
+func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
+
+// hostileScale is the shapes' size: the outside check's (1) with
+// KPCAP_HOSTILE_FULL=1, else a tenth, which keeps the test quick while
+// still far past what a bounded reader needs.
+func hostileScale() float64 {
+	if os.Getenv("KPCAP_HOSTILE_FULL") == "1" {
+		return 1
+	}
+	return 0.1
+}
+
+// TestHostileShapesCLI runs every reading command over every hostile shape
+// of issue #18: each must end within a bound, with exit 0 or 1, at most a
+// line of error, no stack trace, and memory far below what the shape once
+// took.
+func TestHostileShapesCLI(t *testing.T) {
+	if _, err := os.Stat(timeBin); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but %s (Debian package time) is missing", timeBin)
+		}
+		t.Skipf("%s (Debian package time) measures peak memory: %v", timeBin, err)
+	}
+	bin := buildKpcap(t)
+	dir := t.TempDir()
+	for _, sh := range hostileShapes(hostileScale()) {
+		t.Run(sh.name, func(t *testing.T) {
+			path := filepath.Join(dir, sh.name+".kpcap")
+			sh.build(t, path)
+			st, _ := os.Stat(path)
+			out := t.TempDir()
+			for _, args := range hostileCommands(path, out) {
+				r := runHostile(t, bin, 120*time.Second, args...)
+				name := strings.Join(args[:len(args)-1], " ")
+				name = strings.ReplaceAll(name, out+"/", "")
+				t.Logf("%-12s %-8s %-60s exit %d  %6.2fs  %7d KB  stderr %q", sh.name, strconv.FormatInt(st.Size()/1024, 10)+"KB", name, r.code, r.wall.Seconds(), r.maxRSSKB, firstLine(r.stderr))
+				if r.killed {
+					t.Errorf("%s: still running after 120 s", name)
+					continue
+				}
+				if r.code != 0 && r.code != 1 {
+					t.Errorf("%s: exit %d", name, r.code)
+				}
+				if strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "panic:") {
+					t.Errorf("%s: stack trace:\n%s", name, r.stderr)
+				}
+				if r.code == 1 && strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 && !strings.Contains(r.stderr, "warning") {
+					t.Errorf("%s: multi-line error:\n%s", name, r.stderr)
+				}
+				if r.maxRSSKB > hostileMaxRSSKB {
+					t.Errorf("%s: peak RSS %d MB, over %d MB", name, r.maxRSSKB>>10, hostileMaxRSSKB>>10)
+				}
+			}
+		})
+	}
+}
+
+// timeBin is GNU time, which reports a command's peak RSS.
+const timeBin = "/usr/bin/time"
+
+// hostileMaxRSSKB bounds any command's peak memory on a hostile shape.
+const hostileMaxRSSKB = 1 << 20
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}
