@@ -96,6 +96,9 @@ func FuzzBlocks(f *testing.F) {
 func FuzzReader(f *testing.F) {
 	f.Add(seedTrace(f, 30, true))
 	f.Add(seedTrace(f, 30, false))
+	for _, b := range hostileSeeds(f) {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		file, err := NewFile(bytes.NewReader(b), int64(len(b)))
 		if err != nil {

@@ -81,6 +81,8 @@ type Reader struct {
 
 	// pipeline
 	order   chan chan *chunk
+	frameCh chan *chunk // the chunks of the frame being taken from order
+	wide    bool        // many columns: chunks and batches of fewer rows (wideBatch)
 	done    chan struct{}
 	wg      sync.WaitGroup
 	started bool
@@ -149,6 +151,7 @@ func NewReader(f *format.File, opts Options) (*Reader, error) {
 	if err := r.buildSchema(); err != nil {
 		return nil, err
 	}
+	r.wide, r.opts.BatchSize = wideBatch(len(r.cols), r.opts.BatchSize)
 	r.varPerRow = make([]atomic.Uint64, len(r.cols))
 	r.truncated = make([]uint64, len(f.Header.Sources))
 	r.comms = newCommIndex(f.Comms, f.Header.Host.CPUs)
@@ -269,10 +272,17 @@ func (r *Reader) start() {
 				if buf == nil {
 					buf = make([]byte, 0, maxRaw) // on the first job: some workers get none
 				}
-				var c *chunk
-				c, buf = r.decodeFrame(j.frame, buf)
-				c.seq = j.seq
-				j.out <- c
+				var cs []*chunk
+				cs, buf = r.decodeFrame(j.frame, buf)
+				for _, c := range cs {
+					c.seq = j.seq
+					select {
+					case j.out <- c:
+					case <-r.done:
+						c.release()
+					}
+				}
+				close(j.out)
 			}
 		}()
 	}
@@ -283,30 +293,47 @@ type job struct {
 	out        chan *chunk
 }
 
-// decodeFrame decodes one frame into a chunk sorted by time.
-func (r *Reader) decodeFrame(fi int, buf []byte) (*chunk, []byte) {
+// decodeFrame decodes one frame into chunks sorted by time: one, or for a
+// wide schema several of at most Options.BatchSize rows (see wideBatch).
+func (r *Reader) decodeFrame(fi int, buf []byte) ([]*chunk, []byte) {
 	info := r.f.Frames[fi]
 	capacity := int(info.Samples)
 	if capacity > 1<<20 || capacity <= 0 {
 		capacity = 4096
+	}
+	if r.wide {
+		capacity = min(capacity, r.opts.BatchSize)
 	}
 	c := newChunk(len(r.cols), len(r.decs), capacity)
 	data, err := r.f.ReadFrame(fi, buf)
 	r.bytesRead.Add(info.CSize)
 	if err != nil {
 		c.err = fmt.Errorf("frame %d: %w", fi, err)
-		return c, buf
+		return []*chunk{c}, buf
+	}
+	var done []*chunk
+	finish := func(c *chunk) {
+		r.noteVarUse(c)
+		c.finishRange()
+		if !c.sorted {
+			c = r.sortChunk(c)
+		}
+		done = append(done, c)
 	}
 	d := newDecoder(r, c)
-	if err := format.ForEachSample(data, func(s *format.Sample) error { d.add(s); return nil }); err != nil {
+	if err := format.ForEachSample(data, func(s *format.Sample) error {
+		if r.wide && c.n == r.opts.BatchSize {
+			finish(c)
+			c = newChunk(len(r.cols), len(r.decs), capacity)
+			d = newDecoder(r, c)
+		}
+		d.add(s)
+		return nil
+	}); err != nil {
 		c.err = fmt.Errorf("frame %d: %w", fi, err)
 	}
-	r.noteVarUse(c)
-	c.finishRange()
-	if !c.sorted {
-		c = r.sortChunk(c)
-	}
-	return c, data
+	finish(c)
+	return done, data
 }
 
 // Next advances to the next batch.
@@ -325,7 +352,7 @@ func (r *Reader) Next() bool {
 		if r.finished || r.err != nil {
 			return false
 		}
-		ch, ok := <-r.order
+		c, ok := r.nextChunk()
 		if !ok {
 			r.finished = true
 			if len(r.pending) > 0 {
@@ -333,7 +360,6 @@ func (r *Reader) Next() bool {
 			}
 			continue
 		}
-		c := <-ch
 		r.mu.Lock()
 		for k, v := range c.truncated {
 			r.truncated[k] += v
@@ -496,10 +522,13 @@ func (r *Reader) toRecord(c *chunk) arrow.Record {
 		}
 	}
 	cols = append(cols, common(rawPeriod, arrow.PrimitiveTypes.Uint64, pv, pnulls))
-	for i, col := range r.cols {
+	nullCols := nullColumns{n: n}
+	defer nullCols.release()
+	for i := range r.cols {
+		col := &r.cols[i]
 		b := c.cols[i]
 		if b == nil {
-			cols = append(cols, array.MakeArrayOfNull(memory.DefaultAllocator, col.typ, n))
+			cols = append(cols, nullCols.array(col))
 			continue
 		}
 		nulls := n - popcount(b.valid, n)

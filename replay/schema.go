@@ -148,6 +148,7 @@ func (r *Reader) buildSchema() error {
 		expr = e
 	}
 	anySelected := false
+	uses, overCols := 0, 0 // field uses of the sources kept; sources skipped for them
 	for i := range srcs {
 		s := &srcs[i]
 		info := SourceInfo{Index: i, Name: s.Name, Kind: s.Kind, Selected: matchProbe(r.opts.Probes, s.Name)}
@@ -158,7 +159,12 @@ func (r *Reader) buildSchema() error {
 				info.Err = fmt.Errorf("source %s: %w", s.Name, err)
 				r.warnf("source %s: cannot parse its event format, skipping its samples: %v", s.Name, err)
 				info.Selected = false
+			} else if nf := ownFields(ev); uses+nf > MaxColumns {
+				info.Err = fmt.Errorf("source %s: its %d fields would make more than %d columns", s.Name, nf, MaxColumns)
+				info.Selected = false
+				overCols++
 			} else {
+				uses += nf
 				sd := &sourceDec{idx: i, src: s, ev: ev, special: [3]int{-1, -1, -1}}
 				sd.short = s.Name
 				if j := strings.LastIndexByte(sd.short, ':'); j >= 0 {
@@ -180,6 +186,9 @@ func (r *Reader) buildSchema() error {
 			}
 		}
 		r.infos[i] = info
+	}
+	if overCols > 0 {
+		r.warnf("%d sources skipped with their samples: their fields would make more than %d columns", overCols, MaxColumns)
 	}
 	if len(r.opts.Probes) > 0 && !anySelected {
 		names := make([]string, len(srcs))

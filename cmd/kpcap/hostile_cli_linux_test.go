@@ -19,8 +19,9 @@ import (
 type hostileRun struct {
 	code     int
 	stderr   string
-	stdout   int // bytes
+	out      string
 	wall     time.Duration
+	cpu      time.Duration // user + system
 	maxRSSKB int64
 	killed   bool
 }
@@ -29,22 +30,27 @@ type hostileRun struct {
 // time and peak resident memory.
 func runHostile(t *testing.T, bin string, limit time.Duration, args ...string) hostileRun {
 	t.Helper()
+	return runHostileIn(t, bin, "", limit, args...)
+}
+
+// runHostileIn is runHostile in directory dir; it keeps stdout.
+func runHostileIn(t *testing.T, bin, dir string, limit time.Duration, args ...string) hostileRun {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	// /usr/bin/time forks before it execs, so its peak RSS is kpcap's
 	// alone (a child exec'd straight from this process would count this
 	// process's memory too).
 	rss := filepath.Join(t.TempDir(), "rss")
-	cmd := exec.CommandContext(ctx, timeBin, append([]string{"-f", "%M", "-o", rss, bin}, args...)...)
+	cmd := exec.CommandContext(ctx, timeBin, append([]string{"-f", "%M %U %S", "-o", rss, bin}, args...)...)
 	// Kill kpcap with /usr/bin/time on timeout.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	var o countWriter
-	var e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr, cmd.Dir = &o, &e, dir
 	start := time.Now()
 	err := cmd.Run()
-	r := hostileRun{wall: time.Since(start), stderr: e.String(), stdout: int(o)}
+	r := hostileRun{wall: time.Since(start), stderr: e.String(), out: o.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
 	} else if err != nil {
@@ -53,17 +59,16 @@ func runHostile(t *testing.T, bin string, limit time.Duration, args ...string) h
 	r.killed = ctx.Err() != nil
 	if b, err := os.ReadFile(rss); err == nil {
 		// The last line: time writes "Command exited with non-zero status" before it.
-		f := strings.Fields(string(b))
-		if len(f) > 0 {
-			r.maxRSSKB, _ = strconv.ParseInt(f[len(f)-1], 10, 64)
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			f = f[len(f)-3:]
+			r.maxRSSKB, _ = strconv.ParseInt(f[0], 10, 64)
+			user, _ := strconv.ParseFloat(f[1], 64)
+			sys, _ := strconv.ParseFloat(f[2], 64)
+			r.cpu = time.Duration((user + sys) * float64(time.Second))
 		}
 	}
 	return r
 }
-
-type countWriter int
-
-func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
 
 // hostileScale is the shapes' size: the outside check's (1) with
 // KPCAP_HOSTILE_FULL=1, else a tenth, which keeps the test quick while
@@ -97,8 +102,8 @@ func TestHostileShapesCLI(t *testing.T) {
 			for _, args := range hostileCommands(path, out) {
 				r := runHostile(t, bin, 120*time.Second, args...)
 				name := strings.Join(args[:len(args)-1], " ")
-				name = strings.ReplaceAll(name, out+"/", "")
-				t.Logf("%-12s %-8s %-60s exit %d  %6.2fs  %7d KB  stderr %q", sh.name, strconv.FormatInt(st.Size()/1024, 10)+"KB", name, r.code, r.wall.Seconds(), r.maxRSSKB, firstLine(r.stderr))
+				name = strings.ReplaceAll(strings.ReplaceAll(name, out+"/", ""), path, "F")
+				t.Logf("%-12s %-8s %-45s exit %d  %6.2fs wall %6.2fs cpu %7d KB  stderr %q", sh.name, strconv.FormatInt(st.Size()/1024, 10)+"KB", name, r.code, r.wall.Seconds(), r.cpu.Seconds(), r.maxRSSKB, firstLine(r.stderr))
 				if r.killed {
 					t.Errorf("%s: still running after 120 s", name)
 					continue
