@@ -44,11 +44,16 @@ func parquetOpts(sc *arrow.Schema, statsCols ...string) []parquet.WriterProperty
 		opts = append(opts, parquet.WithStatsFor(c, true))
 	}
 	opts = append(opts, parquet.WithEncodingFor(ColTS, parquet.Encodings.DeltaBinaryPacked))
+	wide := sc.NumFields() > maxDictColumns
 	for _, f := range sc.Fields() {
 		switch f.Type.ID() {
 		case arrow.TIMESTAMP:
 			opts = append(opts, parquet.WithEncodingFor(f.Name, parquet.Encodings.DeltaBinaryPacked))
-		case arrow.STRING, arrow.DICTIONARY:
+		case arrow.STRING:
+			if !wide {
+				opts = append(opts, parquet.WithDictionaryFor(f.Name, true))
+			}
+		case arrow.DICTIONARY:
 			opts = append(opts, parquet.WithDictionaryFor(f.Name, true))
 		}
 	}

@@ -175,7 +175,7 @@ func TestCorruptTracesCLI(t *testing.T) {
 // part of a trace.
 func statesDamage(s string) bool {
 	s = strings.ToLower(s)
-	for _, w := range []string{"warning", "truncated", "corrupt", "ignored", "skipped"} {
+	for _, w := range []string{"warning", "truncated", "corrupt", "ignored", "skipped", "unusable"} {
 		if strings.Contains(s, w) {
 			return true
 		}
