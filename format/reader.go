@@ -894,14 +894,15 @@ func ForEachSample(frame []byte, fn func(*Sample) error) error {
 	for off := 0; off < len(frame); {
 		b, next, err := nextBlock(frame, off)
 		if err != nil {
-			return fmt.Errorf("block at raw offset %d: %w", off, err)
+			return fmt.Errorf("%s at raw offset %d: %w", blockNameAt(frame, off), off, err)
 		}
+		start := off
 		off = next
 		if b.typ != blockEPB {
 			continue
 		}
 		if err := epbSample(b.body, &s); err != nil {
-			return fmt.Errorf("sample at raw offset %d: %w", off, err)
+			return fmt.Errorf("enhanced packet block (sample) at raw offset %d: %w", start, err)
 		}
 		if err := fn(&s); err != nil {
 			return err

@@ -104,6 +104,7 @@ func TestCorruptTracesCLI(t *testing.T) {
 	cmds := [][]string{
 		{"info", name},
 		{"info", "--json", name},
+		{"info", "--check", name},
 		{"replay", name},
 		{"replay", "--format", "json", name},
 		{"replay", "-o", "o.parquet", name},

@@ -23,7 +23,7 @@ func init() {
 	})
 }
 
-const infoUsage = `Usage: kpcap info [--json] FILE...
+const infoUsage = `Usage: kpcap info [--json] [--check] FILE...
 
 Summarize a trace without decoding its samples: the host and kernel that
 recorded it, every event source with its definition and filter, the events and
@@ -35,6 +35,13 @@ files of a rotated recording, in sequence order): the summary covers them
 all, then lists each file with its place in the set, span, events and
 losses, and the gaps between them (files deleted by --keep).
 
+Without --check, info reads the header, the seek index and the metadata,
+not the samples: damage inside a sample frame shows only in replay and
+analyze. --check reads every sample frame as well and names each damaged
+one: its byte offset in the file, the damaged block's kind and raw offset
+in the frame (or the frame's checksum failure), and how many events were
+read before it; info then exits 1.
+
 Lost counts are what the kernel reported as dropped (ring buffer full,
 kretprobe misses); a trace with lost events is incomplete.
 
@@ -45,10 +52,13 @@ probes (objects with name, kind, definition, filter, target, count, lost),
 symbols, user_frames, comms, capture, notes, warnings, set (the file's set
 block: id, seq, mode, start_ns, end_ns, samples, lost, trigger), files (per
 file: path, bytes, set, events, lost, start_ns, end_ns) and gaps (start_ns,
-end_ns, missing sequence numbers).
+end_ns, missing sequence numbers), and with --check, check (frames,
+events, damage: frame, file, offset, error, events_before,
+events_in_frame, compressed_bytes).
 
 Examples:
   kpcap info trace.pcapng.zst
+  kpcap info --check copied.pcapng.zst
   kpcap info --json trace.pcapng.zst | jq '.probes[] | {name, count, lost}'
   kpcap info 'trace-*.pcapng.zst'
 `
@@ -81,6 +91,7 @@ type infoJSON struct {
 	Capture       format.Capture  `json:"capture"`
 	Notes         []string        `json:"notes"`
 	Warnings      []string        `json:"warnings"`
+	Check         *infoCheck      `json:"check,omitempty"` // --check
 	Set           *format.SetInfo `json:"set,omitempty"`
 	Files         []infoFile      `json:"files,omitempty"`
 	Gaps          []infoGap       `json:"gaps,omitempty"`
@@ -119,29 +130,41 @@ func runInfo(args []string) error {
 	c := commands["info"]
 	fs := newFlags(c)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
+	check := fs.Bool("check", false, "also read every sample frame and name the damaged ones (offset, block, what was read before); exit 1 if any")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() < 1 {
 		return usagef("expected a trace FILE (or several files of a set, a quoted glob, a directory)")
 	}
-	return writeInfo(os.Stdout, fs.Args(), *asJSON)
+	return writeInfo(os.Stdout, fs.Args(), *asJSON, *check)
 }
 
-// writeInfo opens the trace args name and prints its summary to out.
-func writeInfo(out io.Writer, args []string, asJSON bool) error {
+// writeInfo opens the trace args name and prints its summary to out; with
+// check, it reads every sample frame too (see checkFrames).
+func writeInfo(out io.Writer, args []string, asJSON, check bool) error {
 	f, path, err := openTrace(args)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	info := summarize(path, f)
+	if check {
+		info.Check = checkFrames(f)
+	}
 	if asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(info)
+		if err := enc.Encode(info); err != nil {
+			return err
+		}
+	} else if err := printInfo(out, info); err != nil {
+		return err
 	}
-	return printInfo(out, info)
+	if check {
+		return checkErr(path, info.Check)
+	}
+	return nil
 }
 
 func summarize(path string, f *format.File) *infoJSON {
@@ -314,6 +337,9 @@ func printInfo(out io.Writer, in *infoJSON) error {
 		for _, l := range sec.lines {
 			fmt.Fprintf(out, "  - %s\n", l)
 		}
+	}
+	if in.Check != nil {
+		printCheck(out, in.Check)
 	}
 	return nil
 }

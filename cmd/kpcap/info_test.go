@@ -58,7 +58,7 @@ func TestInfoJSON(t *testing.T) {
 	for _, closed := range []bool{true, false} {
 		path := writeInfoTrace(t, closed)
 		var out bytes.Buffer
-		if err := writeInfo(&out, []string{path}, true); err != nil {
+		if err := writeInfo(&out, []string{path}, true, false); err != nil {
 			t.Fatal(err)
 		}
 		var m map[string]any
@@ -94,7 +94,7 @@ func TestInfoJSON(t *testing.T) {
 func TestInfoText(t *testing.T) {
 	path := writeInfoTrace(t, true)
 	var out bytes.Buffer
-	if err := writeInfo(&out, []string{path}, false); err != nil {
+	if err := writeInfo(&out, []string{path}, false, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"testhost", "6.18.0", "syscalls:sys_enter_openat", "[filter: dfd == -100]",
@@ -124,7 +124,7 @@ func TestInfoErrors(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	err := writeInfo(&out, []string{notTrace}, false)
+	err := writeInfo(&out, []string{notTrace}, false, false)
 	if err == nil || !strings.Contains(err.Error(), "not a kpcap trace") {
 		t.Errorf("error %v, want 'not a kpcap trace'", err)
 	}
