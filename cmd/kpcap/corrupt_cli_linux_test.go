@@ -176,7 +176,7 @@ func TestCorruptTracesCLI(t *testing.T) {
 // part of a trace.
 func statesDamage(s string) bool {
 	s = strings.ToLower(s)
-	for _, w := range []string{"warning", "truncated", "corrupt", "ignored", "skipped", "unusable"} {
+	for _, w := range []string{"warning", "truncated", "corrupt", "ignored", "skipped", "unusable", "no seek index"} {
 		if strings.Contains(s, w) {
 			return true
 		}
