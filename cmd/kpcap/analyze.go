@@ -277,7 +277,7 @@ func (l *progressLine) draw(now time.Time) {
 	events, bytes := l.counts()
 	secs := max(now.Sub(l.start).Seconds(), 1e-9)
 	fmt.Fprintf(l.w, "\r\033[K%s: %d events, %.0f events/s, %s of %s read, %d lost in trace",
-		l.name, events, float64(events)/secs, infoBytes(min(bytes, l.total)), infoBytes(l.total), l.lost)
+		l.name, events, float64(events)/secs, byteSize(min(bytes, l.total), 1), byteSize(l.total, 1), l.lost)
 }
 
 func openInput(paths []string, co *commonOpts) (*progressInput, error) {

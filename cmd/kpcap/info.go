@@ -249,7 +249,7 @@ func printInfo(out io.Writer, in *infoJSON) error {
 	}
 	fmt.Fprintf(&b, "File:        %s\n", in.File)
 	fmt.Fprintf(&b, "Size:        %s compressed, %s raw (%.1fx), %d frames, %s\n",
-		infoBytes(in.Bytes), infoBytes(in.RawBytes), infoRatio(in.RawBytes, in.Bytes), in.Frames, idx)
+		byteSize(in.Bytes, 1), byteSize(in.RawBytes, 1), infoRatio(in.RawBytes, in.Bytes), in.Frames, idx)
 	fmt.Fprintf(&b, "Format:      kpcap trace %s, written by %s\n", in.FormatVersion, infoOrDash(in.Application))
 	host := infoOrDash(in.Hostname)
 	var hw []string
@@ -366,20 +366,6 @@ func infoRatio(a, b int64) float64 {
 	return float64(a) / float64(b)
 }
 
-// infoBytes prints n with a binary unit: "12.3 MiB".
-func infoBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
-}
-
 // escapeWriter escapes control bytes other than newlines in text for people,
 // so that a hostile or odd trace cannot send escape sequences to the terminal.
 type escapeWriter struct{ w io.Writer }
@@ -416,11 +402,11 @@ func printInfoFiles(out io.Writer, in *infoJSON) error {
 				seq += " [" + f.Set.Trigger + "]"
 			}
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%.6f\t%.6f\t%d\t%d\t%s\n", f.Path, seq, float64(f.StartNS)/1e9, float64(f.EndNS)/1e9, f.Events, f.Lost, infoBytes(f.Bytes))
+		fmt.Fprintf(tw, "  %s\t%s\t%.6f\t%.6f\t%d\t%d\t%s\n", f.Path, seq, float64(f.StartNS)/1e9, float64(f.EndNS)/1e9, f.Events, f.Lost, byteSize(f.Bytes, 1))
 		events += f.Events
 		lost += f.Lost
 	}
-	fmt.Fprintf(tw, "  total\t\t\t\t%d\t%d\t%s\n", events, lost, infoBytes(in.Bytes))
+	fmt.Fprintf(tw, "  total\t\t\t\t%d\t%d\t%s\n", events, lost, byteSize(in.Bytes, 1))
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -223,7 +223,7 @@ func runRecord(args []string) error {
 			}
 			lastN, lastT = st.Samples, st.Elapsed
 			fmt.Fprintf(stderr, "\r\033[K%s  %d events  %s/s  %s written  %d lost",
-				st.Elapsed.Truncate(100*time.Millisecond), st.Samples, recordCount(rate), recordBytes(st.Bytes), st.Lost)
+				st.Elapsed.Truncate(100*time.Millisecond), st.Samples, recordCount(rate), byteSize(st.Bytes, 2), st.Lost)
 			lineShown = true
 		}
 	}
@@ -299,9 +299,9 @@ func printRecordSummary(res *record.Result) {
 		out = fmt.Sprintf("%d files", len(res.Files))
 	}
 	if res.SnapshotMemory > 0 {
-		fmt.Fprintf(&b, "[ kpcap record: flight recorder: %s raw recorded in memory, %s written in snapshots ]\n", recordBytes(st.RawBytes), recordBytes(st.Bytes))
+		fmt.Fprintf(&b, "[ kpcap record: flight recorder: %s raw recorded in memory, %s written in snapshots ]\n", byteSize(st.RawBytes, 2), byteSize(st.Bytes, 2))
 	} else {
-		fmt.Fprintf(&b, "[ kpcap record: wrote %s to %s (%s raw%s) ]\n", recordBytes(st.Bytes), out, recordBytes(st.RawBytes), ratio)
+		fmt.Fprintf(&b, "[ kpcap record: wrote %s to %s (%s raw%s) ]\n", byteSize(st.Bytes, 2), out, byteSize(st.RawBytes, 2), ratio)
 	}
 	printSetSummary(&b, res)
 	w := 0
@@ -337,9 +337,9 @@ func printRecordSummary(res *record.Result) {
 	}
 	diskRate := ""
 	if st.Elapsed > 0 {
-		diskRate = fmt.Sprintf(", wrote %s/s", recordBytes(int64(float64(st.Bytes)/st.Elapsed.Seconds())))
+		diskRate = fmt.Sprintf(", wrote %s/s", byteSize(int64(float64(st.Bytes)/st.Elapsed.Seconds()), 2))
 	}
-	fmt.Fprintf(&b, "[ kpcap record: recorder used %s CPU (%.1f%% of one CPU), %s peak RSS%s ]\n", cpu.Round(time.Millisecond), share, recordBytes(u.MaxRSS), diskRate)
+	fmt.Fprintf(&b, "[ kpcap record: recorder used %s CPU (%.1f%% of one CPU), %s peak RSS%s ]\n", cpu.Round(time.Millisecond), share, byteSize(u.MaxRSS, 2), diskRate)
 	fmt.Fprint(os.Stderr, b.String())
 }
 
@@ -434,18 +434,6 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return strconv.Itoa(n) + " " + noun + "s"
-}
-
-func recordBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 func recordCount(v float64) string {

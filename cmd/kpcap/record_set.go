@@ -221,18 +221,18 @@ func rotateOnHUP(opts *record.Options) (stop func()) {
 func printSetSummary(b *strings.Builder, res *record.Result) {
 	if len(res.Files) == 0 {
 		if res.SnapshotMemory > 0 {
-			fmt.Fprintf(b, "[ kpcap record: flight recorder held at most %s; no snapshot written ]\n", recordBytes(res.SnapshotMemory))
+			fmt.Fprintf(b, "[ kpcap record: flight recorder held at most %s; no snapshot written ]\n", byteSize(res.SnapshotMemory, 2))
 		}
 		return
 	}
 	if res.Files[0].Trigger != "" || res.SnapshotMemory > 0 {
-		fmt.Fprintf(b, "[ kpcap record: %d snapshots (the flight recorder held at most %s", len(res.Files), recordBytes(res.SnapshotMemory))
+		fmt.Fprintf(b, "[ kpcap record: %d snapshots (the flight recorder held at most %s", len(res.Files), byteSize(res.SnapshotMemory, 2))
 		if res.Skipped > 0 {
 			fmt.Fprintf(b, "; %d requests or triggering events ignored by --cooldown/--max-snapshots", res.Skipped)
 		}
 		b.WriteString(") ]\n")
 		for _, f := range res.Files {
-			fmt.Fprintf(b, "  %s: %d events, %d lost, %s (%s)\n", f.Path, f.Samples, f.Lost, recordBytes(f.Bytes), f.Trigger)
+			fmt.Fprintf(b, "  %s: %d events, %d lost, %s (%s)\n", f.Path, f.Samples, f.Lost, byteSize(f.Bytes, 2), f.Trigger)
 		}
 		return
 	}
@@ -252,7 +252,7 @@ func printSetSummary(b *strings.Builder, res *record.Result) {
 	first, last := res.Files[0].Path, res.Files[len(res.Files)-1].Path
 	fmt.Fprintf(b, "[ kpcap record: set %s: %d files, %s .. %s; %d kept", res.SetID, len(res.Files), first, last, kept)
 	if deleted > 0 {
-		fmt.Fprintf(b, ", %d deleted (%s: %d samples, %d lost)", deleted, recordBytes(delBytes), delSamples, delLost)
+		fmt.Fprintf(b, ", %d deleted (%s: %d samples, %d lost)", deleted, byteSize(delBytes, 2), delSamples, delLost)
 	}
 	b.WriteString(" ]\n")
 }
@@ -275,5 +275,5 @@ func statusLine(st record.Stats, u record.Usage) string {
 		share = 100 * cpu.Seconds() / st.Elapsed.Seconds()
 	}
 	return fmt.Sprintf("kpcap record: status: %s elapsed, %d events, %d lost, %s written, recorder CPU %.1f%%, RSS peak %s",
-		st.Elapsed.Truncate(time.Second), st.Samples, st.Lost, recordBytes(st.Bytes), share, recordBytes(u.MaxRSS))
+		st.Elapsed.Truncate(time.Second), st.Samples, st.Lost, byteSize(st.Bytes, 2), share, byteSize(u.MaxRSS, 2))
 }
