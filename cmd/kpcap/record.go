@@ -11,7 +11,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kpcap/kpcap/cmd/kpcap/internal/earlysignal"
@@ -171,96 +170,19 @@ func runRecord(args []string) error {
 		opts.BufferSize = n
 	}
 	opts.Version = version
-	stderr := os.Stderr
-	live := !*quiet && isTerminal(stderr)
-	var mu sync.Mutex // the progress line and notices share stderr
-	lineShown := false
-	clearLine := func() {
-		if lineShown {
-			fmt.Fprint(stderr, "\r\033[K")
-			lineShown = false
-		}
-	}
-	if !*quiet {
-		opts.Notice = func(s string) {
-			mu.Lock()
-			defer mu.Unlock()
-			clearLine()
-			fmt.Fprintf(stderr, "kpcap record: %s\n", s)
-		}
-	}
-	if !*quiet {
-		// The signal that recording has begun, for people and scripts.
-		opts.Started = func(si record.StartInfo) {
-			mu.Lock()
-			defer mu.Unlock()
-			clearLine()
-			fmt.Fprintf(stderr, "kpcap record: recording %s on %s to %s (Ctrl-C to stop)\n",
-				plural(si.Sources, "source"), plural(si.CPUs, "CPU"), si.Output)
-		}
-	}
-	if live {
-		// Attaching hundreds of probes takes the kernel seconds: say how far.
-		var lastAttach time.Time
-		opts.Attaching = func(what string, done, total int) {
-			if total < attachShown || (done < total && time.Since(lastAttach) < 100*time.Millisecond) {
-				return
-			}
-			lastAttach = time.Now()
-			mu.Lock()
-			defer mu.Unlock()
-			fmt.Fprintf(stderr, "\r\033[Kkpcap record: attaching %s: %d of %d", what, done, total)
-			lineShown = true
-		}
-		var lastN uint64
-		var lastT time.Duration
-		opts.Progress = func(st record.Stats) {
-			mu.Lock()
-			defer mu.Unlock()
-			rate := 0.0
-			if dt := st.Elapsed - lastT; dt > 0 {
-				rate = float64(st.Samples-lastN) / dt.Seconds()
-			}
-			lastN, lastT = st.Samples, st.Elapsed
-			fmt.Fprintf(stderr, "\r\033[K%s  %d events  %s/s  %s written  %d lost",
-				st.Elapsed.Truncate(100*time.Millisecond), st.Samples, recordCount(rate), byteSize(st.Bytes, 2), st.Lost)
-			lineShown = true
-		}
-	}
-
+	live := !*quiet && isTerminal(os.Stderr)
+	out := &recordOutput{w: os.Stderr}
+	out.hook(&opts, *quiet, live)
 	defer rotateOnHUP(&opts)()
 	if opts.SnapshotWindow > 0 || opts.SnapshotSize > 0 {
 		defer snapshotOnUSR1(&opts)()
 	}
-	if !live && !*quiet {
-		// Unattended (a service, a log file): one status line a minute.
-		opts.ProgressEvery = statusEvery
-		opts.Progress = func(st record.Stats) {
-			mu.Lock()
-			defer mu.Unlock()
-			fmt.Fprintln(stderr, statusLine(st, record.SelfUsage()))
-		}
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	force := make(chan struct{})
-	opts.Force = force
-	go func() {
-		n := 0
-		for range sigs {
-			n++
-			if n == 1 {
-				cancel()
-			} else if n == 2 {
-				close(force)
-			}
-		}
-	}()
+	opts.Force = stopOnSignals(sigs, cancel)
 
 	res, err := record.Run(ctx, opts)
-	mu.Lock()
-	clearLine()
-	mu.Unlock()
+	out.clear()
 	if err != nil {
 		return recordError(err, res)
 	}
