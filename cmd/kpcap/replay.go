@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/signal"
@@ -106,24 +105,9 @@ func runReplay(args []string) error {
 	if fs.NArg() < 1 {
 		return usagef("want one trace FILE (or several files of a set, a quoted glob, a directory)")
 	}
-	kind := *formatName
-	if kind == "" {
-		kind = "text"
-		switch strings.ToLower(filepath.Ext(*out)) {
-		case ".parquet", ".pq":
-			kind = "parquet"
-		case ".arrow", ".ipc", ".feather":
-			kind = "arrow"
-		case ".json", ".jsonl", ".ndjson":
-			kind = "json"
-		case ".perfetto-trace", ".pftrace", ".perfetto":
-			kind = "perfetto"
-		}
-	}
-	switch kind {
-	case "text", "json", "arrow", "parquet", "perfetto":
-	default:
-		return usagef("unknown --format %q (want text, json, arrow, parquet or perfetto)", kind)
+	kind, err := replayKind(*formatName, *out)
+	if err != nil {
+		return err
 	}
 	if (len(*start) > 0 || len(*end) > 0) && kind != "perfetto" {
 		return usagef("--start/--end apply to --format perfetto")
@@ -155,55 +139,17 @@ func runReplay(args []string) error {
 	// closed pipe return EPIPE instead of killing the process.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 
-	var w io.Writer = os.Stdout
-	var tmp *os.File
-	special := false
-	if *out != "" {
-		if st, serr := os.Stat(*out); serr == nil && !st.IsDir() && !st.Mode().IsRegular() {
-			// A device (/dev/null) or FIFO is written in place: renaming
-			// a finished temporary file over it would replace it.
-			sf, err := os.OpenFile(*out, os.O_WRONLY, 0)
-			if err != nil {
-				return fmt.Errorf("write %s: %w", *out, err)
-			}
-			defer sf.Close()
-			w, special = sf, true
-		} else {
-			if tmp, err = createTemp(*out); err != nil {
-				return err
-			}
-			defer func() {
-				if tmp != nil {
-					tmp.Close()
-					os.Remove(tmp.Name())
-				}
-			}()
-			w = tmp
-		}
+	dest, err := openReplayDest(*out)
+	if err != nil {
+		return err
 	}
+	defer dest.discard()
+	w := dest.w
 
 	// Progress only when it cannot interleave with events on the terminal.
 	live := !*quiet && isTerminal(os.Stderr) && (*out != "" || !isTerminal(os.Stdout))
 	stop := replayProgress(r, filepath.Base(path), live)
-	var n int64
-	var pf *analyze.PerfettoResult
-	switch kind {
-	case "text":
-		n, err = replay.WriteText(r, w)
-	case "json":
-		n, err = replay.WriteJSON(r, w)
-	case "arrow":
-		n, err = replay.WriteArrow(r, w)
-	case "parquet":
-		n, err = replay.WriteParquet(r, w)
-	case "perfetto":
-		var res *analyze.PerfettoResult
-		res, err = analyze.WritePerfetto(r, w, analyze.PerfettoOptions{Start: *start, End: *end})
-		if res != nil {
-			n = res.Events
-			pf = res
-		}
-	}
+	n, pf, err := writeReplay(kind, r, w, analyze.PerfettoOptions{Start: *start, End: *end})
 	stop()
 	if err != nil {
 		if errors.Is(err, syscall.EPIPE) {
@@ -218,20 +164,13 @@ func runReplay(args []string) error {
 	if kind == "perfetto" {
 		binary = false // stacks are inside the trace
 	}
-	if special && binary && r.StackCount() > 0 && !*quiet {
+	if dest.special && binary && r.StackCount() > 0 && !*quiet {
 		fmt.Fprintf(os.Stderr, "kpcap replay: %d stacks not written: %s is not a regular file, so it has no sibling for them\n", r.StackCount(), terminalSafe(*out))
 	}
-	if tmp != nil {
-		if err := tmp.Chmod(0o644); err != nil {
-			return fmt.Errorf("write %s: %w", *out, err)
+	if dest.tmp != nil {
+		if err := dest.commit(*out); err != nil {
+			return err
 		}
-		if err := tmp.Close(); err != nil {
-			return fmt.Errorf("write %s: %w", *out, err)
-		}
-		if err := os.Rename(tmp.Name(), *out); err != nil {
-			return fmt.Errorf("write %s: %w", *out, err)
-		}
-		tmp = nil
 		if binary && r.StackCount() > 0 {
 			sp := stacksPath(*out, kind)
 			if err := writeStacks(r, sp, kind); err != nil {
