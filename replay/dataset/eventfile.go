@@ -3,6 +3,7 @@ package dataset
 import (
 	"bufio"
 	"fmt"
+	"slices"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -67,6 +68,10 @@ func (o *sourceOut) writeGroup(g *rowGroup) (err error) {
 			err = o.bw.Flush()
 		}
 	}()
+	// The scratch buffers take a whole column of the row group.
+	o.vals = slices.Grow(o.vals[:0], g.n)
+	o.times = slices.Grow(o.times[:0], g.n)
+	o.def = slices.Grow(o.def[:0], g.n)
 	rg := o.fw.AppendRowGroup()
 	for k, sp := range o.specs {
 		cw, err := rg.NextColumn()

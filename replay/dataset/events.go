@@ -14,17 +14,19 @@ import (
 	"github.com/kpcap/kpcap/replay"
 )
 
-// ZstdLevel is the zstd level of the events files: 1, zstd's fastest.
-// On 20 traces of the fleet benchmark level 3 (WriteParquet's) made the
-// events files 1% smaller for 10% more export CPU.
-const ZstdLevel = 1
+// ZstdLevel is the zstd level of the events files, zstd's default 3.
+// Level 1 (fastest) made a real 2M-event trace's events files (kprobe
+// strings, stacks) 1.57x larger for no CPU gain; on the fleet benchmark's
+// syscall traces it was 1% larger and 10% faster.
+const ZstdLevel = 3
 
 // Row group bounds: a source's rows are written as a row group once they
-// hold rowGroupBytes (the trace's budget shared by its sources, between
-// 1 and 16 MiB each) or maxGroupRows rows. Each source holds at most two
-// row groups, one being gathered and one being written.
+// hold groupBytes (the trace's 16 MiB budget shared by its sources, 1 to
+// 16 MiB each) or maxGroupRows rows. Each source holds at most two row
+// groups, one being gathered and one being written: the buffers hold raw
+// column values, so a larger budget only costs memory and page faults.
 const (
-	traceBufferBytes = 64 << 20
+	traceBufferBytes = 16 << 20
 	minGroupBytes    = 1 << 20
 	maxGroupBytes    = 16 << 20
 	maxGroupRows     = 1 << 20
