@@ -72,8 +72,6 @@ func bpfReason(o *Options, s *source) string {
 		return "a process or command is followed through perf"
 	case len(o.Cgroups) > 0:
 		return "cgroups restrict events through perf"
-	case len(o.CPUs) > 0:
-		return "BPF programs run on every CPU (no CPU list)"
 	}
 	return ""
 }
@@ -157,6 +155,12 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 		return err
 	}
 	b.set = set
+	if len(c.opts.CPUs) > 0 {
+		// The programs run on every CPU: they drop the others' events.
+		if err := set.SetCPUs(c.cpus); err != nil {
+			return err
+		}
+	}
 	maxCPU := 0
 	for _, cpu := range c.cpus {
 		maxCPU = max(maxCPU, cpu)

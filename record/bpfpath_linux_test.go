@@ -272,3 +272,46 @@ func TestChoosePaths(t *testing.T) {
 		t.Error("bpf with -g: no error")
 	}
 }
+
+// TestBPFPathKeepsToCPUs records a thread pinned to CPU 0 on the BPF path
+// with --cpus 0 (every call) and --cpus 1 (none: the programs drop the
+// events of the CPUs left out).
+func TestBPFPathKeepsToCPUs(t *testing.T) {
+	requireRoot(t)
+	if cpus, err := onlineCPUs(); err != nil || len(cpus) < 2 || cpus[0] != 0 || cpus[1] != 1 {
+		need(t, "needs CPUs 0 and 1 online")
+	}
+	const n = 2000
+	for _, cpu := range []int{0, 1} {
+		var tid int
+		work := pinnedWorkload(t, n, 0)
+		res, f := recordWhile(t, Options{Path: PathBPF, CPUs: []int{cpu}}, []*source{tracepointSource(t, "syscalls", "sys_enter_getsid")}, func() {
+			done := make(chan int)
+			go func() { done <- work() }()
+			tid = <-done
+		})
+		if p := f.Header.Sources[0].Path; p != format.PathBPF {
+			t.Fatalf("--cpus %d: source on path %q, want bpf", cpu, p)
+		}
+		want := 0
+		if cpu == 0 {
+			want = n
+		}
+		samples := threadSamples(t, f, uint32(tid))
+		if len(samples) != want || res.Lost != 0 {
+			t.Errorf("--cpus %d: %d samples of the thread pinned to CPU 0 (%d lost), want %d", cpu, len(samples), res.Lost, want)
+		}
+		all, err := countSamples(t, f, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cpu == 1 && all[0] > 0 {
+			it := f.Samples()
+			for it.Next() {
+				if s := it.Sample(); s.CPU != 1 {
+					t.Fatalf("--cpus 1: a sample on CPU %d", s.CPU)
+				}
+			}
+		}
+	}
+}

@@ -33,6 +33,8 @@ const programLicense = "Dual BSD/GPL"
 // into them.
 type Set struct {
 	ring, ctl, counts *ebpf.Map
+	cpus              *ebpf.Map // one byte per CPU, 1 where events are recorded; nil: every CPU
+	ncpus             int       // bytes in cpus' value
 	progs             []*ebpf.Program
 	nsrc              int
 	watermark         int
@@ -117,7 +119,7 @@ func (s *Set) Close() {
 		p.Close()
 	}
 	s.progs = nil
-	for _, m := range []*ebpf.Map{s.ring, s.ctl, s.counts, s.sys[0].table, s.sys[1].table} {
+	for _, m := range []*ebpf.Map{s.ring, s.ctl, s.counts, s.cpus, s.sys[0].table, s.sys[1].table} {
 		if m != nil {
 			m.Close()
 		}
@@ -224,15 +226,58 @@ func (s *Set) Tracepoint(src uint32, rawLen int) (*ebpf.Program, int, error) {
 	return p, len(s.progs) - 1, nil
 }
 
-// gate returns to "out" when the gate is closed. The gate is read
-// straight from its map's value (one load from a constant address) rather
-// than through a lookup.
+// SetCPUs restricts the programs loaded afterwards to events on the given
+// CPUs (the --cpus of a recording); without it they record on every CPU.
+func (s *Set) SetCPUs(cpus []int) error {
+	if len(s.progs) > 0 || s.cpus != nil {
+		return errors.New("bpfprog: CPUs set after a program was loaded")
+	}
+	n := 0
+	for _, c := range cpus {
+		if c < 0 || c >= 1<<16 {
+			return fmt.Errorf("bpfprog: CPU %d", c)
+		}
+		n = max(n, c+1)
+	}
+	if n == 0 {
+		return errors.New("bpfprog: no CPUs")
+	}
+	val := make([]byte, n)
+	for _, c := range cpus {
+		val[c] = 1
+	}
+	m, err := ebpf.NewMap(&ebpf.MapSpec{Name: "kpcap_cpus", Type: ebpf.Array, KeySize: 4, ValueSize: uint32(n), MaxEntries: 1})
+	if err != nil {
+		return fmt.Errorf("create BPF CPU map: %w", err)
+	}
+	if err := m.Put(uint32(0), val); err != nil {
+		m.Close()
+		return fmt.Errorf("fill BPF CPU map: %w", err)
+	}
+	s.cpus, s.ncpus = m, n
+	return nil
+}
+
+// gate returns to "out" when the gate is closed, or when the event is on
+// a CPU the recording leaves out. The gate and the CPU bytes are read
+// straight from their maps' values (loads from constant addresses) rather
+// than through lookups.
 func (s *Set) gate() asm.Instructions {
-	return asm.Instructions{
+	insns := asm.Instructions{
 		asm.LoadMapValue(asm.R1, s.ctl.FD(), 0),
 		asm.LoadMem(asm.R1, asm.R1, 0, asm.Word),
 		asm.JEq.Imm(asm.R1, 0, "out"),
 	}
+	if s.cpus != nil {
+		insns = append(insns,
+			asm.FnGetSmpProcessorId.Call(),
+			asm.JGE.Imm(asm.R0, int32(s.ncpus), "out"),
+			asm.LoadMapValue(asm.R1, s.cpus.FD(), 0),
+			asm.Add.Reg(asm.R1, asm.R0),
+			asm.LoadMem(asm.R1, asm.R1, 0, asm.Byte),
+			asm.JEq.Imm(asm.R1, 0, "out"))
+	}
+	return insns
 }
 
 // submitAndReturn ends a program: it submits the record reserved in R7,
