@@ -747,15 +747,11 @@ func (b *bench) countKpcap(ctx context.Context, trace string, pid int, r *Run) (
 	if len(f.Warnings) > 0 {
 		return sampleCounts{}, fmt.Errorf("trace read with warnings: %s", strings.Join(f.Warnings, "; "))
 	}
-	var dropped, lostRecs uint64
-	for _, s := range f.Stats {
-		dropped += s.Dropped
-	}
-	for _, l := range f.Lost {
-		lostRecs += l.Count
-	}
 	counts := c.counts()
-	counts.Lost = max(dropped, lostRecs)
+	// The file's one loss total: the ring's loss records also count lost
+	// task records (COMM, FORK, EXIT), so their sum may exceed the samples
+	// lost, which the statistics blocks settle exactly.
+	counts.Lost = f.LostTotal()
 
 	if !b.kpcapHasInfo(ctx) {
 		return counts, nil // counted from the file alone; the report notes it
