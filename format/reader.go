@@ -571,6 +571,7 @@ func (f *File) openScan() error {
 		pos     int64
 		counts  = map[uint32]*Stats{}
 		grouped bool // format 1.1: data frames end with a check frame
+		seen    frameSeen
 	)
 	for frameNo := 0; pos < f.Size; frameNo++ {
 		zf, err := scanFrame(f.readAt, pos, f.Size)
@@ -633,6 +634,9 @@ func (f *File) openScan() error {
 			if err := f.readHeaderFrame(buf); err != nil {
 				return err
 			}
+		} else if seen.repeat(buf, pos, zf.size) {
+			pos += zf.size
+			continue
 		}
 		info := FrameInfo{Offset: pos, CSize: zf.size, RawSize: int64(len(buf))}
 		meta, err := scanSamples(buf, &info, counts)
@@ -654,6 +658,7 @@ func (f *File) openScan() error {
 		}
 		pos += zf.size
 	}
+	seen.report(f)
 	// Samples decide the stats of sources without an ISB (see finish).
 	f.scanCounts = counts
 	return nil
