@@ -155,68 +155,13 @@ func (ps *parser) parseFetch(s string, pos int) (string, fetchKind, error) {
 		}
 		return ps.parseReg(s, pos)
 	case '@':
-		rest := s[1:]
-		if rest == "" {
-			return "", 0, ps.errAt(pos, 1, "missing address or symbol after '@'")
-		}
-		if isDigit(rest[0]) {
-			if _, ok := parseUint(rest); !ok {
-				return "", 0, ps.errAt(pos, len(s), "bad address %q", rest)
-			}
-			return s, fkMem, nil
-		}
-		if rest[0] == '+' {
-			if !p.IsUprobe() {
-				return "", 0, ps.errAt(pos, len(s), "@+OFFSET (a file offset) only works in uprobes")
-			}
-			if _, ok := parseUint(rest[1:]); !ok {
-				return "", 0, ps.errAt(pos+1, len(rest), "bad file offset %q", rest)
-			}
-			return s, fkMem, nil
-		}
-		if p.IsUprobe() {
-			return "", 0, ps.errAt(pos, len(s), "@SYMBOL only works in kprobes; use @+FILEOFFSET in uprobes")
-		}
-		sym := rest
-		if i := strings.IndexAny(rest, "+-"); i >= 0 {
-			sym = rest[:i]
-			if _, ok := parseUint(rest[i+1:]); !ok {
-				return "", 0, ps.errAt(pos+1+i, len(rest)-i, "bad offset %q", rest[i:])
-			}
-		}
-		if sym == "" {
-			return "", 0, ps.errAt(pos+1, 1, "missing symbol after '@'")
-		}
-		for i := 0; i < len(sym); i++ {
-			c := sym[i]
-			if !(c == '_' || c == '.' || isAlpha(c) || (i > 0 && isDigit(c))) {
-				return "", 0, ps.errAt(pos+1, len(sym), "bad symbol %q", sym)
-			}
-		}
-		return s, fkMem, nil
+		return ps.parseMem(s, pos)
 	case '$':
 		return ps.parseVar(s, pos)
 	case '+', '-':
 		return ps.parseDeref(s, pos)
 	case '\\':
-		imm := s[1:]
-		if strings.HasPrefix(imm, `"`) {
-			if len(imm) < 2 || !strings.HasSuffix(imm, `"`) {
-				return "", 0, ps.errAt(pos+len(s), 1, "unterminated immediate string (want \\\"text\" without spaces)")
-			}
-			if i := strings.IndexByte(imm[1:len(imm)-1], '"'); i >= 0 {
-				return "", 0, ps.errAt(pos+2+i, 1, "'\"' inside an immediate string")
-			}
-			return s, fkImmStr, nil
-		}
-		v := imm
-		if strings.HasPrefix(v, "-") {
-			v = v[1:]
-		}
-		if _, ok := parseUint(v); !ok {
-			return "", 0, ps.errAt(pos+1, len(s)-1, "bad immediate %q (want \\NUMBER or \\\"string\")", s)
-		}
-		return s, fkImm, nil
+		return ps.parseImm(s, pos)
 	case '(', ')':
 		return "", 0, ps.errAt(pos, 1, "unbalanced parentheses: %q needs an offset before it, e.g. +0(%%di)", s[:1])
 	}
@@ -227,6 +172,73 @@ func (ps *parser) parseFetch(s string, pos int) (string, fetchKind, error) {
 		return "", 0, ps.errAt(pos, len(s), "bare number %q: write +N(...) to dereference, @ADDR for memory, \\N for a constant", s)
 	}
 	return "", 0, ps.errAt(pos, len(s), "unknown fetch argument %q (want %%REG, @ADDR, @SYM, $stackN, $stack, $argN, $retval, $comm, +|-[u]OFFS(FETCHARG), \\IMM)", s)
+}
+
+// parseMem parses @ADDR, @+FILEOFFSET (uprobes) and @SYM[+|-OFFSET]
+// (kprobes): memory at an address.
+func (ps *parser) parseMem(s string, pos int) (string, fetchKind, error) {
+	p := ps.p
+	rest := s[1:]
+	if rest == "" {
+		return "", 0, ps.errAt(pos, 1, "missing address or symbol after '@'")
+	}
+	if isDigit(rest[0]) {
+		if _, ok := parseUint(rest); !ok {
+			return "", 0, ps.errAt(pos, len(s), "bad address %q", rest)
+		}
+		return s, fkMem, nil
+	}
+	if rest[0] == '+' {
+		if !p.IsUprobe() {
+			return "", 0, ps.errAt(pos, len(s), "@+OFFSET (a file offset) only works in uprobes")
+		}
+		if _, ok := parseUint(rest[1:]); !ok {
+			return "", 0, ps.errAt(pos+1, len(rest), "bad file offset %q", rest)
+		}
+		return s, fkMem, nil
+	}
+	if p.IsUprobe() {
+		return "", 0, ps.errAt(pos, len(s), "@SYMBOL only works in kprobes; use @+FILEOFFSET in uprobes")
+	}
+	sym := rest
+	if i := strings.IndexAny(rest, "+-"); i >= 0 {
+		sym = rest[:i]
+		if _, ok := parseUint(rest[i+1:]); !ok {
+			return "", 0, ps.errAt(pos+1+i, len(rest)-i, "bad offset %q", rest[i:])
+		}
+	}
+	if sym == "" {
+		return "", 0, ps.errAt(pos+1, 1, "missing symbol after '@'")
+	}
+	for i := 0; i < len(sym); i++ {
+		c := sym[i]
+		if !(c == '_' || c == '.' || isAlpha(c) || (i > 0 && isDigit(c))) {
+			return "", 0, ps.errAt(pos+1, len(sym), "bad symbol %q", sym)
+		}
+	}
+	return s, fkMem, nil
+}
+
+// parseImm parses \NUMBER and \"string": an immediate value.
+func (ps *parser) parseImm(s string, pos int) (string, fetchKind, error) {
+	imm := s[1:]
+	if strings.HasPrefix(imm, `"`) {
+		if len(imm) < 2 || !strings.HasSuffix(imm, `"`) {
+			return "", 0, ps.errAt(pos+len(s), 1, "unterminated immediate string (want \\\"text\" without spaces)")
+		}
+		if i := strings.IndexByte(imm[1:len(imm)-1], '"'); i >= 0 {
+			return "", 0, ps.errAt(pos+2+i, 1, "'\"' inside an immediate string")
+		}
+		return s, fkImmStr, nil
+	}
+	v := imm
+	if strings.HasPrefix(v, "-") {
+		v = v[1:]
+	}
+	if _, ok := parseUint(v); !ok {
+		return "", 0, ps.errAt(pos+1, len(s)-1, "bad immediate %q (want \\NUMBER or \\\"string\")", s)
+	}
+	return s, fkImm, nil
 }
 
 func (ps *parser) parseVar(s string, pos int) (string, fetchKind, error) {
