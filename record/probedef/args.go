@@ -44,20 +44,10 @@ func (ps *parser) parseArg(t token) (FetchArg, int, error) {
 	namePos := t.pos
 	q := strings.IndexByte(body, '"')
 	if eq := strings.IndexByte(body, '='); eq >= 0 && (q < 0 || eq < q) {
-		name := body[:eq]
-		if name == "" {
-			return fa, 0, ps.errAt(t.pos, 1, "empty argument name before '='")
+		if err := ps.checkArgName(body[:eq], t.pos); err != nil {
+			return fa, 0, err
 		}
-		if len(name) > maxArgNameLen {
-			return fa, 0, ps.errAt(t.pos, eq, "argument name %q is longer than %d characters", name, maxArgNameLen)
-		}
-		if msg := checkIdent(name); msg != "" {
-			return fa, 0, ps.errAt(t.pos, eq, "bad argument name %q: %s", name, msg)
-		}
-		if reservedArgNames[name] {
-			return fa, 0, ps.errAt(t.pos, eq, "argument name %q is reserved by the kernel", name)
-		}
-		fa.Name = name
+		fa.Name = body[:eq]
 		body, bpos = body[eq+1:], bpos+eq+1
 	}
 	if body == "" {
@@ -120,6 +110,23 @@ func (ps *parser) parseArg(t token) (FetchArg, int, error) {
 		return fa, 0, ps.errAt(bpos, len(body), "argument too long: %d characters (the kernel allows %d)", n, maxArgLen)
 	}
 	return fa, namePos, nil
+}
+
+// checkArgName refuses an argument NAME= (at byte pos) the kernel would.
+func (ps *parser) checkArgName(name string, pos int) error {
+	if name == "" {
+		return ps.errAt(pos, 1, "empty argument name before '='")
+	}
+	if len(name) > maxArgNameLen {
+		return ps.errAt(pos, len(name), "argument name %q is longer than %d characters", name, maxArgNameLen)
+	}
+	if msg := checkIdent(name); msg != "" {
+		return ps.errAt(pos, len(name), "bad argument name %q: %s", name, msg)
+	}
+	if reservedArgNames[name] {
+		return ps.errAt(pos, len(name), "argument name %q is reserved by the kernel", name)
+	}
+	return nil
 }
 
 func btoi(b bool) int {
