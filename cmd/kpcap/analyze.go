@@ -503,55 +503,19 @@ func analyzeFlame(args []string) error {
 			return fmt.Errorf("%s: %w", traceName(files[0]), err)
 		}
 	}
-	for _, w := range fl.Warnings {
-		fmt.Fprintf(os.Stderr, "kpcap analyze flame: %s: warning: %s\n", terminalSafe(label), terminalSafe(w))
-	}
-	// A trace without stacks is not an error, so -q keeps this note quiet.
-	if fl.Events > 0 && fl.NoStack == fl.Events && !co.quiet {
-		fmt.Fprintf(os.Stderr, "kpcap analyze flame: %s: no event carries a call stack (record with -g); frames are the sources\n", terminalSafe(label))
-	}
-	if fl.Lost.Total > 0 || (fl.Latency != nil && fl.Latency.UnmatchedEntries+fl.Latency.UnmatchedReturns > 0) {
-		msg := fmt.Sprintf("kpcap analyze flame: %s: %d samples lost", label, fl.Lost.Total)
-		if fl.Latency != nil {
-			msg += fmt.Sprintf("; unmatched %d entries, %d returns", fl.Latency.UnmatchedEntries, fl.Latency.UnmatchedReturns)
-		}
-		fmt.Fprintln(os.Stderr, msg)
-	}
+	flameNotes(fl, label, co.quiet)
 	if *folded != "" {
 		if err := writeOutput(*folded, fl.Profile.WriteFolded); err != nil {
 			return err
 		}
 	}
 	if *svg != "" {
-		t := *title
-		if t == "" {
-			t = "Flame graph: " + filepath.Base(label)
-			if *weight == "latency" {
-				t = "Latency flame graph: " + filepath.Base(label)
-			}
-		}
-		sub := fmt.Sprintf("%d %s weighed, %d without a stack; %d samples lost", fl.Events, map[bool]string{true: "pairs", false: "events"}[*weight == "latency"], fl.NoStack, fl.Lost.Total)
-		if fl.Latency != nil {
-			sub += fmt.Sprintf("; unmatched %d entries, %d returns", fl.Latency.UnmatchedEntries, fl.Latency.UnmatchedReturns)
-		}
-		if err := writeOutput(*svg, func(w io.Writer) error {
-			return flame.WriteSVG(w, fl.Profile, flame.SVGOptions{Title: t, Subtitle: sub, Standalone: true})
-		}); err != nil {
+		if err := writeFlameSVG(*svg, fl, *title, label, *weight); err != nil {
 			return err
 		}
 	}
 	if *pprofOut != "" {
-		po := flame.PprofOptions{DurationNS: int64(fl.DurationNS),
-			Comments: []string{fmt.Sprintf("kpcap: %s, %d samples lost", label, fl.Lost.Total)}}
-		switch *weight {
-		case "latency":
-			po.SampleType, po.Unit = "latency", "nanoseconds"
-		case "period":
-			po.SampleType, po.Unit = "period", "count"
-		}
-		if err := writeOutput(*pprofOut, func(w io.Writer) error {
-			return flame.WritePprof(w, fl.Profile, po)
-		}); err != nil {
+		if err := writeFlamePprof(*pprofOut, fl, label, *weight); err != nil {
 			return err
 		}
 	}
