@@ -57,6 +57,7 @@ func (w *Writer) CopyFrame(f *SinkFrame) error {
 	w.cbytes.Store(w.offset)
 	w.rawSub += e.RawSize
 	w.rawDone.Add(e.RawSize)
+	w.rawCompressed.Add(e.RawSize)
 	for i, n := range f.Counts {
 		if n == 0 {
 			continue
