@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/kpcap/kpcap/format"
+	"github.com/kpcap/kpcap/record"
 	"golang.org/x/sys/unix"
 )
 
@@ -378,6 +379,7 @@ type recorder struct {
 	log     string
 	started time.Time
 	done    chan error
+	peakRSS int64 // VmHWM just before the stop signal; 0 if unread
 }
 
 func (b *bench) startRecorder(args []string, log string) (*recorder, error) {
@@ -401,6 +403,9 @@ func (b *bench) startRecorder(args []string, log string) (*recorder, error) {
 
 // stop interrupts the recorder (it must finalize its file on SIGINT) and waits.
 func (rec *recorder) stop() error {
+	if n, ok := record.PeakRSS(rec.cmd.Process.Pid); ok {
+		rec.peakRSS = n
+	}
 	_ = rec.cmd.Process.Signal(os.Interrupt) // fails harmlessly if it already exited
 	select {
 	case err := <-rec.done:

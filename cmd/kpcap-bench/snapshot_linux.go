@@ -58,8 +58,13 @@ func snapshotTarget(w *Workload) (Target, bool) {
 	return t, true
 }
 
-// maxRSS is the recorder's peak resident set in bytes (0 if unknown).
+// maxRSS is the recorder's peak resident set in bytes (0 if unknown):
+// its VmHWM read before it was stopped, or else its rusage, which may hold
+// this benchmark's own peak (inherited across the exec).
 func (rec *recorder) maxRSS() int64 {
+	if rec.peakRSS > 0 {
+		return rec.peakRSS
+	}
 	if ru, ok := rec.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		return ru.Maxrss << 10 // KiB on Linux
 	}
