@@ -419,6 +419,11 @@ func printInfoFiles(out io.Writer, in *infoJSON) error {
 			} else if n > 1 {
 				what = fmt.Sprintf("files %d-%d missing", g.Missing[0], g.Missing[n-1])
 			}
+			if g.StartNS == 0 {
+				// The set's first files are gone: where they began is unknown.
+				fmt.Fprintf(out, "  before %.6f s: %s\n", float64(g.EndNS)/1e9, what)
+				continue
+			}
 			fmt.Fprintf(out, "  %.6f to %.6f s: %s\n", float64(g.StartNS)/1e9, float64(g.EndNS)/1e9, what)
 		}
 	}

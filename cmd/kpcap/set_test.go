@@ -137,3 +137,22 @@ func TestReadSet(t *testing.T) {
 		t.Errorf("replay of the directory: %d lines, exit %d, stderr %s", strings.Count(r.stdout, "\n"), r.code, r.stderr)
 	}
 }
+
+// TestInfoLeadingGap reads a set whose first file was deleted: info says
+// what is missing before the first file kept, not from time 0.
+func TestInfoLeadingGap(t *testing.T) {
+	bin := buildKpcap(t)
+	dir := t.TempDir()
+	srcs := []testtrace.Source{{Src: format.Source{Name: "syscalls:sys_enter_openat", Kind: format.KindTracepoint, Definition: "syscalls:sys_enter_openat"}, Format: "sys_enter_openat"}}
+	for seq := 2; seq <= 3; seq++ {
+		start := uint64(seq) * 1_000_000_000
+		g := testtrace.NewInSet(t, filepath.Join(dir, format.SetFileName("t.pcapng.zst", seq)), "6.1.0", srcs, &format.SetInfo{ID: "feed", Seq: seq, Mode: "rotate", StartNS: start})
+		g.Sample(0, start+1000, 0, 9, 9, map[string]any{"__syscall_nr": 257, "dfd": -100, "filename": 0x7ffe0000, "flags": 0}, nil)
+		g.W.SetEnd(start + 1_000_000_000)
+		g.Close(nil)
+	}
+	r := runCLI(t, bin, "info", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "before 2.000000 s: file 1 missing") || strings.Contains(r.stdout, "0.000000 to") {
+		t.Errorf("info: code %d, stdout:\n%s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+}
