@@ -22,6 +22,11 @@ import (
 // same with the marker getpgid(markPID) 11/12 of the way.
 const workloadEnv = "KPCAP_TEST_WORKLOAD"
 
+// markEnv, if set, is the pid getppid-paced-mark asks about instead of
+// markPID: a test recording the whole system sees its own workload's mark
+// only, not that of another test run at the same time.
+const markEnv = "KPCAP_TEST_MARK"
+
 // markPID is the pid the getppid-mark workload asks getpgid about: its
 // sys_enter_getpgid event marks the middle of the workload.
 const markPID = 424242
@@ -47,12 +52,16 @@ func init() {
 		start := time.Now()
 		const batch = 1000
 		mark := -1
+		markArg := uintptr(markPID)
 		if parts[0] == "getppid-paced-mark" {
 			mark = n / batch * 11 / 12 * batch // a batch boundary 11/12 of the way
+			if v, err := strconv.ParseUint(os.Getenv(markEnv), 10, 32); err == nil {
+				markArg = uintptr(v)
+			}
 		}
 		for done := 0; done < n; {
 			if done == mark {
-				unix.Syscall(unix.SYS_GETPGID, markPID, 0, 0)
+				unix.Syscall(unix.SYS_GETPGID, markArg, 0, 0)
 			}
 			for range min(batch, n-done) {
 				unix.Syscall(unix.SYS_GETPPID, 0, 0, 0)

@@ -5,7 +5,9 @@ package record
 import (
 	"context"
 	"encoding/binary"
+	"math/rand/v2"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -28,10 +30,14 @@ func TestSoakMinute(t *testing.T) {
 		keep   = 3
 		window = 2 * time.Second
 	)
+	// The mark asks about a pid no other run uses: the flight recorder
+	// watches the whole system, where other tests may run.
+	mark := uint64(1<<30 + rand.N(1<<20))
+	t.Setenv(markEnv, strconv.FormatUint(mark, 10))
 	dir, snapDir := t.TempDir(), t.TempDir()
 	out := filepath.Join(dir, "soak.pcapng.zst")
 
-	// The flight recorder, system-wide, triggered by getpgid(markPID).
+	// The flight recorder, system-wide, triggered by getpgid(mark).
 	snapOut := filepath.Join(snapDir, "fr.pcapng.zst")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -46,10 +52,10 @@ func TestSoakMinute(t *testing.T) {
 			Output: snapOut, SnapshotWindow: window, MaxSnapshots: 1,
 			Started: func(StartInfo) { close(ready) },
 			Triggers: []Trigger{{
-				Text: "getpgid(424242)", Source: "syscalls:sys_enter_getpgid",
+				Text: "getpgid(mark)", Source: "syscalls:sys_enter_getpgid",
 				Compile: func(format.Source) (func(*format.Sample) bool, error) {
 					return func(s *format.Sample) bool {
-						return len(s.Raw) >= 24 && binary.NativeEndian.Uint64(s.Raw[16:]) == markPID
+						return len(s.Raw) >= 24 && binary.NativeEndian.Uint64(s.Raw[16:]) == mark
 					}, nil
 				}}},
 		}, tracepointSource(t, "syscalls", "sys_enter_getppid"), tracepointSource(t, "syscalls", "sys_enter_getpgid"))
@@ -111,7 +117,7 @@ func TestSoakMinute(t *testing.T) {
 	it := f.Samples()
 	for it.Next() {
 		s := it.Sample()
-		if s.Source == 1 && len(s.Raw) >= 24 && binary.NativeEndian.Uint64(s.Raw[16:]) == markPID {
+		if s.Source == 1 && len(s.Raw) >= 24 && binary.NativeEndian.Uint64(s.Raw[16:]) == mark {
 			markT, markTID = s.Time, s.TID
 		} else if s.Source == 0 {
 			snapTimes = append(snapTimes, s.Time)
