@@ -27,26 +27,28 @@ func BenchmarkDrain(b *testing.B) {
 		sources:    []*source{src},
 		output:     output{out: w},
 		eventIDs:   eventIDs{ids: map[uint64]int32{77: 0}},
-		counters:   counters{recvCPU: [][]uint64{make([]uint64, 2)}},
+		counters:   counters{recvCPU: [][]uint64{make([]uint64, 2)}, weightCPU: [][]uint64{make([]uint64, 2)}, filteredCPU: [][]uint64{make([]uint64, 2)}},
 		qs:         []*cpuQueue{{sorted: true}, {sorted: true}},
 		perfEvents: perfEvents{cpuOf: []uint32{0, 1}},
 	}
 	c.merge.qs = c.qs
 	c.buildDense()
-	// a getppid sys_enter sample as the kernel writes it: 40 fixed bytes,
-	// then RAW {u32 size=12; 8 common + 4 nr} padded to 56 bytes in all
+	// a getppid sys_enter sample as the kernel writes it: 48 fixed bytes
+	// (header, id, pid/tid, time, cpu, period), then RAW {u32 size=12;
+	// 8 common + 4 nr}, 64 bytes in all
 	mk := func(t uint64, cpu uint32) []byte {
-		r := make([]byte, 56)
+		r := make([]byte, 64)
 		binary.NativeEndian.PutUint32(r, 9)
-		binary.NativeEndian.PutUint16(r[6:], 56)
+		binary.NativeEndian.PutUint16(r[6:], 64)
 		binary.NativeEndian.PutUint64(r[8:], 77)
 		binary.NativeEndian.PutUint32(r[16:], 1234)
 		binary.NativeEndian.PutUint32(r[20:], 1234)
 		binary.NativeEndian.PutUint64(r[24:], t)
 		binary.NativeEndian.PutUint32(r[32:], cpu)
-		binary.NativeEndian.PutUint32(r[40:], 12)
-		binary.NativeEndian.PutUint16(r[44:], 305)
-		binary.NativeEndian.PutUint32(r[48:], 110)
+		binary.NativeEndian.PutUint64(r[40:], 1)
+		binary.NativeEndian.PutUint32(r[48:], 12)
+		binary.NativeEndian.PutUint16(r[52:], 305)
+		binary.NativeEndian.PutUint32(r[60:], 110)
 		return r
 	}
 	var data [2][]byte
@@ -79,6 +81,9 @@ func BenchmarkDrain(b *testing.B) {
 	b.StopTimer()
 	if err := w.Close(nil); err != nil {
 		b.Fatal(err)
+	}
+	if w.SamplesWritten() != uint64(events) || c.unmatched != 0 {
+		b.Fatalf("%d samples written, %d unmatched, of %d records", w.SamplesWritten(), c.unmatched, events)
 	}
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(w.CompressedBytes())/float64(events), "B/event")

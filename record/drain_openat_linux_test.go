@@ -42,25 +42,27 @@ func BenchmarkDrainOpenat(b *testing.B) {
 		b.Fatal(err)
 	}
 	c := &capture{
-		opts:       &Options{},
-		sources:    srcs,
-		output:     output{out: w},
-		eventIDs:   eventIDs{ids: map[uint64]int32{77: 0, 78: 1}},
-		counters:   counters{recvCPU: [][]uint64{make([]uint64, 2), make([]uint64, 2)}},
+		opts:     &Options{},
+		sources:  srcs,
+		output:   output{out: w},
+		eventIDs: eventIDs{ids: map[uint64]int32{77: 0, 78: 1}},
+		counters: counters{recvCPU: [][]uint64{make([]uint64, 2), make([]uint64, 2)},
+			weightCPU: [][]uint64{make([]uint64, 2), make([]uint64, 2)}, filteredCPU: [][]uint64{make([]uint64, 2), make([]uint64, 2)}},
 		qs:         []*cpuQueue{{sorted: true}, {sorted: true}},
 		perfEvents: perfEvents{cpuOf: []uint32{0, 1}},
 	}
 	c.merge.qs = c.qs
 	c.buildDense()
 	ne := binary.NativeEndian
-	// sample: header, id, pid/tid, time, cpu, RAW {u32 size; data}, padded to 8
+	// sample: header, id, pid/tid, time, cpu, period, RAW {u32 size; data},
+	// padded to 8
 	mk := func(dst []byte, enter bool, t uint64, cpu uint32, fd uint64) []byte {
 		raw := 48
 		id := uint64(77)
 		if !enter {
 			raw, id = 24, 78
 		}
-		size := (44 + raw + 7) &^ 7
+		size := (52 + raw + 7) &^ 7
 		off := len(dst)
 		dst = append(dst, make([]byte, size)...)
 		r := dst[off:]
@@ -71,8 +73,9 @@ func BenchmarkDrainOpenat(b *testing.B) {
 		ne.PutUint32(r[20:], 4321)
 		ne.PutUint64(r[24:], t)
 		ne.PutUint32(r[32:], cpu)
-		ne.PutUint32(r[40:], uint32(raw))
-		d := r[44:]
+		ne.PutUint64(r[40:], 1)               // period
+		ne.PutUint32(r[48:], uint32(size-52)) // RAW size, padding included
+		d := r[52:]
 		ne.PutUint16(d, 640)
 		ne.PutUint32(d[4:], 4321)
 		if enter {
@@ -133,6 +136,9 @@ func BenchmarkDrainOpenat(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.StopTimer()
+	if w.SamplesWritten() != uint64(events) || c.unmatched != 0 {
+		b.Fatalf("%d samples written, %d unmatched, of %d records", w.SamplesWritten(), c.unmatched, events)
+	}
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(events), "cpu-ns/event")
 	b.ReportMetric(float64(w.CompressedBytes())/float64(events), "B/event")
 }
