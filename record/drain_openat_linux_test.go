@@ -24,7 +24,17 @@ var openatFormats = [2]string{
 // irregular timestamps. Besides wall time per event it reports the whole
 // process's CPU time per event (cpu-ns/event), which includes the
 // compressor goroutines that wall time per op hides.
-func BenchmarkDrainOpenat(b *testing.B) {
+func BenchmarkDrainOpenat(b *testing.B) { benchDrainOpenat(b, io.Discard) }
+
+// BenchmarkDrainOpenatSnapshot is BenchmarkDrainOpenat into a flight
+// recorder's memory (the frames of the last 64 MiB), as kpcap record
+// --snapshot writes: its cost per event against BenchmarkDrainOpenat's is
+// what the flight recorder adds.
+func BenchmarkDrainOpenatSnapshot(b *testing.B) {
+	benchDrainOpenat(b, &frameRing{size: 64 << 20})
+}
+
+func benchDrainOpenat(b *testing.B, out io.Writer) {
 	const perChunk = 4096
 	var srcs []*source
 	var descs []format.Source
@@ -37,7 +47,7 @@ func BenchmarkDrainOpenat(b *testing.B) {
 		srcs = append(srcs, s)
 		descs = append(descs, s.desc)
 	}
-	w, err := format.NewWriter(io.Discard, &format.Header{Application: "bench", Sources: descs}, nil)
+	w, err := format.NewWriter(out, &format.Header{Application: "bench", Sources: descs}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
