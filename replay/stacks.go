@@ -13,16 +13,28 @@ import (
 )
 
 // stackTable deduplicates callchains into stack ids and symbolizes them lazily.
+// A symbolized stack keeps one index per frame into a table of distinct
+// frames, not a Frame per ip: a file may hold thousands of deep stacks over a
+// few symbols, and a 56-byte Frame per ip of each would take gigabytes.
 type stackTable struct {
 	r      *Reader
 	mu     sync.Mutex
 	ids    map[string]int64
 	keys   []stackKey
-	frames [][]Frame // symbolized, nil until asked
+	frames [][]uint32 // per stack, indexes into uniq; nil until asked
+	uniq   []Frame
+	uniqID map[frameKey]uint32
+}
+
+// frameKey names a distinct frame: a kernel address, or a user address of a pid.
+type frameKey struct {
+	addr   uint64
+	pid    uint32
+	kernel bool
 }
 
 func newStackTable(r *Reader) *stackTable {
-	return &stackTable{r: r, ids: map[string]int64{}}
+	return &stackTable{r: r, ids: map[string]int64{}, uniqID: map[frameKey]uint32{}}
 }
 
 func (t *stackTable) intern(k stackKey) int64 {
@@ -47,30 +59,37 @@ func (t *stackTable) len() int {
 	return len(t.keys)
 }
 
-func (t *stackTable) get(id int64) []Frame {
+// appendFrames appends the frames of stack id to dst, symbolizing it on the
+// first call.
+func (t *stackTable) appendFrames(dst []Frame, id int64) []Frame {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if id < 0 || id >= int64(len(t.keys)) {
-		return nil
+		return dst
 	}
 	if t.frames[id] == nil {
-		t.frames[id] = t.r.symbolize(t.keys[id])
+		t.frames[id] = t.symbolize(t.keys[id])
+		t.keys[id].ips = nil // the frame indexes replace the raw chain
 	}
-	return t.frames[id]
+	for _, i := range t.frames[id] {
+		dst = append(dst, t.uniq[i])
+	}
+	return dst
 }
 
 // Stack returns the frames of stack id, leaf first, without the perf context
 // markers; nil for an unknown id.
-func (r *Reader) Stack(id int64) []Frame { return r.stacks.get(id) }
+func (r *Reader) Stack(id int64) []Frame { return r.stacks.appendFrames(nil, id) }
 
 // StackCount returns how many distinct stacks have been seen so far; ids run
 // from 0 to StackCount()-1.
 func (r *Reader) StackCount() int { return r.stacks.len() }
 
-// symbolize turns a raw callchain into frames: context markers set whether the
-// following addresses are kernel or user; without markers the address decides.
-func (r *Reader) symbolize(k stackKey) []Frame {
-	out := make([]Frame, 0, len(k.ips))
+// symbolize turns a raw callchain into indexes of distinct frames: context
+// markers set whether the following addresses are kernel or user; without
+// markers the address decides. The caller holds t.mu.
+func (t *stackTable) symbolize(k stackKey) []uint32 {
+	out := make([]uint32, 0, len(k.ips))
 	ctx := 0 // 0 unknown, 1 kernel, 2 user
 	for _, ip := range k.ips {
 		if ip >= contextMax {
@@ -83,21 +102,36 @@ func (r *Reader) symbolize(k stackKey) []Frame {
 			continue
 		}
 		kernel := ctx == 1 || ctx == 0 && ip >= 1<<63
-		fr := Frame{Addr: ip, Kernel: kernel, Name: "[unknown]"}
-		if kernel {
-			if s, ok := r.ksyms.lookup(ip); ok {
-				fr.Name, fr.Offset, fr.Module = s.Name, ip-s.Addr, s.Module
-			}
-		} else if uf, ok := r.f.UserSymbol(k.pid, ip); ok {
-			if uf.Name != "" {
-				fr.Name = uf.Name
-				fr.Offset = uf.Offset
-			}
-			fr.Module = uf.Object
+		fk := frameKey{addr: ip, kernel: kernel}
+		if !kernel {
+			fk.pid = k.pid
 		}
-		out = append(out, fr)
+		i, ok := t.uniqID[fk]
+		if !ok {
+			i = uint32(len(t.uniq))
+			t.uniq = append(t.uniq, t.r.symbolizeFrame(k.pid, ip, kernel))
+			t.uniqID[fk] = i
+		}
+		out = append(out, i)
 	}
 	return out
+}
+
+// symbolizeFrame resolves one address, kernel or of pid's user space.
+func (r *Reader) symbolizeFrame(pid uint32, ip uint64, kernel bool) Frame {
+	fr := Frame{Addr: ip, Kernel: kernel, Name: "[unknown]"}
+	if kernel {
+		if s, ok := r.ksyms.lookup(ip); ok {
+			fr.Name, fr.Offset, fr.Module = s.Name, ip-s.Addr, s.Module
+		}
+	} else if uf, ok := r.f.UserSymbol(pid, ip); ok {
+		if uf.Name != "" {
+			fr.Name = uf.Name
+			fr.Offset = uf.Offset
+		}
+		fr.Module = uf.Object
+	}
+	return fr
 }
 
 // kernelSymbols resolves kernel addresses to symbol, offset and size.
@@ -156,8 +190,10 @@ func (r *Reader) StacksRecord() arrow.Record {
 	off := b.Field(4).(*array.Uint64Builder)
 	mod := b.Field(5).(*array.StringBuilder)
 	kern := b.Field(6).(*array.BooleanBuilder)
+	var frames []Frame
 	for s := 0; s < r.StackCount(); s++ {
-		for d, f := range r.Stack(int64(s)) {
+		frames = r.stacks.appendFrames(frames[:0], int64(s))
+		for d, f := range frames {
 			id.Append(int64(s))
 			depth.Append(int32(d))
 			addr.Append(f.Addr)

@@ -155,6 +155,7 @@ type textWriter struct {
 	secOK   bool
 	secText []byte
 	srcText []*srcText
+	stack   []Frame // reused for each row's stack
 }
 
 // srcText is the fixed text of one source's lines.
@@ -420,7 +421,8 @@ func (tw *textWriter) batch(rec arrow.Record) error {
 			}
 			if stackArr.IsValid(i) {
 				b = append(b, `,"stack":[`...)
-				for k, f := range tw.r.Stack(stackArr.Value(i)) {
+				tw.stack = tw.r.stacks.appendFrames(tw.stack[:0], stackArr.Value(i))
+				for k, f := range tw.stack {
 					if k > 0 {
 						b = append(b, ',')
 					}
