@@ -105,7 +105,7 @@ type Reader struct {
 	ksyms  *kernelSymbols
 
 	mu         sync.Mutex
-	warnings   []string
+	warnings   warnGroups
 	truncated  []uint64
 	outOfOrder uint64
 	rows       atomic.Int64
@@ -215,25 +215,28 @@ func (r *Reader) BytesRead() int64 { return r.bytesRead.Load() }
 
 // Warnings lists what could not be decoded cleanly so far: unparsable event
 // formats, truncated payloads (their fields are null), out-of-order samples
-// beyond the reorder window. The file's own warnings are in File().Warnings.
+// beyond the reorder window. Alike warnings (one kind of damage in many
+// frames or sources) share one line, its first example with a count, and
+// at most maxWarnKinds lines plus every first warning of its own kind are
+// kept. The file's own warnings are in File().Warnings.
 func (r *Reader) Warnings() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := append([]string(nil), r.warnings...)
+	g := r.warnings.clone()
 	for i, n := range r.truncated {
 		if n > 0 {
-			out = append(out, fmt.Sprintf("source %s: %d samples shorter than their event format (missing fields are null)", r.f.Header.Sources[i].Name, n))
+			g.add("source %s: %d samples shorter than their event format (missing fields are null)", r.f.Header.Sources[i].Name, n)
 		}
 	}
 	if r.outOfOrder > 0 {
-		out = append(out, fmt.Sprintf("%d samples came out of time order beyond the reorder window", r.outOfOrder))
+		g.add("%d samples came out of time order beyond the reorder window", r.outOfOrder)
 	}
-	return out
+	return g.lines()
 }
 
 func (r *Reader) warnf(format string, a ...any) {
 	r.mu.Lock()
-	r.warnings = append(r.warnings, fmt.Sprintf(format, a...))
+	r.warnings.add(format, a...)
 	r.mu.Unlock()
 }
 
