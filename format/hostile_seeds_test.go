@@ -11,7 +11,7 @@ import (
 // written by the writer, for the fuzz targets to grow from: many comm
 // records, many sources with distinct fields, callchains of the most ips
 // a sample may hold, one format with more fields than MaxFields would
-// let replay decode, and two formats of one event name.
+// let replay decode, two formats of one event name, and a repeated frame.
 func hostileSeeds(t testing.TB) [][]byte {
 	const hdr = "ID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
 	write := func(h *Header, fn func(w *Writer) error) []byte {
@@ -84,17 +84,43 @@ func hostileSeeds(t testing.TB) [][]byte {
 		}
 		return nil
 	}))
+	// A sample frame copied again right after itself (commit 161d217 reads
+	// it once): its samples must not come back twice.
+	rep := write(&Header{Sources: one}, func(w *Writer) error {
+		for i := 0; i < 600; i++ {
+			if err := w.WriteSample(&Sample{Time: uint64(i + 1), PID: uint32(i), Raw: make([]byte, 8)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	f := openBytes(t, rep)
+	if len(f.Frames) < 2 {
+		t.Fatalf("repeated-frame seed: %d sample frames, want at least 2", len(f.Frames))
+	}
+	fr := f.Frames[0]
+	end := fr.Offset + fr.CSize
+	seeds = append(seeds, append(append(append([]byte(nil), rep[:end]...), rep[fr.Offset:end]...), rep[end:]...))
 	return seeds
 }
 
-// TestHostileSeeds: every hostile seed opens, with its samples.
+// TestHostileSeeds: every hostile seed opens, with its samples; the last,
+// a repeated frame, with each sample once and a warning counting the copy.
 func TestHostileSeeds(t *testing.T) {
-	for i, b := range hostileSeeds(t) {
+	seeds := hostileSeeds(t)
+	for i, b := range seeds {
 		f := openBytes(t, b)
 		n := 0
 		it := f.Samples()
 		for it.Next() {
 			n++
+		}
+		if i == len(seeds)-1 {
+			ws := strings.Join(f.Warnings, "\n")
+			if n != 600 || !strings.Contains(ws, "1 frames (") || !strings.Contains(ws, "repeat earlier frames") {
+				t.Errorf("repeated-frame seed: %d samples (want 600), warnings %q", n, f.Warnings)
+			}
+			continue
 		}
 		if n == 0 || len(f.Warnings) > 0 {
 			t.Errorf("seed %d: %d samples, warnings %q", i, n, f.Warnings)

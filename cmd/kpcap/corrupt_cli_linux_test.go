@@ -164,6 +164,15 @@ func TestCorruptTracesCLI(t *testing.T) {
 				default:
 					t.Errorf("%s: exit %d: %s", what, r.code, r.stderr)
 				}
+				// A frame repeated byte for byte is read once (format's
+				// dupframe): the same events as the undamaged trace, and a
+				// warning saying so.
+				if v.name == "frame-repeated" && args[0] == "replay" && args[1] != "-o" {
+					if r.code != 0 || r.out != want[i] || !strings.Contains(r.stderr, "repeat earlier frames") {
+						t.Errorf("%s: exit %d, output same as undamaged %v, want exit 0, the same output and a warning; stderr:\n%s",
+							what, r.code, r.out == want[i], r.stderr)
+					}
+				}
 				if r.maxRSSKB > 512<<10 {
 					t.Errorf("%s: peak RSS %d MB", what, r.maxRSSKB>>10)
 				}
