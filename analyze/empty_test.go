@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/kpcap/kpcap/analyze/flame"
-	"github.com/kpcap/kpcap/analyze/testtrace"
+	"github.com/kpcap/kpcap/analyze/internal/testtrace"
 	"github.com/kpcap/kpcap/format"
 )
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kpcap/kpcap/analyze/testtrace"
+	"github.com/kpcap/kpcap/analyze/internal/testtrace"
 	"github.com/kpcap/kpcap/format"
 )
 

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/kpcap/kpcap/analyze/testtrace"
+	"github.com/kpcap/kpcap/analyze/internal/testtrace"
 	"github.com/kpcap/kpcap/replay"
 )
 

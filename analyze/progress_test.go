@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/kpcap/kpcap/analyze/testtrace"
+	"github.com/kpcap/kpcap/analyze/internal/testtrace"
 	"github.com/kpcap/kpcap/format"
 	"github.com/kpcap/kpcap/replay"
 )

@@ -10,7 +10,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/kpcap/kpcap/analyze/testtrace"
+	"github.com/kpcap/kpcap/analyze/internal/testtrace"
 	"github.com/kpcap/kpcap/format"
 	"github.com/kpcap/kpcap/replay"
 )

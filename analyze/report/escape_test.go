@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/kpcap/kpcap/analyze"
-	"github.com/kpcap/kpcap/analyze/testtrace"
+	"github.com/kpcap/kpcap/analyze/internal/testtrace"
 	"github.com/kpcap/kpcap/format"
 	"github.com/kpcap/kpcap/replay"
 )

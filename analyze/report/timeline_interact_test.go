@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/kpcap/kpcap/analyze"
-	"github.com/kpcap/kpcap/analyze/testtrace"
+	"github.com/kpcap/kpcap/analyze/internal/testtrace"
 )
 
 // nodeModules is where .ci/run installs the npm packages tests use.

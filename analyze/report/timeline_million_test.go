@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/kpcap/kpcap/analyze"
-	"github.com/kpcap/kpcap/analyze/testtrace"
+	"github.com/kpcap/kpcap/analyze/internal/testtrace"
 )
 
 // maxReportBytes bounds the report of any trace with the default limits:

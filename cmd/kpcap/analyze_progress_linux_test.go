@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kpcap/kpcap/analyze/testtrace"
 	"golang.org/x/sys/unix"
 )
 
@@ -80,7 +79,7 @@ func runWithTTYStderr(t *testing.T, bin string, args ...string) (stdout, stderr 
 // and through replay batches, and its absence with -q or off a terminal.
 func TestAnalyzeProgressTTY(t *testing.T) {
 	bin := buildKpcap(t)
-	path := testtrace.Openat(t, filepath.Join(t.TempDir(), "p.pcapng.zst"), "6.1.0-test", "", 3000, 1, 4)
+	path := writeOpenat(t, filepath.Join(t.TempDir(), "p.pcapng.zst"), "6.1.0-test", "", 3000, 1, 4)
 	var events int
 	{
 		r := runCLI(t, bin, "analyze", "summary", "--json", path)

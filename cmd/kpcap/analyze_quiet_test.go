@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kpcap/kpcap/analyze/testtrace"
 	"github.com/kpcap/kpcap/format"
 )
 
@@ -15,10 +14,10 @@ import (
 func TestFlameQuietNoStacks(t *testing.T) {
 	bin := buildKpcap(t)
 	path := filepath.Join(t.TempDir(), "nostack.pcapng.zst")
-	g := testtrace.New(t, path, "6.18.0", []testtrace.Source{
+	g := newTrace(t, path, "6.18.0", []traceSource{
 		{Src: format.Source{Name: "syscalls:sys_enter_openat", Kind: format.KindTracepoint, Definition: "syscalls:sys_enter_openat"}, Format: "sys_enter_openat"},
 	})
-	g.W.AddComm(format.Comm{PID: 100, TID: 100, Comm: "cat"})
+	g.AddComm(format.Comm{PID: 100, TID: 100, Comm: "cat"})
 	for i := range 10 {
 		g.Sample(0, uint64(1_000_000_000+i*1000), 0, 100, 100, map[string]any{"__syscall_nr": 257, "dfd": -100, "filename": 0x7ffe0000, "flags": 0}, nil)
 	}

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/kpcap/kpcap/analyze/testtrace"
 )
 
 // requireToolAnalyze skips locally when a tool is missing and fails under CI=true.
@@ -58,8 +56,8 @@ func runCLI(t *testing.T, bin string, args ...string) cliResult {
 func TestAnalyzeCLI(t *testing.T) {
 	bin := buildKpcap(t)
 	dir := t.TempDir()
-	a := testtrace.Openat(t, filepath.Join(dir, "a.pcapng.zst"), "6.1.0-56-amd64", ".isra.0", 500, 1, 0)
-	b := testtrace.Openat(t, filepath.Join(dir, "b.pcapng.zst"), "6.12.117-amd64", ".constprop.0", 500, 3, 11)
+	a := writeOpenat(t, filepath.Join(dir, "a.pcapng.zst"), "6.1.0-56-amd64", ".isra.0", 500, 1, 0)
+	b := writeOpenat(t, filepath.Join(dir, "b.pcapng.zst"), "6.12.117-amd64", ".constprop.0", 500, 3, 11)
 
 	t.Run("summary", func(t *testing.T) {
 		r := runCLI(t, bin, "analyze", "summary", b)

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/kpcap/kpcap/analyze"
-	"github.com/kpcap/kpcap/analyze/testtrace"
 	"github.com/kpcap/kpcap/format"
 )
 
@@ -84,7 +83,7 @@ func TestFleetProof(t *testing.T) {
 	}
 	for i := 0; i < perKernel/4; i++ {
 		p := filepath.Join(dir, fmt.Sprintf("gen-%02d.pcapng.zst", i))
-		testtrace.WriteFleetHost(t, p, testtrace.FleetHost{Host: "gen", Kernel: "gen", Calls: 150, Seed: uint64(100 + i)})
+		writeTraces(t, traceJob{FleetHost: &fleetHostSpec{p, fleetHost{Host: "gen", Kernel: "gen", Calls: 150, Seed: uint64(100 + i)}}})
 		bases = append(bases, p)
 	}
 	oldDir, newDir := filepath.Join(dir, "old"), filepath.Join(dir, "new")
@@ -93,19 +92,22 @@ func TestFleetProof(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	shifted := func(src string) bool { return src == "syscalls:sys_exit_openat" || src == "kprobes:openat2_ret" }
+	shifted := []string{"syscalls:sys_exit_openat", "kprobes:openat2_ret"}
 	rng := rand.New(rand.NewPCG(16, 1))
+	var jobs []traceJob
 	for i := 0; i < perKernel; i++ {
 		base := bases[i%3]
 		if i%4 == 3 {
 			base = bases[3+i/4]
 		}
 		scale := 0.95 + 0.1*rng.Float64()
-		testtrace.RewriteShifted(t, base, filepath.Join(oldDir, fmt.Sprintf("a-%03d.pcapng.zst", i)),
-			testtrace.RewriteOptions{Host: fmt.Sprintf("a-%03d", i), Kernel: kernelOld, Scale: scale})
-		testtrace.RewriteShifted(t, base, filepath.Join(newDir, fmt.Sprintf("b-%03d.pcapng.zst", i)),
-			testtrace.RewriteOptions{Host: fmt.Sprintf("b-%03d", i), Kernel: kernelNew, Scale: scale, Shift: shift, ShiftReturn: shifted})
+		jobs = append(jobs,
+			traceJob{RewriteShifted: &rewriteShiftedSpec{Src: base, Dst: filepath.Join(oldDir, fmt.Sprintf("a-%03d.pcapng.zst", i)),
+				Host: fmt.Sprintf("a-%03d", i), Kernel: kernelOld, Scale: scale}},
+			traceJob{RewriteShifted: &rewriteShiftedSpec{Src: base, Dst: filepath.Join(newDir, fmt.Sprintf("b-%03d.pcapng.zst", i)),
+				Host: fmt.Sprintf("b-%03d", i), Kernel: kernelNew, Scale: scale, Shift: shift, ShiftReturns: shifted}})
 	}
+	writeTraces(t, jobs...)
 	globs := []string{filepath.Join(oldDir, "*.zst"), filepath.Join(newDir, "*.zst")}
 
 	var d analyze.GroupDiff

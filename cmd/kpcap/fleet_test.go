@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/kpcap/kpcap/analyze"
-	"github.com/kpcap/kpcap/analyze/testtrace"
 )
 
 const (
@@ -28,12 +27,15 @@ func writeFleet(t testing.TB, dir string, n, calls int, shift uint64) (oldDir, n
 			t.Fatal(err)
 		}
 	}
+	var jobs []traceJob
 	for i := 0; i < n; i++ {
-		testtrace.WriteFleetHost(t, filepath.Join(oldDir, fmt.Sprintf("host-%03d.pcapng.zst", i)),
-			testtrace.FleetHost{Host: fmt.Sprintf("host-%03d", i), Kernel: kernelOld, Calls: calls, Seed: uint64(i)})
-		testtrace.WriteFleetHost(t, filepath.Join(newDir, fmt.Sprintf("host-%03d.pcapng.zst", n+i)),
-			testtrace.FleetHost{Host: fmt.Sprintf("host-%03d", n+i), Kernel: kernelNew, Calls: calls, Seed: uint64(1000 + i), OpenatShift: shift})
+		jobs = append(jobs,
+			traceJob{FleetHost: &fleetHostSpec{filepath.Join(oldDir, fmt.Sprintf("host-%03d.pcapng.zst", i)),
+				fleetHost{Host: fmt.Sprintf("host-%03d", i), Kernel: kernelOld, Calls: calls, Seed: uint64(i)}}},
+			traceJob{FleetHost: &fleetHostSpec{filepath.Join(newDir, fmt.Sprintf("host-%03d.pcapng.zst", n+i)),
+				fleetHost{Host: fmt.Sprintf("host-%03d", n+i), Kernel: kernelNew, Calls: calls, Seed: uint64(1000 + i), OpenatShift: shift}}})
 	}
+	writeTraces(t, jobs...)
 	return oldDir, newDir
 }
 
@@ -100,13 +102,15 @@ func TestFleetDiff(t *testing.T) {
 	if err := os.MkdirAll(one, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	var jobs []traceJob
 	for i := 0; i < hosts; i++ {
-		h := testtrace.FleetHost{Host: fmt.Sprintf("host-%03d", i), Kernel: kernelOld, Calls: 400, Seed: uint64(i)}
+		h := fleetHost{Host: fmt.Sprintf("host-%03d", i), Kernel: kernelOld, Calls: 400, Seed: uint64(i)}
 		if i == 7 {
 			h.OpenatShift = 20 * shift
 		}
-		testtrace.WriteFleetHost(t, filepath.Join(one, fmt.Sprintf("host-%03d.pcapng.zst", i)), h)
+		jobs = append(jobs, traceJob{FleetHost: &fleetHostSpec{filepath.Join(one, fmt.Sprintf("host-%03d.pcapng.zst", i)), h}})
 	}
+	writeTraces(t, jobs...)
 	d = groupDiff(t, bin, filepath.Join(oldDir, "*.zst"), filepath.Join(one, "*.zst"))
 	op = funcDiff(t, d, "syscall:openat")
 	if op.Significant || len(op.Drivers) == 0 || op.Drivers[0].Host != "host-007" || op.OutsideA != 1 {
@@ -213,7 +217,7 @@ func TestFleetDatasetDuckDB(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		for k, s := range []string{"openat-6.1.pcapng.zst", "openat-6.12.pcapng.zst"} {
 			dst := []string{oldDir, newDir}[k]
-			testtrace.Rewrite(t, filepath.Join("..", "..", "testdata", "kernels", s), filepath.Join(dst, fmt.Sprintf("real-%d.pcapng.zst", i)), fmt.Sprintf("real-%d-%d", k, i))
+			writeTraces(t, traceJob{Rewrite: &rewriteSpec{filepath.Join("..", "..", "testdata", "kernels", s), filepath.Join(dst, fmt.Sprintf("real-%d.pcapng.zst", i)), fmt.Sprintf("real-%d-%d", k, i)}})
 		}
 	}
 	ds := filepath.Join(dir, "dataset")

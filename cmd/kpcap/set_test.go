@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kpcap/kpcap/analyze/testtrace"
 	"github.com/kpcap/kpcap/format"
 )
 
@@ -18,7 +17,7 @@ import (
 func TestReadSet(t *testing.T) {
 	bin := buildKpcap(t)
 	dir := t.TempDir()
-	srcs := []testtrace.Source{
+	srcs := []traceSource{
 		{Src: format.Source{Name: "syscalls:sys_enter_openat", Kind: format.KindTracepoint, Definition: "syscalls:sys_enter_openat"}, Format: "sys_enter_openat"},
 		{Src: format.Source{Name: "syscalls:sys_exit_openat", Kind: format.KindTracepoint, Definition: "syscalls:sys_exit_openat"}, Format: "sys_exit_openat"},
 	}
@@ -29,8 +28,8 @@ func TestReadSet(t *testing.T) {
 	for seq := 1; seq <= 4; seq++ {
 		start := uint64(seq) * 1_000_000_000
 		path := filepath.Join(dir, format.SetFileName("t.pcapng.zst", seq))
-		g := testtrace.NewInSet(t, path, "6.1.0", srcs, &format.SetInfo{ID: "feed", Seq: seq, Mode: "rotate", StartNS: start})
-		g.W.AddComm(format.Comm{PID: 9, TID: 9, Time: start, Comm: "cat"})
+		g := newTraceInSet(t, path, "6.1.0", srcs, &format.SetInfo{ID: "feed", Seq: seq, Mode: "rotate", StartNS: start})
+		g.AddComm(format.Comm{PID: 9, TID: 9, Time: start, Comm: "cat"})
 		if seq > 1 { // the call left open by the previous file returns here
 			g.Sample(1, start+500, 0, 9, 9, map[string]any{"__syscall_nr": 257, "ret": 3}, nil)
 		}
@@ -41,8 +40,8 @@ func TestReadSet(t *testing.T) {
 				g.Sample(1, ts+1000, 0, 9, 9, map[string]any{"__syscall_nr": 257, "ret": 3}, nil)
 			}
 		}
-		g.W.AddLost(format.Lost{Time: start + 5000, CPU: 0, Source: 0, Count: uint64(seq)}) // between two calls
-		g.W.SetEnd(start + 1_000_000_000)
+		g.AddLost(format.Lost{Time: start + 5000, CPU: 0, Source: 0, Count: uint64(seq)}) // between two calls
+		g.SetEnd(start + 1_000_000_000)
 		g.Close(map[uint32]uint64{0: uint64(seq)})
 		if seq != 3 {
 			paths = append(paths, path)
@@ -118,7 +117,7 @@ func TestReadSet(t *testing.T) {
 	// Another trace among the set's files makes two traces (many traces
 	// merge; each is one trace of its own).
 	other := filepath.Join(t.TempDir(), "other.pcapng.zst")
-	g := testtrace.New(t, other, "6.1.0", srcs)
+	g := newTrace(t, other, "6.1.0", srcs)
 	g.Sample(0, 5000, 0, 9, 9, map[string]any{"__syscall_nr": 257, "dfd": -100, "filename": 0x7ffe0000, "flags": 0}, nil)
 	g.Sample(1, 6000, 0, 9, 9, map[string]any{"__syscall_nr": 257, "ret": 3}, nil)
 	g.Close(nil)
@@ -143,12 +142,12 @@ func TestReadSet(t *testing.T) {
 func TestInfoLeadingGap(t *testing.T) {
 	bin := buildKpcap(t)
 	dir := t.TempDir()
-	srcs := []testtrace.Source{{Src: format.Source{Name: "syscalls:sys_enter_openat", Kind: format.KindTracepoint, Definition: "syscalls:sys_enter_openat"}, Format: "sys_enter_openat"}}
+	srcs := []traceSource{{Src: format.Source{Name: "syscalls:sys_enter_openat", Kind: format.KindTracepoint, Definition: "syscalls:sys_enter_openat"}, Format: "sys_enter_openat"}}
 	for seq := 2; seq <= 3; seq++ {
 		start := uint64(seq) * 1_000_000_000
-		g := testtrace.NewInSet(t, filepath.Join(dir, format.SetFileName("t.pcapng.zst", seq)), "6.1.0", srcs, &format.SetInfo{ID: "feed", Seq: seq, Mode: "rotate", StartNS: start})
+		g := newTraceInSet(t, filepath.Join(dir, format.SetFileName("t.pcapng.zst", seq)), "6.1.0", srcs, &format.SetInfo{ID: "feed", Seq: seq, Mode: "rotate", StartNS: start})
 		g.Sample(0, start+1000, 0, 9, 9, map[string]any{"__syscall_nr": 257, "dfd": -100, "filename": 0x7ffe0000, "flags": 0}, nil)
-		g.W.SetEnd(start + 1_000_000_000)
+		g.SetEnd(start + 1_000_000_000)
 		g.Close(nil)
 	}
 	r := runCLI(t, bin, "info", dir)
