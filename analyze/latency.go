@@ -24,7 +24,7 @@ type LatencyOptions struct {
 	Start, End []string
 	Key        string
 	// By splits each function's distribution by "comm", "pid", "cpu",
-	// "cgroup" (files recorded with --cgroup) or an
+	// "cgroup" (traces that record cgroups) or an
 	// event field of the entry event ("" = no split).
 	By string
 	// UnitNS is the display unit of the text histogram (1000 = usecs).
@@ -455,7 +455,7 @@ func (a *latencyAcc) finish(in Input) error {
 		}
 	}
 	if len(a.rules.Funcs) == 0 {
-		r.Warnings = append(r.Warnings, "no entry/return pairs in this trace: record kprobe+kretprobe or uprobe+uretprobe on one function, or syscalls:sys_enter_X with sys_exit_X, or pass --start/--end")
+		r.Warnings = append(r.Warnings, "no entry/return pairs in this trace: record kprobe+kretprobe or uprobe+uretprobe on one function, or syscalls:sys_enter_X with sys_exit_X, or name the start and end events to pair")
 	}
 	return nil
 }

@@ -329,9 +329,9 @@ func (f *File) warnGaps() {
 	for _, g := range f.Gaps {
 		what := "no file covers"
 		if n := len(g.Missing); n > 0 {
-			what = fmt.Sprintf("file %d of the set is missing (deleted by --keep?):", g.Missing[0])
+			what = fmt.Sprintf("file %d of the set is missing (deleted by rotation?):", g.Missing[0])
 			if n > 1 {
-				what = fmt.Sprintf("files %d-%d of the set are missing (deleted by --keep?):", g.Missing[0], g.Missing[n-1])
+				what = fmt.Sprintf("files %d-%d of the set are missing (deleted by rotation?):", g.Missing[0], g.Missing[n-1])
 			}
 		}
 		if g.StartNS == 0 {

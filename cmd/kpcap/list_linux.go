@@ -20,6 +20,7 @@ func listFeatures(o *listOpts) error {
 	if err != nil {
 		return err
 	}
+	withFlags(k.Features)
 	if o.json {
 		return o.writeJSON(k)
 	}
@@ -40,6 +41,19 @@ func listFeatures(o *listOpts) error {
 		fmt.Fprintf(o.out, "%-*s  %s  %-44s %s\n", w, f.Name, yes, f.Syntax, f.Detail)
 	}
 	return nil
+}
+
+// withFlags writes each feature's syntax as kpcap record takes it: a whole
+// event definition after -e, a whole probe definition quoted after -p.
+func withFlags(fs []discover.Feature) {
+	for i := range fs {
+		switch fs[i].Form {
+		case discover.FormEvent:
+			fs[i].Syntax = "-e " + fs[i].Syntax
+		case discover.FormProbe:
+			fs[i].Syntax = "-p '" + fs[i].Syntax + "'"
+		}
+	}
 }
 
 // listKernel lists tracepoints and probeable functions matching pattern.

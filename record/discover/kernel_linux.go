@@ -34,10 +34,23 @@ type Kernel struct {
 // Feature is one probe form and whether this kernel supports it.
 type Feature struct {
 	Name      string `json:"name"`
-	Syntax    string `json:"syntax"`    // how a kpcap -p/-e definition writes it
+	Syntax    string `json:"syntax"`    // how a definition (of Form) writes it
 	Supported bool   `json:"supported"` //
 	Detail    string `json:"detail"`    // the evidence when supported, the reason when not
+	// Form says what Syntax is: a whole event or probe definition, or a
+	// part of one (FormPart).
+	Form FeatureForm `json:"-"`
 }
+
+// FeatureForm is the kind of definition a Feature's Syntax is.
+type FeatureForm uint8
+
+// Feature forms.
+const (
+	FormPart  FeatureForm = iota // a part of a probe definition: an argument, a type
+	FormEvent                    // a whole event definition: an existing tracepoint
+	FormProbe                    // a whole probe definition, created for the recording
+)
 
 // Feature returns the feature called name, or nil.
 func (k *Kernel) Feature(name string) *Feature {
@@ -77,16 +90,16 @@ func ReadKernel(t *Tracing) (*Kernel, error) {
 	if exists(kernelBTF) {
 		k.BTF = kernelBTF
 	}
-	add := func(name, syntax string, ok bool, yes, no string) {
+	add := func(name string, form FeatureForm, syntax string, ok bool, yes, no string) {
 		d := yes
 		if !ok {
 			d = no
 		}
-		k.Features = append(k.Features, Feature{Name: name, Syntax: syntax, Supported: ok, Detail: d})
+		k.Features = append(k.Features, Feature{Name: name, Syntax: syntax, Supported: ok, Detail: d, Form: form})
 	}
 
 	events, _ := os.ReadDir(filepath.Join(fs.Dir, "events"))
-	add("tracepoints", "-e SUBSYS:EVENT", len(events) > 0,
+	add("tracepoints", FormEvent, "SUBSYS:EVENT", len(events) > 0,
 		fmt.Sprintf("%d event groups in %s/events", len(events), fs.Dir), "no event groups in "+fs.Dir+"/events")
 
 	kpFile := exists(filepath.Join(fs.Dir, "kprobe_events"))
@@ -99,29 +112,29 @@ func ReadKernel(t *Tracing) (*Kernel, error) {
 		kpWhy = kpPMU + " but no kprobe_events in " + fs.Dir + " (CONFIG_KPROBE_EVENTS off)"
 	}
 	kp := kpFile && kpPMUok
-	add("kprobe", "-p 'p SYMBOL[+OFFS] [ARGS]'", kp, "kprobe_events, "+kpPMU, kpWhy)
-	add("kretprobe", "-p 'r[MAXACTIVE] SYMBOL [ARGS]'", kp, "kprobe_events, "+kpPMU, kpWhy)
-	add("kprobe %return", "-p 'p SYMBOL%return'", kp && has("%return"), "in the tracefs README", missing(kp, kpWhy, "%return"))
+	add("kprobe", FormProbe, "p SYMBOL[+OFFS] [ARGS]", kp, "kprobe_events, "+kpPMU, kpWhy)
+	add("kretprobe", FormProbe, "r[MAXACTIVE] SYMBOL [ARGS]", kp, "kprobe_events, "+kpPMU, kpWhy)
+	add("kprobe %return", FormProbe, "p SYMBOL%return", kp && has("%return"), "in the tracefs README", missing(kp, kpWhy, "%return"))
 
 	upFile := exists(filepath.Join(fs.Dir, "uprobe_events"))
 	upPMU, upPMUok := pmu("uprobe")
 	up := upFile && upPMUok
 	upWhy := "no uprobe_events in " + fs.Dir + " or " + upPMU + ": the kernel is built without CONFIG_UPROBE_EVENTS"
-	add("uprobe", "-p 'p PATH:SYMBOL[+OFFS] [ARGS]'", up, "uprobe_events, "+upPMU, upWhy)
-	add("uretprobe", "-p 'r PATH:SYMBOL [ARGS]'", up, "uprobe_events, "+upPMU, upWhy)
-	add("uprobe reference counter", "PATH:OFFSET(REF_CTR_OFFSET) (USDT semaphores)", up && has("(ref_ctr_offset)"),
+	add("uprobe", FormProbe, "p PATH:SYMBOL[+OFFS] [ARGS]", up, "uprobe_events, "+upPMU, upWhy)
+	add("uretprobe", FormProbe, "r PATH:SYMBOL [ARGS]", up, "uprobe_events, "+upPMU, upWhy)
+	add("uprobe reference counter", FormPart, "PATH:OFFSET(REF_CTR_OFFSET) (USDT semaphores)", up && has("(ref_ctr_offset)"),
 		"in the tracefs README", missing(up, upWhy, "(ref_ctr_offset)"))
 
-	add("fprobe", "-p 'f SYMBOL[%return] [ARGS]'", has("f[:[<group>/][<event>]] <func-name>"),
+	add("fprobe", FormProbe, "f SYMBOL[%return] [ARGS]", has("f[:[<group>/][<event>]] <func-name>"),
 		"in the tracefs README", "not in the tracefs README: needs Linux 6.5+ with CONFIG_FPROBE_EVENTS")
-	add("tracepoint probe", "-p 't TRACEPOINT [ARGS]'", has("t[:[<group>/][<event>]] <tracepoint>"),
+	add("tracepoint probe", FormProbe, "t TRACEPOINT [ARGS]", has("t[:[<group>/][<event>]] <tracepoint>"),
 		"in the tracefs README", "not in the tracefs README: needs Linux 6.5+ with CONFIG_FPROBE_EVENTS")
 	// The README lists e: whatever the configuration: only the kernel's
 	// verdict on a real definition tells.
 	ep, epWhy := eprobeWorks(fs, events)
-	add("event probe", "-p 'e SUBSYS.EVENT [ARGS]'", ep, epWhy, epWhy)
+	add("event probe", FormProbe, "e SUBSYS.EVENT [ARGS]", ep, epWhy, epWhy)
 	dyn := kp || has("f[:[<group>/][<event>]]")
-	add("$argN", "$arg1, $arg2, ...", dyn && has("$arg<N>"), "in the tracefs README",
+	add("$argN", FormPart, "$arg1, $arg2, ...", dyn && has("$arg<N>"), "in the tracefs README",
 		missing(dyn, "no kprobes or fprobes", "$arg<N>"))
 	btfArgs := dyn && has("<argname>") && k.BTF != ""
 	btfWhy := "no kprobes or fprobes"
@@ -132,18 +145,18 @@ func ReadKernel(t *Tracing) (*Kernel, error) {
 	default:
 		btfWhy = "<argname> not in the tracefs README: needs Linux 6.5+ with CONFIG_PROBE_EVENTS_BTF_ARGS"
 	}
-	add("BTF argument names", "-p 'p vfs_read file count'", btfArgs, "in the tracefs README, BTF "+k.BTF, btfWhy)
-	add("BTF struct members", "arg->field, arg->a.b", btfArgs && has("->field"), "in the tracefs README",
+	add("BTF argument names", FormProbe, "p vfs_read file count", btfArgs, "in the tracefs README, BTF "+k.BTF, btfWhy)
+	add("BTF struct members", FormPart, "arg->field, arg->a.b", btfArgs && has("->field"), "in the tracefs README",
 		missing(btfArgs, btfWhy, "->field"))
-	add("arguments in return probes", "r SYMBOL $arg1 (or a BTF name)", dyn && has("kernel return probes support: $retval, $arg<N>"),
+	add("arguments in return probes", FormPart, "r SYMBOL $arg1 (or a BTF name)", dyn && has("kernel return probes support: $retval, $arg<N>"),
 		"in the tracefs README", missing(dyn, "no kprobes or fprobes", "\"kernel return probes support: $retval, $arg<N>\" (Linux 6.9+)"))
 	for _, t := range []struct{ name, readme, since string }{
 		{"symstr", "symstr", "6.2"}, {"char", "char,", "6.5"}, {"%pd", "%pd", "6.10"}, {"ustring", "ustring", "5.5"},
 	} {
-		add("type "+t.name, ":"+t.name, (kp || up) && has(t.readme), "in the tracefs README",
+		add("type "+t.name, FormPart, ":"+t.name, (kp || up) && has(t.readme), "in the tracefs README",
 			missing(kp || up, "no kprobes or uprobes", t.readme+" (Linux "+t.since+"+)"))
 	}
-	add("BTF", "BTF argument names and struct members", k.BTF != "", kernelBTF,
+	add("BTF", FormPart, "BTF argument names and struct members", k.BTF != "", kernelBTF,
 		kernelBTF+" missing: the kernel is built without CONFIG_DEBUG_INFO_BTF")
 	return k, nil
 }
