@@ -95,6 +95,8 @@ type Options struct {
 	sink sink
 	// memCap overrides the memory cap of copied ring data in tests.
 	memCap int64
+	// slowRelease overrides slowReleaseEvents in tests.
+	slowRelease int
 	// gc is the recording's GC tuner, set by Run (nil in tests of the loop).
 	gc *gcTuner
 }

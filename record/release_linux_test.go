@@ -16,8 +16,6 @@ import (
 // The threshold is lowered to the events of two tracepoints here.
 func TestReleaseNotice(t *testing.T) {
 	requireRoot(t)
-	defer func(n int) { slowReleaseEvents = n }(slowReleaseEvents)
-	slowReleaseEvents = 2
 	out := filepath.Join(t.TempDir(), "rel.pcapng.zst")
 	var notices []string
 	finalized := false
@@ -33,7 +31,7 @@ func TestReleaseNotice(t *testing.T) {
 			finalized = f.Indexed && len(f.Warnings) == 0 && len(f.Stats) == 2
 			f.Close()
 		}
-	}}
+	}, slowRelease: 2}
 	res, _ := recordWhile(t, opts, []*source{tracepointSource(t, "sched", "sched_process_exec"), tracepointSource(t, "sched", "sched_process_exit")}, func() {})
 	want := "trace finalized; releasing " + itoa(3*runtime.NumCPU()) + " kernel events..."
 	found := false
@@ -50,7 +48,6 @@ func TestReleaseNotice(t *testing.T) {
 	}
 
 	// Few events: nothing said.
-	slowReleaseEvents = 200
 	notices = nil
 	recordWhile(t, Options{Output: out, Notice: func(s string) { notices = append(notices, s) }}, []*source{tracepointSource(t, "sched", "sched_process_exec")}, func() {})
 	if len(notices) > 0 {

@@ -16,7 +16,7 @@ import (
 
 // slowReleaseEvents is the number of perf events above which closing them
 // takes long enough (seconds) to be announced.
-var slowReleaseEvents = 200
+const slowReleaseEvents = 200
 
 // Run records until ctx is cancelled, the duration elapses, the traced
 // command or process exits, or opts.Force is closed. The file is finalized
@@ -232,7 +232,11 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 		c.err = c.account()
 	}
 	cerr := c.finish()
-	if cerr == nil && len(c.fds) > slowReleaseEvents && o.Notice != nil {
+	slow := slowReleaseEvents
+	if o.slowRelease > 0 {
+		slow = o.slowRelease
+	}
+	if cerr == nil && len(c.fds) > slow && o.Notice != nil {
 		// Closing each tracepoint event waits for the kernel to unregister
 		// it (tens of ms each): say the file is safe meanwhile. Not a
 		// Result notice: it is about this moment only.

@@ -14,8 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Places the kernel describes itself; variables so tests can point elsewhere.
-var (
+// Places the kernel describes itself.
+const (
 	sysBus        = "/sys/bus/event_source/devices"
 	kernelBTF     = "/sys/kernel/btf/vmlinux"
 	kallsyms      = "/proc/kallsyms"
@@ -200,7 +200,7 @@ func Functions(t *Tracing, pattern string, note func(string), fn func(Function) 
 			note(s)
 		}
 	}
-	black, err := readBlacklist()
+	black, err := readBlacklist(kprobeBlackls)
 	if err != nil {
 		addNote(err.Error())
 	}
@@ -276,16 +276,16 @@ func kallsymsFunctions(src *FunctionSource, emit func(Function) error) error {
 	return nil
 }
 
-// readBlacklist returns the names in debugfs kprobes/blacklist
+// readBlacklist returns the names in path, debugfs kprobes/blacklist
 // ("0xSTART-0xEND\tNAME" lines), or an error saying why it is unknown.
-func readBlacklist() (map[string]bool, error) {
-	b, err := os.ReadFile(kprobeBlackls)
+func readBlacklist(path string) (map[string]bool, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		why := err.Error()
 		if errors.Is(err, os.ErrNotExist) {
 			why = "missing (debugfs not mounted at /sys/kernel/debug, or no kprobes)"
 		}
-		return nil, fmt.Errorf("kprobe blacklist %s %s: functions kprobes refuse are not left out", kprobeBlackls, why)
+		return nil, fmt.Errorf("kprobe blacklist %s %s: functions kprobes refuse are not left out", path, why)
 	}
 	black := map[string]bool{}
 	for _, line := range strings.Split(string(b), "\n") {

@@ -114,15 +114,11 @@ func TestFunctions(t *testing.T) {
 func TestBlacklist(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "blacklist")
 	os.WriteFile(p, []byte("0xffffffff81001000-0xffffffff81001040\tdo_int3\n0xffffffffc0001000-0xffffffffc0001010\tmod_fn [mod]\n"), 0o644)
-	old := kprobeBlackls
-	kprobeBlackls = p
-	defer func() { kprobeBlackls = old }()
-	b, err := readBlacklist()
+	b, err := readBlacklist(p)
 	if err != nil || !b["do_int3"] || !b["mod_fn"] || len(b) != 2 {
 		t.Fatalf("blacklist %v, %v", b, err)
 	}
-	kprobeBlackls = filepath.Join(t.TempDir(), "none")
-	if _, err := readBlacklist(); err == nil || !strings.Contains(err.Error(), "not left out") {
+	if _, err := readBlacklist(filepath.Join(t.TempDir(), "none")); err == nil || !strings.Contains(err.Error(), "not left out") {
 		t.Errorf("missing blacklist: %v", err)
 	}
 }
