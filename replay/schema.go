@@ -127,18 +127,22 @@ func matchProbe(patterns []string, name string) bool {
 	return false
 }
 
+// fieldUse is one source's field of a name, before columns are laid out.
+type fieldUse struct {
+	sd *sourceDec
+	fi int
+	t  arrow.DataType
+}
+
+// fieldUses are the selected sources' fields by name, names in first-use
+// order.
+type fieldUses struct {
+	byName map[string][]fieldUse
+	order  []string
+}
+
 // buildSchema parses every selected source's format and lays out the columns.
 func (r *Reader) buildSchema() error {
-	srcs := r.f.Header.Sources
-	r.decs = make([]*sourceDec, len(srcs))
-	r.infos = make([]SourceInfo, len(srcs))
-	type use struct {
-		sd *sourceDec
-		fi int
-		t  arrow.DataType
-	}
-	byName := map[string][]use{}
-	var order []string
 	var expr *filter.Expr
 	if r.opts.Filter != "" {
 		e, err := filter.Parse(r.opts.Filter)
@@ -147,6 +151,23 @@ func (r *Reader) buildSchema() error {
 		}
 		expr = e
 	}
+	uses, err := r.selectSources()
+	if err != nil {
+		return err
+	}
+	r.layoutColumns(uses)
+	r.schema = r.arrowSchema()
+	return r.finishDecoders(expr)
+}
+
+// selectSources makes a decoder for each source passing Options.Probes
+// whose format parses, while the columns stay within MaxColumns, and
+// returns their fields.
+func (r *Reader) selectSources() (fieldUses, error) {
+	srcs := r.f.Header.Sources
+	r.decs = make([]*sourceDec, len(srcs))
+	r.infos = make([]SourceInfo, len(srcs))
+	fu := fieldUses{byName: map[string][]fieldUse{}}
 	anySelected := false
 	uses, overCols := 0, 0 // field uses of the sources kept; sources skipped for them
 	for i := range srcs {
@@ -165,24 +186,7 @@ func (r *Reader) buildSchema() error {
 				overCols++
 			} else {
 				uses += nf
-				sd := &sourceDec{idx: i, src: s, ev: ev, special: [3]int{-1, -1, -1}}
-				sd.short = s.Name
-				if j := strings.LastIndexByte(sd.short, ':'); j >= 0 {
-					sd.short = sd.short[j+1:]
-				}
-				sd.isProbe = s.Kind != format.KindTracepoint
-				for fi := range ev.Fields {
-					f := &ev.Fields[fi]
-					if f.Common {
-						continue
-					}
-					t, _, _ := typeFor(f)
-					if _, seen := byName[f.Name]; !seen {
-						order = append(order, f.Name)
-					}
-					byName[f.Name] = append(byName[f.Name], use{sd, fi, t})
-				}
-				r.decs[i] = sd
+				r.decs[i] = fu.add(i, s, ev)
 			}
 		}
 		r.infos[i] = info
@@ -195,41 +199,40 @@ func (r *Reader) buildSchema() error {
 		for i := range srcs {
 			names[i] = srcs[i].Name
 		}
-		return &SelectError{Probes: r.opts.Probes, Sources: names}
+		return fu, &SelectError{Probes: r.opts.Probes, Sources: names}
 	}
-	// Lay out columns: a name shared with one type is one column; a name used
-	// with different types, or clashing with a common column, is per source.
-	colIdx := map[string]int{}
-	nextAlt := map[string]int{} // the next suffix to try per clashing name
-	addCol := func(name string, f *eventfmt.Field) int {
-		t, k, w := typeFor(f)
-		if i, ok := colIdx[name]; ok {
-			if c := &r.cols[i]; arrow.TypeEqual(c.typ, t) && c.kind == k && c.width == w {
-				return i
-			}
-			// Two sources of one name (or one format naming two fields
-			// alike) with different types: a column of its own, never a
-			// column of another type.
-			base := name
-			for n := max(nextAlt[base], 2); ; n++ {
-				alt := base + "#" + strconv.Itoa(n)
-				if _, taken := colIdx[alt]; !taken {
-					name, nextAlt[base] = alt, n+1
-					break
-				}
-			}
-		}
-		hint := 0
-		if k != colFixed {
-			// Char arrays are mostly shorter than their size; strings vary.
-			hint = min(max(f.Size/2, 8), 64)
-		}
-		r.cols = append(r.cols, column{name: name, typ: t, kind: k, width: w, sizeHint: hint})
-		colIdx[name] = len(r.cols) - 1
-		return len(r.cols) - 1
+	return fu, nil
+}
+
+// add makes source i's decoder and notes the uses of its own fields.
+func (fu *fieldUses) add(i int, s *format.Source, ev *eventfmt.Event) *sourceDec {
+	sd := &sourceDec{idx: i, src: s, ev: ev, special: [3]int{-1, -1, -1}}
+	sd.short = s.Name
+	if j := strings.LastIndexByte(sd.short, ':'); j >= 0 {
+		sd.short = sd.short[j+1:]
 	}
-	for _, name := range order {
-		uses := byName[name]
+	sd.isProbe = s.Kind != format.KindTracepoint
+	for fi := range ev.Fields {
+		f := &ev.Fields[fi]
+		if f.Common {
+			continue
+		}
+		t, _, _ := typeFor(f)
+		if _, seen := fu.byName[f.Name]; !seen {
+			fu.order = append(fu.order, f.Name)
+		}
+		fu.byName[f.Name] = append(fu.byName[f.Name], fieldUse{sd, fi, t})
+	}
+	return sd
+}
+
+// layoutColumns lays out the field columns: a name shared with one type is
+// one column; a name used with different types, or clashing with a common
+// column, is per source.
+func (r *Reader) layoutColumns(fu fieldUses) {
+	l := colLayout{r: r, idx: map[string]int{}, nextAlt: map[string]int{}}
+	for _, name := range fu.order {
+		uses := fu.byName[name]
 		same := !commonNames[name]
 		for _, u := range uses[1:] {
 			if !arrow.TypeEqual(u.t, uses[0].t) {
@@ -242,9 +245,50 @@ func (r *Reader) buildSchema() error {
 				cname = u.sd.src.Name + "." + name
 			}
 			f := &u.sd.ev.Fields[u.fi]
-			u.sd.fields = append(u.sd.fields, fieldDec{f: *f, col: addCol(cname, f)})
+			u.sd.fields = append(u.sd.fields, fieldDec{f: *f, col: l.add(cname, f)})
 		}
 	}
+}
+
+// colLayout adds columns to a Reader by name.
+type colLayout struct {
+	r       *Reader
+	idx     map[string]int
+	nextAlt map[string]int // the next suffix to try per clashing name
+}
+
+// add returns the column of f under name, made when new.
+func (l *colLayout) add(name string, f *eventfmt.Field) int {
+	r := l.r
+	t, k, w := typeFor(f)
+	if i, ok := l.idx[name]; ok {
+		if c := &r.cols[i]; arrow.TypeEqual(c.typ, t) && c.kind == k && c.width == w {
+			return i
+		}
+		// Two sources of one name (or one format naming two fields
+		// alike) with different types: a column of its own, never a
+		// column of another type.
+		base := name
+		for n := max(l.nextAlt[base], 2); ; n++ {
+			alt := base + "#" + strconv.Itoa(n)
+			if _, taken := l.idx[alt]; !taken {
+				name, l.nextAlt[base] = alt, n+1
+				break
+			}
+		}
+	}
+	hint := 0
+	if k != colFixed {
+		// Char arrays are mostly shorter than their size; strings vary.
+		hint = min(max(f.Size/2, 8), 64)
+	}
+	r.cols = append(r.cols, column{name: name, typ: t, kind: k, width: w, sizeHint: hint})
+	l.idx[name] = len(r.cols) - 1
+	return len(r.cols) - 1
+}
+
+// arrowSchema is the common columns, then the field columns.
+func (r *Reader) arrowSchema() *arrow.Schema {
 	fields := []arrow.Field{
 		{Name: ColTS, Type: arrow.PrimitiveTypes.Uint64},
 		{Name: ColCPU, Type: arrow.PrimitiveTypes.Uint32},
@@ -260,8 +304,13 @@ func (r *Reader) buildSchema() error {
 	}
 	md := arrow.NewMetadata([]string{"kpcap.application", "kpcap.hostname", "kpcap.kernel"},
 		[]string{r.f.Header.Application, r.f.Header.Host.Hostname, r.f.Header.Host.Kernel})
-	r.schema = arrow.NewSchema(fields, &md)
+	return arrow.NewSchema(fields, &md)
+}
 
+// finishDecoders splits each decoder's fields for the hot loop, finds its
+// special and text columns and compiles the filter for it. A filter that
+// no source can evaluate is an error.
+func (r *Reader) finishDecoders(expr *filter.Expr) error {
 	var typeErr error
 	compiled := 0
 	for i, sd := range r.decs {
@@ -287,22 +336,15 @@ func (r *Reader) buildSchema() error {
 			}
 		}
 		sd.textCols = r.textColsFor(sd)
-		if expr != nil {
-			// A field missing in a source, or of another type there, makes
-			// the filter false for that source only.
-			pred, ok, err := expr.Compile(sd.resolve)
-			switch {
-			case err != nil:
-				if typeErr == nil {
-					typeErr = fmt.Errorf("source %s: %w", sd.src.Name, err)
-				}
-				sd.pred, sd.predFalse = func(filter.Row) bool { return false }, true
-			case ok:
-				compiled++
-				sd.pred = pred
-			default:
-				sd.pred, sd.predFalse = pred, true
-			}
+		if expr == nil {
+			continue
+		}
+		ok, err := sd.compile(expr)
+		if ok {
+			compiled++
+		}
+		if err != nil && typeErr == nil {
+			typeErr = err
 		}
 	}
 	if expr != nil && compiled == 0 {
@@ -312,6 +354,23 @@ func (r *Reader) buildSchema() error {
 		return fmt.Errorf("%w %s", ErrFilterFields, strings.Join(expr.Fields(), ", "))
 	}
 	return nil
+}
+
+// compile sets the source's filter predicate. A field missing in the
+// source, or of another type there, makes the filter false for this source
+// only (ok false; err says why for a type).
+func (sd *sourceDec) compile(expr *filter.Expr) (ok bool, err error) {
+	pred, ok, err := expr.Compile(sd.resolve)
+	switch {
+	case err != nil:
+		sd.pred, sd.predFalse = func(filter.Row) bool { return false }, true
+		return false, fmt.Errorf("source %s: %w", sd.src.Name, err)
+	case ok:
+		sd.pred = pred
+	default:
+		sd.pred, sd.predFalse = pred, true
+	}
+	return ok, nil
 }
 
 // numCommon is the number of common columns before the event fields.
