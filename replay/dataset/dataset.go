@@ -183,7 +183,6 @@ func Export(dir, path string, o Options) (res Result, err error) {
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", path, err)
 	}
-	defer r.Close()
 	tx := &commit{dir: dir, sync: o.Sync}
 	defer func() {
 		if err != nil {
@@ -191,12 +190,14 @@ func Export(dir, path string, o Options) (res Result, err error) {
 		}
 	}()
 	ex := newTraceExport(dir, id, f, r, tx, o.Events)
+	defer func() { ex.r.Close() }()
 	ex.exportedBy = cmp.Or(o.ExportedBy, "kpcap")
+	ex.workers = o.Workers
 	if err := ex.events(); err != nil {
 		return res, fmt.Errorf("%s: %w", path, err)
 	}
 	res.Events = ex.total
-	res.Warnings = append(append([]string(nil), f.Warnings...), r.Warnings()...)
+	res.Warnings = append(append([]string(nil), f.Warnings...), ex.r.Warnings()...)
 	if err := ex.tables(filepath.Base(path), res.Warnings); err != nil {
 		return res, fmt.Errorf("%s: %w", path, err)
 	}

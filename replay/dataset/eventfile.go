@@ -21,7 +21,12 @@ func (o *sourceOut) open() error {
 		return err
 	}
 	o.file = f
-	o.bw = bufio.NewWriterSize(f, 1<<20)
+	o.sc = scratchPool.Get().(*writeScratch)
+	if o.sc.bw == nil {
+		o.sc.bw = bufio.NewWriterSize(f, 1<<20)
+	}
+	o.sc.bw.Reset(f)
+	o.bw = o.sc.bw
 	if o.fw, err = replay.NewParquetFileWriter(o.schema, o.bw, ZstdLevel, ColTime); err != nil {
 		f.Close()
 		return fmt.Errorf("%s: %w", o.rel, err)
@@ -46,6 +51,10 @@ func (o *sourceOut) close() (err error) {
 	if err := o.bw.Flush(); err != nil {
 		return err
 	}
+	clear(o.sc.vals[:cap(o.sc.vals)]) // no references into the row groups
+	o.sc.bw.Reset(nil)
+	scratchPool.Put(o.sc)
+	o.sc, o.bw = nil, nil
 	return o.tx.close(o.file)
 }
 
@@ -69,9 +78,9 @@ func (o *sourceOut) writeGroup(g *rowGroup) (err error) {
 		}
 	}()
 	// The scratch buffers take a whole column of the row group.
-	o.vals = slices.Grow(o.vals[:0], g.n)
-	o.times = slices.Grow(o.times[:0], g.n)
-	o.def = slices.Grow(o.def[:0], g.n)
+	o.sc.vals = slices.Grow(o.sc.vals[:0], g.n)
+	o.sc.times = slices.Grow(o.sc.times[:0], g.n)
+	o.sc.def = slices.Grow(o.sc.def[:0], g.n)
 	rg := o.fw.AppendRowGroup()
 	for k, sp := range o.specs {
 		cw, err := rg.NextColumn()
@@ -93,34 +102,34 @@ func (o *sourceOut) writeColumn(cw file.ColumnChunkWriter, sp colSpec, c *colDat
 	}
 	switch sp.kind {
 	case kindTraceID:
-		if cap(o.zeros) < g.n {
-			o.zeros = make([]int32, g.n)
+		if cap(o.sc.zeros) < g.n {
+			o.sc.zeros = make([]int32, g.n)
 		}
-		ok, err := writeIndices(cw, stringArray(o.id), o.zeros[:g.n], nil)
+		ok, err := writeIndices(cw, stringArray(o.id), o.sc.zeros[:g.n], nil)
 		if ok || err != nil {
 			return err
 		}
-		o.vals = o.vals[:0]
+		o.sc.vals = o.sc.vals[:0]
 		for range g.n {
-			o.vals = append(o.vals, parquet.ByteArray(o.id))
+			o.sc.vals = append(o.sc.vals, parquet.ByteArray(o.id))
 		}
-		_, err = cw.(*file.ByteArrayColumnChunkWriter).WriteBatch(o.vals, nil, nil)
+		_, err = cw.(*file.ByteArrayColumnChunkWriter).WriteBatch(o.sc.vals, nil, nil)
 		return err
 	case kindTime:
 		ts := g.cols[1].i64
-		o.def = o.def[:0]
-		o.times = o.times[:0]
+		o.sc.def = o.sc.def[:0]
+		o.sc.times = o.sc.times[:0]
 		if o.wall == 0 {
 			for range g.n {
-				o.def = append(o.def, 0)
+				o.sc.def = append(o.sc.def, 0)
 			}
 		} else {
 			for _, t := range ts {
-				o.def = append(o.def, 1)
-				o.times = append(o.times, (t+o.wall)/1000)
+				o.sc.def = append(o.sc.def, 1)
+				o.sc.times = append(o.sc.times, (t+o.wall)/1000)
 			}
 		}
-		_, err := cw.(*file.Int64ColumnChunkWriter).WriteBatch(o.times, o.def, nil)
+		_, err := cw.(*file.Int64ColumnChunkWriter).WriteBatch(o.sc.times, o.sc.def, nil)
 		return err
 	case kindTS, kindInt64:
 		_, err := cw.(*file.Int64ColumnChunkWriter).WriteBatch(c.i64, def, nil)
@@ -136,7 +145,7 @@ func (o *sourceOut) writeColumn(cw file.ColumnChunkWriter, sp colSpec, c *colDat
 		if !ok {
 			return fmt.Errorf("comm dictionary of %s", o.commDict.DataType())
 		}
-		o.vals = o.vals[:0]
+		o.sc.vals = o.sc.vals[:0]
 		for i, j := range c.i32 {
 			if def[i] == 0 {
 				continue
@@ -144,18 +153,18 @@ func (o *sourceOut) writeColumn(cw file.ColumnChunkWriter, sp colSpec, c *colDat
 			if int(j) < 0 || int(j) >= d.Len() {
 				return fmt.Errorf("row %d: bad comm index %d", i, j)
 			}
-			o.vals = append(o.vals, parquet.ByteArray(d.Value(int(j))))
+			o.sc.vals = append(o.sc.vals, parquet.ByteArray(d.Value(int(j))))
 		}
-		_, err := cw.(*file.ByteArrayColumnChunkWriter).WriteBatch(o.vals, def, nil)
+		_, err := cw.(*file.ByteArrayColumnChunkWriter).WriteBatch(o.sc.vals, def, nil)
 		return err
 	case kindBytes:
-		o.vals = o.vals[:0]
+		o.sc.vals = o.sc.vals[:0]
 		start := uint32(0)
 		for _, end := range c.ends {
-			o.vals = append(o.vals, c.data[start:end:end])
+			o.sc.vals = append(o.sc.vals, c.data[start:end:end])
 			start = end
 		}
-		_, err := cw.(*file.ByteArrayColumnChunkWriter).WriteBatch(o.vals, def, nil)
+		_, err := cw.(*file.ByteArrayColumnChunkWriter).WriteBatch(o.sc.vals, def, nil)
 		return err
 	}
 	return fmt.Errorf("unknown column kind %d", sp.kind)

@@ -2,8 +2,10 @@ package dataset
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -12,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/kpcap/kpcap/format"
 	"github.com/kpcap/kpcap/replay"
+	"github.com/kpcap/kpcap/replay/internal/bysource"
 )
 
 // ZstdLevel is the zstd level of the events files, zstd's default 3.
@@ -37,7 +40,8 @@ type traceExport struct {
 	dir      string
 	id       string
 	f        *format.File
-	r        *replay.Reader
+	r        *replay.Reader // opened again when the by-source pass gives up
+	workers  int
 	tx       *commit
 	progress *atomic.Int64
 	// exportedBy names the writer in the traces table (Options.ExportedBy).
@@ -101,14 +105,14 @@ func (ex *traceExport) fieldColumns(i int) (fields []arrow.Field, cols []int) {
 // commonSpecs say where the common columns come from, in eventsCommon's
 // order: trace_id, ts, time, cpu, pid, tid, comm, stack_id.
 var commonSpecs = []colSpec{
-	{kind: kindTraceID},
-	{kind: kindTS, src: 0},
-	{kind: kindTime, nullable: true},
-	{kind: kindInt32, src: 1},
-	{kind: kindInt32, src: 2},
-	{kind: kindInt32, src: 3},
-	{kind: kindComm, src: 4, nullable: true},
-	{kind: kindInt64, src: 6, nullable: true},
+	{kind: kindTraceID, field: -1},
+	{kind: kindTS, src: srcTS, field: -1},
+	{kind: kindTime, nullable: true, field: -1},
+	{kind: kindInt32, src: srcCPU, field: -1},
+	{kind: kindInt32, src: srcPID, field: -1},
+	{kind: kindInt32, src: srcTID, field: -1},
+	{kind: kindComm, src: srcComm, nullable: true, field: -1},
+	{kind: kindInt64, src: srcStack, nullable: true, field: -1},
 }
 
 // out returns source i's writer, starting it on first use.
@@ -132,7 +136,7 @@ func (ex *traceExport) out(i int, commDict arrow.Array) (*sourceOut, error) {
 		done:     make(chan struct{}),
 	}
 	for k, f := range fields {
-		sp := colSpec{kind: kindBytes, src: cols[k], nullable: true}
+		sp := colSpec{kind: kindBytes, src: cols[k], nullable: true, field: k}
 		if f.Type.ID() == arrow.INT64 {
 			sp.kind = kindInt64
 		}
@@ -151,25 +155,99 @@ func (ex *traceExport) out(i int, commDict arrow.Array) (*sourceOut, error) {
 	return o, nil
 }
 
-// events reads every batch, gathers each source's rows into its row group
-// and hands full row groups to the source's writer.
-func (ex *traceExport) events() (err error) {
-	defer func() {
-		for _, o := range ex.outs {
-			if o == nil || !o.running {
+// events writes the trace's events by source: straight from the replay
+// pass that decodes each frame into per-source columns, or, for a trace
+// that pass declines (frames overlapping in time, which the Reader
+// merges), from the Reader's batches.
+func (ex *traceExport) events() error {
+	err := ex.eventsBySource()
+	if !errors.Is(err, bysource.ErrUnordered) && !errors.Is(err, bysource.ErrUnsupported) {
+		return err
+	}
+	return ex.eventsBatches()
+}
+
+// closeOuts writes each started source's last row group and waits for
+// its writer to finish; on err it only stops them.
+func (ex *traceExport) closeOuts(err *error) {
+	for _, o := range ex.outs {
+		if o == nil || !o.running {
+			continue
+		}
+		if *err == nil && o.cur != nil && o.cur.n > 0 {
+			*err = o.flush(true)
+		}
+		close(o.full)
+		<-o.done
+		if *err == nil && o.err != nil {
+			*err = o.err
+		}
+	}
+}
+
+// eventsBySource writes the rows the replay pass decodes, frame by frame.
+// When the pass gives up midway, what it wrote is discarded and the
+// Reader, which the pass used up, opened again.
+func (ex *traceExport) eventsBySource() (err error) {
+	err = bysource.Pass(ex.r, ex.workers, func(fr *bysource.Frame) error {
+		for s, rows := range fr.Sources {
+			if rows == nil || rows.N == 0 {
 				continue
 			}
-			if err == nil && o.cur != nil && o.cur.n > 0 {
-				err = o.flush(true)
+			o, err := ex.out(s, fr.CommDict)
+			if err != nil {
+				return err
 			}
-			close(o.full)
-			<-o.done
-			if err == nil && o.err != nil {
-				err = o.err
+			if err := o.addRows(rows); err != nil {
+				return err
 			}
-
+			ex.counted(s, int64(rows.N))
 		}
-	}()
+		return nil
+	})
+	ex.closeOuts(&err)
+	if !errors.Is(err, bysource.ErrUnordered) && !errors.Is(err, bysource.ErrUnsupported) {
+		return err
+	}
+	if rerr := ex.restart(); rerr != nil {
+		return rerr
+	}
+	return err
+}
+
+// restart discards what the export wrote of the trace's events and opens
+// its Reader again.
+func (ex *traceExport) restart() error {
+	ex.tx.abort()
+	if ex.progress != nil {
+		ex.progress.Add(-ex.total)
+	}
+	ex.total = 0
+	clear(ex.counts)
+	clear(ex.outs)
+	opts := ex.r.Options()
+	ex.r.Close()
+	r, err := replay.NewReader(ex.f, opts)
+	if err != nil {
+		return err
+	}
+	ex.r = r
+	return nil
+}
+
+// counted adds n events of source s written.
+func (ex *traceExport) counted(s int, n int64) {
+	ex.counts[s] += n
+	ex.total += n
+	if ex.progress != nil {
+		ex.progress.Add(n)
+	}
+}
+
+// eventsBatches reads every batch, gathers each source's rows into its
+// row group and hands full row groups to the source's writer.
+func (ex *traceExport) eventsBatches() (err error) {
+	defer ex.closeOuts(&err)
 	nsrc := len(ex.f.Header.Sources)
 	rows := make([][]int32, nsrc)
 	for ex.r.Next() {
@@ -211,11 +289,7 @@ func (ex *traceExport) events() (err error) {
 			if idx == nil {
 				k = int64(n)
 			}
-			ex.counts[s] += k
-			ex.total += k
-			if ex.progress != nil {
-				ex.progress.Add(k)
-			}
+			ex.counted(s, k)
 		}
 	}
 	return ex.r.Err()
@@ -246,12 +320,20 @@ type sourceOut struct {
 	file *os.File
 	bw   *bufio.Writer
 	fw   *file.Writer
-	// Reused write buffers.
+	sc   *writeScratch
+}
+
+// writeScratch is a source writer's reused buffers, handed on to later
+// writers once its file is closed.
+type writeScratch struct {
+	bw    *bufio.Writer
 	vals  []parquet.ByteArray
 	times []int64
 	def   []int16
 	zeros []int32
 }
+
+var scratchPool = sync.Pool{New: func() any { return new(writeScratch) }}
 
 // groupRows is how many rows to make room for in a row group of a source
 // with about events events: all of them, up to a full row group.
@@ -269,6 +351,21 @@ func (o *sourceOut) groupRows(events int64) int {
 		}
 	}
 	return int(min(max(events, 1024), int64(o.limit/row)+1, maxGroupRows))
+}
+
+// addRows appends one frame's rows of the source and hands the row group
+// over when full.
+func (o *sourceOut) addRows(rows *bysource.Rows) error {
+	if o.cur.n > 0 && o.cur.n+rows.N > maxGroupRows {
+		if err := o.flush(false); err != nil {
+			return err
+		}
+	}
+	o.cur.appendRows(rows, o.specs)
+	if o.cur.n >= maxGroupRows || o.cur.size() >= o.limit {
+		return o.flush(false)
+	}
+	return nil
 }
 
 // add gathers rows idx of rec and hands the row group over when full.
@@ -325,11 +422,17 @@ func (o *sourceOut) loop() {
 		select {
 		case o.free <- g:
 		default:
+			g.recycle()
 		}
 		if o.err != nil {
 			o.file.Close() // the commit removes it
 			return
 		}
+	}
+	select {
+	case g := <-o.free: // the gathering side is done
+		g.recycle()
+	default:
 	}
 	if err := o.close(); err != nil && o.err == nil {
 		o.err = fmt.Errorf("%s: %w", o.rel, err)

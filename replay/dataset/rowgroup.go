@@ -2,10 +2,13 @@ package dataset
 
 import (
 	"fmt"
+	"slices"
+	"sync"
 	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/kpcap/kpcap/replay/internal/bysource"
 )
 
 // colKind is how an events column is gathered from the reader's batches
@@ -27,7 +30,18 @@ type colSpec struct {
 	kind     colKind
 	src      int // column in the reader's batches
 	nullable bool
+	field    int // index into bysource.Rows.Fields; -1 for a common column
 }
+
+// Columns of the reader's batches the events tables take.
+const (
+	srcTS    = 0
+	srcCPU   = 1
+	srcPID   = 2
+	srcTID   = 3
+	srcComm  = 4
+	srcStack = 6
+)
 
 // colData holds one column's gathered rows: definition levels for a
 // nullable column (one per row) and the values of the non-null rows, or
@@ -48,6 +62,35 @@ type rowGroup struct {
 	cols  []colData
 }
 
+// Buffers of row groups written, for the row groups of later sources
+// and traces: fresh buffers cost zeroing and page faults, and a fleet
+// export makes a few per trace. One pool per type, so that a buffer keeps
+// serving one kind of column.
+var (
+	defPool  slicePool[int16]
+	i32Pool  slicePool[int32]
+	i64Pool  slicePool[int64]
+	dataPool slicePool[byte]
+	endsPool slicePool[uint32]
+)
+
+type slicePool[T any] struct{ p sync.Pool }
+
+// get returns an empty slice with room for n values.
+func (p *slicePool[T]) get(n int) []T {
+	if b, ok := p.p.Get().(*[]T); ok {
+		return slices.Grow((*b)[:0], n)
+	}
+	return make([]T, 0, n)
+}
+
+func (p *slicePool[T]) put(b []T) {
+	if cap(b) > 0 {
+		b = b[:0]
+		p.p.Put(&b)
+	}
+}
+
 // newRowGroup returns a row group of the columns specs with room for
 // rows rows: sized from the trace's statistics, most sources' rows fit one
 // row group and their buffers never grow.
@@ -56,18 +99,32 @@ func newRowGroup(specs []colSpec, rows int) *rowGroup {
 	for k, sp := range specs {
 		c := &g.cols[k]
 		if sp.nullable {
-			c.def = make([]int16, 0, rows)
+			c.def = defPool.get(rows)
 		}
 		switch sp.kind {
 		case kindTS, kindInt64:
-			c.i64 = make([]int64, 0, rows)
+			c.i64 = i64Pool.get(rows)
 		case kindInt32, kindComm:
-			c.i32 = make([]int32, 0, rows)
+			c.i32 = i32Pool.get(rows)
 		case kindBytes:
-			c.ends = make([]uint32, 0, rows)
+			c.ends = endsPool.get(rows)
+			c.data = dataPool.get(0)
 		}
 	}
 	return g
+}
+
+// recycle hands g's buffers to later row groups.
+func (g *rowGroup) recycle() {
+	for i := range g.cols {
+		c := &g.cols[i]
+		defPool.put(c.def)
+		i32Pool.put(c.i32)
+		i64Pool.put(c.i64)
+		dataPool.put(c.data)
+		endsPool.put(c.ends)
+	}
+	g.cols = nil
 }
 
 func (c *colData) reset() {
@@ -143,6 +200,49 @@ func (g *rowGroup) gather(rec arrow.Record, specs []colSpec, idx []int32) error 
 	}
 	g.n += n
 	return nil
+}
+
+// appendRows appends one frame's rows of the source to g.
+func (g *rowGroup) appendRows(rows *bysource.Rows, specs []colSpec) {
+	for k, sp := range specs {
+		c := &g.cols[k]
+		var in *bysource.Col
+		switch {
+		case sp.kind == kindTraceID || sp.kind == kindTime:
+			continue
+		case sp.field >= 0:
+			in = &rows.Fields[sp.field]
+		case sp.src == srcTS:
+			c.i64 = append(c.i64, rows.TS...)
+			continue
+		case sp.src == srcCPU:
+			c.i32 = append(c.i32, rows.CPU...)
+			continue
+		case sp.src == srcPID:
+			c.i32 = append(c.i32, rows.PID...)
+			continue
+		case sp.src == srcTID:
+			c.i32 = append(c.i32, rows.TID...)
+			continue
+		case sp.src == srcComm:
+			in = &rows.Comm
+		case sp.src == srcStack:
+			in = &rows.Stack
+		default:
+			continue
+		}
+		if sp.nullable {
+			c.def = append(c.def, in.Def...)
+		}
+		c.i32 = append(c.i32, in.I32...)
+		c.i64 = append(c.i64, in.I64...)
+		base := uint32(len(c.data))
+		c.data = append(c.data, in.Data...)
+		for _, e := range in.Ends {
+			c.ends = append(c.ends, base+e)
+		}
+	}
+	g.n += rows.N
 }
 
 // size recomputes the memory g holds.
