@@ -363,153 +363,177 @@ func writeLines(r *Reader, w io.Writer, json bool) (int64, error) {
 	return n, r.Err()
 }
 
+// batchCols are the columns of one batch as the line writers read them.
+type batchCols struct {
+	views    []colView
+	ts       []uint64
+	cpu      []uint32
+	pid, tid []int32
+	comm     *array.Int32 // dictionary indices into Reader.comms
+	stack    *array.Int64
+	period   *array.Uint64
+}
+
 func (tw *textWriter) batch(rec arrow.Record) error {
 	views := makeViews(rec)
-	ts := arrow.Uint64Traits.CastFromBytes(views[0].data)
-	cpu := arrow.Uint32Traits.CastFromBytes(views[1].data)
-	pid := arrow.Int32Traits.CastFromBytes(views[2].data)
-	tid := arrow.Int32Traits.CastFromBytes(views[3].data)
-	commArr := rec.Column(4).(*array.Dictionary)
-	commIdx := commArr.Indices().(*array.Int32)
+	c := batchCols{
+		views:  views,
+		ts:     arrow.Uint64Traits.CastFromBytes(views[0].data),
+		cpu:    arrow.Uint32Traits.CastFromBytes(views[1].data),
+		pid:    arrow.Int32Traits.CastFromBytes(views[2].data),
+		tid:    arrow.Int32Traits.CastFromBytes(views[3].data),
+		comm:   rec.Column(4).(*array.Dictionary).Indices().(*array.Int32),
+		stack:  rec.Column(6).(*array.Int64),
+		period: rec.Column(7).(*array.Uint64),
+	}
 	probeIdx := rec.Column(5).(*array.Dictionary).Indices().(*array.Int32)
-	stackArr := rec.Column(6).(*array.Int64)
-	periodArr := rec.Column(7).(*array.Uint64)
 	for i := 0; i < int(rec.NumRows()); i++ {
 		p := int(probeIdx.Value(i))
 		sd := tw.r.decs[p]
 		st := tw.srcTextOf(p, sd)
-		commOK := commIdx.IsValid(i)
-		ci := commIdx.Value(i)
-		b := tw.buf
 		if tw.json {
-			b = append(b, `{"ts":`...)
-			b = appendJSONUint(b, ts[i])
-			b = append(b, `,"cpu":`...)
-			b = appendUint(b, uint64(cpu[i]))
-			b = append(b, `,"pid":`...)
-			b = appendInt(b, int64(pid[i]))
-			b = append(b, `,"tid":`...)
-			b = appendInt(b, int64(tid[i]))
-			b = append(b, `,"comm":`...)
-			if commOK {
-				b = appendJSONString(b, tw.r.comms.dict[ci])
-			} else {
-				b = append(b, "null"...)
-			}
-			b = append(b, st.probe...)
-			for k := range sd.textCols {
-				tc := &sd.textCols[k]
-				b = append(b, st.keys[k]...)
-				v := &views[tc.col]
-				switch {
-				case v.isNull(i):
-					b = append(b, "null"...)
-				case tc.kind == colFixed:
-					x := v.uint(i, tc.width, tc.signed)
-					if tc.signed {
-						b = appendJSONInt(b, int64(x))
-					} else {
-						b = appendJSONUint(b, x)
-					}
-				case tc.kind == colString:
-					b = appendJSONString(b, v.str.Value(i))
-				default:
-					b = append(b, '"')
-					b = appendHex(b, v.bin.Value(i))
-					b = append(b, '"')
-				}
-			}
-			if stackArr.IsValid(i) {
-				b = append(b, `,"stack":[`...)
-				tw.stack = tw.r.stacks.appendFrames(tw.stack[:0], stackArr.Value(i))
-				for k, f := range tw.stack {
-					if k > 0 {
-						b = append(b, ',')
-					}
-					b = appendJSONString(b, f.Name)
-				}
-				b = append(b, ']')
-			}
-			if periodArr.IsValid(i) {
-				b = append(b, `,"period":`...)
-				b = appendJSONUint(b, periodArr.Value(i))
-			}
-			b = append(b, "}\n"...)
+			tw.buf = tw.appendJSONLine(tw.buf, &c, i, sd, st)
 		} else {
-			// "            bash-1234    [001]   123.456789: event: "
-			b = tw.header(b, commOK, ci, tid[i])
-			if c := cpu[i]; c < 1000 {
-				d := c / 100
-				r := (c - d*100) * 2
-				b = append(b, byte('0'+d), digits2[r], digits2[r+1])
-			} else {
-				b = appendUint(b, uint64(c))
-			}
-			t := ts[i]
-			sec := t / 1e9
-			b = tw.seconds(b, sec)
-			b = append6(b, (t-sec*1e9)/1e3)
-			b = append(b, st.head...)
-			if sd.isProbe {
-				b = tw.appendProbePrefix(b, sd, views, i)
-			}
-			for k := range sd.textCols {
-				tc := &sd.textCols[k]
-				if tc.skip {
-					continue
-				}
-				b = append(b, st.names[k]...)
-				v := &views[tc.col]
-				switch {
-				case v.isNull(i):
-					b = append(b, "(fault)"...)
-				case tc.kind == colFixed:
-					x := v.uint(i, tc.width, tc.signed)
-					name, isEnum := "", false
-					if tc.enum != nil {
-						name, isEnum = tc.enum[enumValue(x, tc.width, tc.signed)]
-					}
-					switch {
-					case isEnum:
-						b = append(b, name...)
-					case tc.symbol:
-						b = tw.appendSym(b, x)
-					case tc.hex:
-						b = append(b, "0x"...)
-						b = appendHex64(b, x)
-					case tc.signed:
-						b = appendInt(b, int64(x))
-					default:
-						b = appendUint(b, x)
-					}
-				case tc.kind == colString:
-					if sd.isProbe {
-						b = append(b, '"')
-						b = appendTextString(b, v.str.Value(i))
-						b = append(b, '"')
-					} else {
-						b = appendTextString(b, v.str.Value(i))
-					}
-				default:
-					b = appendHex(b, v.bin.Value(i))
-				}
-			}
-			if periodArr.IsValid(i) {
-				// perf script's "period" field; only samples that count
-				// more (or less) than one event have one.
-				b = append(b, " period="...)
-				b = appendUint(b, periodArr.Value(i))
-			}
-			b = append(b, '\n')
+			tw.buf = tw.appendTextLine(tw.buf, &c, i, sd, st)
 		}
-		tw.buf = b
-		if len(b) >= textFlushAt && !tw.collect {
+		if len(tw.buf) >= textFlushAt && !tw.collect {
 			if err := tw.flush(); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// appendJSONLine appends row i as a JSON object and a newline.
+func (tw *textWriter) appendJSONLine(b []byte, c *batchCols, i int, sd *sourceDec, st *srcText) []byte {
+	b = append(b, `{"ts":`...)
+	b = appendJSONUint(b, c.ts[i])
+	b = append(b, `,"cpu":`...)
+	b = appendUint(b, uint64(c.cpu[i]))
+	b = append(b, `,"pid":`...)
+	b = appendInt(b, int64(c.pid[i]))
+	b = append(b, `,"tid":`...)
+	b = appendInt(b, int64(c.tid[i]))
+	b = append(b, `,"comm":`...)
+	if c.comm.IsValid(i) {
+		b = appendJSONString(b, tw.r.comms.dict[c.comm.Value(i)])
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, st.probe...)
+	for k := range sd.textCols {
+		b = append(b, st.keys[k]...)
+		b = appendJSONValue(b, &sd.textCols[k], &c.views[sd.textCols[k].col], i)
+	}
+	if c.stack.IsValid(i) {
+		b = append(b, `,"stack":[`...)
+		tw.stack = tw.r.stacks.appendFrames(tw.stack[:0], c.stack.Value(i))
+		for k, f := range tw.stack {
+			if k > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, f.Name)
+		}
+		b = append(b, ']')
+	}
+	if c.period.IsValid(i) {
+		b = append(b, `,"period":`...)
+		b = appendJSONUint(b, c.period.Value(i))
+	}
+	return append(b, "}\n"...)
+}
+
+// appendJSONValue appends row i of a field column as a JSON value.
+func appendJSONValue(b []byte, tc *textCol, v *colView, i int) []byte {
+	switch {
+	case v.isNull(i):
+		return append(b, "null"...)
+	case tc.kind == colFixed:
+		x := v.uint(i, tc.width, tc.signed)
+		if tc.signed {
+			return appendJSONInt(b, int64(x))
+		}
+		return appendJSONUint(b, x)
+	case tc.kind == colString:
+		return appendJSONString(b, v.str.Value(i))
+	default:
+		b = append(b, '"')
+		b = appendHex(b, v.bin.Value(i))
+		return append(b, '"')
+	}
+}
+
+// appendTextLine appends row i as a trace_pipe line:
+// "            bash-1234    [001]   123.456789: event: field=value ...".
+func (tw *textWriter) appendTextLine(b []byte, c *batchCols, i int, sd *sourceDec, st *srcText) []byte {
+	b = tw.header(b, c.comm.IsValid(i), c.comm.Value(i), c.tid[i])
+	if cpu := c.cpu[i]; cpu < 1000 {
+		d := cpu / 100
+		r := (cpu - d*100) * 2
+		b = append(b, byte('0'+d), digits2[r], digits2[r+1])
+	} else {
+		b = appendUint(b, uint64(cpu))
+	}
+	t := c.ts[i]
+	sec := t / 1e9
+	b = tw.seconds(b, sec)
+	b = append6(b, (t-sec*1e9)/1e3)
+	b = append(b, st.head...)
+	if sd.isProbe {
+		b = tw.appendProbePrefix(b, sd, c.views, i)
+	}
+	for k := range sd.textCols {
+		tc := &sd.textCols[k]
+		if tc.skip {
+			continue
+		}
+		b = append(b, st.names[k]...)
+		b = tw.appendTextValue(b, sd, tc, &c.views[tc.col], i)
+	}
+	if c.period.IsValid(i) {
+		// perf script's "period" field; only samples that count
+		// more (or less) than one event have one.
+		b = append(b, " period="...)
+		b = appendUint(b, c.period.Value(i))
+	}
+	return append(b, '\n')
+}
+
+// appendTextValue appends row i of a field column as trace_pipe prints
+// it: enum names, symbols, hex where the format prints hex, quoted strings
+// in probes, "(fault)" for a value the probe could not read.
+func (tw *textWriter) appendTextValue(b []byte, sd *sourceDec, tc *textCol, v *colView, i int) []byte {
+	switch {
+	case v.isNull(i):
+		return append(b, "(fault)"...)
+	case tc.kind == colFixed:
+		x := v.uint(i, tc.width, tc.signed)
+		if tc.enum != nil {
+			if name, ok := tc.enum[enumValue(x, tc.width, tc.signed)]; ok {
+				return append(b, name...)
+			}
+		}
+		switch {
+		case tc.symbol:
+			return tw.appendSym(b, x)
+		case tc.hex:
+			b = append(b, "0x"...)
+			return appendHex64(b, x)
+		case tc.signed:
+			return appendInt(b, int64(x))
+		default:
+			return appendUint(b, x)
+		}
+	case tc.kind == colString && sd.isProbe:
+		b = append(b, '"')
+		b = appendTextString(b, v.str.Value(i))
+		return append(b, '"')
+	case tc.kind == colString:
+		return appendTextString(b, v.str.Value(i))
+	default:
+		return appendHex(b, v.bin.Value(i))
+	}
 }
 
 // appendProbePrefix writes " (sym+off/size)" for entry probes or
