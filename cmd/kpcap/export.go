@@ -31,8 +31,8 @@ that read hive-partitioned Parquet: DuckDB on a laptop, Spark, Trino or
 BigQuery on a cluster. Events go to
   DIR/events/kernel=K/host=H/source=S/part-ID.parquet   (zstd)
 one file per trace and source, with the common columns trace_id, ts (int64
-ns), time (TIMESTAMP, UTC), cpu, pid, tid, comm, stack_id and the source's
-event fields with their own types. The tables traces, sources, stacks, comms
+ns), time (TIMESTAMP, UTC), cpu, pid, tid, comm, stack_id, sample_period
+and the source's event fields with their own types. The tables traces, sources, stacks, comms
 and loss (DIR/TABLE/part-ID.parquet) describe each trace; trace_id joins
 them all. format/DATASET.md documents every column.
 

@@ -103,7 +103,7 @@ func (ex *traceExport) fieldColumns(i int) (fields []arrow.Field, cols []int) {
 }
 
 // commonSpecs say where the common columns come from, in eventsCommon's
-// order: trace_id, ts, time, cpu, pid, tid, comm, stack_id.
+// order: trace_id, ts, time, cpu, pid, tid, comm, stack_id, sample_period.
 var commonSpecs = []colSpec{
 	{kind: kindTraceID, field: -1},
 	{kind: kindTS, src: srcTS, field: -1},
@@ -113,6 +113,7 @@ var commonSpecs = []colSpec{
 	{kind: kindInt32, src: srcTID, field: -1},
 	{kind: kindComm, src: srcComm, nullable: true, field: -1},
 	{kind: kindInt64, src: srcStack, nullable: true, field: -1},
+	{kind: kindInt64, src: srcPeriod, nullable: true, field: -1},
 }
 
 // out returns source i's writer, starting it on first use.

@@ -132,6 +132,10 @@ func roundTrip(t *testing.T, s string) {
 				fmt.Fprintf(&b, "%s=%s ", name, cell(rec.Column(c+1), i))
 			}
 			fmt.Fprintf(&b, "%s=%s ", ColStackID, cell(rec.Column(6), i))
+			if rec.ColumnName(7) != replay.ColPeriod {
+				t.Fatalf("replay column 7 is %s, want %s", rec.ColumnName(7), replay.ColPeriod)
+			}
+			fmt.Fprintf(&b, "%s=%s ", ColPeriod, cell(rec.Column(7), i))
 			info := r.Sources()[src]
 			for c := 0; c < int(rec.NumCols()); c++ {
 				for name, fc := range info.Fields {
@@ -190,6 +194,12 @@ func frameLayout(t *testing.T, name string, order func(n int) []int, swap bool) 
 	for i := 1; i < len(ss); i += 2 {
 		ss[i].Time = ss[i-1].Time
 	}
+	// Counted samples (a tracepoint passing a count, replay's period): a
+	// third of them, one beyond int64 (its bit pattern kept).
+	for i := 0; i < len(ss); i += 3 {
+		ss[i].Period, ss[i].HasPeriod = uint64(i)*1000+7, true
+	}
+	ss[3].Period = 1<<63 + 5
 	const per = 40
 	var frames [][]format.Sample
 	for i := 0; i < len(ss); i += per {

@@ -35,12 +35,13 @@ type colSpec struct {
 
 // Columns of the reader's batches the events tables take.
 const (
-	srcTS    = 0
-	srcCPU   = 1
-	srcPID   = 2
-	srcTID   = 3
-	srcComm  = 4
-	srcStack = 6
+	srcTS     = 0
+	srcCPU    = 1
+	srcPID    = 2
+	srcTID    = 3
+	srcComm   = 4
+	srcStack  = 6
+	srcPeriod = 7
 )
 
 // colData holds one column's gathered rows: definition levels for a
@@ -228,6 +229,8 @@ func (g *rowGroup) appendRows(rows *bysource.Rows, specs []colSpec) {
 			in = &rows.Comm
 		case sp.src == srcStack:
 			in = &rows.Stack
+		case sp.src == srcPeriod:
+			in = &rows.Period
 		default:
 			continue
 		}

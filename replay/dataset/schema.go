@@ -15,6 +15,11 @@ const (
 	ColTID     = "tid"
 	ColComm    = "comm"
 	ColStackID = "stack_id"
+	// ColPeriod is the number of events a sample stands for, replay's
+	// "period" (PERF_SAMPLE_PERIOD), null when it counts one. Its name
+	// differs from replay's so that it adds a column: a field named
+	// "period" (writeback:balance_dirty_pages) keeps its column name.
+	ColPeriod = "sample_period"
 )
 
 // Hive partition keys of the events table, outermost first.
@@ -41,7 +46,7 @@ var (
 
 // reserved are the names event fields may not take as they are.
 var reserved = map[string]bool{ColTraceID: true, ColTS: true, ColTime: true, ColCPU: true, ColPID: true,
-	ColTID: true, ColComm: true, ColStackID: true, PartKernel: true, PartHost: true, PartSource: true}
+	ColTID: true, ColComm: true, ColStackID: true, ColPeriod: true, PartKernel: true, PartHost: true, PartSource: true}
 
 // FieldColumn is the events column name of an event field.
 func FieldColumn(field string) string {
@@ -61,6 +66,7 @@ var eventsCommon = []arrow.Field{
 	{Name: ColTID, Type: i32},
 	{Name: ColComm, Type: strDict, Nullable: true},
 	{Name: ColStackID, Type: i64, Nullable: true},
+	{Name: ColPeriod, Type: i64, Nullable: true},
 }
 
 func schemaOf(fields ...arrow.Field) *arrow.Schema { return arrow.NewSchema(fields, nil) }
