@@ -54,8 +54,16 @@ var rawSyscalls = true
 // with options o, or "" when it can.
 func bpfReason(o *Options, s *source) string {
 	switch {
+	case isProbe(s):
+		if _, why := probeSpec(s); why != "" {
+			return why
+		}
 	case s.desc.Kind != format.KindTracepoint:
-		return "only tracepoints are on the BPF path yet"
+		return "only tracepoints and probes are on the BPF path"
+	case s.dynEvents:
+		return "tracepoint probes (t) have no BPF attachment through their perf event"
+	}
+	switch {
 	case s.layout == nil:
 		return "its format is unknown"
 	case len(s.layout.locs) > 0:
@@ -203,6 +211,12 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 		b.types = append(b.types, uint16(s.attr.Config))
 		if raw[i] {
 			b.ids = append(b.ids, 0) // set below
+			continue
+		}
+		if isProbe(s) {
+			if err := b.loadProbe(c, i, si); err != nil {
+				return err
+			}
 			continue
 		}
 		prog, pi, err := set.Tracepoint(uint32(i), s.layout.fixed)

@@ -33,7 +33,8 @@ type source struct {
 	// dynamic tracefs event to delete at the end ("" for none)
 	dynGroup, dynEvent string
 	dynUprobe          bool
-	dynEvents          bool // created through dynamic_events (f, t, e probes)
+	dynEvents          bool            // created through dynamic_events (f, t, e probes)
+	probe              *probedef.Probe // the parsed probe of a kprobe or uprobe source
 }
 
 // ErrNoKprobes explains a kernel without kprobe support.
@@ -326,7 +327,7 @@ func (r *resolver) addProbeAs(p *probedef.Probe, def, target string) error {
 	if (p.Kind == probedef.KindKprobe || p.Kind == probedef.KindKretprobe) && !r.kprobesAvailable() {
 		return fmt.Errorf("probe %s: %w", name, ErrNoKprobes)
 	}
-	s := &source{desc: format.Source{Name: name, Kind: kindOf(p), Definition: def, Target: target, Fields: fieldTypes(p)}}
+	s := &source{desc: format.Source{Name: name, Kind: kindOf(p), Definition: def, Target: target, Fields: fieldTypes(p)}, probe: p}
 	if p.IsUprobe() {
 		st, err := os.Stat(p.Path)
 		if err != nil {
