@@ -363,24 +363,11 @@ func (c *commCache) lookup(comms *commIndex, pid, tid, cpu uint32, t uint64) int
 
 // add decodes one sample into the chunk, after time, probe and filter selection.
 func (d *decoder) add(s *format.Sample) {
-	r := d.r
-	if int(s.Source) >= len(r.decs) {
-		return
-	}
-	sd := r.decs[s.Source]
-	if sd == nil || s.Time < r.opts.Since || (r.opts.Until != 0 && s.Time >= r.opts.Until) {
+	sd := d.selected(s)
+	if sd == nil {
 		return
 	}
 	c := d.c
-	if sd.pred != nil {
-		if sd.predFalse {
-			return
-		}
-		d.row.s, d.row.sd, d.row.d = s, sd, d
-		if !sd.pred(&d.row) {
-			return
-		}
-	}
 	if c.n == c.cap {
 		c.grow()
 	}
@@ -416,83 +403,123 @@ func (d *decoder) add(s *format.Sample) {
 	} else {
 		c.period[n] = noPeriod
 	}
-	raw := s.Raw
 	trunc := false
-	if len(raw) >= sd.minLen {
-		// Fast path: every fixed integer field is inside the payload.
-		ic := d.intCols[sd.idx]
-		if ic == nil {
-			ic = d.intColsOf(sd)
-		}
-		bit := byte(1) << (n & 7)
-		for _, f := range ic.w8 {
-			binary.LittleEndian.PutUint64(f.b.data[n*8:], binary.LittleEndian.Uint64(raw[f.off:]))
-			f.b.valid[n>>3] |= bit
-		}
-		for _, f := range ic.w4 {
-			binary.LittleEndian.PutUint32(f.b.data[n*4:], binary.LittleEndian.Uint32(raw[f.off:]))
-			f.b.valid[n>>3] |= bit
-		}
-		for _, f := range ic.w2 {
-			binary.LittleEndian.PutUint16(f.b.data[n*2:], binary.LittleEndian.Uint16(raw[f.off:]))
-			f.b.valid[n>>3] |= bit
-		}
-		for _, f := range ic.w1 {
-			f.b.data[n] = raw[f.off]
-			f.b.valid[n>>3] |= bit
-		}
+	if len(s.Raw) >= sd.minLen {
+		d.addInts(sd, s.Raw, n)
 	} else {
-		for _, f := range sd.ints {
-			if f.off+f.size > len(raw) {
-				trunc = true
-				continue
-			}
-			b := c.col(f.col, r.cols)
-			copy(b.data[n*f.size:], raw[f.off:f.off+f.size])
-			b.setValid(n)
-		}
+		trunc = d.addIntsShort(sd, s.Raw, n)
 	}
-	if len(sd.vars) > 0 {
-		vc := d.varCols[sd.idx]
-		if vc == nil {
-			vc = make([]*colBuf, len(sd.vars))
-			d.varCols[sd.idx] = vc
-		}
-		// The kernel lays fields out without overlap, so a row's variable
-		// fields hold at most its payload's bytes; fields pointing at the
-		// same bytes over and over (a hostile file) are cut there, as
-		// truncated, or one row could expand a 64 KiB payload to gigabytes.
-		budget := len(raw)
-		for i := range sd.vars {
-			fd := &sd.vars[i]
-			v, ok := fieldBytes(raw, &fd.f)
-			if ok && len(v) > budget {
-				ok = false
-			}
-			if !ok {
-				trunc = true
-				continue
-			}
-			budget -= len(v)
-			b := vc[i]
-			if b == nil {
-				b = d.varCol(fd.col)
-				vc[i] = b
-			}
-			if r.cols[fd.col].kind == colString {
-				var ascii bool
-				v, ascii = trimNULASCII(v)
-				if !ascii && !utf8.Valid(v) {
-					v = []byte(strings.ToValidUTF8(string(v), "\uFFFD"))
-				}
-			}
-			b.appendVar(n, v)
-		}
+	if len(sd.vars) > 0 && d.addVars(sd, s.Raw, n) {
+		trunc = true
 	}
 	if trunc {
 		c.truncated[s.Source]++
 	}
 	c.n++
+}
+
+// selected returns the decoder of the sample's source when the sample
+// passes the time window, the probe selection and the filter, else nil.
+func (d *decoder) selected(s *format.Sample) *sourceDec {
+	r := d.r
+	if int(s.Source) >= len(r.decs) {
+		return nil
+	}
+	sd := r.decs[s.Source]
+	if sd == nil || s.Time < r.opts.Since || (r.opts.Until != 0 && s.Time >= r.opts.Until) {
+		return nil
+	}
+	if sd.pred != nil {
+		if sd.predFalse {
+			return nil
+		}
+		d.row.s, d.row.sd, d.row.d = s, sd, d
+		if !sd.pred(&d.row) {
+			return nil
+		}
+	}
+	return sd
+}
+
+// addInts copies row n's fixed integer fields, every one inside raw.
+func (d *decoder) addInts(sd *sourceDec, raw []byte, n int) {
+	ic := d.intCols[sd.idx]
+	if ic == nil {
+		ic = d.intColsOf(sd)
+	}
+	bit := byte(1) << (n & 7)
+	for _, f := range ic.w8 {
+		binary.LittleEndian.PutUint64(f.b.data[n*8:], binary.LittleEndian.Uint64(raw[f.off:]))
+		f.b.valid[n>>3] |= bit
+	}
+	for _, f := range ic.w4 {
+		binary.LittleEndian.PutUint32(f.b.data[n*4:], binary.LittleEndian.Uint32(raw[f.off:]))
+		f.b.valid[n>>3] |= bit
+	}
+	for _, f := range ic.w2 {
+		binary.LittleEndian.PutUint16(f.b.data[n*2:], binary.LittleEndian.Uint16(raw[f.off:]))
+		f.b.valid[n>>3] |= bit
+	}
+	for _, f := range ic.w1 {
+		f.b.data[n] = raw[f.off]
+		f.b.valid[n>>3] |= bit
+	}
+}
+
+// addIntsShort copies the fixed integer fields inside a payload too short
+// for all of them and reports that some were cut off.
+func (d *decoder) addIntsShort(sd *sourceDec, raw []byte, n int) (trunc bool) {
+	for _, f := range sd.ints {
+		if f.off+f.size > len(raw) {
+			trunc = true
+			continue
+		}
+		b := d.c.col(f.col, d.r.cols)
+		copy(b.data[n*f.size:], raw[f.off:f.off+f.size])
+		b.setValid(n)
+	}
+	return trunc
+}
+
+// addVars copies row n's strings and arrays and reports whether any was
+// cut off or out of the payload.
+func (d *decoder) addVars(sd *sourceDec, raw []byte, n int) (trunc bool) {
+	vc := d.varCols[sd.idx]
+	if vc == nil {
+		vc = make([]*colBuf, len(sd.vars))
+		d.varCols[sd.idx] = vc
+	}
+	// The kernel lays fields out without overlap, so a row's variable
+	// fields hold at most its payload's bytes; fields pointing at the
+	// same bytes over and over (a hostile file) are cut there, as
+	// truncated, or one row could expand a 64 KiB payload to gigabytes.
+	budget := len(raw)
+	for i := range sd.vars {
+		fd := &sd.vars[i]
+		v, ok := fieldBytes(raw, &fd.f)
+		if ok && len(v) > budget {
+			ok = false
+		}
+		if !ok {
+			trunc = true
+			continue
+		}
+		budget -= len(v)
+		b := vc[i]
+		if b == nil {
+			b = d.varCol(fd.col)
+			vc[i] = b
+		}
+		if d.r.cols[fd.col].kind == colString {
+			var ascii bool
+			v, ascii = trimNULASCII(v)
+			if !ascii && !utf8.Valid(v) {
+				v = []byte(strings.ToValidUTF8(string(v), "\uFFFD"))
+			}
+		}
+		b.appendVar(n, v)
+	}
+	return trunc
 }
 
 // finishRange sets minTS and maxTS once decoding is done.
