@@ -4,17 +4,15 @@ package record
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/cilium/ebpf/ringbuf"
 	"github.com/kpcap/kpcap/format"
 	"github.com/kpcap/kpcap/record/internal/bpfprog"
+	"github.com/kpcap/kpcap/record/internal/bpfring"
 	"github.com/kpcap/kpcap/record/internal/perf"
 	"golang.org/x/sys/unix"
 )
@@ -23,8 +21,7 @@ import (
 // sources it carries, the ring buffer they write into and its reader.
 type bpfCapture struct {
 	set   *bpfprog.Set
-	rd    *ringbuf.Reader
-	rec   ringbuf.Record
+	rd    *bpfring.Reader
 	srcs  []int32 // BPF source i -> capture source index
 	local []int32 // capture source index -> BPF source, -1 on the perf path
 	progs []int   // BPF source i -> program index in set
@@ -244,15 +241,12 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 		b.ids = append(b.ids, id)
 	}
 	b.raw = raw
-	if b.rd, err = ringbuf.NewReader(set.Ring()); err != nil {
-		return fmt.Errorf("read the BPF ring buffer: %w", err)
+	if b.rd, err = bpfring.Open(set.Ring()); err != nil {
+		return err
 	}
-	// A deadline in the past makes every read return at once when the ring
-	// is empty: the capture's poller does the waiting.
-	b.rd.SetDeadline(time.Unix(1, 0))
 	b.tag = int32(len(c.cpus))
 	b.cur = make([]*chunk, len(c.cpus))
-	return c.poller.Add(set.Ring().FD(), b.tag)
+	return c.poller.AddEdge(set.Ring().FD(), b.tag)
 }
 
 func (b *bpfCapture) close() {
@@ -356,26 +350,39 @@ func (b *bpfCapture) appendSample(dst []byte, i int, r *bpfprog.Record, raw []by
 	return dst
 }
 
+// bpfReleaseBytes is how much of the BPF ring a drain reads between
+// handing space back to the kernel.
+const bpfReleaseBytes = 256 << 10
+
 // drainBPF copies the BPF ring's records into per-CPU chunks, as perf
 // SAMPLE records, and sends them to the writer. Unless final it reads at
 // most what the ring held when it started, and it stops early (throttled)
-// when chunk memory is at its cap, leaving the rest to the ring. It
-// returns the time up to which the records are read.
+// when chunk memory is at its cap, leaving the rest to the ring. The
+// ring's space goes back to the kernel once per chunk sent, not once per
+// record: the programs read the consumer position on every reservation,
+// and a store per record would keep its cache line moving between CPUs.
 func (c *capture) drainBPF(send func(item) bool, final bool) (throttled, ok bool) {
 	b := c.bpf
-	budget := b.rd.AvailableBytes()
+	defer b.rd.Release()
+	budget := b.rd.Available()
+	held := 0 // bytes read since the last release
 	var r bpfprog.Record
 	for final || budget > 0 {
-		err := b.rd.ReadInto(&b.rec)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			break
+		if held >= bpfReleaseBytes {
+			b.rd.Release() // the records read so far are copied out
+			held = 0
 		}
+		rec, err := b.rd.Next()
 		if err != nil {
 			b.malformed.Add(1)
 			break
 		}
-		budget -= len(b.rec.RawSample) + 8
-		if !bpfprog.Decode(b.rec.RawSample, &r) || int(r.Source) >= len(b.srcs) {
+		if rec == nil {
+			break
+		}
+		budget -= len(rec) + 8
+		held += len(rec) + 8
+		if !bpfprog.Decode(rec, &r) || int(r.Source) >= len(b.srcs) {
 			b.malformed.Add(1)
 			continue
 		}

@@ -112,7 +112,7 @@ func runBench(ctx context.Context, opts *options, progress io.Writer) (*Report, 
 	if err := goBuild(ctx, b.workload, "github.com/kpcap/kpcap/cmd/kpcap-bench/internal/workload"); err != nil {
 		return nil, err
 	}
-	if hasTool(opts, toolKpcap) || hasTool(opts, toolKpcapBPF) || hasTool(opts, toolKpcapSnap) {
+	if hasTool(opts, toolKpcap) || hasTool(opts, toolKpcapBPF) || hasTool(opts, toolKpcapBPFBase) || hasTool(opts, toolKpcapSnap) {
 		b.kpcap = opts.Kpcap
 		if b.kpcap == "" {
 			b.logf("building kpcap")
@@ -291,7 +291,7 @@ func runLine(r *Run) string {
 // recordCommand is the recorder command line for tool writing to out;
 // ctl/ack are perf's control fifos (nil when only printing the command).
 func (b *bench) recordCommand(tool string, spec workloadSpec, out string, fifos []string) string {
-	args := recordArgs(tool, spec, out, b.kpcap, b.opts.PerfMmap, fifos)
+	args := recordArgs(tool, spec, out, b.kpcapBinary(tool), b.opts.PerfMmap, fifos)
 	if args == nil {
 		return ""
 	}
@@ -299,6 +299,14 @@ func (b *bench) recordCommand(tool string, spec workloadSpec, out string, fifos 
 		args[0] = "kpcap"
 	}
 	return strings.Join(args, " ")
+}
+
+// kpcapBinary returns the kpcap binary that runs tool.
+func (b *bench) kpcapBinary(tool string) string {
+	if tool == toolKpcapBPFBase {
+		return b.opts.KpcapBase
+	}
+	return b.kpcap
 }
 
 // recordArgs returns the recorder's argv.
@@ -323,12 +331,12 @@ func recordArgs(tool string, spec workloadSpec, out, kpcap, perfMmap string, fif
 		return a
 	case toolBpftraceCount, toolBpftracePrint:
 		return bpftraceArgs(tool, spec)
-	case toolKpcap, toolKpcapBPF:
+	case toolKpcap, toolKpcapBPF, toolKpcapBPFBase:
 		// System-wide is kpcap's default. No -q: its start line on stderr
 		// ("kpcap record: recording ...") tells when every event is enabled;
 		// progress lines only go to a terminal, and stderr is a log file.
 		a := []string{kpcap, "record", "-o", out}
-		if tool == toolKpcapBPF {
+		if tool != toolKpcap {
 			a = append(a, "--path", "bpf")
 		}
 		for _, e := range spec.events {
@@ -483,7 +491,7 @@ func (b *bench) runRecorded(ctx context.Context, tool string, spec workloadSpec,
 	if isBpftrace(tool) {
 		log = trace // bpftrace prints its events or its map on stdout
 	}
-	rec, err := b.startRecorder(recordArgs(tool, spec, trace, b.kpcap, b.opts.PerfMmap, fifos), log)
+	rec, err := b.startRecorder(recordArgs(tool, spec, trace, b.kpcapBinary(tool), b.opts.PerfMmap, fifos), log)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -98,6 +99,7 @@ type options struct {
 	Events      int
 	OpenatCalls int
 	Kpcap       string
+	KpcapBase   string // a second kpcap binary, run as the kpcap-bpf-base tool
 	Quick       bool
 	JSON        bool
 	JSONOut     string // also write the JSON report to this file
@@ -120,11 +122,12 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.Events, "events", 2_000_000, "getppid calls of the getppid workload")
 	fs.IntVar(&o.OpenatCalls, "openat-calls", 0, "openat+close calls of the openat workload (default events/4)")
 	fs.StringVar(&o.Kpcap, "kpcap", "", "kpcap binary (default: build ./cmd/kpcap into a temporary directory)")
+	fs.StringVar(&o.KpcapBase, "kpcap-base", "", "a second kpcap binary (an earlier build) for the kpcap-bpf-base tool: kpcap record --path bpf by that binary, to compare two builds in one alternating run")
 	fs.BoolVar(&o.Quick, "quick", false, "smoke test: --runs 1 --events 200000")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON instead of markdown")
 	fs.StringVar(&o.JSONOut, "json-out", "", "also write the JSON report to this file")
 	fs.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress lines on stderr")
-	fs.StringSliceVar(&o.Tools, "tools", []string{toolUntraced, toolPerf, toolPerfZ, toolKpcap, toolKpcapBPF, toolBpftraceCount, toolBpftracePrint}, "tools to run: untraced,perf,perf-z,kpcap,kpcap-bpf (kpcap record --path bpf),bpftrace-count,bpftrace-print; also kpcap-snapshot (kpcap record --snapshot, asked once when the workload is done)")
+	fs.StringSliceVar(&o.Tools, "tools", []string{toolUntraced, toolPerf, toolPerfZ, toolKpcap, toolKpcapBPF, toolBpftraceCount, toolBpftracePrint}, "tools to run: untraced,perf,perf-z,kpcap,kpcap-bpf (kpcap record --path bpf),bpftrace-count,bpftrace-print; also kpcap-snapshot (kpcap record --snapshot, asked once when the workload is done) and kpcap-bpf-base (see --kpcap-base)")
 	fs.StringSliceVar(&o.Workloads, "workloads", []string{"getppid", "openat"}, "workloads to run: getppid,openat")
 	fs.StringVar(&o.PerfMmap, "perf-mmap", "", "pass -m SIZE to perf record (e.g. 16M, kpcap's default ring size); default: perf's own")
 	fs.StringVar(&o.Keep, "keep", "", "keep traces and recorder logs in this directory")
@@ -162,10 +165,13 @@ func parseFlags(args []string) (*options, error) {
 	if o.OpenatCalls < 0 {
 		return nil, fmt.Errorf("--openat-calls %d: want at least 1", o.OpenatCalls)
 	}
-	known := map[string]bool{toolUntraced: true, toolPerf: true, toolPerfZ: true, toolKpcap: true, toolKpcapBPF: true, toolKpcapSnap: true, toolBpftraceCount: true, toolBpftracePrint: true}
+	known := []string{toolUntraced, toolPerf, toolPerfZ, toolKpcap, toolKpcapBPF, toolKpcapBPFBase, toolKpcapSnap, toolBpftraceCount, toolBpftracePrint}
 	for _, t := range o.Tools {
-		if !known[t] {
-			return nil, fmt.Errorf("--tools: unknown tool %q (want %s)", t, strings.Join([]string{toolUntraced, toolPerf, toolPerfZ, toolKpcap, toolKpcapBPF, toolKpcapSnap, toolBpftraceCount, toolBpftracePrint}, ","))
+		if !slices.Contains(known, t) {
+			return nil, fmt.Errorf("--tools: unknown tool %q (want %s)", t, strings.Join(known, ","))
+		}
+		if t == toolKpcapBPFBase && o.KpcapBase == "" {
+			return nil, fmt.Errorf("--tools %s needs --kpcap-base PATH", t)
 		}
 	}
 	hasUntraced := false

@@ -16,6 +16,9 @@ const (
 	toolPerfZ    = "perf-z"
 	toolKpcap    = "kpcap"
 	toolKpcapBPF = "kpcap-bpf" // kpcap record --path bpf
+	// toolKpcapBPFBase is kpcap record --path bpf by the --kpcap-base
+	// binary: an earlier build, to compare two builds in one run.
+	toolKpcapBPFBase = "kpcap-bpf-base"
 	// toolKpcapSnap is kpcap record --snapshot: a flight recorder asked
 	// for one snapshot when the workload is done.
 	toolKpcapSnap = "kpcap-snapshot"
@@ -24,7 +27,7 @@ const (
 // isKpcap reports whether tool is kpcap on either capture path, or its
 // flight recorder.
 func isKpcap(tool string) bool {
-	return tool == toolKpcap || tool == toolKpcapBPF || tool == toolKpcapSnap
+	return tool == toolKpcap || tool == toolKpcapBPF || tool == toolKpcapBPFBase || tool == toolKpcapSnap
 }
 
 // finishAnalysis computes medians, rates and the ratios to "perf script" on
@@ -65,6 +68,8 @@ func toolLabel(tool string) string {
 		return "kpcap record"
 	case toolKpcapBPF:
 		return "kpcap record --path bpf"
+	case toolKpcapBPFBase:
+		return "kpcap-base record --path bpf"
 	case toolKpcapSnap:
 		return "kpcap record --snapshot"
 	case toolBpftraceCount:

@@ -11,17 +11,17 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/ringbuf"
+	"github.com/kpcap/kpcap/record/internal/bpfring"
 	"golang.org/x/sys/unix"
 )
 
 // BenchmarkSyscallCost times one getppid call from a locked thread (ns/op)
 // untraced, with an empty program on the raw sys_enter tracepoint, and
-// with kpcap's syscall program recording it into a drained ring. The
-// empty program's cost over the untraced call is the floor every
-// consumer of the syscall tracepoints pays (the kernel takes the slow
-// syscall entry for every task once a probe is on them), perf's sample
-// path as much as BPF; kpcap's program costs what it adds on top. With
+// with kpcap's syscall program recording it into a ring that kpcap's
+// reader drains. The empty program's cost over the untraced call is the
+// floor every consumer of the syscall tracepoints pays (the kernel takes
+// the slow syscall entry for every task once a probe is on them), perf's
+// sample path as much as BPF; kpcap's program costs what it adds on top. With
 // -benchtime=Nx and -count, compare the sub-benchmarks' minimums of
 // cpu-ns/op: the host's other work only ever adds.
 func BenchmarkSyscallCost(b *testing.B) {
@@ -65,7 +65,7 @@ func BenchmarkSyscallCost(b *testing.B) {
 		if err := s.SetEnabled(true); err != nil {
 			b.Fatal(err)
 		}
-		rd, err := ringbuf.NewReader(s.Ring())
+		rd, err := bpfring.Open(s.Ring())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -74,16 +74,15 @@ func BenchmarkSyscallCost(b *testing.B) {
 		drained := make(chan struct{})
 		go func() {
 			defer close(drained)
-			var rec ringbuf.Record
 			for {
 				select {
 				case <-done:
 					return
 				case <-time.After(20 * time.Millisecond):
 				}
-				rd.SetDeadline(time.Now())
-				for rd.ReadInto(&rec) == nil {
+				for rec, err := rd.Next(); rec != nil && err == nil; rec, err = rd.Next() {
 				}
+				rd.Release()
 			}
 		}()
 		getppidLoop(b)

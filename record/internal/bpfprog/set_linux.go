@@ -5,6 +5,7 @@ package bpfprog
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -212,7 +213,7 @@ func (s *Set) Tracepoint(src uint32, rawLen int) (*ebpf.Program, int, error) {
 	// 1 lets the kernel go on to the tracepoint's perf events: with 0 it
 	// skips them, and every other recording of this tracepoint on the
 	// machine (another kpcap, perf) misses the hit uncounted.
-	insns = append(insns, s.submitAndReturn(1)...)
+	insns = append(insns, s.submitAndReturn(recLen, 1)...)
 	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name:         fmt.Sprintf("kpcap_tp_%d", src),
 		Type:         ebpf.TracePoint,
@@ -280,18 +281,33 @@ func (s *Set) gate() asm.Instructions {
 	return insns
 }
 
-// submitAndReturn ends a program: it submits the record reserved in R7,
-// waking the reader only past the watermark (a quarter of the ring, as the
-// perf rings' watermark does: a wakeup per event would cost the traced
-// tasks more than the event itself), and returns ret. The label "out" is
-// where a failed reservation jumps.
-func (s *Set) submitAndReturn(ret int32) asm.Instructions {
+// submitAndReturn ends a program: it submits the record of recLen bytes
+// reserved in R7 and returns ret. The label "out" is where a failed
+// reservation jumps.
+//
+// The reader is woken only past the watermark (a quarter of the ring, as
+// the perf rings' watermark does: a wakeup per event would cost the traced
+// tasks more than the event itself), and there only by the records that
+// cross a multiple of wakeStep: each forced wakeup raises an interrupt on
+// the event's CPU, and a reader slow to run would otherwise take one per
+// event until it drains the ring. A crossing missed while other CPUs
+// reserve at the same time is made up at the next step, and the
+// recorder's poll timeout bounds the wait.
+func (s *Set) submitAndReturn(recLen int, ret int32) asm.Instructions {
+	total := int32((recLen + ringHeader + 7) &^ 7)
+	shift := int32(bits.Len(uint(s.wakeStep())) - 1)
 	return asm.Instructions{
 		asm.LoadMapPtr(asm.R1, s.ring.FD()),
 		asm.Mov.Imm(asm.R2, rbAvailData),
 		asm.FnRingbufQuery.Call(),
 		asm.Mov.Imm(asm.R2, rbNoWakeup),
 		asm.JLT.Imm(asm.R0, int32(s.watermark), "submit"),
+		// A step crossed: (avail-total)>>shift != avail>>shift.
+		asm.Mov.Reg(asm.R1, asm.R0),
+		asm.Sub.Imm(asm.R1, total),
+		asm.RSh.Imm(asm.R1, shift),
+		asm.RSh.Imm(asm.R0, shift),
+		asm.JEq.Reg(asm.R0, asm.R1, "submit"),
 		asm.Mov.Imm(asm.R2, rbForceWakeup),
 		asm.Mov.Reg(asm.R1, asm.R7).WithSymbol("submit"),
 		asm.FnRingbufSubmit.Call(),
@@ -299,3 +315,10 @@ func (s *Set) submitAndReturn(ret int32) asm.Instructions {
 		asm.Return(),
 	}
 }
+
+// ringHeader is the kernel's header before each ring record.
+const ringHeader = 8
+
+// wakeStep is how many bytes past the watermark the programs let go by
+// between two forced wakeups: an eighth of the watermark, a power of two.
+func (s *Set) wakeStep() int { return max(s.watermark/8, 8) }

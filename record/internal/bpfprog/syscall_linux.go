@@ -338,7 +338,7 @@ func (s *Set) syscallProgram(exit bool, d *syscallDir) (*ebpf.Program, error) {
 		}
 	}
 	// A raw tracepoint's return value is ignored by the kernel.
-	insns = append(insns, s.submitAndReturn(0)...)
+	insns = append(insns, s.submitAndReturn(HeaderLen+SyscallRaw, 0)...)
 	name, tp := "kpcap_sys_enter", "sys_enter"
 	if exit {
 		name, tp = "kpcap_sys_exit", "sys_exit"

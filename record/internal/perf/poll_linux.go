@@ -55,7 +55,7 @@ func NewPoller() (*Poller, error) {
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
 	p.rc = rc
-	if err := p.add(evfd, wakeTag); err != nil {
+	if err := p.add(evfd, wakeTag, unix.EPOLLIN); err != nil {
 		p.Close()
 		return nil, err
 	}
@@ -63,10 +63,18 @@ func NewPoller() (*Poller, error) {
 }
 
 // Add registers a ring owner's fd; tag is returned by Wait when it is ready.
-func (p *Poller) Add(fd int, tag int32) error { return p.add(fd, tag) }
+func (p *Poller) Add(fd int, tag int32) error { return p.add(fd, tag, unix.EPOLLIN) }
 
-func (p *Poller) add(fd int, tag int32) error {
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: tag}
+// AddEdge registers an fd that is ready whenever it holds data (a BPF
+// ring buffer) to be returned by Wait only after a new wakeup: the reader
+// drains it on every pass anyway, and level-triggered it would return at
+// once, as long as events keep coming, and keep the reader spinning.
+func (p *Poller) AddEdge(fd int, tag int32) error {
+	return p.add(fd, tag, unix.EPOLLIN|unix.EPOLLET)
+}
+
+func (p *Poller) add(fd int, tag int32, events uint32) error {
+	ev := unix.EpollEvent{Events: events, Fd: tag}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return fmt.Errorf("epoll_ctl: %w", err)
 	}

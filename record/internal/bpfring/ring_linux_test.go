@@ -1,0 +1,212 @@
+//go:build linux
+
+package bpfring
+
+import (
+	"encoding/binary"
+	"os"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+)
+
+// need skips with reason locally and fails under CI=true.
+func need(t *testing.T, reason string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true: cannot skip: %s", reason)
+	}
+	t.Skip(reason)
+}
+
+// writer is a BPF program per record size that the kernel runs on demand
+// (BPF_PROG_TEST_RUN): each reserves a record of its size in the ring,
+// writes the sequence number held in seq into its first 8 bytes and a
+// pattern after them, and submits it (or discards it).
+type writer struct {
+	ring, seq *ebpf.Map
+	progs     map[[2]int]*ebpf.Program // size, discard -> program
+}
+
+func newWriter(t *testing.T, ringBytes int) *writer {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		need(t, "needs root for BPF")
+	}
+	ring, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.RingBuf, MaxEntries: uint32(ringBytes)})
+	if err != nil {
+		need(t, "no BPF ring buffer: "+err.Error())
+	}
+	t.Cleanup(func() { ring.Close() })
+	seq, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { seq.Close() })
+	return &writer{ring: ring, seq: seq, progs: map[[2]int]*ebpf.Program{}}
+}
+
+// pattern is byte i of a record of size n after its sequence number.
+func pattern(n, i int) byte { return byte(i*7 + n) }
+
+func (w *writer) program(t *testing.T, size int, discard bool) *ebpf.Program {
+	key := [2]int{size, 0}
+	if discard {
+		key[1] = 1
+	}
+	if p := w.progs[key]; p != nil {
+		return p
+	}
+	insns := asm.Instructions{
+		asm.LoadMapValue(asm.R6, w.seq.FD(), 0),
+		asm.LoadMem(asm.R6, asm.R6, 0, asm.DWord),
+		asm.LoadMapPtr(asm.R1, w.ring.FD()),
+		asm.Mov.Imm(asm.R2, int32(size)),
+		asm.Mov.Imm(asm.R3, 0),
+		asm.FnRingbufReserve.Call(),
+		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.Mov.Reg(asm.R7, asm.R0),
+	}
+	for i := 8; i < size; i++ {
+		insns = append(insns, asm.StoreImm(asm.R7, int16(i), int64(pattern(size, i)), asm.Byte))
+	}
+	insns = append(insns, asm.StoreMem(asm.R7, 0, asm.R6, asm.DWord), asm.Mov.Reg(asm.R1, asm.R7), asm.Mov.Imm(asm.R2, 0))
+	if discard {
+		insns = append(insns, asm.FnRingbufDiscard.Call())
+	} else {
+		insns = append(insns, asm.FnRingbufSubmit.Call())
+	}
+	insns = append(insns, asm.Mov.Imm(asm.R0, 0).WithSymbol("out"), asm.Return())
+	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.SocketFilter, Instructions: insns, License: "Dual BSD/GPL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	w.progs[key] = p
+	return p
+}
+
+// write has the kernel write one record of size bytes (at least 8)
+// numbered seq.
+func (w *writer) write(t *testing.T, seq uint64, size int, discard bool) {
+	t.Helper()
+	if err := w.seq.Put(uint32(0), seq); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.program(t, size, discard).Run(&ebpf.RunOptions{Data: make([]byte, 14)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// check verifies that rec is record seq of size bytes.
+func check(t *testing.T, rec []byte, seq uint64, size int) {
+	t.Helper()
+	if len(rec) != size {
+		t.Fatalf("record %d: %d bytes, want %d", seq, len(rec), size)
+	}
+	if got := binary.NativeEndian.Uint64(rec); got != seq {
+		t.Fatalf("record %d read as record %d", seq, got)
+	}
+	for i := 8; i < size; i++ {
+		if rec[i] != pattern(size, i) {
+			t.Fatalf("record %d byte %d: %#x, want %#x", seq, i, rec[i], pattern(size, i))
+		}
+	}
+}
+
+// TestReadsAcrossWraps has the kernel write records of several sizes,
+// some discarded, into a one-page ring, reading a few at a time and
+// releasing after every other batch, so that records wrap around the
+// ring's end many times; every submitted record must come back once, in
+// order, with its bytes.
+func TestReadsAcrossWraps(t *testing.T) {
+	w := newWriter(t, os.Getpagesize())
+	r, err := Open(w.ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	sizes := []int{8, 13, 100, 1001, 64, 9, 250}
+	var want []uint64 // submitted, not yet read
+	sizeOf := map[uint64]int{}
+	seq, held, written := uint64(0), 0, 0 // held: bytes written since the last Release
+	for batch := range 400 {
+		for range batch%4 + 1 {
+			seq++
+			size, discard := sizes[seq%uint64(len(sizes))], seq%5 == 0
+			total := (size + hdrSize + 7) &^ 7
+			if held+total >= r.Size() {
+				break // not released yet: the kernel would refuse it
+			}
+			held += total
+			written += total
+			w.write(t, seq, size, discard)
+			if !discard {
+				want, sizeOf[seq] = append(want, seq), size
+			}
+		}
+		for {
+			rec, err := r.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec == nil {
+				break
+			}
+			if len(want) == 0 {
+				t.Fatalf("a record nobody submitted: %d bytes", len(rec))
+			}
+			check(t, rec, want[0], sizeOf[want[0]])
+			want = want[1:]
+		}
+		if batch%2 == 1 {
+			r.Release() // every record written is read (or skipped)
+			held = 0
+		}
+	}
+	if len(want) > 0 {
+		t.Fatalf("%d submitted records never read, first %d", len(want), want[0])
+	}
+	if written < 20*r.Size() {
+		t.Fatalf("only %d bytes written through a %d-byte ring: it did not wrap often", written, r.Size())
+	}
+}
+
+// TestReleaseFreesSpace checks that the kernel sees the consumer position
+// only when Release moves it: records read but not released still take
+// their space, so the kernel refuses new ones until Release.
+func TestReleaseFreesSpace(t *testing.T) {
+	w := newWriter(t, os.Getpagesize())
+	r, err := Open(w.ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// 512 bytes with the header: 7 fit in a 4 KiB ring, as the kernel
+	// keeps the producer less than the ring's size ahead of the consumer.
+	const size = 504
+	n := (r.Size() - 1) / (size + hdrSize)
+	for i := range n + 3 {
+		w.write(t, uint64(i), size, false)
+	}
+	read := 0
+	for rec, _ := r.Next(); rec != nil; rec, _ = r.Next() {
+		check(t, rec, uint64(read), size)
+		read++
+	}
+	if read != n {
+		t.Fatalf("read %d records of %d bytes from a %d-byte ring, want %d (the rest refused)", read, size, r.Size(), n)
+	}
+	w.write(t, 100, size, false)
+	if rec, _ := r.Next(); rec != nil {
+		t.Fatal("the kernel took a record before the reader released any space")
+	}
+	r.Release()
+	w.write(t, 101, size, false)
+	rec, err := r.Next()
+	if err != nil || rec == nil {
+		t.Fatalf("after Release: %v, %v; want record 101", rec, err)
+	}
+	check(t, rec, 101, size)
+}
