@@ -148,30 +148,17 @@ func (s *Set) Tracepoint(src uint32, rawLen int) (*ebpf.Program, int, error) {
 		asm.Mov.Reg(asm.R6, asm.R1),
 	}
 	insns = append(insns, s.gate()...)
+	// hits++
+	insns = append(insns, s.bump(asm.StoreImm(asm.RFP, -4, int64(2*src), asm.Word), "reserve")...)
 	insns = append(insns,
-		// hits++ (atomic: a preemptible tracepoint can run this twice on one CPU).
-		asm.StoreImm(asm.RFP, -4, int64(2*src), asm.Word),
-		asm.LoadMapPtr(asm.R1, s.counts.FD()),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "reserve"),
-		asm.Mov.Imm(asm.R1, 1),
-		asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
 		// Reserve the record; a refusal counts lost.
 		asm.LoadMapPtr(asm.R1, s.ring.FD()).WithSymbol("reserve"),
 		asm.Mov.Imm(asm.R2, int32(recLen)),
 		asm.Mov.Imm(asm.R3, 0),
 		asm.FnRingbufReserve.Call(),
-		asm.JNE.Imm(asm.R0, 0, "fill"),
-		asm.StoreImm(asm.RFP, -4, int64(2*src+1), asm.Word),
-		asm.LoadMapPtr(asm.R1, s.counts.FD()),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "out"),
-		asm.Mov.Imm(asm.R1, 1),
-		asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
+		asm.JNE.Imm(asm.R0, 0, "fill"))
+	insns = append(insns, s.bump(asm.StoreImm(asm.RFP, -4, int64(2*src+1), asm.Word), "out")...)
+	insns = append(insns,
 		asm.Ja.Label("out"),
 		// Header.
 		asm.Mov.Reg(asm.R7, asm.R0).WithSymbol("fill"),
@@ -225,6 +212,29 @@ func (s *Set) Tracepoint(src uint32, rawLen int) (*ebpf.Program, int, error) {
 	}
 	s.progs = append(s.progs, p)
 	return p, len(s.progs) - 1, nil
+}
+
+// lookup looks up, in map m, the 4-byte key that the instruction key
+// stores at fp-4, leaving the value's address in R0, or jumps to miss
+// when there is none.
+func lookup(m *ebpf.Map, key asm.Instruction, miss string) asm.Instructions {
+	return asm.Instructions{
+		key,
+		asm.LoadMapPtr(asm.R1, m.FD()),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, -4),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, miss),
+	}
+}
+
+// bump adds one to the per-CPU counter whose index the instruction key
+// stores at fp-4; a failed lookup jumps to miss. The add is atomic: a
+// preemptible tracepoint can run a program twice at once on one CPU.
+func (s *Set) bump(key asm.Instruction, miss string) asm.Instructions {
+	return append(lookup(s.counts, key, miss),
+		asm.Mov.Imm(asm.R1, 1),
+		asm.StoreXAdd(asm.R0, asm.R1, asm.DWord))
 }
 
 // SetCPUs restricts the programs loaded afterwards to events on the given

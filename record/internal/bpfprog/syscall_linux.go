@@ -240,19 +240,15 @@ func (d *syscallDir) route() asm.Instructions {
 		}
 		return append(insns, asm.Ja.Label("out"))
 	}
-	return asm.Instructions{
+	insns := asm.Instructions{
 		// Unsigned: a negative number (no syscall) is out of range too.
 		asm.JGE.Imm(asm.R8, maxSyscall, "out"),
-		asm.StoreMem(asm.RFP, -4, asm.R8, asm.Word),
-		asm.LoadMapPtr(asm.R1, d.table.FD()),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "out"),
+	}
+	insns = append(insns, lookup(d.table, asm.StoreMem(asm.RFP, -4, asm.R8, asm.Word), "out")...)
+	return append(insns,
 		asm.LoadMem(asm.R9, asm.R0, 0, asm.Word),
 		asm.JEq.Imm(asm.R9, 0, "out"),
-		asm.Sub.Imm(asm.R9, 1),
-	}
+		asm.Sub.Imm(asm.R9, 1))
 }
 
 // syscallProgram generates the program of one direction. Registers: R6
@@ -279,35 +275,21 @@ func (s *Set) syscallProgram(exit bool, d *syscallDir) (*ebpf.Program, error) {
 		asm.JNE.Imm(asm.R1, 0, "out"),
 	)
 	insns = append(insns, s.gate()...)
+	// hits++, keyed 2*source.
+	insns = append(insns, asm.Mov.Reg(asm.R1, asm.R9), asm.LSh.Imm(asm.R1, 1))
+	insns = append(insns, s.bump(asm.StoreMem(asm.RFP, -4, asm.R1, asm.Word), "reserve")...)
 	insns = append(insns,
-		// hits++
-		asm.Mov.Reg(asm.R1, asm.R9),
-		asm.LSh.Imm(asm.R1, 1),
-		asm.StoreMem(asm.RFP, -4, asm.R1, asm.Word),
-		asm.LoadMapPtr(asm.R1, s.counts.FD()),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "reserve"),
-		asm.Mov.Imm(asm.R1, 1),
-		asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
 		asm.LoadMapPtr(asm.R1, s.ring.FD()).WithSymbol("reserve"),
 		asm.Mov.Imm(asm.R2, HeaderLen+SyscallRaw),
 		asm.Mov.Imm(asm.R3, 0),
 		asm.FnRingbufReserve.Call(),
 		asm.JNE.Imm(asm.R0, 0, "fill"),
-		// lost++
+		// lost++, keyed 2*source+1.
 		asm.Mov.Reg(asm.R1, asm.R9),
 		asm.LSh.Imm(asm.R1, 1),
-		asm.Add.Imm(asm.R1, 1),
-		asm.StoreMem(asm.RFP, -4, asm.R1, asm.Word),
-		asm.LoadMapPtr(asm.R1, s.counts.FD()),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "out"),
-		asm.Mov.Imm(asm.R1, 1),
-		asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
+		asm.Add.Imm(asm.R1, 1))
+	insns = append(insns, s.bump(asm.StoreMem(asm.RFP, -4, asm.R1, asm.Word), "out")...)
+	insns = append(insns,
 		asm.Ja.Label("out"),
 		asm.Mov.Reg(asm.R7, asm.R0).WithSymbol("fill"),
 		asm.StoreMem(asm.R7, 0, asm.R9, asm.Word),
