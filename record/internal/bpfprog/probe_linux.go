@@ -117,7 +117,7 @@ func (s *Set) Probe(src uint32, p ProbeSpec) (*ebpf.Program, int, error) {
 	insns = append(insns, args...)
 	// 0 skips the probe's own perf buffer: the event is kpcap's alone
 	// (a PMU probe, or a probe in kpcap's tracefs group) and never enabled.
-	insns = append(insns, s.submitAndReturn(0)...)
+	insns = append(insns, s.submitAndReturn(HeaderLen+8*words, 0)...)
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name:         fmt.Sprintf("kpcap_probe_%d", src),
 		Type:         ebpf.Kprobe,
@@ -136,16 +136,7 @@ func (s *Set) Probe(src uint32, p ProbeSpec) (*ebpf.Program, int, error) {
 // jumps to "out".
 func (s *Set) reserve(src uint32, n int) asm.Instructions {
 	count := func(key int64, label string) asm.Instructions {
-		return asm.Instructions{
-			asm.StoreImm(asm.RFP, -4, key, asm.Word),
-			asm.LoadMapPtr(asm.R1, s.counts.FD()),
-			asm.Mov.Reg(asm.R2, asm.RFP),
-			asm.Add.Imm(asm.R2, -4),
-			asm.FnMapLookupElem.Call(),
-			asm.JEq.Imm(asm.R0, 0, label),
-			asm.Mov.Imm(asm.R1, 1),
-			asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
-		}
+		return s.bump(asm.StoreImm(asm.RFP, -4, key, asm.Word), label)
 	}
 	insns := count(int64(2*src), "reserve")
 	insns = append(insns,
