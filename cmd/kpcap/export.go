@@ -39,7 +39,9 @@ them all. format/DATASET.md documents every column.
 Adding a trace that is already in DIR does nothing (ID hashes the file's
 size and first and last MiB); new traces only add files; every file appears
 atomically (written under a hidden .tmp name, then renamed), the trace's
-traces row last. TRACE arguments may be globs ('hosts/*.zst').
+traces row last; the hidden files a killed export left are removed by the
+next export (each export holds a lock that its process's end releases).
+TRACE arguments may be globs ('hosts/*.zst').
 
 Options:
   -j, --jobs N   traces exported at once (default: the number of CPUs)
@@ -80,8 +82,13 @@ func runExport(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := dataset.Init(dir); err != nil {
+	stale, err := dataset.Init(dir)
+	if err != nil {
 		return err
+	}
+	defer dataset.Release(dir)
+	if stale > 0 && !*quiet && !*jsonOut {
+		fmt.Fprintf(os.Stderr, "kpcap export: removed %d temporary files of killed exports from %s\n", stale, terminalSafe(dir))
 	}
 	j := min(*jobs, len(files))
 	workers := max(1, runtime.NumCPU()/j)

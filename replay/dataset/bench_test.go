@@ -86,7 +86,7 @@ func BenchmarkExport(b *testing.B) {
 			cpu0 := cpuTime()
 			for i := 0; i < b.N; i++ {
 				dir := b.TempDir()
-				if err := Init(dir); err != nil {
+				if _, err := Init(dir); err != nil {
 					b.Fatal(err)
 				}
 				r, err := Export(dir, p, Options{Workers: workers})
@@ -117,7 +117,7 @@ func BenchmarkExportFleet(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		dir := b.TempDir()
-		if err := Init(dir); err != nil {
+		if _, err := Init(dir); err != nil {
 			b.Fatal(err)
 		}
 		next := make(chan string)

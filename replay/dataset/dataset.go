@@ -8,8 +8,9 @@
 // Exports are idempotent (a trace whose traces row exists is skipped; its id
 // hashes the file's size and first and last MiB), incremental (new traces add
 // files, old files are never rewritten) and crash-safe per file: every file
-// is written under a hidden temporary name (".part-ID.parquet.PID.tmp",
-// which no "*.parquet" glob matches) and renamed into place when complete,
+// is written under a hidden temporary name (".part-ID.parquet.TOKEN.tmp",
+// which no "*.parquet" glob matches; see Init for what removes those of a
+// killed export) and renamed into place when complete,
 // the trace's traces row last, so a trace is complete once its traces row
 // exists.
 package dataset
@@ -120,11 +121,14 @@ func TraceID(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)[:16]), nil
 }
 
-// Init creates the dataset root dir if needed and checks or writes its
-// version file.
-func Init(dir string) error {
+// Init creates the dataset root dir if needed, checks or writes its
+// version file, takes this process's export lock there (see Release) and
+// removes the temporary files of exports that were killed: a file whose
+// export's lock can be taken is abandoned (the kernel drops a lock when its
+// process ends). It returns how many it removed.
+func Init(dir string) (removed int, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return 0, err
 	}
 	p := filepath.Join(dir, markerName)
 	b, err := os.ReadFile(p)
@@ -135,18 +139,25 @@ func Init(dir string) error {
 			Version int    `json:"version"`
 		}
 		if err := json.Unmarshal(b, &m); err != nil || m.Format != "kpcap-dataset" {
-			return fmt.Errorf("%s: %w (unreadable %s)", dir, ErrNotDataset, markerName)
+			return 0, fmt.Errorf("%s: %w (unreadable %s)", dir, ErrNotDataset, markerName)
 		}
 		if m.Version != Version {
-			return fmt.Errorf("%s: %w: it has layout version %d, this kpcap writes %d", dir, ErrNotDataset, m.Version, Version)
+			return 0, fmt.Errorf("%s: %w: it has layout version %d, this kpcap writes %d", dir, ErrNotDataset, m.Version, Version)
 		}
-		return nil
 	case !errors.Is(err, fs.ErrNotExist):
-		return err
+		return 0, err
 	}
-	b, _ = json.MarshalIndent(map[string]any{"format": "kpcap-dataset", "version": Version,
-		"spec": "https://github.com/kpcap/kpcap/blob/main/format/DATASET.md"}, "", "  ")
-	return writeAtomic(p, append(b, '\n'))
+	if err := holdLock(dir); err != nil {
+		return 0, err
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		b, _ = json.MarshalIndent(map[string]any{"format": "kpcap-dataset", "version": Version,
+			"spec": "https://github.com/kpcap/kpcap/blob/main/format/DATASET.md"}, "", "  ")
+		if err := writeAtomic(p, append(b, '\n')); err != nil {
+			return 0, err
+		}
+	}
+	return removeStale(dir)
 }
 
 // Exists reports whether the dataset holds trace id (its traces row exists).
@@ -166,6 +177,9 @@ func Export(dir, path string, o Options) (res Result, err error) {
 		return res, err
 	}
 	res.TraceID = id
+	if err := holdLock(dir); err != nil {
+		return res, err
+	}
 	if Exists(dir, id) {
 		res.Skipped = true
 		return res, nil
@@ -228,7 +242,7 @@ func (c *commit) create(rel string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return nil, err
 	}
-	tmp := filepath.Join(filepath.Dir(final), fmt.Sprintf(".%s.%d.tmp", filepath.Base(final), os.Getpid()))
+	tmp := tmpName(final)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, err
@@ -314,7 +328,7 @@ func (c *commit) close(f *os.File) error {
 
 // writeAtomic writes a small file by temporary name and rename.
 func writeAtomic(path string, b []byte) error {
-	tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.%d.tmp", filepath.Base(path), os.Getpid()))
+	tmp := tmpName(path)
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return err
 	}

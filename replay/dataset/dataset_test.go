@@ -44,7 +44,7 @@ func snapshot(t *testing.T, dir string) map[string][32]byte {
 
 func export(t *testing.T, dir, path string) Result {
 	t.Helper()
-	if err := Init(dir); err != nil {
+	if _, err := Init(dir); err != nil {
 		t.Fatal(err)
 	}
 	r, err := Export(dir, path, Options{Workers: 2})
@@ -159,7 +159,7 @@ func TestExportIdempotentIncremental(t *testing.T) {
 
 func TestExportFailureLeavesNothingVisible(t *testing.T) {
 	dir := t.TempDir()
-	if err := Init(dir); err != nil {
+	if _, err := Init(dir); err != nil {
 		t.Fatal(err)
 	}
 	// The traces table cannot be created: the export fails after writing
@@ -169,6 +169,10 @@ func TestExportFailureLeavesNothingVisible(t *testing.T) {
 	}
 	if _, err := Export(dir, samples[0], Options{}); err == nil {
 		t.Fatal("export into a broken dataset succeeded")
+	}
+	// This process's export lock is its only file until Release.
+	if err := Release(dir); err != nil {
+		t.Fatal(err)
 	}
 	files := snapshot(t, dir)
 	for p := range files {
@@ -183,7 +187,7 @@ func TestInitRejectsOtherVersions(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, markerName), []byte(`{"format":"kpcap-dataset","version":99}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := Init(dir); err == nil || !strings.Contains(err.Error(), "version 99") {
+	if _, err := Init(dir); err == nil || !strings.Contains(err.Error(), "version 99") {
 		t.Fatalf("Init accepted layout version 99: %v", err)
 	}
 }
