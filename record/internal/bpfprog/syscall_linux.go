@@ -54,8 +54,8 @@ type syscallRegs struct {
 // syscall tracepoints skip (trace_get_syscall_nr returns -1).
 const tsCompat = 0x0002
 
-func loadSyscallRegs() (*syscallRegs, error) {
-	spec, err := btf.LoadKernelSpec()
+func loadSyscallRegs(cache *btf.Cache) (*syscallRegs, error) {
+	spec, err := cache.Kernel()
 	if err != nil {
 		return nil, fmt.Errorf("kernel BTF: %w", err)
 	}
@@ -181,7 +181,7 @@ func (s *Set) AttachSyscalls() ([2]int, error) {
 			continue
 		}
 		if s.regs == nil {
-			r, err := loadSyscallRegs()
+			r, err := loadSyscallRegs(s.kernelBTF())
 			if err != nil {
 				return idx, err
 			}
@@ -325,7 +325,7 @@ func (s *Set) syscallProgram(exit bool, d *syscallDir) (*ebpf.Program, error) {
 	if exit {
 		name, tp = "kpcap_sys_exit", "sys_exit"
 	}
-	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+	p, err := s.loadWithBTF(&ebpf.ProgramSpec{
 		Name:         name,
 		Type:         ebpf.Tracing,
 		AttachType:   ebpf.AttachTraceRawTp,
@@ -337,4 +337,28 @@ func (s *Set) syscallProgram(exit bool, d *syscallDir) (*ebpf.Program, error) {
 		return nil, fmt.Errorf("load BPF %s program: %w", tp, err)
 	}
 	return p, nil
+}
+
+// kernelBTF returns the Set's cache of the kernel's BTF, decoded once for
+// the registers' offsets and every BTF-typed program.
+func (s *Set) kernelBTF() *btf.Cache {
+	if s.btf == nil {
+		s.btf = btf.NewCache()
+	}
+	return s.btf
+}
+
+// loadWithBTF loads a program typed by the kernel's BTF (a tp_btf
+// program, whose target cilium/ebpf looks up there) through the Set's BTF
+// cache: ebpf.NewProgram decodes the whole kernel BTF anew for each
+// program, tens of milliseconds of CPU and tens of MiB each.
+func (s *Set) loadWithBTF(spec *ebpf.ProgramSpec) (*ebpf.Program, error) {
+	coll, err := ebpf.NewCollectionWithOptions(
+		&ebpf.CollectionSpec{Programs: map[string]*ebpf.ProgramSpec{spec.Name: spec}},
+		ebpf.CollectionOptions{Cache: s.kernelBTF()})
+	if err != nil {
+		return nil, err
+	}
+	defer coll.Close()
+	return coll.DetachProgram(spec.Name), nil
 }
