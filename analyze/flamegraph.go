@@ -137,8 +137,11 @@ func (a *flameAcc) finish(in Input) error {
 	slices.SortFunc(keys, func(x, y stackKey) int {
 		return cmp.Or(cmp.Compare(x.id, y.id), strings.Compare(x.comm, y.comm), cmp.Compare(x.src, y.src))
 	})
-	cache := map[int64][]string{}
-	var frames []string
+	// Keys are sorted by stack id, so one stack's folded frames serve every
+	// comm that shares it; keeping those of every stack would hold a string
+	// header per frame of the whole file.
+	var frames, st []string
+	lastID := int64(-1)
 	for _, k := range keys {
 		frames = frames[:0]
 		if !a.o.NoComm {
@@ -157,10 +160,9 @@ func (a *flameAcc) finish(in Input) error {
 			}
 			frames = append(frames, "[no stack]")
 		} else {
-			st, ok := cache[k.id]
-			if !ok {
-				st = foldFrames(in.Stack(k.id))
-				cache[k.id] = st
+			if k.id != lastID {
+				st = foldFrames(st[:0], in.Stack(k.id))
+				lastID = k.id
 			}
 			frames = append(frames, st...)
 		}
@@ -169,13 +171,13 @@ func (a *flameAcc) finish(in Input) error {
 	return nil
 }
 
-// foldFrames names a stack's frames root first (replay gives them leaf first).
-func foldFrames(st []replay.Frame) []string {
-	out := make([]string, len(st))
-	for i, f := range st {
-		out[len(st)-1-i] = frameName(f)
+// foldFrames appends to dst the names of a stack's frames, root first
+// (replay gives them leaf first).
+func foldFrames(dst []string, st []replay.Frame) []string {
+	for i := len(st) - 1; i >= 0; i-- {
+		dst = append(dst, frameName(st[i]))
 	}
-	return out
+	return dst
 }
 
 // frameName is the function, or "[object]" when only the mapping is known,

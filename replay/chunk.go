@@ -3,6 +3,7 @@ package replay
 import (
 	"encoding/binary"
 	"math/bits"
+	"slices"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -64,7 +65,7 @@ type chunk struct {
 	raw    [numRaw][]byte // pooled backing of the common columns
 
 	stacks   []stackKey
-	stackMap map[string]int32
+	stackIdx hashIndex
 
 	minTS, maxTS uint64
 	sorted       bool
@@ -238,25 +239,21 @@ func (c *chunk) grow() {
 
 // internStack returns the chunk-local index of a callchain.
 func (c *chunk) internStack(pid uint32, ips []uint64) int64 {
-	if c.stackMap == nil {
-		c.stackMap = map[string]int32{}
-	}
-	user := hasUser(ips)
-	if !user {
+	if !hasUser(ips) {
 		pid = 0
 	}
-	var kb [8 + 8*128]byte
-	key := kb[:0]
-	key = binary.LittleEndian.AppendUint32(key, pid)
-	key = append(key, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(ips))), len(ips)*8)...)
-	if i, ok := c.stackMap[string(key)]; ok {
-		return int64(i)
+	h := stackHash(pid, ips)
+	if i, ok := c.stackIdx.find(h, func(i int64) bool {
+		k := c.stacks[i]
+		return k.pid == pid && slices.Equal(k.ips, ips)
+	}); ok {
+		return i
 	}
-	i := int32(len(c.stacks))
-	c.stackMap[string(key)] = i
+	i := int64(len(c.stacks))
+	c.stackIdx.add(h, i)
 	c.stacks = append(c.stacks, stackKey{pid: pid, ips: append([]uint64(nil), ips...)})
 	c.hasStacks = true
-	return int64(i)
+	return i
 }
 
 // Perf callchain context markers.

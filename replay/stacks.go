@@ -1,29 +1,39 @@
 package replay
 
 import (
-	"encoding/binary"
 	"sort"
 	"sync"
-	"unsafe"
 
-	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/kpcap/kpcap/format"
 )
 
-// stackTable deduplicates callchains into stack ids and symbolizes them lazily.
-// A symbolized stack keeps one index per frame into a table of distinct
-// frames, not a Frame per ip: a file may hold thousands of deep stacks over a
-// few symbols, and a 56-byte Frame per ip of each would take gigabytes.
+// stackTable deduplicates callchains into stack ids and symbolizes their
+// frames lazily. A stack keeps one index per ip into a table of distinct
+// frames (context markers included), not its raw ips or a key string: a file
+// may hold thousands of deep stacks over a few symbols, and 8 bytes per ip
+// twice over would take most of what reading such a file needs.
 type stackTable struct {
-	r      *Reader
-	mu     sync.Mutex
-	ids    map[string]int64
-	keys   []stackKey
-	frames [][]uint32 // per stack, indexes into uniq; nil until asked
-	uniq   []Frame
-	uniqID map[frameKey]uint32
+	r       *Reader
+	mu      sync.Mutex
+	index   hashIndex
+	stacks  []stackEntry
+	frames  []frameEntry
+	frameID map[frameKey]uint32
+}
+
+// stackEntry is one distinct stack: its pid (0 without user frames) and its
+// ips as indexes into stackTable.frames, leaf first.
+type stackEntry struct {
+	pid uint32
+	idx []uint32
+}
+
+// frameEntry is one distinct frame, symbolized on first use; an entry whose
+// address is a context marker stands for the marker.
+type frameEntry struct {
+	key      frameKey
+	resolved bool
+	frame    Frame
 }
 
 // frameKey names a distinct frame: a kernel address, or a user address of a pid.
@@ -34,45 +44,94 @@ type frameKey struct {
 }
 
 func newStackTable(r *Reader) *stackTable {
-	return &stackTable{r: r, ids: map[string]int64{}, uniqID: map[frameKey]uint32{}}
+	return &stackTable{r: r, frameID: map[frameKey]uint32{}}
 }
 
+// intern returns the id of the stack k, adding it if new.
 func (t *stackTable) intern(k stackKey) int64 {
-	key := make([]byte, 0, 4+8*len(k.ips))
-	key = binary.LittleEndian.AppendUint32(key, k.pid)
-	key = append(key, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(k.ips))), len(k.ips)*8)...)
+	h := stackHash(k.pid, k.ips)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if id, ok := t.ids[string(key)]; ok {
+	if id, ok := t.index.find(h, func(id int64) bool { return t.equal(id, k) }); ok {
 		return id
 	}
-	id := int64(len(t.keys))
-	t.ids[string(key)] = id
-	t.keys = append(t.keys, k)
-	t.frames = append(t.frames, nil)
+	id := int64(len(t.stacks))
+	t.index.add(h, id)
+	t.stacks = append(t.stacks, stackEntry{pid: k.pid, idx: t.frameIndexes(k)})
 	return id
+}
+
+// equal reports whether stack id is k. The frames' addresses and the pid
+// decide: whether a frame is kernel or user follows from the ips before it.
+func (t *stackTable) equal(id int64, k stackKey) bool {
+	e := t.stacks[id]
+	if e.pid != k.pid || len(e.idx) != len(k.ips) {
+		return false
+	}
+	for i, x := range e.idx {
+		if t.frames[x].key.addr != k.ips[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// frameIndexes turns a raw callchain into indexes of distinct frames:
+// context markers set whether the following addresses are kernel or user;
+// without markers the address decides. The caller holds t.mu.
+func (t *stackTable) frameIndexes(k stackKey) []uint32 {
+	out := make([]uint32, 0, len(k.ips))
+	ctx := 0 // 0 unknown, 1 kernel, 2 user
+	for _, ip := range k.ips {
+		fk := frameKey{addr: ip}
+		if ip >= contextMax {
+			switch ip {
+			case contextKernel, contextGuestKernel, contextHV:
+				ctx = 1
+			case contextUser, contextGuestUser:
+				ctx = 2
+			}
+		} else {
+			fk.kernel = ctx == 1 || ctx == 0 && ip >= 1<<63
+			if !fk.kernel {
+				fk.pid = k.pid
+			}
+		}
+		i, ok := t.frameID[fk]
+		if !ok {
+			i = uint32(len(t.frames))
+			t.frames = append(t.frames, frameEntry{key: fk})
+			t.frameID[fk] = i
+		}
+		out = append(out, i)
+	}
+	return out
 }
 
 func (t *stackTable) len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.keys)
+	return len(t.stacks)
 }
 
-// appendFrames appends the frames of stack id to dst, symbolizing it on the
-// first call.
+// appendFrames appends the frames of stack id to dst, leaf first, without
+// the context markers, symbolizing frames on their first use.
 func (t *stackTable) appendFrames(dst []Frame, id int64) []Frame {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if id < 0 || id >= int64(len(t.keys)) {
+	if id < 0 || id >= int64(len(t.stacks)) {
 		return dst
 	}
-	if t.frames[id] == nil {
-		t.frames[id] = t.symbolize(t.keys[id])
-		t.keys[id].ips = nil // the frame indexes replace the raw chain
-	}
-	for _, i := range t.frames[id] {
-		dst = append(dst, t.uniq[i])
+	for _, i := range t.stacks[id].idx {
+		fe := &t.frames[i]
+		if fe.key.addr >= contextMax {
+			continue
+		}
+		if !fe.resolved {
+			fe.frame = t.r.symbolizeFrame(fe.key.pid, fe.key.addr, fe.key.kernel)
+			fe.resolved = true
+		}
+		dst = append(dst, fe.frame)
 	}
 	return dst
 }
@@ -84,38 +143,6 @@ func (r *Reader) Stack(id int64) []Frame { return r.stacks.appendFrames(nil, id)
 // StackCount returns how many distinct stacks have been seen so far; ids run
 // from 0 to StackCount()-1.
 func (r *Reader) StackCount() int { return r.stacks.len() }
-
-// symbolize turns a raw callchain into indexes of distinct frames: context
-// markers set whether the following addresses are kernel or user; without
-// markers the address decides. The caller holds t.mu.
-func (t *stackTable) symbolize(k stackKey) []uint32 {
-	out := make([]uint32, 0, len(k.ips))
-	ctx := 0 // 0 unknown, 1 kernel, 2 user
-	for _, ip := range k.ips {
-		if ip >= contextMax {
-			switch ip {
-			case contextKernel, contextGuestKernel, contextHV:
-				ctx = 1
-			case contextUser, contextGuestUser:
-				ctx = 2
-			}
-			continue
-		}
-		kernel := ctx == 1 || ctx == 0 && ip >= 1<<63
-		fk := frameKey{addr: ip, kernel: kernel}
-		if !kernel {
-			fk.pid = k.pid
-		}
-		i, ok := t.uniqID[fk]
-		if !ok {
-			i = uint32(len(t.uniq))
-			t.uniq = append(t.uniq, t.r.symbolizeFrame(k.pid, ip, kernel))
-			t.uniqID[fk] = i
-		}
-		out = append(out, i)
-	}
-	return out
-}
 
 // symbolizeFrame resolves one address, kernel or of pid's user space.
 func (r *Reader) symbolizeFrame(pid uint32, ip uint64, kernel bool) Frame {
@@ -165,43 +192,4 @@ func (k *kernelSymbols) lookup(addr uint64) (format.Symbol, bool) {
 		return format.Symbol{}, false // past the last symbol: not plausibly inside it
 	}
 	return s, true
-}
-
-// StacksSchema is the schema of StacksRecord: one row per frame.
-var StacksSchema = arrow.NewSchema([]arrow.Field{
-	{Name: "stack_id", Type: arrow.PrimitiveTypes.Int64},
-	{Name: "depth", Type: arrow.PrimitiveTypes.Int32}, // 0 = leaf
-	{Name: "addr", Type: arrow.PrimitiveTypes.Uint64},
-	{Name: "name", Type: arrow.BinaryTypes.String},
-	{Name: "offset", Type: arrow.PrimitiveTypes.Uint64},
-	{Name: "module", Type: arrow.BinaryTypes.String},
-	{Name: "kernel", Type: arrow.FixedWidthTypes.Boolean},
-}, nil)
-
-// StacksRecord returns the symbolized frames of every stack seen so far (call
-// it after reading) as one record of StacksSchema; the caller releases it.
-func (r *Reader) StacksRecord() arrow.Record {
-	b := array.NewRecordBuilder(memory.DefaultAllocator, StacksSchema)
-	defer b.Release()
-	id := b.Field(0).(*array.Int64Builder)
-	depth := b.Field(1).(*array.Int32Builder)
-	addr := b.Field(2).(*array.Uint64Builder)
-	name := b.Field(3).(*array.StringBuilder)
-	off := b.Field(4).(*array.Uint64Builder)
-	mod := b.Field(5).(*array.StringBuilder)
-	kern := b.Field(6).(*array.BooleanBuilder)
-	var frames []Frame
-	for s := 0; s < r.StackCount(); s++ {
-		frames = r.stacks.appendFrames(frames[:0], int64(s))
-		for d, f := range frames {
-			id.Append(int64(s))
-			depth.Append(int32(d))
-			addr.Append(f.Addr)
-			name.Append(f.Name)
-			off.Append(f.Offset)
-			mod.Append(f.Module)
-			kern.Append(f.Kernel)
-		}
-	}
-	return b.NewRecord()
 }

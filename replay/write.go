@@ -96,16 +96,16 @@ func (o *oneRecord) Err() error           { return nil }
 
 // WriteStacksArrow writes the stacks table (StacksSchema) to w as an Arrow IPC file.
 func WriteStacksArrow(r *Reader, w io.Writer) (int64, error) {
-	rec := r.StacksRecord()
-	defer rec.Release()
-	return writeIPC(StacksSchema, w, &oneRecord{rec: rec})
+	rows := newStackRows(r, stackBatchRows)
+	defer rows.release()
+	return writeIPC(StacksSchema, w, rows)
 }
 
 // WriteStacksParquet writes the stacks table (StacksSchema) to w as Parquet.
 func WriteStacksParquet(r *Reader, w io.Writer) (int64, error) {
-	rec := r.StacksRecord()
-	defer rec.Release()
-	return writeParquet(StacksSchema, w, &oneRecord{rec: rec})
+	rows := newStackRows(r, stackBatchRows)
+	defer rows.release()
+	return writeParquet(StacksSchema, w, rows)
 }
 
 // TraceStart returns the start of the capture (ns on the capture clock): the

@@ -2,6 +2,7 @@ package flame
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"hash/fnv"
 	"html"
@@ -21,38 +22,62 @@ type SVGOptions struct {
 	Standalone bool    // write an XML document (else an <svg> element for embedding in HTML)
 }
 
+// node is one frame of the drawn tree. Children are looked up as the last
+// child only: stacks are added in frame order (compareFolded), so a frame's
+// children arrive sorted and grouped, and no node needs an index of them (a
+// map per node of a deep tree took hundreds of bytes per frame).
 type node struct {
 	name     string
 	a, b     float64 // weight (b); for diffs a = before, b = after
 	w        float64 // drawn width weight
 	children []*node
-	index    map[string]*node
 }
 
 func (n *node) child(name string) *node {
-	if c, ok := n.index[name]; ok {
-		return c
+	if k := len(n.children); k > 0 && n.children[k-1].name == name {
+		return n.children[k-1]
 	}
 	c := &node{name: name}
-	if n.index == nil {
-		n.index = map[string]*node{}
-	}
-	n.index[name] = c
 	n.children = append(n.children, c)
 	return c
 }
 
-func (n *node) add(frames []string, a, b float64) {
+// add adds a folded stack (frames joined by ';', root first); stacks come
+// in the order of compareFolded.
+func (n *node) add(folded string, a, b float64) {
 	w := math.Max(a, b)
 	n.a += a
 	n.b += b
 	n.w += w
-	for _, f := range frames {
+	for rest, more := folded, true; more; {
+		var f string
+		f, rest, more = strings.Cut(rest, ";")
 		n = n.child(f)
 		n.a += a
 		n.b += b
 		n.w += w
 	}
+}
+
+// compareFolded orders folded stacks frame by frame, as strings.Compare
+// orders frame names, a stack before those it is a prefix of: the order of
+// a depth-first walk of the tree they make. Plain string order is not that
+// ("a-b;y" sorts between "a" and "a;x").
+func compareFolded(x, y string) int {
+	n := min(len(x), len(y))
+	i := 0
+	for i < n && x[i] == y[i] {
+		i++
+	}
+	switch {
+	case i == n:
+		return cmp.Compare(len(x), len(y))
+	case x[i] == ';':
+		return -1
+	case y[i] == ';':
+		return 1
+	}
+	return cmp.Compare(x[i], y[i])
 }
 
 func (n *node) sortChildren() {
@@ -73,11 +98,18 @@ func (n *node) depth() int {
 // WriteSVG writes p as an interactive flame graph (search, click to zoom,
 // tooltips) with all CSS and JavaScript inline.
 func WriteSVG(w io.Writer, p *Profile, o SVGOptions) error {
+	return writeSVG(w, profileTree(p), o, false, p.Unit)
+}
+
+// profileTree is p's stacks as a tree of frames under "all".
+func profileTree(p *Profile) *node {
 	root := &node{name: "all"}
-	for _, s := range p.Stacks() {
-		root.add(s.Frames(), 0, float64(s.Value))
+	stacks := p.Stacks()
+	slices.SortFunc(stacks, func(x, y Stack) int { return compareFolded(x.Folded, y.Folded) })
+	for _, s := range stacks {
+		root.add(s.Folded, 0, float64(s.Value))
 	}
-	return writeSVG(w, root, o, false, p.Unit)
+	return root
 }
 
 // WriteDiffSVG writes a differential flame graph of before → after. Both
@@ -97,9 +129,9 @@ func WriteDiffSVG(w io.Writer, before, after *Profile, o SVGOptions) error {
 	for k := range keys {
 		sorted = append(sorted, k)
 	}
-	slices.Sort(sorted)
+	slices.SortFunc(sorted, compareFolded)
 	for _, k := range sorted {
-		root.add(strings.Split(k, ";"), share(before.stacks[k], before.Total), share(after.stacks[k], after.Total))
+		root.add(k, share(before.stacks[k], before.Total), share(after.stacks[k], after.Total))
 	}
 	return writeSVG(w, root, o, true, "% of samples")
 }

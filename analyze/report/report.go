@@ -42,13 +42,6 @@ func Write(w io.Writer, d *Data) error {
 		Summary: escapedCopy(d.Summary), Latency: escapedCopy(d.Latency),
 		// Flame frames are escaped as the profile is built (flame.CleanFrame).
 		Flame: d.Flame, Timeline: d.Timeline, Fleet: escapedCopy(d.Fleet)}
-	var fg bytes.Buffer
-	if d.Flame != nil {
-		sub := fmt.Sprintf("%d events, %d without a stack; lost %d samples", d.Flame.Events, d.Flame.NoStack, d.Flame.Lost.Total)
-		if err := flame.WriteSVG(&fg, d.Flame.Profile, flame.SVGOptions{Title: "Flame graph", Subtitle: sub}); err != nil {
-			return err
-		}
-	}
 	tl, err := newTimelineView(d.Timeline)
 	if err != nil {
 		return err
@@ -88,12 +81,39 @@ func Write(w io.Writer, d *Data) error {
 		"S":     d.Summary,
 		"L":     d.Latency,
 		"Hists": hists,
-		"Flame": template.HTML(fg.String()),
+		"Flame": template.HTML(flameMark),
 		"Rate":  template.HTML(rateSVG(d.Summary)),
 		"JSON":  template.JS(raw),
 		"TL":    tl,
 	}
-	return page().Execute(w, view)
+	var html bytes.Buffer
+	if err := page().Execute(&html, view); err != nil {
+		return err
+	}
+	return writeWithFlame(w, html.Bytes(), d.Flame)
+}
+
+// flameMark stands in the page for the flame graph, which is written
+// straight to the output: it may be the bulk of the report (a node per
+// frame of every distinct stack), and the page around it is small. No
+// string from a trace reaches the page unescaped, so none can forge it.
+const flameMark = "<kpcap-flame-graph-here/>"
+
+// writeWithFlame writes the page html to w with f's flame graph in place of its
+// flameMark.
+func writeWithFlame(w io.Writer, html []byte, f *analyze.Flame) error {
+	before, after, ok := bytes.Cut(html, []byte(flameMark))
+	if _, err := w.Write(before); err != nil || !ok {
+		return err
+	}
+	if f != nil {
+		sub := fmt.Sprintf("%d events, %d without a stack; lost %d samples", f.Events, f.NoStack, f.Lost.Total)
+		if err := flame.WriteSVG(w, f.Profile, flame.SVGOptions{Title: "Flame graph", Subtitle: sub}); err != nil {
+			return err
+		}
+	}
+	_, err := w.Write(after)
+	return err
 }
 
 var funcs = template.FuncMap{

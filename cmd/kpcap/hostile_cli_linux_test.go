@@ -138,3 +138,42 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// TestDeepCallchainsRSS reads issue #18's deep-callchain shape at its full
+// size (1000 distinct stacks of 8192 ips, 8M ips in all, 64 MB of raw
+// callchains) with every command that reads stacks, and bounds each one's
+// peak memory by a few times those 64 MB: a command may hold the stacks
+// and the tree it draws, not several copies of every ip.
+func TestDeepCallchainsRSS(t *testing.T) {
+	if _, err := os.Stat(timeBin); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but %s (Debian package time) is missing", timeBin)
+		}
+		t.Skipf("%s (Debian package time) measures peak memory: %v", timeBin, err)
+	}
+	bin := buildKpcap(t)
+	path := filepath.Join(t.TempDir(), "deep.kpcap")
+	buildDeepCallchains(t, path, 1000)
+	out := t.TempDir()
+	const maxKB = 384 << 10
+	for _, args := range [][]string{
+		{"replay", path},
+		{"replay", "--format", "json", path},
+		{"replay", "-o", filepath.Join(out, "o.parquet"), path},
+		{"replay", "-o", filepath.Join(out, "o.arrow"), path},
+		{"analyze", "flame", "-o", filepath.Join(out, "f.folded"), "--svg", filepath.Join(out, "f.svg"), path},
+		{"analyze", "diff", "--svg", filepath.Join(out, "d.svg"), path, path},
+		{"analyze", "report", "-o", filepath.Join(out, "r.html"), path},
+	} {
+		r := runHostile(t, bin, 300*time.Second, args...)
+		name := strings.ReplaceAll(strings.Join(args[:len(args)-1], " "), out+"/", "")
+		name = strings.ReplaceAll(name, path, "F")
+		t.Logf("%-45s exit %d %6.2fs cpu %7d KB", name, r.code, r.cpu.Seconds(), r.maxRSSKB)
+		if r.killed || r.code != 0 {
+			t.Errorf("%s: exit %d (killed %v): %s", name, r.code, r.killed, firstLine(r.stderr))
+		}
+		if r.maxRSSKB > maxKB {
+			t.Errorf("%s: peak RSS %d MB, over %d MB", name, r.maxRSSKB>>10, maxKB>>10)
+		}
+	}
+}
