@@ -59,10 +59,22 @@ func FuzzDecodeSample(f *testing.F) {
 		f.Add(AppendSample(nil, &s))
 	}
 	f.Add([]byte{})
+	// The deepest callchain a sample may carry, and one ip more (refused).
+	deep := Sample{Raw: make([]byte, 8), Callchain: make([]uint64, MaxCallchain)}
+	for i := range deep.Callchain {
+		deep.Callchain[i] = 0xffffffff81000000 + uint64(i%2)*0x100
+	}
+	f.Add(AppendSample(nil, &deep))
+	over := AppendSample(nil, &deep)
+	le.PutUint32(over[20:], MaxCallchain+1)
+	f.Add(append(over, make([]byte, 8)...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var s Sample
 		if err := DecodeSample(data, &s); err != nil {
 			return
+		}
+		if len(s.Callchain) > MaxCallchain {
+			t.Fatalf("decoded %d callchain entries, over %d", len(s.Callchain), MaxCallchain)
 		}
 		n := SampleHeaderLen + 8*len(s.Callchain) + len(s.Raw) + periodLen(&s)
 		if n > len(data) {

@@ -25,6 +25,21 @@ func FuzzDecodeSample(f *testing.F) {
 	}
 	f.Add(uint8(2), []byte{0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}, []byte{})
 	f.Add(uint8(4), make([]byte, 20), []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	// The deepest callchain a file holds: kernel frames, then user ones.
+	deep := make([]byte, 8*format.MaxCallchain)
+	for i := 0; i < format.MaxCallchain; i++ {
+		ip := uint64(0xffffffff81000000) + uint64(i%2)*0x100
+		switch {
+		case i == 0:
+			ip = contextKernel
+		case i == format.MaxCallchain/2:
+			ip = contextUser
+		case i > format.MaxCallchain/2:
+			ip = 0x400000 + uint64(i%3)*0x10
+		}
+		binary.LittleEndian.PutUint64(deep[8*i:], ip)
+	}
+	f.Add(uint8(0), make([]byte, 8), deep)
 	ff := &format.File{Header: format.Header{Sources: spec.sources}, Symbols: spec.syms, Comms: spec.comms}
 	r, err := NewReader(ff, Options{Workers: 1})
 	if err != nil {
@@ -34,7 +49,7 @@ func FuzzDecodeSample(f *testing.F) {
 		c := newChunk(len(r.cols), len(r.decs), 4)
 		d := newDecoder(r, c)
 		var ips []uint64
-		for i := 0; i+8 <= len(cc) && i < 8*130; i += 8 {
+		for i := 0; i+8 <= len(cc) && i < 8*format.MaxCallchain; i += 8 {
 			ips = append(ips, binary.LittleEndian.Uint64(cc[i:]))
 		}
 		for k := 0; k < 3; k++ { // several rows: exercises growth and null padding
@@ -42,6 +57,26 @@ func FuzzDecodeSample(f *testing.F) {
 		}
 		if c.n == 0 {
 			return
+		}
+		// One stack, interned once, and symbolized without its markers.
+		if len(ips) > 0 {
+			if len(c.stacks) != 1 || c.stack[0] != 0 || c.stack[2] != 0 || len(c.stacks[0].ips) != len(ips) {
+				t.Fatalf("%d rows of one %d-ip stack: %d stacks, ids %v", c.n, len(ips), len(c.stacks), c.stack[:c.n])
+			}
+			st := newStackTable(r)
+			id := st.intern(c.stacks[0])
+			if st.intern(c.stacks[0]) != id || st.len() != 1 {
+				t.Fatalf("a stack interned twice gave %d stacks", st.len())
+			}
+			markers := 0
+			for _, ip := range ips {
+				if ip >= contextMax {
+					markers++
+				}
+			}
+			if fr := st.appendFrames(nil, id); len(fr) != len(ips)-markers {
+				t.Fatalf("%d frames of %d ips with %d markers", len(fr), len(ips), markers)
+			}
 		}
 		rec := r.toRecord(c)
 		defer rec.Release()

@@ -3,6 +3,8 @@ package perf
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/kpcap/kpcap/format"
 )
 
 // sampleRecord builds a SAMPLE record in kpcap's layout.
@@ -87,9 +89,52 @@ func TestTaskRecords(t *testing.T) {
 	}
 }
 
+// deepestChain is the most ips a SAMPLE record of kpcap's layout holds:
+// its size is a u16 (a multiple of 8), and the fixed fields, the ip count
+// and the raw size (with an empty payload) take the rest.
+const deepestChain = (0xffff&^7 - sampleFixedLen - 8 - 4) / 8
+
+// deepChainRecord is a SAMPLE record with the deepest callchain, kernel
+// then user frames.
+func deepChainRecord(n int) []byte {
+	chain := make([]uint64, n)
+	chain[0] = ContextKernel
+	for i := 1; i < n; i++ {
+		chain[i] = 0xffffffff81000000 + uint64(i%2)*0x100
+	}
+	chain[n/2] = ContextUser
+	return sampleRecord(chain, nil)
+}
+
+// TestDeepestChain: the deepest callchain a perf record can carry fits
+// format.MaxCallchain, so no sample the kernel writes is refused as too
+// deep by the file, and one more ip no longer fits a record.
+func TestDeepestChain(t *testing.T) {
+	rec := deepChainRecord(deepestChain)
+	if len(rec) > 0xffff {
+		t.Fatalf("deepest record %d bytes, over a u16", len(rec))
+	}
+	var s Sample
+	if !ParseSample(rec, true, &s) || s.ChainLen() != deepestChain {
+		t.Fatalf("deepest record: parsed %v, %d ips, want %d", ParseSample(rec, true, &s), s.ChainLen(), deepestChain)
+	}
+	if deepestChain > format.MaxCallchain {
+		t.Errorf("a perf record holds %d ips, the file at most %d", deepestChain, format.MaxCallchain)
+	}
+	if n := len(deepChainRecord(deepestChain + 1)); n <= 0xffff {
+		t.Errorf("a record of %d ips is %d bytes: fits a u16", deepestChain+1, n)
+	}
+	fs := format.Sample{Callchain: s.AppendChain(nil), Raw: s.Raw}
+	var back format.Sample
+	if err := format.DecodeSample(format.AppendSample(nil, &fs), &back); err != nil || len(back.Callchain) != deepestChain {
+		t.Errorf("the file round trip of the deepest chain: %v, %d ips", err, len(back.Callchain))
+	}
+}
+
 func FuzzRecords(f *testing.F) {
 	f.Add(sampleRecord([]uint64{ContextKernel, 1}, []byte("abc")), true)
 	f.Add(sampleRecord(nil, nil), false)
+	f.Add(deepChainRecord(deepestChain), true)
 	f.Fuzz(func(t *testing.T, rec []byte, chain bool) {
 		if len(rec) < HeaderLen {
 			return
@@ -98,6 +143,9 @@ func FuzzRecords(f *testing.F) {
 		if ParseSample(rec, chain, &s) {
 			if len(s.Raw) > len(rec) || s.ChainLen()*8 > len(rec) {
 				t.Fatal("parsed beyond the record")
+			}
+			if len(rec) <= 0xffff && s.ChainLen() > format.MaxCallchain {
+				t.Fatalf("a record of %d bytes carries %d ips, over format.MaxCallchain", len(rec), s.ChainLen())
 			}
 			s.AppendChain(nil)
 		}
