@@ -41,7 +41,7 @@ func (w *bsWorker) frame(fi int) *bsFrame {
 func (fr *bsFrame) reset() {
 	fr.n, fr.minTS, fr.maxTS, fr.err = 0, ^uint64(0), 0, nil
 	fr.stacks.stacks = fr.stacks.stacks[:0]
-	clear(fr.stacks.stackMap)
+	fr.stacks.stackIdx.reset()
 	clear(fr.truncated)
 	for _, rows := range fr.Sources {
 		if rows == nil {

@@ -54,3 +54,9 @@ func (x *hashIndex) add(h uint64, id int64) {
 	}
 	x.more[h] = append(x.more[h], id)
 }
+
+// reset empties x, keeping its memory.
+func (x *hashIndex) reset() {
+	clear(x.first)
+	clear(x.more)
+}
