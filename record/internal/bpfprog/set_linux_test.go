@@ -193,7 +193,7 @@ func testSyscallRoutes(t *testing.T, nr, unused int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !Decode(rec.RawSample, &r) || len(r.Raw) != SyscallRaw || r.Source > 1 {
+		if !Decode(rec.RawSample, &r) || r.Source > 1 || len(r.Raw) != [2]int{SyscallRaw, SyscallExitRaw}[r.Source] {
 			t.Fatalf("bad record %x", rec.RawSample)
 		}
 		if r.TID != tid {

@@ -30,6 +30,11 @@ const maxSyscall = 1024
 // __syscall_nr (8 bytes with its padding) and six arguments.
 const SyscallRaw = 16 + 6*8
 
+// SyscallExitRaw is the payload the exit program copies: the trace_entry,
+// __syscall_nr and ret. A shorter record takes less of the ring and of
+// the caches on the traced task's CPU.
+const SyscallExitRaw = 16 + 8
+
 // SyscallNumber returns the number of the system call that the tracepoint
 // syscalls:sys_enter_NAME or sys_exit_NAME records, when kpcap can record it
 // through a raw syscall program on this architecture.
@@ -267,6 +272,10 @@ func (s *Set) syscallProgram(exit bool, d *syscallDir) (*ebpf.Program, error) {
 		insns = append(insns, asm.LoadMem(asm.R8, asm.R6, 8, asm.DWord))
 	}
 	insns = append(insns, d.route()...)
+	recLen := HeaderLen + SyscallRaw
+	if exit {
+		recLen = HeaderLen + SyscallExitRaw
+	}
 	insns = append(insns,
 		// 32-bit syscalls of compat tasks are not these events.
 		asm.FnGetCurrentTaskBtf.Call().WithSymbol("routed"),
@@ -280,7 +289,7 @@ func (s *Set) syscallProgram(exit bool, d *syscallDir) (*ebpf.Program, error) {
 	insns = append(insns, s.bump(asm.StoreMem(asm.RFP, -4, asm.R1, asm.Word), "reserve")...)
 	insns = append(insns,
 		asm.LoadMapPtr(asm.R1, s.ring.FD()).WithSymbol("reserve"),
-		asm.Mov.Imm(asm.R2, HeaderLen+SyscallRaw),
+		asm.Mov.Imm(asm.R2, int32(recLen)),
 		asm.Mov.Imm(asm.R3, 0),
 		asm.FnRingbufReserve.Call(),
 		asm.JNE.Imm(asm.R0, 0, "fill"),
@@ -308,9 +317,6 @@ func (s *Set) syscallProgram(exit bool, d *syscallDir) (*ebpf.Program, error) {
 		insns = append(insns,
 			asm.LoadMem(asm.R1, asm.R6, 8, asm.DWord),
 			asm.StoreMem(asm.R7, HeaderLen+16, asm.R1, asm.DWord))
-		for i := 1; i < 6; i++ {
-			insns = append(insns, asm.Mov.Imm(asm.R1, 0), asm.StoreMem(asm.R7, int16(HeaderLen+16+8*i), asm.R1, asm.DWord))
-		}
 	} else {
 		insns = append(insns, asm.LoadMem(asm.R2, asm.R6, 0, asm.DWord))
 		for i, off := range r.args {
@@ -320,7 +326,7 @@ func (s *Set) syscallProgram(exit bool, d *syscallDir) (*ebpf.Program, error) {
 		}
 	}
 	// A raw tracepoint's return value is ignored by the kernel.
-	insns = append(insns, s.submitAndReturn(HeaderLen+SyscallRaw, 0)...)
+	insns = append(insns, s.submitAndReturn(recLen, 0)...)
 	name, tp := "kpcap_sys_enter", "sys_enter"
 	if exit {
 		name, tp = "kpcap_sys_exit", "sys_exit"
