@@ -2,10 +2,10 @@
 T=/sys/kernel/tracing
 
 # Function argument registers of this machine, for the jobs that run on
-# every architecture: A1 is the first argument, A2 the second.
+# every architecture: A1 is the first argument, A2 the second, A3 the third.
 case $(uname -m) in
-aarch64) A1=%x0 A2=%x1 ;;
-*) A1=%di A2=%si ;;
+aarch64) A1=%x0 A2=%x1 A3=%x2 ;;
+*) A1=%di A2=%si A3=%dx ;;
 esac
 
 # tracefs_state prints whether tracefs is mounted, for the host to check

@@ -31,9 +31,14 @@ type ProbeSpec struct {
 	Args []Arg
 }
 
-// endbr64 is the x86 instruction an IBT kernel starts its functions with
-// (f3 0f 1e fa): a kprobe on such a function sits 4 bytes in.
-const endbr64 = 0xfa1e0ff3
+// An IBT kernel starts its functions with endbr64 (f3 0f 1e fa), or
+// endbr32, or the 4-byte nop it seals unused ones with (66 0f 1f 00): a
+// kprobe on such a function sits 4 bytes in (the kernel's is_endbr).
+const (
+	endbr64     = 0xfa1e0ff3
+	endbr32Bit  = 0x01000000
+	endbrPoison = 0x001f0f66
+)
 
 // uprobeTask is where the uretprobe program finds the probed function's
 // address: the kernel's uretprobe dispatcher leaves a pointer to its
@@ -201,8 +206,8 @@ func (p ProbeSpec) head(regs *probeRegs) (asm.Instructions, error) {
 }
 
 // kretFunc writes a kretprobe's function address at dst: the kprobe's
-// address, which bpf_get_func_ip gives less the endbr64 an IBT kernel
-// starts the function with (the kprobe sits after it).
+// address, which bpf_get_func_ip gives less the endbr an IBT kernel starts
+// the function with (the kprobe sits after it).
 func kretFunc(dst int16) asm.Instructions {
 	insns := asm.Instructions{
 		asm.Mov.Reg(asm.R1, asm.R6),
@@ -218,9 +223,13 @@ func kretFunc(dst int16) asm.Instructions {
 		insns = append(insns,
 			asm.JNE.Imm(asm.R0, 0, "func"),
 			asm.LoadMem(asm.R1, asm.RFP, -8, asm.Word),
+			asm.LoadImm(asm.R2, endbrPoison, asm.DWord),
+			asm.JEq.Reg(asm.R1, asm.R2, "endbr"),
+			asm.LoadImm(asm.R2, ^endbr32Bit&0xffffffff, asm.DWord),
+			asm.And.Reg(asm.R1, asm.R2),
 			asm.LoadImm(asm.R2, endbr64, asm.DWord),
 			asm.JNE.Reg(asm.R1, asm.R2, "func"),
-			asm.Add.Imm(asm.R8, 4))
+			asm.Add.Imm(asm.R8, 4).WithSymbol("endbr"))
 	}
 	return append(insns, asm.StoreMem(asm.R7, dst, asm.R8, asm.DWord).WithSymbol("func"))
 }

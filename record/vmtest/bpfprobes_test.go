@@ -1,0 +1,159 @@
+//go:build linux
+
+package vmtest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/kpcap/kpcap/format"
+)
+
+// probeRuns are the recordings of the bpfprobes job, each made on both
+// paths, and their sources.
+var probeRuns = map[string][]string{
+	"probes": {"kprobes:open", "kprobes:openret", "kprobes:openpmu"},
+	"retpmu": {"kprobes:openretpmu"},
+}
+
+// TestBPFProbes compares the kprobes and kretprobes the bpfprobes job
+// recorded on the perf path and on the BPF path: the same number of cat's
+// samples per source (at least its 40 open calls), nothing lost, and the
+// same value in every field but those a run cannot share: common_pid (each
+// run has its own cat), common_flags and common_preempt_count (hidden from
+// BPF programs). common_type must be the format's ID in each file.
+func TestBPFProbes(t *testing.T) {
+	forEachKernel(t, "bpfprobes", func(t *testing.T, k Kernel, res *Result, j *JobResult) {
+		for run, sources := range probeRuns {
+			comparePaths(t, j, run, sources)
+		}
+	})
+}
+
+// comparePaths compares the perf and bpf recordings of one run.
+func comparePaths(t *testing.T, j *JobResult, run string, sources []string) {
+	t.Helper()
+	samples := map[string]map[string][]format.Sample{}
+	var files [2]*format.File
+	for i, path := range []string{"perf", "bpf"} {
+		expectLog(t, j, run+" "+path+" exit", "0")
+		tr := readTrace(t, j.Files[run+"-"+path+".kpcap"])
+		tr.checkNoLoss(t)
+		files[i] = tr.File
+		samples[path] = catSamples(t, tr.File)
+		for _, name := range sources {
+			want := format.PathBPF
+			if path == "perf" {
+				want = ""
+			}
+			if _, src := tr.source(t, name); src.Path != want {
+				t.Errorf("%s-%s: %s on path %q, want %q", run, path, name, src.Path, want)
+			}
+		}
+	}
+	for _, name := range sources {
+		p, b := samples["perf"][name], samples["bpf"][name]
+		if len(p) < 40 || len(p) != len(b) {
+			t.Errorf("%s: cat's samples: perf %d, bpf %d, want the same, at least 40", name, len(p), len(b))
+			continue
+		}
+		pi, ps := sourceOf(t, files[0], name)
+		bi, bs := sourceOf(t, files[1], name)
+		for i := range p {
+			checkCommonType(t, ps, pi, &p[i])
+			checkCommonType(t, bs, bi, &b[i])
+			if d := diffFields(ps.Format, &p[i], &b[i]); d != "" {
+				t.Fatalf("%s sample %d: %s", name, i, d)
+			}
+		}
+		t.Logf("%s: %d samples of cat equal field by field on both paths", name, len(p))
+	}
+}
+
+// catSamples returns cat's samples per source name, in file order.
+func catSamples(t *testing.T, f *format.File) map[string][]format.Sample {
+	t.Helper()
+	out := map[string][]format.Sample{}
+	it := f.Samples()
+	for it.Next() {
+		s := *it.Sample()
+		if f.CommOf(s.PID, s.TID, s.CPU, s.Time) != "cat" {
+			continue
+		}
+		s.Raw = bytes.Clone(s.Raw)
+		name := f.Header.Sources[s.Source].Name
+		out[name] = append(out[name], s)
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sourceOf(t *testing.T, f *format.File, name string) (uint32, format.Source) {
+	t.Helper()
+	for i, s := range f.Header.Sources {
+		if s.Name == name {
+			return uint32(i), s
+		}
+	}
+	t.Fatalf("no source %s", name)
+	return 0, format.Source{}
+}
+
+// checkCommonType checks a sample's common_type against its format's ID
+// (a PMU probe's synthesized format says 0: its type is its own).
+func checkCommonType(t *testing.T, src format.Source, idx uint32, s *format.Sample) {
+	t.Helper()
+	id := -1
+	for _, line := range strings.Split(src.Format, "\n") {
+		if v, ok := strings.CutPrefix(line, "ID: "); ok {
+			id, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	if id <= 0 || len(s.Raw) < 2 {
+		return
+	}
+	if got := int(binary.NativeEndian.Uint16(s.Raw)); got != id {
+		t.Errorf("%s (source %d): common_type %d, format ID %d", src.Name, idx, got, id)
+	}
+}
+
+// diffFields compares the fields of format text in two samples of one
+// source, but for common_*, and describes the first difference ("" if
+// none), after checking the payload lengths.
+func diffFields(text string, p, b *format.Sample) string {
+	if len(p.Raw) != len(b.Raw) {
+		return fmt.Sprintf("payload of %d bytes on perf, %d on bpf", len(p.Raw), len(b.Raw))
+	}
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "field:") || strings.Contains(line, " common_") {
+			continue
+		}
+		var name string
+		off, size := -1, -1
+		for _, part := range strings.Split(line, ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(part), ":")
+			switch k {
+			case "field":
+				name = v[strings.LastIndexAny(v, " *")+1:]
+			case "offset":
+				off, _ = strconv.Atoi(v)
+			case "size":
+				size, _ = strconv.Atoi(v)
+			}
+		}
+		if off < 0 || size < 0 || off+size > len(p.Raw) {
+			return "field " + name + " outside the payload"
+		}
+		if pv, bv := p.Raw[off:off+size], b.Raw[off:off+size]; !bytes.Equal(pv, bv) {
+			return fmt.Sprintf("field %s: perf %x, bpf %x", name, pv, bv)
+		}
+	}
+	return ""
+}
