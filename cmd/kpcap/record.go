@@ -99,6 +99,51 @@ func runRecord(args []string) error {
 	// the setup below stops the recording cleanly once it has started.
 	sigs := earlysignal.Signals()
 	defer earlysignal.Stop()
+	opts, ro, err := parseRecordArgs(args)
+	if err != nil {
+		return err
+	}
+	live := !ro.quiet && isTerminal(os.Stderr)
+	out := &recordOutput{w: os.Stderr}
+	out.hook(&opts, ro.quiet, live)
+	defer rotateOnHUP(&opts)()
+	if opts.SnapshotWindow > 0 || opts.SnapshotSize > 0 {
+		defer snapshotOnUSR1(&opts)()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opts.Force = stopOnSignals(sigs, cancel)
+
+	res, err := record.Run(ctx, opts)
+	out.clear()
+	if err != nil {
+		return recordError(err, res)
+	}
+	if ro.json {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	}
+	if !ro.quiet {
+		printRecordSummary(res)
+		if len(opts.Command) > 0 && res.ExitCode < 0 {
+			// The recording stopped first (-d, a signal to kpcap alone): say so,
+			// the command goes on untraced.
+			fmt.Fprintf(os.Stderr, "[ kpcap record: the command %s is still running, no longer recorded ]\n", opts.Command[0])
+		}
+	}
+	return nil
+}
+
+// recordOut is how kpcap record reports: -q and --json.
+type recordOut struct {
+	quiet, json bool
+}
+
+// parseRecordArgs parses kpcap record's flags into the recording's options.
+func parseRecordArgs(args []string) (record.Options, recordOut, error) {
 	c := commands["record"]
 	fs := newFlags(c)
 	fs.SetInterspersed(false) // the first non-option starts the command
@@ -116,15 +161,16 @@ func runRecord(args []string) error {
 	bufSize := fs.String("buffer-size", "", "ring buffer `SIZE` per CPU, e.g. 8M (default 16M)")
 	output := fs.StringP("output", "o", record.DefaultOutput, "output `FILE`")
 	notes := fs.StringArray("note", nil, "store `TEXT` in the file; repeatable")
-	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
-	jsonOut := fs.Bool("json", false, "print the final summary as JSON on stdout")
+	var ro recordOut
+	fs.BoolVarP(&ro.quiet, "quiet", "q", false, "print nothing but errors")
+	fs.BoolVar(&ro.json, "json", false, "print the final summary as JSON on stdout")
 	setf := addSetFlags(fs)
 	setf.addSnapshotTimes(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			return err
+			return record.Options{}, ro, err
 		}
-		return usagef("%v", err)
+		return record.Options{}, ro, usagef("%v", err)
 	}
 	opts := record.Options{
 		Events:    *events,
@@ -140,66 +186,42 @@ func runRecord(args []string) error {
 		Notes:     *notes,
 		Command:   fs.Args(),
 		Args:      append([]string{"kpcap", "record"}, args...),
+		Version:   version,
 	}
+	err := checkRecordArgs(&opts, *cpuList, *bufSize, setf)
+	return opts, ro, err
+}
+
+// checkRecordArgs checks the tracepoint specs and the output, and parses
+// --cpu, the set flags and --buffer-size into opts.
+func checkRecordArgs(opts *record.Options, cpuList, bufSize string, setf *setFlags) error {
 	// Tracepoint specs are checked before anything touches the kernel: a bad
 	// glob is a typo to point at, like a malformed probe.
-	for _, e := range *events {
+	for _, e := range opts.Events {
 		if _, _, err := probedef.ParseTracepoint(e); err != nil {
 			return tracepointError(e, err)
 		}
 	}
-	if *output == "-" || *output == "" {
+	if opts.Output == "-" || opts.Output == "" {
 		// The file is finalized with a seek index at its end: it needs a real file.
-		return usagef("-o %q: kpcap record writes a file, not a pipe; give a file name (then kpcap replay FILE)", *output)
+		return usagef("-o %q: kpcap record writes a file, not a pipe; give a file name (then kpcap replay FILE)", opts.Output)
 	}
-	if *cpuList != "" {
-		cpus, err := record.ParseCPUList(*cpuList)
+	if cpuList != "" {
+		cpus, err := record.ParseCPUList(cpuList)
 		if err != nil {
 			return usagef("%v", err)
 		}
 		opts.CPUs = cpus
 	}
-	if err := setf.apply(&opts); err != nil {
+	if err := setf.apply(opts); err != nil {
 		return err
 	}
-	if *bufSize != "" {
-		n, err := parseRecordSize(*bufSize)
+	if bufSize != "" {
+		n, err := parseRecordSize(bufSize)
 		if err != nil {
 			return usagef("bad --buffer-size: %v", err)
 		}
 		opts.BufferSize = n
-	}
-	opts.Version = version
-	live := !*quiet && isTerminal(os.Stderr)
-	out := &recordOutput{w: os.Stderr}
-	out.hook(&opts, *quiet, live)
-	defer rotateOnHUP(&opts)()
-	if opts.SnapshotWindow > 0 || opts.SnapshotSize > 0 {
-		defer snapshotOnUSR1(&opts)()
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	opts.Force = stopOnSignals(sigs, cancel)
-
-	res, err := record.Run(ctx, opts)
-	out.clear()
-	if err != nil {
-		return recordError(err, res)
-	}
-	if *jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			return err
-		}
-	}
-	if !*quiet {
-		printRecordSummary(res)
-		if len(opts.Command) > 0 && res.ExitCode < 0 {
-			// The recording stopped first (-d, a signal to kpcap alone): say so,
-			// the command goes on untraced.
-			fmt.Fprintf(os.Stderr, "[ kpcap record: the command %s is still running, no longer recorded ]\n", opts.Command[0])
-		}
 	}
 	return nil
 }

@@ -83,50 +83,30 @@ Examples:
   kpcap replay -o trace.perfetto-trace trace.pcapng.zst   # open it in ui.perfetto.dev
 `
 
+// replayArgs are kpcap replay's flags and arguments.
+type replayArgs struct {
+	kind, out     string // output format, output file ("" = stdout)
+	files         []string
+	probes        []string
+	filter        string
+	since, until  string
+	start, end    []string
+	workers       int
+	quiet, binary bool // binary: the format is not text
+}
+
 func runReplay(args []string) error {
-	c := commands["replay"]
-	fs := newFlags(c)
-	formatName := fs.StringP("format", "f", "", "output `FORMAT`: text, json, arrow, parquet or perfetto (default: from the -o extension, else text)")
-	out := fs.StringP("output", "o", "", "write to `FILE` instead of stdout")
-	probes := fs.StringArray("probe", nil, "keep only sources matching `NAME` (exact or glob); repeatable")
-	filterExpr := fs.String("filter", "", "ftrace filter `EXPR` evaluated offline")
-	since := fs.String("since", "", "keep events from `T` on (duration from trace start, or absolute ns)")
-	until := fs.String("until", "", "keep events before `T` (duration from trace start, or absolute ns)")
-	start := fs.StringArray("start", nil, "(perfetto) pair from this source `SRC` (name or glob; repeatable) instead of automatic entry/return pairs")
-	end := fs.StringArray("end", nil, "(perfetto) pair to this source `SRC` (name or glob; repeatable)")
-	workers := fs.IntP("jobs", "j", 0, "decode with `N` goroutines (default: all CPUs)")
-	quiet := fs.BoolP("quiet", "q", false, "no progress on stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return err
-		}
-		return usagef("%v", err)
-	}
-	if fs.NArg() < 1 {
-		return usagef("want one trace FILE (or several files of a set, a quoted glob, a directory)")
-	}
-	kind, err := replayKind(*formatName, *out)
+	a, err := parseReplayArgs(args)
 	if err != nil {
 		return err
 	}
-	if (len(*start) > 0 || len(*end) > 0) && kind != "perfetto" {
-		return usagef("--start/--end apply to --format perfetto")
-	}
-	if (len(*start) > 0) != (len(*end) > 0) {
-		return usagef("--start and --end go together")
-	}
-	binary := kind == "arrow" || kind == "parquet" || kind == "perfetto"
-	if binary && *out == "" && isTerminal(os.Stdout) {
-		return usagef("--format %s writes binary data: give -o FILE or redirect stdout", kind)
-	}
-
-	f, path, err := openTrace(fs.Args())
+	f, path, err := openTrace(a.files)
 	if err != nil {
 		return err // it names the path
 	}
 	defer f.Close()
-	opts := replay.Options{Probes: *probes, Filter: *filterExpr, Workers: *workers}
-	if opts.Since, opts.Until, err = parseWindow(f, *since, *until); err != nil {
+	opts := replay.Options{Probes: a.probes, Filter: a.filter, Workers: a.workers}
+	if opts.Since, opts.Until, err = parseWindow(f, a.since, a.until); err != nil {
 		return err
 	}
 	r, err := replay.NewReader(f, opts)
@@ -139,17 +119,16 @@ func runReplay(args []string) error {
 	// closed pipe return EPIPE instead of killing the process.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 
-	dest, err := openReplayDest(*out)
+	dest, err := openReplayDest(a.out)
 	if err != nil {
 		return err
 	}
 	defer dest.discard()
-	w := dest.w
 
 	// Progress only when it cannot interleave with events on the terminal.
-	live := !*quiet && isTerminal(os.Stderr) && (*out != "" || !isTerminal(os.Stdout))
+	live := !a.quiet && isTerminal(os.Stderr) && (a.out != "" || !isTerminal(os.Stdout))
 	stop := replayProgress(r, filepath.Base(path), live)
-	n, pf, err := writeReplay(kind, r, w, analyze.PerfettoOptions{Start: *start, End: *end})
+	n, pf, err := writeReplay(a.kind, r, dest.w, analyze.PerfettoOptions{Start: a.start, End: a.end})
 	stop()
 	if err != nil {
 		if errors.Is(err, syscall.EPIPE) {
@@ -157,34 +136,86 @@ func runReplay(args []string) error {
 		}
 		return fmt.Errorf("replay %s: %w", path, err)
 	}
-	if kind == "perfetto" && !*quiet {
+	if a.kind == "perfetto" && !a.quiet {
 		fmt.Fprintf(os.Stderr, "kpcap replay: perfetto: %d slices of entry/return pairs, %d CPU slices (sched_switch), %d instants (%d unmatched entries, %d unmatched returns), %d counter values\n",
 			pf.Slices, pf.CPUSlices, pf.Instants, pf.UnmatchedEntries, pf.UnmatchedReturns, pf.Counters)
 	}
-	if kind == "perfetto" {
-		binary = false // stacks are inside the trace
+	if err := a.finish(r, dest); err != nil {
+		return err
 	}
-	if dest.special && binary && r.StackCount() > 0 && !*quiet {
-		fmt.Fprintf(os.Stderr, "kpcap replay: %d stacks not written: %s is not a regular file, so it has no sibling for them\n", r.StackCount(), terminalSafe(*out))
-	}
-	if dest.tmp != nil {
-		if err := dest.commit(*out); err != nil {
-			return err
-		}
-		if binary && r.StackCount() > 0 {
-			sp := stacksPath(*out, kind)
-			if err := writeStacks(r, sp, kind); err != nil {
-				return err
-			}
-			if !*quiet {
-				fmt.Fprintf(os.Stderr, "kpcap replay: %d stacks written to %s\n", r.StackCount(), terminalSafe(sp))
-			}
-		}
-	}
-	if *out != "" && !*quiet {
-		fmt.Fprintf(os.Stderr, "kpcap replay: %d events written to %s\n", n, terminalSafe(*out))
+	if a.out != "" && !a.quiet {
+		fmt.Fprintf(os.Stderr, "kpcap replay: %d events written to %s\n", n, terminalSafe(a.out))
 	}
 	replayWarnings(r)
+	return nil
+}
+
+// parseReplayArgs parses and checks kpcap replay's flags.
+func parseReplayArgs(args []string) (*replayArgs, error) {
+	c := commands["replay"]
+	fs := newFlags(c)
+	var a replayArgs
+	formatName := fs.StringP("format", "f", "", "output `FORMAT`: text, json, arrow, parquet or perfetto (default: from the -o extension, else text)")
+	fs.StringVarP(&a.out, "output", "o", "", "write to `FILE` instead of stdout")
+	fs.StringArrayVar(&a.probes, "probe", nil, "keep only sources matching `NAME` (exact or glob); repeatable")
+	fs.StringVar(&a.filter, "filter", "", "ftrace filter `EXPR` evaluated offline")
+	fs.StringVar(&a.since, "since", "", "keep events from `T` on (duration from trace start, or absolute ns)")
+	fs.StringVar(&a.until, "until", "", "keep events before `T` (duration from trace start, or absolute ns)")
+	fs.StringArrayVar(&a.start, "start", nil, "(perfetto) pair from this source `SRC` (name or glob; repeatable) instead of automatic entry/return pairs")
+	fs.StringArrayVar(&a.end, "end", nil, "(perfetto) pair to this source `SRC` (name or glob; repeatable)")
+	fs.IntVarP(&a.workers, "jobs", "j", 0, "decode with `N` goroutines (default: all CPUs)")
+	fs.BoolVarP(&a.quiet, "quiet", "q", false, "no progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usagef("%v", err)
+	}
+	if fs.NArg() < 1 {
+		return nil, usagef("want one trace FILE (or several files of a set, a quoted glob, a directory)")
+	}
+	a.files = fs.Args()
+	kind, err := replayKind(*formatName, a.out)
+	if err != nil {
+		return nil, err
+	}
+	a.kind = kind
+	if (len(a.start) > 0 || len(a.end) > 0) && kind != "perfetto" {
+		return nil, usagef("--start/--end apply to --format perfetto")
+	}
+	if (len(a.start) > 0) != (len(a.end) > 0) {
+		return nil, usagef("--start and --end go together")
+	}
+	a.binary = kind == "arrow" || kind == "parquet" || kind == "perfetto"
+	if a.binary && a.out == "" && isTerminal(os.Stdout) {
+		return nil, usagef("--format %s writes binary data: give -o FILE or redirect stdout", kind)
+	}
+	return &a, nil
+}
+
+// finish puts the written output file in place and writes the stacks of
+// Arrow and Parquet output beside it (the sibling file a pipe or device
+// cannot have).
+func (a *replayArgs) finish(r *replay.Reader, dest *replayDest) error {
+	sibling := a.binary && a.kind != "perfetto" // perfetto holds its stacks
+	if dest.special && sibling && r.StackCount() > 0 && !a.quiet {
+		fmt.Fprintf(os.Stderr, "kpcap replay: %d stacks not written: %s is not a regular file, so it has no sibling for them\n", r.StackCount(), terminalSafe(a.out))
+	}
+	if dest.tmp == nil {
+		return nil
+	}
+	if err := dest.commit(a.out); err != nil {
+		return err
+	}
+	if sibling && r.StackCount() > 0 {
+		sp := stacksPath(a.out, a.kind)
+		if err := writeStacks(r, sp, a.kind); err != nil {
+			return err
+		}
+		if !a.quiet {
+			fmt.Fprintf(os.Stderr, "kpcap replay: %d stacks written to %s\n", r.StackCount(), terminalSafe(sp))
+		}
+	}
 	return nil
 }
 
