@@ -5,16 +5,21 @@
 //   - MeasureLatency, BuildFlame, Analyze and AnalyzeTimeline stream the
 //     record batches of an Input (a replay.Reader, or a wrapper of one)
 //     once; Analyze feeds every analysis it gathers from that one pass.
-//   - Summarize counts with replay's counting pass (replay.Reader.Count),
-//     which reads the file's samples without building batches, when the
-//     input is an unread Reader without filter, time window or cgroups;
-//     otherwise it streams the batches. Both give the same summary.
+//   - Summarize first tries replay's counting pass (replay.Reader.Count),
+//     which reads the file's samples without building batches. That pass
+//     needs an unread Reader (or an Input embedding one) of a trace
+//     without cgroups, read without filter or time window, and declines
+//     whatever it would count differently from the batches (damaged
+//     frames, short payloads, frames out of order, too many distinct
+//     strings), leaving the Reader untouched; Summarize then streams the
+//     batches. Both give the same summary.
 //   - WritePerfetto streams the batches of a replay.Reader, writing packets
 //     as it goes.
 //   - Loss figures come from the file's statistics and loss records
 //     (format.File), not from the batches.
-//   - Compare, CompareGroups and LatencyMerger work on the results of the
-//     above, never on a file.
+//   - Compare, CompareGroups (through a GroupCollector), LatencyMerger,
+//     FlameMerger and SummaryMerger work on the results of the above, one
+//     trace at a time, never on a file.
 //
 // Memory is bounded by what is aggregated (sources, threads, distinct
 // stacks, kept latency values), never by the number of events.
