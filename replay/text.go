@@ -260,84 +260,56 @@ func WriteJSON(r *Reader, w io.Writer) (int64, error) {
 }
 
 func writeLines(r *Reader, w io.Writer, json bool) (int64, error) {
-	workers := r.opts.Workers
-	if workers <= 1 {
-		tw := &textWriter{r: r, w: w, json: json, buf: make([]byte, 0, textFlushAt+64<<10)}
-		var n int64
-		for r.Next() {
-			rec := r.Record()
-			if err := tw.batch(rec); err != nil {
-				return n, err
-			}
-			n += rec.NumRows()
-		}
-		if err := r.Err(); err != nil {
-			tw.flush()
+	if r.opts.Workers <= 1 {
+		return writeLinesSerial(r, w, json)
+	}
+	return writeLinesParallel(r, w, json, r.opts.Workers)
+}
+
+// writeLinesSerial formats and writes the batches one after the other.
+func writeLinesSerial(r *Reader, w io.Writer, json bool) (int64, error) {
+	tw := &textWriter{r: r, w: w, json: json, buf: make([]byte, 0, textFlushAt+64<<10)}
+	var n int64
+	for r.Next() {
+		rec := r.Record()
+		if err := tw.batch(rec); err != nil {
 			return n, err
 		}
-		return n, tw.flush()
+		n += rec.NumRows()
 	}
-	// Format batches in parallel, write them in order. In flight: at most
-	// 2*workers batches of text.
-	type result struct {
-		text []byte
-		rows int64
+	if err := r.Err(); err != nil {
+		tw.flush()
+		return n, err
 	}
-	type job struct {
-		rec arrow.Record
-		out chan result
-	}
-	order := make(chan chan result, 2*workers)
-	jobs := make(chan job)
+	return n, tw.flush()
+}
+
+// lineJob is one batch to format, and where its text goes.
+type lineJob struct {
+	rec arrow.Record
+	out chan lineText
+}
+
+// lineText is the formatted text of one batch.
+type lineText struct {
+	text []byte
+	rows int64
+}
+
+// writeLinesParallel formats batches on workers goroutines and writes them
+// in order. In flight: at most 2*workers batches of text.
+func writeLinesParallel(r *Reader, w io.Writer, json bool, workers int) (int64, error) {
+	order := make(chan chan lineText, 2*workers)
+	jobs := make(chan lineJob)
 	done := make(chan struct{})
 	free := make(chan []byte, 3*workers)
-	go func() {
-		defer close(order)
-		defer close(jobs)
-		for r.Next() {
-			rec := r.Record()
-			rec.Retain()
-			ch := make(chan result, 1)
-			select {
-			case order <- ch:
-			case <-done:
-				rec.Release()
-				return
-			}
-			select {
-			case jobs <- job{rec, ch}:
-			case <-done:
-				rec.Release()
-				ch <- result{} // already queued in order: the writer waits for it
-				return
-			}
-		}
-	}()
+	go feedLines(r, order, jobs, done)
 	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tw := &textWriter{r: r, json: json, collect: true, lineLen: 128}
-			for j := range jobs {
-				select {
-				case tw.buf = <-free:
-				default:
-					tw.buf = nil
-				}
-				tw.buf = tw.buf[:0]
-				// Size the buffer for the whole batch up front: growing
-				// it line by line copies it over and over.
-				if need := int(j.rec.NumRows()) * tw.lineLen; cap(tw.buf) < need {
-					tw.buf = make([]byte, 0, need+need/8)
-				}
-				tw.batch(j.rec)
-				if rows := int(j.rec.NumRows()); rows > 0 {
-					tw.lineLen = len(tw.buf)/rows + 8
-				}
-				j.out <- result{tw.buf, j.rec.NumRows()}
-				j.rec.Release()
-			}
+			formatLines(r, json, jobs, free)
 		}()
 	}
 	var n int64
@@ -361,6 +333,56 @@ func writeLines(r *Reader, w io.Writer, json bool) (int64, error) {
 		return n, werr
 	}
 	return n, r.Err()
+}
+
+// feedLines queues r's batches as jobs, and their results in order, until
+// the batches end or done is closed.
+func feedLines(r *Reader, order chan<- chan lineText, jobs chan<- lineJob, done <-chan struct{}) {
+	defer close(order)
+	defer close(jobs)
+	for r.Next() {
+		rec := r.Record()
+		rec.Retain()
+		ch := make(chan lineText, 1)
+		select {
+		case order <- ch:
+		case <-done:
+			rec.Release()
+			return
+		}
+		select {
+		case jobs <- lineJob{rec, ch}:
+		case <-done:
+			rec.Release()
+			ch <- lineText{} // already queued in order: the writer waits for it
+			return
+		}
+	}
+}
+
+// formatLines formats the batches of jobs into buffers taken from free
+// when it has one.
+func formatLines(r *Reader, json bool, jobs <-chan lineJob, free <-chan []byte) {
+	tw := &textWriter{r: r, json: json, collect: true, lineLen: 128}
+	for j := range jobs {
+		select {
+		case tw.buf = <-free:
+		default:
+			tw.buf = nil
+		}
+		tw.buf = tw.buf[:0]
+		// Size the buffer for the whole batch up front: growing
+		// it line by line copies it over and over.
+		if need := int(j.rec.NumRows()) * tw.lineLen; cap(tw.buf) < need {
+			tw.buf = make([]byte, 0, need+need/8)
+		}
+		tw.batch(j.rec)
+		if rows := int(j.rec.NumRows()); rows > 0 {
+			tw.lineLen = len(tw.buf)/rows + 8
+		}
+		j.out <- lineText{tw.buf, j.rec.NumRows()}
+		j.rec.Release()
+	}
 }
 
 // batchCols are the columns of one batch as the line writers read them.
