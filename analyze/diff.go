@@ -181,6 +181,16 @@ func Compare(fileA string, a *TraceAnalysis, fileB string, b *TraceAnalysis, o D
 		o.TopStacks = 50
 	}
 	d := &Diff{A: info(fileA, a), B: info(fileB, b), Alpha: o.Alpha, Warnings: []string{}}
+	d.warn(a, b)
+	d.compareSources(a, b)
+	d.compareFunctions(a, b)
+	d.compareStacks(a, b, o.TopStacks)
+	return d
+}
+
+// warn states what biases the comparison: unequal loss, each side's own
+// warnings, unequal unmatched entries and returns.
+func (d *Diff) warn(a, b *TraceAnalysis) {
 	if d.A.Lost != d.B.Lost {
 		d.LossMismatch = true
 		d.Warnings = append(d.Warnings, fmt.Sprintf(
@@ -195,8 +205,10 @@ func Compare(fileA string, a *TraceAnalysis, fileB string, b *TraceAnalysis, o D
 	if ua, ub := d.A.UnmatchedEntries+d.A.UnmatchedReturns, d.B.UnmatchedEntries+d.B.UnmatchedReturns; ua != ub && (ua > 0 || ub > 0) {
 		d.Warnings = append(d.Warnings, fmt.Sprintf("unmatched entry/return events differ: A %d, B %d", ua, ub))
 	}
+}
 
-	// Sources by normalized name.
+// compareSources compares the sources' counts and rates by normalized name.
+func (d *Diff) compareSources(a, b *TraceAnalysis) {
 	for _, m := range matchBy(a.Summary.Sources, b.Summary.Sources, func(s SourceCount) string { return symname.Normalize(s.Name) }) {
 		n := m.key
 		p := struct{ a, b *SourceCount }{pick(a.Summary.Sources, m.a), pick(b.Summary.Sources, m.b)}
@@ -221,8 +233,23 @@ func Compare(fileA string, a *TraceAnalysis, fileB string, b *TraceAnalysis, o D
 		pd.RateChangePct = pct(pd.A.RatePerSec, pd.B.RatePerSec)
 		d.Probes = append(d.Probes, pd)
 	}
+}
 
-	// Paired functions by normalized name (and group).
+// latSide is one side of a paired function's comparison.
+func latSide(f *FuncLatency, secs float64, lost uint64) Side {
+	s := Side{Count: f.Count, P50: f.P50, P90: f.P90, P99: f.P99, Max: f.Max, Lost: lost}
+	if secs > 0 {
+		s.RatePerSec = float64(f.Count) / secs
+	}
+	if f.Unmatched != nil {
+		s.UnmatchedEntries, s.UnmatchedReturns = f.Unmatched.Entries, f.Unmatched.Returns
+	}
+	return s
+}
+
+// compareFunctions compares the paired functions by normalized name (and
+// group): counts, rates, percentiles and the tests of their distributions.
+func (d *Diff) compareFunctions(a, b *TraceAnalysis) {
 	fnKey := func(f *FuncLatency) string {
 		n := symname.Normalize(f.Name)
 		if f.Group != "" {
@@ -230,19 +257,7 @@ func Compare(fileA string, a *TraceAnalysis, fileB string, b *TraceAnalysis, o D
 		}
 		return n
 	}
-	fpairs := matchBy(a.Latency.Functions, b.Latency.Functions, fnKey)
-	latSide := func(f *FuncLatency, secs float64, lost uint64) Side {
-		s := Side{Count: f.Count, P50: f.P50, P90: f.P90, P99: f.P99, Max: f.Max, Lost: lost}
-		if secs > 0 {
-			s.RatePerSec = float64(f.Count) / secs
-		}
-		if f.Unmatched != nil {
-			s.UnmatchedEntries, s.UnmatchedReturns = f.Unmatched.Entries, f.Unmatched.Returns
-		}
-		return s
-	}
-	for _, m := range fpairs {
-		n := m.key
+	for _, m := range matchBy(a.Latency.Functions, b.Latency.Functions, fnKey) {
 		var p struct{ a, b *FuncLatency }
 		if m.a >= 0 {
 			p.a = a.Latency.Functions[m.a]
@@ -250,7 +265,7 @@ func Compare(fileA string, a *TraceAnalysis, fileB string, b *TraceAnalysis, o D
 		if m.b >= 0 {
 			p.b = b.Latency.Functions[m.b]
 		}
-		pd := ProbeDiff{Name: n, Kind: "latency"}
+		pd := ProbeDiff{Name: m.key, Kind: "latency"}
 		if p.a != nil {
 			pd.A = latSide(p.a, float64(d.A.DurationNS)/1e9, d.A.Lost)
 			if symname.Normalize(p.a.Name) != p.a.Name {
@@ -276,12 +291,15 @@ func Compare(fileA string, a *TraceAnalysis, fileB string, b *TraceAnalysis, o D
 			mw := stats.MannWhitney(va, vb)
 			ks := stats.KS(va, vb)
 			pd.PValue, pd.KSPValue, pd.KSD, pd.Exact = ptr(mw.P), ptr(ks.P), ptr(ks.Statistic), exact
-			pd.Significant = mw.P < o.Alpha
+			pd.Significant = mw.P < d.Alpha
 		}
 		d.Probes = append(d.Probes, pd)
 	}
+}
 
-	// Stacks: normalized frames, shares of each total.
+// compareStacks compares the stacks' shares of each side's total, frames
+// normalized, and keeps the top of the largest changes.
+func (d *Diff) compareStacks(a, b *TraceAnalysis, top int) {
 	fa := a.Flame.Profile.Map(symname.Normalize)
 	fb := b.Flame.Profile.Map(symname.Normalize)
 	d.flameA, d.flameB = fa, fb
@@ -307,14 +325,13 @@ func Compare(fileA string, a *TraceAnalysis, fileB string, b *TraceAnalysis, o D
 	slices.SortFunc(all, func(x, y StackDiff) int {
 		return cmp.Or(cmp.Compare(math.Abs(y.DeltaPoints), math.Abs(x.DeltaPoints)), strings.Compare(x.Stack, y.Stack))
 	})
-	if len(all) > o.TopStacks {
-		all = all[:o.TopStacks]
+	if len(all) > top {
+		all = all[:top]
 	}
 	d.Stacks = all
 	if d.Stacks == nil {
 		d.Stacks = []StackDiff{}
 	}
-	return d
 }
 
 // pairing is one key of matchBy: the index of its item in A and in B, -1 where absent.
