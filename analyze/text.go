@@ -67,6 +67,17 @@ func lossLine(l Loss, unmatched string) string {
 // WriteSummaryText prints s for people; tty selects a sparkline for the rate.
 func WriteSummaryText(w io.Writer, s *Summary, tty bool) error {
 	ew := &errWriter{w: w}
+	writeSummaryHead(ew, s)
+	writeSourceTable(ew, s)
+	writeTopTables(ew, s)
+	writeRate(ew, &s.Rate, tty)
+	writeFieldValues(ew, s)
+	return ew.err
+}
+
+// writeSummaryHead prints the trace, host, capture, span, loss, warnings
+// and notes.
+func writeSummaryHead(ew *errWriter, s *Summary) {
 	p := ew.printf
 	p("Trace:    %s (%s)\n", s.File, s.Application)
 	p("Host:     %s, kernel %s, %s, %d CPUs\n", s.Host.Hostname, s.Host.Kernel, s.Host.Machine, s.Host.CPUs)
@@ -92,7 +103,12 @@ func WriteSummaryText(w io.Writer, s *Summary, tty bool) error {
 	for _, n := range s.Notes {
 		p("Note:     %s\n", n)
 	}
+}
 
+// writeSourceTable prints the events per source, ranked when a pattern
+// made many sources.
+func writeSourceTable(ew *errWriter, s *Summary) {
+	p := ew.printf
 	sources, silent := s.Sources, 0
 	if len(sources) > familySize { // a pattern's functions: rank them
 		sources, silent = rankSources(sources)
@@ -122,9 +138,14 @@ func WriteSummaryText(w io.Writer, s *Summary, tty bool) error {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+}
 
+// writeTopTables prints the events per CPU and the top commands,
+// processes and cgroups.
+func writeTopTables(ew *errWriter, s *Summary) {
+	p := ew.printf
 	p("\nEvents per CPU:\n")
-	tw = tabwriter.NewWriter(ew, 2, 8, 2, ' ', 0)
+	tw := tabwriter.NewWriter(ew, 2, 8, 2, ' ', 0)
 	fmt.Fprintf(tw, "  CPU\tEVENTS\tLOST\t\n")
 	for _, c := range s.CPUs {
 		fmt.Fprintf(tw, "  %d\t%d\t%d\t\n", c.CPU, c.Events, c.Lost)
@@ -156,8 +177,12 @@ func WriteSummaryText(w io.Writer, s *Summary, tty bool) error {
 		}
 		tw.Flush()
 	}
+}
 
-	r := s.Rate
+// writeRate prints the rate over time: sparklines on a terminal, a table
+// otherwise.
+func writeRate(ew *errWriter, r *Timeline, tty bool) {
+	p := ew.printf
 	p("\nRate over time (%s per bucket, from +0):\n", FormatNS(r.BucketNS))
 	if tty {
 		p("  events %s\n", Sparkline(r.Events))
@@ -170,14 +195,18 @@ func WriteSummaryText(w io.Writer, s *Summary, tty bool) error {
 		}
 		p("  peak %d events per bucket\n", maxOf(r.Events))
 	} else {
-		tw = tabwriter.NewWriter(ew, 2, 8, 2, ' ', 0)
+		tw := tabwriter.NewWriter(ew, 2, 8, 2, ' ', 0)
 		fmt.Fprintf(tw, "  OFFSET\tEVENTS\tLOST\t\n")
 		for i, c := range r.Events {
 			fmt.Fprintf(tw, "  +%s\t%d\t%d\t\n", FormatNS(uint64(i)*r.BucketNS), c, r.Lost[i])
 		}
 		tw.Flush()
 	}
+}
 
+// writeFieldValues prints the top values of string fields.
+func writeFieldValues(ew *errWriter, s *Summary) {
+	p := ew.printf
 	if len(s.Fields) > 0 {
 		p("\nTop values of string fields:\n")
 		for _, f := range s.Fields {
@@ -191,7 +220,6 @@ func WriteSummaryText(w io.Writer, s *Summary, tty bool) error {
 			}
 		}
 	}
-	return ew.err
 }
 
 func maxOf(v []uint64) uint64 {
