@@ -243,85 +243,13 @@ func summarize(path string, f *format.File) *infoJSON {
 func printInfo(out io.Writer, in *infoJSON) error {
 	out = escapeWriter{out} // notes, host and source names come from the file
 	var b strings.Builder
-	idx := "indexed"
-	if !in.Indexed {
-		idx = "no index: scanned"
-	}
-	fmt.Fprintf(&b, "File:        %s\n", in.File)
-	fmt.Fprintf(&b, "Size:        %s compressed, %s raw (%.1fx), %d frames, %s\n",
-		byteSize(in.Bytes, 1), byteSize(in.RawBytes, 1), infoRatio(in.RawBytes, in.Bytes), in.Frames, idx)
-	fmt.Fprintf(&b, "Format:      kpcap trace %s, written by %s\n", in.FormatVersion, infoOrDash(in.Application))
-	host := infoOrDash(in.Hostname)
-	var hw []string
-	if in.OS != "" || in.Kernel != "" {
-		hw = append(hw, strings.TrimSpace(in.OS+" "+in.Kernel))
-	}
-	if in.Machine != "" {
-		hw = append(hw, in.Machine)
-	}
-	if in.CPUs > 0 {
-		hw = append(hw, fmt.Sprintf("%d CPUs", in.CPUs))
-	}
-	if len(hw) > 0 {
-		host += " (" + strings.Join(hw, ", ") + ")"
-	}
-	fmt.Fprintf(&b, "Host:        %s\n", host)
-	if len(in.Capture.Args) > 0 {
-		q := make([]string, len(in.Capture.Args))
-		for i, a := range in.Capture.Args {
-			q[i] = infoQuote(a)
-		}
-		fmt.Fprintf(&b, "Command:     %s\n", strings.Join(q, " "))
-	}
-	if in.Capture.Targets != "" {
-		fmt.Fprintf(&b, "Targets:     %s\n", in.Capture.Targets)
-	}
-	span := "-"
-	if in.Events > 0 {
-		span = fmt.Sprintf("%s (%.9f to %.9f s on the capture clock)",
-			time.Duration(in.DurationNS).String(), float64(in.StartNS)/1e9, float64(in.EndNS)/1e9)
-		if in.WallStart != "" {
-			span += ", started " + in.WallStart
-		}
-	}
-	fmt.Fprintf(&b, "Time span:   %s\n", span)
-	if s := in.Set; s != nil && len(in.Files) == 0 {
-		fmt.Fprintf(&b, "Set:         %s, file %d (%s)%s\n", s.ID, s.Seq, infoOrDash(s.Mode), infoSpan(s))
-		if s.Trigger != "" {
-			fmt.Fprintf(&b, "Trigger:     %s\n", s.Trigger)
-		}
-	}
-	rate := ""
-	if in.DurationNS > 0 {
-		rate = fmt.Sprintf(" (%.0f/s)", float64(in.Events)/(float64(in.DurationNS)/1e9))
-	}
-	lost := fmt.Sprintf("%d", in.Lost)
-	if in.Lost > 0 {
-		lost += " (the trace is incomplete)"
-	}
-	fmt.Fprintf(&b, "Events:      %d%s, lost %s\n", in.Events, rate, lost)
-	fmt.Fprintf(&b, "Metadata:    %d kernel symbols, %d user frames, %d comm records", in.Symbols, in.UserFrames, in.Comms)
-	if in.Cgroups > 0 {
-		fmt.Fprintf(&b, ", %d cgroups", in.Cgroups)
-	}
-	b.WriteByte('\n')
+	infoFileLines(&b, in)
+	infoSpanLines(&b, in)
 	if _, err := io.WriteString(out, b.String()); err != nil {
 		return err
 	}
-	if len(in.Probes) > 0 {
-		fmt.Fprintln(out, "\nEvent sources:")
-		tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "  NAME\tKIND\tPATH\tEVENTS\tLOST\tDEFINITION")
-		for _, p := range in.Probes {
-			def := p.Definition
-			if p.Filter != "" {
-				def += "  [filter: " + p.Filter + "]"
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%s\n", p.Name, p.Kind, p.Path, p.Count, p.Lost, def)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
+	if err := printInfoSources(out, in); err != nil {
+		return err
 	}
 	if err := printInfoFiles(out, in); err != nil {
 		return err
@@ -342,6 +270,96 @@ func printInfo(out io.Writer, in *infoJSON) error {
 		printCheck(out, in.Check)
 	}
 	return nil
+}
+
+// infoFileLines writes the File, Size, Format, Host, Command and Targets
+// lines.
+func infoFileLines(b *strings.Builder, in *infoJSON) {
+	idx := "indexed"
+	if !in.Indexed {
+		idx = "no index: scanned"
+	}
+	fmt.Fprintf(b, "File:        %s\n", in.File)
+	fmt.Fprintf(b, "Size:        %s compressed, %s raw (%.1fx), %d frames, %s\n",
+		byteSize(in.Bytes, 1), byteSize(in.RawBytes, 1), infoRatio(in.RawBytes, in.Bytes), in.Frames, idx)
+	fmt.Fprintf(b, "Format:      kpcap trace %s, written by %s\n", in.FormatVersion, infoOrDash(in.Application))
+	host := infoOrDash(in.Hostname)
+	var hw []string
+	if in.OS != "" || in.Kernel != "" {
+		hw = append(hw, strings.TrimSpace(in.OS+" "+in.Kernel))
+	}
+	if in.Machine != "" {
+		hw = append(hw, in.Machine)
+	}
+	if in.CPUs > 0 {
+		hw = append(hw, fmt.Sprintf("%d CPUs", in.CPUs))
+	}
+	if len(hw) > 0 {
+		host += " (" + strings.Join(hw, ", ") + ")"
+	}
+	fmt.Fprintf(b, "Host:        %s\n", host)
+	if len(in.Capture.Args) > 0 {
+		q := make([]string, len(in.Capture.Args))
+		for i, a := range in.Capture.Args {
+			q[i] = infoQuote(a)
+		}
+		fmt.Fprintf(b, "Command:     %s\n", strings.Join(q, " "))
+	}
+	if in.Capture.Targets != "" {
+		fmt.Fprintf(b, "Targets:     %s\n", in.Capture.Targets)
+	}
+}
+
+// infoSpanLines writes the Time span, Set, Trigger, Events and Metadata
+// lines.
+func infoSpanLines(b *strings.Builder, in *infoJSON) {
+	span := "-"
+	if in.Events > 0 {
+		span = fmt.Sprintf("%s (%.9f to %.9f s on the capture clock)",
+			time.Duration(in.DurationNS).String(), float64(in.StartNS)/1e9, float64(in.EndNS)/1e9)
+		if in.WallStart != "" {
+			span += ", started " + in.WallStart
+		}
+	}
+	fmt.Fprintf(b, "Time span:   %s\n", span)
+	if s := in.Set; s != nil && len(in.Files) == 0 {
+		fmt.Fprintf(b, "Set:         %s, file %d (%s)%s\n", s.ID, s.Seq, infoOrDash(s.Mode), infoSpan(s))
+		if s.Trigger != "" {
+			fmt.Fprintf(b, "Trigger:     %s\n", s.Trigger)
+		}
+	}
+	rate := ""
+	if in.DurationNS > 0 {
+		rate = fmt.Sprintf(" (%.0f/s)", float64(in.Events)/(float64(in.DurationNS)/1e9))
+	}
+	lost := fmt.Sprintf("%d", in.Lost)
+	if in.Lost > 0 {
+		lost += " (the trace is incomplete)"
+	}
+	fmt.Fprintf(b, "Events:      %d%s, lost %s\n", in.Events, rate, lost)
+	fmt.Fprintf(b, "Metadata:    %d kernel symbols, %d user frames, %d comm records", in.Symbols, in.UserFrames, in.Comms)
+	if in.Cgroups > 0 {
+		fmt.Fprintf(b, ", %d cgroups", in.Cgroups)
+	}
+	b.WriteByte('\n')
+}
+
+// printInfoSources prints the table of event sources.
+func printInfoSources(out io.Writer, in *infoJSON) error {
+	if len(in.Probes) == 0 {
+		return nil
+	}
+	fmt.Fprintln(out, "\nEvent sources:")
+	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NAME\tKIND\tPATH\tEVENTS\tLOST\tDEFINITION")
+	for _, p := range in.Probes {
+		def := p.Definition
+		if p.Filter != "" {
+			def += "  [filter: " + p.Filter + "]"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%s\n", p.Name, p.Kind, p.Path, p.Count, p.Lost, def)
+	}
+	return tw.Flush()
 }
 
 // infoQuote quotes a command-line argument for a POSIX shell when needed.
