@@ -163,26 +163,8 @@ func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.Level == 0 {
-		o.Level = 1
-	}
-	if o.version == [2]uint32{} {
-		o.version = [2]uint32{MajorVersion, MinorVersion}
-	}
-	if o.Level < 1 || o.Level > 4 {
-		return nil, fmt.Errorf("format: zstd level %d out of range 1-4", o.Level)
-	}
-	if o.FrameBytes <= 0 {
-		o.FrameBytes = DefaultFrameBytes
-	}
-	if o.FrameBytes < 4096 {
-		o.FrameBytes = 4096
-	}
-	if o.FrameBytes > maxFrameBytes {
-		o.FrameBytes = maxFrameBytes
-	}
-	if o.FrameAge <= 0 {
-		o.FrameAge = DefaultFrameAge
+	if err := o.setDefaults(); err != nil {
+		return nil, err
 	}
 	if uint64(len(h.Sources)) > 1<<20 {
 		return nil, fmt.Errorf("format: %d event sources is too many", len(h.Sources))
@@ -191,30 +173,9 @@ func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
 	if workers > 4 {
 		workers = 4
 	}
-	// One encoder per compressor, each allocating its history and match
-	// table on first use. At the fastest level, literals are stored
-	// without Huffman coding: sample frames are nearly all matches (the
-	// ratio barely changes), and entropy coding the literals is a large
-	// share of the encoder's CPU. Readers see ordinary zstd frames either
-	// way.
-	encs := make([]*zstd.Encoder, workers)
-	for i := range encs {
-		enc, err := zstd.NewWriter(nil,
-			// The window first: WithEncoderLevel(SpeedFastest) otherwise
-			// picks 64 KiB blocks, and each piece then takes two blocks
-			// and a copy into the history buffer (more CPU, larger output).
-			zstd.WithWindowSize(zstdPiece), // pieces are independent frames
-			zstd.WithEncoderLevel(zstd.EncoderLevel(o.Level)),
-			// Integrity comes from the check frame ending each data
-			// frame: a CRC-32C of the compressed bytes costs a thirtieth
-			// of zstd's xxhash64 of the raw ones, writing and reading.
-			zstd.WithEncoderCRC(false),
-			zstd.WithEncoderConcurrency(1),
-			zstd.WithNoEntropyCompression(o.Level == 1))
-		if err != nil {
-			return nil, fmt.Errorf("format: zstd encoder: %w", err)
-		}
-		encs[i] = enc
+	encs, err := newEncoders(workers, o.Level)
+	if err != nil {
+		return nil, err
 	}
 	wr := &Writer{
 		out:        w,
@@ -238,13 +199,77 @@ func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
 	for i := range wr.counts {
 		wr.counts[i].first = ^uint64(0) // until the source's first sample
 	}
-	first, err := wr.headerFrame(h)
-	if err != nil {
+	if err := wr.writeHeader(h); err != nil {
 		return nil, err
 	}
-	out := appendCheck(encodePieces(encs[len(encs)-1], first, nil))
-	if _, err := w.Write(out); err != nil {
-		return nil, fmt.Errorf("format: write header frame: %w", err)
+	wr.start(workers)
+	return wr, nil
+}
+
+// setDefaults fills the options left zero and clamps the frame size.
+func (o *WriterOptions) setDefaults() error {
+	if o.Level == 0 {
+		o.Level = 1
+	}
+	if o.version == [2]uint32{} {
+		o.version = [2]uint32{MajorVersion, MinorVersion}
+	}
+	if o.Level < 1 || o.Level > 4 {
+		return fmt.Errorf("format: zstd level %d out of range 1-4", o.Level)
+	}
+	if o.FrameBytes <= 0 {
+		o.FrameBytes = DefaultFrameBytes
+	}
+	if o.FrameBytes < 4096 {
+		o.FrameBytes = 4096
+	}
+	if o.FrameBytes > maxFrameBytes {
+		o.FrameBytes = maxFrameBytes
+	}
+	if o.FrameAge <= 0 {
+		o.FrameAge = DefaultFrameAge
+	}
+	return nil
+}
+
+// newEncoders makes one zstd encoder per compressor, each allocating its
+// history and match table on first use.
+func newEncoders(n, level int) ([]*zstd.Encoder, error) {
+	// At the fastest level, literals are stored without Huffman coding:
+	// sample frames are nearly all matches (the ratio barely changes), and
+	// entropy coding the literals is a large share of the encoder's CPU.
+	// Readers see ordinary zstd frames either way.
+	encs := make([]*zstd.Encoder, n)
+	for i := range encs {
+		enc, err := zstd.NewWriter(nil,
+			// The window first: WithEncoderLevel(SpeedFastest) otherwise
+			// picks 64 KiB blocks, and each piece then takes two blocks
+			// and a copy into the history buffer (more CPU, larger output).
+			zstd.WithWindowSize(zstdPiece), // pieces are independent frames
+			zstd.WithEncoderLevel(zstd.EncoderLevel(level)),
+			// Integrity comes from the check frame ending each data
+			// frame: a CRC-32C of the compressed bytes costs a thirtieth
+			// of zstd's xxhash64 of the raw ones, writing and reading.
+			zstd.WithEncoderCRC(false),
+			zstd.WithEncoderConcurrency(1),
+			zstd.WithNoEntropyCompression(level == 1))
+		if err != nil {
+			return nil, fmt.Errorf("format: zstd encoder: %w", err)
+		}
+		encs[i] = enc
+	}
+	return encs, nil
+}
+
+// writeHeader writes the header frame, the first of the file.
+func (wr *Writer) writeHeader(h *Header) error {
+	first, err := wr.headerFrame(h)
+	if err != nil {
+		return err
+	}
+	out := appendCheck(encodePieces(wr.idleEncs[len(wr.idleEncs)-1], first, nil))
+	if _, err := wr.out.Write(out); err != nil {
+		return fmt.Errorf("format: write header frame: %w", err)
 	}
 	wr.entries = append(wr.entries, indexEntry{
 		FrameInfo: FrameInfo{Offset: 0, CSize: int64(len(out)), RawSize: int64(len(first))},
@@ -255,10 +280,14 @@ func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
 	wr.rawSub = int64(len(first))
 	wr.rawDone.Store(wr.rawSub)
 	wr.rawCompressed.Store(wr.rawSub)
+	return nil
+}
 
+// start starts the compressors and the writer of frames.
+func (wr *Writer) start(workers int) {
 	// Frames in flight: enough to keep every compressor busy, and
 	// inFlightBytes of buffering for a slow disk.
-	njobs := min(max(workers+2, inFlightBytes/o.FrameBytes), maxJobs)
+	njobs := min(max(workers+2, inFlightBytes/wr.frameBytes), maxJobs)
 	wr.work = make(chan *job, njobs)
 	wr.order = make(chan *job, njobs)
 	wr.free = make(chan *job, njobs)
@@ -271,7 +300,6 @@ func NewWriter(w io.Writer, h *Header, opts *WriterOptions) (*Writer, error) {
 	}
 	wr.wg.Add(1)
 	go wr.writeLoop()
-	return wr, nil
 }
 
 // zstdPiece is the most raw bytes in one zstd frame: one zstd block. A data
