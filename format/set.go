@@ -197,79 +197,15 @@ func mergeParts(parts []*File) *File {
 	f.Header.Set = nil
 	f.Header.Notes = nil
 	f.Header.Sources = nil
-	index := map[string]uint32{}
-	var notes = map[string]bool{}
-	syms := map[Symbol]bool{}
-	cgs := map[Cgroup]bool{}
-	ufs := map[userKey]bool{}
-	hosts := map[string]bool{}
+	m := partMerger{f: f, index: map[string]uint32{}, notes: map[string]bool{}, syms: map[Symbol]bool{},
+		cgs: map[Cgroup]bool{}, ufs: map[userKey]bool{}, hosts: map[string]bool{}}
 	f.remap = make([][]uint32, len(parts))
 	for pi, p := range parts {
 		f.Parts = append(f.Parts, partOf(p))
-		hosts[p.Header.Host.Hostname+" "+p.Header.Host.Kernel] = true
-		m := make([]uint32, len(p.Header.Sources))
-		identity := true
-		for i := range p.Header.Sources {
-			k := sourceKey(&p.Header.Sources[i])
-			id, ok := index[k]
-			if !ok {
-				id = uint32(len(f.Header.Sources))
-				index[k] = id
-				f.Header.Sources = append(f.Header.Sources, p.Header.Sources[i])
-				f.Stats = append(f.Stats, Stats{Source: id})
-			}
-			m[i] = id
-			identity = identity && id == uint32(i)
-		}
-		if !identity {
-			f.remap[pi] = m
-		}
-		for i, st := range p.Stats {
-			if i >= len(m) {
-				break
-			}
-			g := &f.Stats[m[i]]
-			if st.Received > 0 || st.StartNS != 0 {
-				if g.Received == 0 && g.StartNS == 0 || st.StartNS < g.StartNS {
-					g.StartNS = st.StartNS
-				}
-				g.EndNS = max(g.EndNS, st.EndNS)
-			}
-			g.Received += st.Received
-			g.Dropped += st.Dropped
-		}
-		for _, l := range p.Lost {
-			if int(l.Source) < len(m) {
-				l.Source = m[l.Source]
-			}
-			f.Lost = append(f.Lost, l)
-		}
-		f.Comms = append(f.Comms, p.Comms...)
-		f.TaskCgroups = append(f.TaskCgroups, p.TaskCgroups...)
-		for _, cg := range p.Cgroups {
-			if !cgs[cg] {
-				cgs[cg] = true
-				f.Cgroups = append(f.Cgroups, cg)
-			}
-		}
-		for _, s := range p.Symbols {
-			if !syms[s] {
-				syms[s] = true
-				f.Symbols = append(f.Symbols, s)
-			}
-		}
-		for _, u := range p.UserFrames {
-			if k := (userKey{u.PID, u.Addr}); !ufs[k] {
-				ufs[k] = true
-				f.UserFrames = append(f.UserFrames, u)
-			}
-		}
-		for _, n := range p.Header.Notes {
-			if !notes[n] {
-				notes[n] = true
-				f.Header.Notes = append(f.Header.Notes, n)
-			}
-		}
+		m.hosts[p.Header.Host.Hostname+" "+p.Header.Host.Kernel] = true
+		ids := m.sources(pi, p)
+		m.stats(p, ids)
+		m.metadata(p)
 		name := filepath.Base(p.path)
 		for _, w := range p.Warnings {
 			f.Warnings = append(f.Warnings, name+": "+w)
@@ -280,13 +216,112 @@ func mergeParts(parts []*File) *File {
 		f.Indexed = f.Indexed && p.Indexed
 	}
 	slices.SortStableFunc(f.Symbols, func(a, b Symbol) int { return cmp.Compare(a.Addr, b.Addr) })
-	if len(hosts) > 1 {
-		f.Warnings = append(f.Warnings, fmt.Sprintf("the files come from %d different hosts or kernels: their times are not comparable", len(hosts)))
+	if len(m.hosts) > 1 {
+		f.Warnings = append(f.Warnings, fmt.Sprintf("the files come from %d different hosts or kernels: their times are not comparable", len(m.hosts)))
 	}
 	f.Gaps = setGaps(f.Parts)
 	f.warnGaps()
-	// Frames in time order: merge the files' frame lists by first sample
-	// time, keeping each file's own order.
+	f.Frames = mergeFrames(parts)
+	f.nsrc = len(f.Header.Sources)
+	return f
+}
+
+// partMerger gathers the files of a set into f, each source, symbol,
+// cgroup, user frame and note once.
+type partMerger struct {
+	f     *File
+	index map[string]uint32 // sourceKey -> the set's source id
+	notes map[string]bool
+	syms  map[Symbol]bool
+	cgs   map[Cgroup]bool
+	ufs   map[userKey]bool
+	hosts map[string]bool // "hostname kernel"
+}
+
+// sources adds part pi's new sources and returns the set's id of each of
+// its sources; the part's remap is set unless the ids are its own.
+func (m *partMerger) sources(pi int, p *File) []uint32 {
+	f := m.f
+	ids := make([]uint32, len(p.Header.Sources))
+	identity := true
+	for i := range p.Header.Sources {
+		k := sourceKey(&p.Header.Sources[i])
+		id, ok := m.index[k]
+		if !ok {
+			id = uint32(len(f.Header.Sources))
+			m.index[k] = id
+			f.Header.Sources = append(f.Header.Sources, p.Header.Sources[i])
+			f.Stats = append(f.Stats, Stats{Source: id})
+		}
+		ids[i] = id
+		identity = identity && id == uint32(i)
+	}
+	if !identity {
+		f.remap[pi] = ids
+	}
+	return ids
+}
+
+// stats adds a part's statistics and loss records under the set's ids.
+func (m *partMerger) stats(p *File, ids []uint32) {
+	f := m.f
+	for i, st := range p.Stats {
+		if i >= len(ids) {
+			break
+		}
+		g := &f.Stats[ids[i]]
+		if st.Received > 0 || st.StartNS != 0 {
+			if g.Received == 0 && g.StartNS == 0 || st.StartNS < g.StartNS {
+				g.StartNS = st.StartNS
+			}
+			g.EndNS = max(g.EndNS, st.EndNS)
+		}
+		g.Received += st.Received
+		g.Dropped += st.Dropped
+	}
+	for _, l := range p.Lost {
+		if int(l.Source) < len(ids) {
+			l.Source = ids[l.Source]
+		}
+		f.Lost = append(f.Lost, l)
+	}
+}
+
+// metadata adds a part's comms, cgroups, symbols, user frames and notes.
+func (m *partMerger) metadata(p *File) {
+	f := m.f
+	f.Comms = append(f.Comms, p.Comms...)
+	f.TaskCgroups = append(f.TaskCgroups, p.TaskCgroups...)
+	for _, cg := range p.Cgroups {
+		if !m.cgs[cg] {
+			m.cgs[cg] = true
+			f.Cgroups = append(f.Cgroups, cg)
+		}
+	}
+	for _, s := range p.Symbols {
+		if !m.syms[s] {
+			m.syms[s] = true
+			f.Symbols = append(f.Symbols, s)
+		}
+	}
+	for _, u := range p.UserFrames {
+		if k := (userKey{u.PID, u.Addr}); !m.ufs[k] {
+			m.ufs[k] = true
+			f.UserFrames = append(f.UserFrames, u)
+		}
+	}
+	for _, n := range p.Header.Notes {
+		if !m.notes[n] {
+			m.notes[n] = true
+			f.Header.Notes = append(f.Header.Notes, n)
+		}
+	}
+}
+
+// mergeFrames lists the parts' frames in time order: their frame lists
+// merged by first sample time, keeping each file's own order.
+func mergeFrames(parts []*File) []FrameInfo {
+	var frames []FrameInfo
 	pos := make([]int, len(parts))
 	for {
 		best := -1
@@ -296,15 +331,13 @@ func mergeParts(parts []*File) *File {
 			}
 		}
 		if best < 0 {
-			break
+			return frames
 		}
 		fi := parts[best].Frames[pos[best]]
 		fi.Part = best
-		f.Frames = append(f.Frames, fi)
+		frames = append(frames, fi)
 		pos[best]++
 	}
-	f.nsrc = len(f.Header.Sources)
-	return f
 }
 
 // renumber rewrites the interface ids of a decompressed frame's EPBs
