@@ -255,23 +255,9 @@ func fieldColumns(rec arrow.Record, srcs []string, field string) ([]int, bool) {
 }
 
 func (a *latencyAcc) add(b *batch) error {
-	var keyCols, byCols []int
-	if a.o.Key != "" && a.o.Key != "tid" {
-		c, ok := fieldColumns(b.rec, a.srcNames, a.o.Key)
-		if !ok {
-			return fmt.Errorf("key field %q: no source has it", a.o.Key)
-		}
-		keyCols = c
-	}
-	switch a.o.By {
-	case "", "comm", "pid", "cpu", "tid":
-	case "cgroup":
-	default:
-		c, ok := fieldColumns(b.rec, a.srcNames, a.o.By)
-		if !ok {
-			return fmt.Errorf("grouping by field %q: no source has it", a.o.By)
-		}
-		byCols = c
+	keyCols, byCols, err := a.columns(b)
+	if err != nil {
+		return err
 	}
 	for i := 0; i < b.n; i++ {
 		src := b.srcOf(i)
@@ -311,53 +297,85 @@ func (a *latencyAcc) add(b *batch) error {
 			if a.o.entryRef != nil {
 				pl.Ref = a.o.entryRef(b, i)
 			}
-			switch a.o.By {
-			case "comm":
-				pl.Group = a.group(b.comm.value(i))
-			case "pid":
-				pl.Group = strconv.Itoa(int(b.pid.Value(i)))
-			case "tid":
-				pl.Group = strconv.Itoa(int(b.tid.Value(i)))
-			case "cpu":
-				pl.Group = strconv.Itoa(int(b.cpu.Value(i)))
-			case "cgroup":
-				cg, ok := a.file.CgroupOf(uint32(b.tid.Value(i)), ts)
-				if !ok {
-					cg = "(unknown)"
-				}
-				pl.Group = a.group(cg)
-			case "":
-			default:
-				if c := byCols[src]; c < 0 {
-					pl.Group = "(none)"
-				} else if v, ok := valueString(b.rec.Column(c), i); ok {
-					pl.Group = a.group(v)
-				} else {
-					pl.Group = "(none)"
-				}
-			}
+			pl.Group = a.groupOf(b, i, ts, byCols, src)
 			if keyCols != nil {
 				k.S = strings.Clone(k.S)
 			}
 			a.p.Entry(k, fn, ts, pl)
 			continue
 		}
-		pr, ok := a.p.Exit(k, fn, ts)
-		if !ok {
-			continue
-		}
-		if a.gaps != nil && a.gaps.spans(pr.Start, ts, pr.CPU, b.cpu.Value(i), fn, a.rules.Func) {
-			a.p.UnmatchedEntries[fn]++
-			a.p.UnmatchedReturns[fn]++
-			a.acrossGap[fn]++
-			continue
-		}
-		a.record(pr)
-		if a.o.pairAt != nil {
-			a.o.pairAt(pr, b, i)
-		}
+		a.exit(b, i, k, fn, ts)
 	}
 	return nil
+}
+
+// columns finds the batch's columns of the key field and of the field
+// to group by, per source (nil when not a field).
+func (a *latencyAcc) columns(b *batch) (keyCols, byCols []int, err error) {
+	if a.o.Key != "" && a.o.Key != "tid" {
+		c, ok := fieldColumns(b.rec, a.srcNames, a.o.Key)
+		if !ok {
+			return nil, nil, fmt.Errorf("key field %q: no source has it", a.o.Key)
+		}
+		keyCols = c
+	}
+	switch a.o.By {
+	case "", "comm", "pid", "cpu", "tid":
+	case "cgroup":
+	default:
+		c, ok := fieldColumns(b.rec, a.srcNames, a.o.By)
+		if !ok {
+			return nil, nil, fmt.Errorf("grouping by field %q: no source has it", a.o.By)
+		}
+		byCols = c
+	}
+	return keyCols, byCols, nil
+}
+
+// groupOf is the group of entry row i of source src ("" without By).
+func (a *latencyAcc) groupOf(b *batch, i int, ts uint64, byCols []int, src int) string {
+	switch a.o.By {
+	case "comm":
+		return a.group(b.comm.value(i))
+	case "pid":
+		return strconv.Itoa(int(b.pid.Value(i)))
+	case "tid":
+		return strconv.Itoa(int(b.tid.Value(i)))
+	case "cpu":
+		return strconv.Itoa(int(b.cpu.Value(i)))
+	case "cgroup":
+		cg, ok := a.file.CgroupOf(uint32(b.tid.Value(i)), ts)
+		if !ok {
+			cg = "(unknown)"
+		}
+		return a.group(cg)
+	case "":
+		return ""
+	}
+	if c := byCols[src]; c >= 0 {
+		if v, ok := valueString(b.rec.Column(c), i); ok {
+			return a.group(v)
+		}
+	}
+	return "(none)"
+}
+
+// exit pairs return row i with its entry, unless a gap lies between them.
+func (a *latencyAcc) exit(b *batch, i int, k latency.Key, fn int, ts uint64) {
+	pr, ok := a.p.Exit(k, fn, ts)
+	if !ok {
+		return
+	}
+	if a.gaps != nil && a.gaps.spans(pr.Start, ts, pr.CPU, b.cpu.Value(i), fn, a.rules.Func) {
+		a.p.UnmatchedEntries[fn]++
+		a.p.UnmatchedReturns[fn]++
+		a.acrossGap[fn]++
+		return
+	}
+	a.record(pr)
+	if a.o.pairAt != nil {
+		a.o.pairAt(pr, b, i)
+	}
 }
 
 // group interns a --by value, up to MaxGroups distinct ones.
