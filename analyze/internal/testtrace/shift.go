@@ -57,17 +57,7 @@ func RewriteShifted(t testing.TB, src, dst string, o RewriteOptions) {
 	if o.Scale == 0 {
 		o.Scale = 1
 	}
-	var ss []format.Sample
-	it := f.Samples()
-	for it.Next() {
-		s := *it.Sample()
-		s.Raw = slices.Clone(s.Raw)
-		s.Callchain = slices.Clone(s.Callchain)
-		ss = append(ss, s)
-	}
-	if err := it.Err(); err != nil {
-		t.Fatal(err)
-	}
+	ss := readSamples(t, f)
 	var t0 uint64
 	if len(ss) > 0 {
 		t0 = ss[0].Time
@@ -81,6 +71,32 @@ func RewriteShifted(t testing.TB, src, dst string, o RewriteOptions) {
 		}
 		return t0 + uint64(math.Round(float64(ts-t0)*o.Scale))
 	}
+	shiftTimes(ss, h.Sources, scale, o)
+	// Written in time order, as the recorder merges its CPUs.
+	slices.SortStableFunc(ss, func(a, b format.Sample) int { return cmp.Compare(a.Time, b.Time) })
+	writeShifted(t, dst, f, &h, ss, scale)
+}
+
+// readSamples reads every sample of f, copied.
+func readSamples(t testing.TB, f *format.File) []format.Sample {
+	t.Helper()
+	var ss []format.Sample
+	it := f.Samples()
+	for it.Next() {
+		s := *it.Sample()
+		s.Raw = slices.Clone(s.Raw)
+		s.Callchain = slices.Clone(s.Callchain)
+		ss = append(ss, s)
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ss
+}
+
+// shiftTimes scales the samples' times and delays each thread's events
+// after a shifted return until idle time absorbs the shift.
+func shiftTimes(ss []format.Sample, srcs []format.Source, scale func(uint64) uint64, o RewriteOptions) {
 	type thread struct {
 		prev   uint64 // scaled time of the thread's previous sample
 		seen   bool
@@ -101,8 +117,8 @@ func RewriteShifted(t testing.TB, src, dst string, o RewriteOptions) {
 		}
 		th.prev, th.seen = ts, true
 		var src format.Source
-		if int(s.Source) < len(h.Sources) {
-			src = h.Sources[s.Source]
+		if int(s.Source) < len(srcs) {
+			src = srcs[s.Source]
 		}
 		switch {
 		case isEntry(src):
@@ -115,13 +131,16 @@ func RewriteShifted(t testing.TB, src, dst string, o RewriteOptions) {
 		}
 		s.Time = ts + th.offset
 	}
-	// Written in time order, as the recorder merges its CPUs.
-	slices.SortStableFunc(ss, func(a, b format.Sample) int { return cmp.Compare(a.Time, b.Time) })
+}
+
+// writeShifted writes h, f's metadata at scaled times and ss to dst.
+func writeShifted(t testing.TB, dst string, f *format.File, h *format.Header, ss []format.Sample, scale func(uint64) uint64) {
+	t.Helper()
 	out, err := os.Create(dst)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := format.NewWriter(out, &h, &format.WriterOptions{FrameBytes: 256 << 10})
+	w, err := format.NewWriter(out, h, &format.WriterOptions{FrameBytes: 256 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
