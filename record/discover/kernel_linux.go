@@ -73,70 +73,101 @@ func ReadKernel(t *Tracing) (*Kernel, error) {
 		return nil, fmt.Errorf("uname: %w", err)
 	}
 	k := &Kernel{Release: unix.ByteSliceToString(u.Release[:]), Machine: unix.ByteSliceToString(u.Machine[:]), Tracefs: fs.Dir}
-	readmeB, err := os.ReadFile(filepath.Join(fs.Dir, "README"))
+	readme, err := os.ReadFile(filepath.Join(fs.Dir, "README"))
 	if err != nil {
 		return nil, fmt.Errorf("read tracefs README: %w", err)
-	}
-	readme := string(readmeB)
-	has := func(s string) bool { return strings.Contains(readme, s) }
-	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
-	pmu := func(name string) (string, bool) {
-		b, err := os.ReadFile(filepath.Join(sysBus, name, "type"))
-		if err != nil {
-			return "no " + name + " PMU in " + sysBus, false
-		}
-		return name + " PMU type " + strings.TrimSpace(string(b)), true
 	}
 	if exists(kernelBTF) {
 		k.BTF = kernelBTF
 	}
-	add := func(name string, form FeatureForm, syntax string, ok bool, yes, no string) {
-		d := yes
-		if !ok {
-			d = no
-		}
-		k.Features = append(k.Features, Feature{Name: name, Syntax: syntax, Supported: ok, Detail: d, Form: form})
-	}
-
+	fr := &featureReader{k: k, dir: fs.Dir, readme: string(readme)}
 	events, _ := os.ReadDir(filepath.Join(fs.Dir, "events"))
-	add("tracepoints", FormEvent, "SUBSYS:EVENT", len(events) > 0,
+	fr.add("tracepoints", FormEvent, "SUBSYS:EVENT", len(events) > 0,
 		fmt.Sprintf("%d event groups in %s/events", len(events), fs.Dir), "no event groups in "+fs.Dir+"/events")
+	kp := fr.kprobes()
+	up := fr.uprobes()
+	// The README lists e: whatever the configuration: only the kernel's
+	// verdict on a real definition tells.
+	ep, epWhy := eprobeWorks(fs, events)
+	fr.argForms(kp, up, ep, epWhy)
+	return k, nil
+}
 
-	kpFile := exists(filepath.Join(fs.Dir, "kprobe_events"))
-	kpPMU, kpPMUok := pmu("kprobe")
-	kpWhy := "no kprobe_events in " + fs.Dir + " and " + kpPMU + ": the kernel is built without CONFIG_KPROBES/CONFIG_KPROBE_EVENTS"
+// featureReader adds the features of a kernel as its tracefs README and
+// PMUs show them.
+type featureReader struct {
+	k      *Kernel
+	dir    string // tracefs
+	readme string
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// has reports whether the tracefs README mentions s.
+func (fr *featureReader) has(s string) bool { return strings.Contains(fr.readme, s) }
+
+// pmu describes the PMU called name, and whether it exists.
+func (fr *featureReader) pmu(name string) (string, bool) {
+	b, err := os.ReadFile(filepath.Join(sysBus, name, "type"))
+	if err != nil {
+		return "no " + name + " PMU in " + sysBus, false
+	}
+	return name + " PMU type " + strings.TrimSpace(string(b)), true
+}
+
+// add adds a feature: yes is its evidence when ok, no the reason otherwise.
+func (fr *featureReader) add(name string, form FeatureForm, syntax string, ok bool, yes, no string) {
+	d := yes
+	if !ok {
+		d = no
+	}
+	fr.k.Features = append(fr.k.Features, Feature{Name: name, Syntax: syntax, Supported: ok, Detail: d, Form: form})
+}
+
+// kprobes adds the kprobe forms and reports whether kprobes work.
+func (fr *featureReader) kprobes() bool {
+	kpFile := exists(filepath.Join(fr.dir, "kprobe_events"))
+	kpPMU, kpPMUok := fr.pmu("kprobe")
+	kpWhy := "no kprobe_events in " + fr.dir + " and " + kpPMU + ": the kernel is built without CONFIG_KPROBES/CONFIG_KPROBE_EVENTS"
 	switch {
 	case kpFile && !kpPMUok:
 		kpWhy = "kprobe_events exists but " + kpPMU + " (Linux < 4.17?)"
 	case !kpFile && kpPMUok:
-		kpWhy = kpPMU + " but no kprobe_events in " + fs.Dir + " (CONFIG_KPROBE_EVENTS off)"
+		kpWhy = kpPMU + " but no kprobe_events in " + fr.dir + " (CONFIG_KPROBE_EVENTS off)"
 	}
 	kp := kpFile && kpPMUok
-	add("kprobe", FormProbe, "p SYMBOL[+OFFS] [ARGS]", kp, "kprobe_events, "+kpPMU, kpWhy)
-	add("kretprobe", FormProbe, "r[MAXACTIVE] SYMBOL [ARGS]", kp, "kprobe_events, "+kpPMU, kpWhy)
-	add("kprobe %return", FormProbe, "p SYMBOL%return", kp && has("%return"), "in the tracefs README", missing(kp, kpWhy, "%return"))
+	fr.add("kprobe", FormProbe, "p SYMBOL[+OFFS] [ARGS]", kp, "kprobe_events, "+kpPMU, kpWhy)
+	fr.add("kretprobe", FormProbe, "r[MAXACTIVE] SYMBOL [ARGS]", kp, "kprobe_events, "+kpPMU, kpWhy)
+	fr.add("kprobe %return", FormProbe, "p SYMBOL%return", kp && fr.has("%return"), "in the tracefs README", missing(kp, kpWhy, "%return"))
+	return kp
+}
 
-	upFile := exists(filepath.Join(fs.Dir, "uprobe_events"))
-	upPMU, upPMUok := pmu("uprobe")
+// uprobes adds the uprobe forms and reports whether uprobes work.
+func (fr *featureReader) uprobes() bool {
+	upFile := exists(filepath.Join(fr.dir, "uprobe_events"))
+	upPMU, upPMUok := fr.pmu("uprobe")
 	up := upFile && upPMUok
-	upWhy := "no uprobe_events in " + fs.Dir + " or " + upPMU + ": the kernel is built without CONFIG_UPROBE_EVENTS"
-	add("uprobe", FormProbe, "p PATH:SYMBOL[+OFFS] [ARGS]", up, "uprobe_events, "+upPMU, upWhy)
-	add("uretprobe", FormProbe, "r PATH:SYMBOL [ARGS]", up, "uprobe_events, "+upPMU, upWhy)
-	add("uprobe reference counter", FormPart, "PATH:OFFSET(REF_CTR_OFFSET) (USDT semaphores)", up && has("(ref_ctr_offset)"),
+	upWhy := "no uprobe_events in " + fr.dir + " or " + upPMU + ": the kernel is built without CONFIG_UPROBE_EVENTS"
+	fr.add("uprobe", FormProbe, "p PATH:SYMBOL[+OFFS] [ARGS]", up, "uprobe_events, "+upPMU, upWhy)
+	fr.add("uretprobe", FormProbe, "r PATH:SYMBOL [ARGS]", up, "uprobe_events, "+upPMU, upWhy)
+	fr.add("uprobe reference counter", FormPart, "PATH:OFFSET(REF_CTR_OFFSET) (USDT semaphores)", up && fr.has("(ref_ctr_offset)"),
 		"in the tracefs README", missing(up, upWhy, "(ref_ctr_offset)"))
+	return up
+}
 
-	add("fprobe", FormProbe, "f SYMBOL[%return] [ARGS]", has("f[:[<group>/][<event>]] <func-name>"),
+// argForms adds fprobes, tracepoint and event probes, and the argument
+// forms and types.
+func (fr *featureReader) argForms(kp, up, ep bool, epWhy string) {
+	k := fr.k
+	fr.add("fprobe", FormProbe, "f SYMBOL[%return] [ARGS]", fr.has("f[:[<group>/][<event>]] <func-name>"),
 		"in the tracefs README", "not in the tracefs README: needs Linux 6.5+ with CONFIG_FPROBE_EVENTS")
-	add("tracepoint probe", FormProbe, "t TRACEPOINT [ARGS]", has("t[:[<group>/][<event>]] <tracepoint>"),
+	fr.add("tracepoint probe", FormProbe, "t TRACEPOINT [ARGS]", fr.has("t[:[<group>/][<event>]] <tracepoint>"),
 		"in the tracefs README", "not in the tracefs README: needs Linux 6.5+ with CONFIG_FPROBE_EVENTS")
-	// The README lists e: whatever the configuration: only the kernel's
-	// verdict on a real definition tells.
-	ep, epWhy := eprobeWorks(fs, events)
-	add("event probe", FormProbe, "e SUBSYS.EVENT [ARGS]", ep, epWhy, epWhy)
-	dyn := kp || has("f[:[<group>/][<event>]]")
-	add("$argN", FormPart, "$arg1, $arg2, ...", dyn && has("$arg<N>"), "in the tracefs README",
+	fr.add("event probe", FormProbe, "e SUBSYS.EVENT [ARGS]", ep, epWhy, epWhy)
+	dyn := kp || fr.has("f[:[<group>/][<event>]]")
+	fr.add("$argN", FormPart, "$arg1, $arg2, ...", dyn && fr.has("$arg<N>"), "in the tracefs README",
 		missing(dyn, "no kprobes or fprobes", "$arg<N>"))
-	btfArgs := dyn && has("<argname>") && k.BTF != ""
+	btfArgs := dyn && fr.has("<argname>") && k.BTF != ""
 	btfWhy := "no kprobes or fprobes"
 	switch {
 	case !dyn:
@@ -145,20 +176,19 @@ func ReadKernel(t *Tracing) (*Kernel, error) {
 	default:
 		btfWhy = "<argname> not in the tracefs README: needs Linux 6.5+ with CONFIG_PROBE_EVENTS_BTF_ARGS"
 	}
-	add("BTF argument names", FormProbe, "p vfs_read file count", btfArgs, "in the tracefs README, BTF "+k.BTF, btfWhy)
-	add("BTF struct members", FormPart, "arg->field, arg->a.b", btfArgs && has("->field"), "in the tracefs README",
+	fr.add("BTF argument names", FormProbe, "p vfs_read file count", btfArgs, "in the tracefs README, BTF "+k.BTF, btfWhy)
+	fr.add("BTF struct members", FormPart, "arg->field, arg->a.b", btfArgs && fr.has("->field"), "in the tracefs README",
 		missing(btfArgs, btfWhy, "->field"))
-	add("arguments in return probes", FormPart, "r SYMBOL $arg1 (or a BTF name)", dyn && has("kernel return probes support: $retval, $arg<N>"),
+	fr.add("arguments in return probes", FormPart, "r SYMBOL $arg1 (or a BTF name)", dyn && fr.has("kernel return probes support: $retval, $arg<N>"),
 		"in the tracefs README", missing(dyn, "no kprobes or fprobes", "\"kernel return probes support: $retval, $arg<N>\" (Linux 6.9+)"))
 	for _, t := range []struct{ name, readme, since string }{
 		{"symstr", "symstr", "6.2"}, {"char", "char,", "6.5"}, {"%pd", "%pd", "6.10"}, {"ustring", "ustring", "5.5"},
 	} {
-		add("type "+t.name, FormPart, ":"+t.name, (kp || up) && has(t.readme), "in the tracefs README",
+		fr.add("type "+t.name, FormPart, ":"+t.name, (kp || up) && fr.has(t.readme), "in the tracefs README",
 			missing(kp || up, "no kprobes or uprobes", t.readme+" (Linux "+t.since+"+)"))
 	}
-	add("BTF", FormPart, "BTF argument names and struct members", k.BTF != "", kernelBTF,
+	fr.add("BTF", FormPart, "BTF argument names and struct members", k.BTF != "", kernelBTF,
 		kernelBTF+" missing: the kernel is built without CONFIG_DEBUG_INFO_BTF")
-	return k, nil
 }
 
 // missing is the reason a README-advertised form is unsupported: the

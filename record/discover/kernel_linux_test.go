@@ -63,8 +63,6 @@ func TestReadKernel(t *testing.T) {
 	}
 }
 
-func exists(p string) bool { _, err := os.Stat(p); return err == nil }
-
 // TestFunctions lists the host kernel's functions: vfs_read is there, every
 // name is a text symbol of /proc/kallsyms, and a glob filters.
 func TestFunctions(t *testing.T) {
