@@ -13,29 +13,43 @@ import (
 	"github.com/kpcap/kpcap/format"
 )
 
-// probeRuns are the recordings of the bpfprobes job, each made on both
-// paths, and their sources.
-var probeRuns = map[string][]string{
-	"probes": {"kprobes:open", "kprobes:openret", "kprobes:openpmu"},
-	"retpmu": {"kprobes:openretpmu"},
+// probeRun is one recording of the bpfprobes job, made on both paths: its
+// sources, the command whose samples are compared and how many it makes of
+// each at least.
+type probeRun struct {
+	sources []string
+	comm    string
+	min     int
 }
 
-// TestBPFProbes compares the kprobes and kretprobes the bpfprobes job
-// recorded on the perf path and on the BPF path: the same number of cat's
-// samples per source (at least its 40 open calls), nothing lost, and the
-// same value in every field but those a run cannot share: common_pid (each
-// run has its own cat), common_flags and common_preempt_count (hidden from
-// BPF programs). common_type must be the format's ID in each file.
+// probeRuns are the bpfprobes job's recordings; "uprobes" probes
+// kpcap-stepper, built for x86-64 only.
+var probeRuns = map[string]probeRun{
+	"probes":  {[]string{"kprobes:open", "kprobes:openret", "kprobes:openpmu"}, "cat", 40},
+	"retpmu":  {[]string{"kprobes:openretpmu"}, "cat", 40},
+	"uprobes": {[]string{"test:step", "test:step_ret", "test:steppmu", "test:step_retpmu"}, "kpcap-stepper", 200},
+}
+
+// TestBPFProbes compares the kprobes, kretprobes, uprobes and uretprobes
+// the bpfprobes job recorded on the perf path and on the BPF path: the
+// same number of the workload's samples per source (at least one per
+// call), nothing lost, and the same value in every field but those a run
+// cannot share: common_pid (each run has its own task), common_flags and
+// common_preempt_count (hidden from BPF programs). common_type must be the
+// format's ID in each file.
 func TestBPFProbes(t *testing.T) {
 	forEachKernel(t, "bpfprobes", func(t *testing.T, k Kernel, res *Result, j *JobResult) {
-		for run, sources := range probeRuns {
-			comparePaths(t, j, run, sources)
+		for name, run := range probeRuns {
+			if name == "uprobes" && k.Arch != "" && k.Arch != "amd64" {
+				continue
+			}
+			comparePaths(t, j, name, run)
 		}
 	})
 }
 
 // comparePaths compares the perf and bpf recordings of one run.
-func comparePaths(t *testing.T, j *JobResult, run string, sources []string) {
+func comparePaths(t *testing.T, j *JobResult, run string, pr probeRun) {
 	t.Helper()
 	samples := map[string]map[string][]format.Sample{}
 	var files [2]*format.File
@@ -44,8 +58,8 @@ func comparePaths(t *testing.T, j *JobResult, run string, sources []string) {
 		tr := readTrace(t, j.Files[run+"-"+path+".kpcap"])
 		tr.checkNoLoss(t)
 		files[i] = tr.File
-		samples[path] = catSamples(t, tr.File)
-		for _, name := range sources {
+		samples[path] = commSamples(t, tr.File, pr.comm)
+		for _, name := range pr.sources {
 			want := format.PathBPF
 			if path == "perf" {
 				want = ""
@@ -55,10 +69,10 @@ func comparePaths(t *testing.T, j *JobResult, run string, sources []string) {
 			}
 		}
 	}
-	for _, name := range sources {
+	for _, name := range pr.sources {
 		p, b := samples["perf"][name], samples["bpf"][name]
-		if len(p) < 40 || len(p) != len(b) {
-			t.Errorf("%s: cat's samples: perf %d, bpf %d, want the same, at least 40", name, len(p), len(b))
+		if len(p) < pr.min || len(p) != len(b) {
+			t.Errorf("%s: %s's samples: perf %d, bpf %d, want the same, at least %d", name, pr.comm, len(p), len(b), pr.min)
 			continue
 		}
 		pi, ps := sourceOf(t, files[0], name)
@@ -70,18 +84,18 @@ func comparePaths(t *testing.T, j *JobResult, run string, sources []string) {
 				t.Fatalf("%s sample %d: %s", name, i, d)
 			}
 		}
-		t.Logf("%s: %d samples of cat equal field by field on both paths", name, len(p))
+		t.Logf("%s: %d samples of %s equal field by field on both paths", name, len(p), pr.comm)
 	}
 }
 
-// catSamples returns cat's samples per source name, in file order.
-func catSamples(t *testing.T, f *format.File) map[string][]format.Sample {
+// commSamples returns comm's samples per source name, in file order.
+func commSamples(t *testing.T, f *format.File, comm string) map[string][]format.Sample {
 	t.Helper()
 	out := map[string][]format.Sample{}
 	it := f.Samples()
 	for it.Next() {
 		s := *it.Sample()
-		if f.CommOf(s.PID, s.TID, s.CPU, s.Time) != "cat" {
+		if f.CommOf(s.PID, s.TID, s.CPU, s.Time) != comm {
 			continue
 		}
 		s.Raw = bytes.Clone(s.Raw)

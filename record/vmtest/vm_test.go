@@ -219,6 +219,13 @@ func packInitramfs(ctx context.Context, root, cache string, a *Arch, all map[str
 			return "", fmt.Errorf("no job %q in jobs/", name)
 		}
 		ir.Jobs = append(ir.Jobs, j)
+		if name == "bpfprobes" && a.GOARCH == "amd64" {
+			bin, err := BuildStepper(ctx, dir)
+			if err != nil {
+				return "", err
+			}
+			ir.Bins = append(ir.Bins, bin)
+		}
 		if name == "tracefs_gotest" {
 			// record/internal/tracefs's kprobe tests exist only under the kpcapvm tag:
 			// they run here, on kernels that have kprobes.

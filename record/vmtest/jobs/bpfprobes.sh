@@ -17,11 +17,12 @@ rec() {
 	kp=$!
 	i=0
 	while ! grep -q "recording" "$OUT/$name-$path.stderr" && [ $i -lt 600 ] && kill -0 $kp 2>/dev/null; do sleep 0.1; i=$((i+1)); done
-	$pin sh -c 'for i in $(seq 1 20); do cat /tmp/kpb-exist-$i /tmp/kpb-missing-$i; done >/dev/null 2>&1'
+	$pin sh -c "$work"
 	kill -INT $kp
 	wait $kp
 	echo "$name $path exit: $?"
 }
+work='for i in $(seq 1 20); do cat /tmp/kpb-exist-$i /tmp/kpb-missing-$i; done >/dev/null 2>&1'
 for path in perf bpf; do
 	rec probes $path "" \
 		-p "p:kprobes/open do_sys_openat2 dfd=$A1:s32 dfd2=\$arg1:s32 flags=+0($A3):x64 mode=+8($A3):u16 resolve=+16(\$arg3):u64" \
@@ -29,3 +30,19 @@ for path in perf bpf; do
 		-p 'p:kprobes/openpmu do_sys_openat2'
 	rec retpmu $path "taskset 1" --cpu 0 -p 'r:kprobes/openretpmu do_sys_openat2'
 done
+
+# Uprobes and uretprobes on kpcap-stepper (x86-64 only: the host builds it
+# with its own gcc), through the uprobe PMU and through tracefs with
+# register, dereference, nested dereference, stack, constant and $retval
+# arguments.
+S=/bin/kpcap-stepper
+if [ -x $S ]; then
+	work="$S 200"
+	for path in perf bpf; do
+		rec uprobes $path "" \
+			-p "p:test/step $S:kpcap_step n=%di id=+0(%si):s32 val=+8(%si):u64 nextid=+0(+16(%si)):u32 k=\\42:u16 ret_addr=\$stack0" \
+			-p "r:test/step_ret $S:kpcap_step rv=\$retval:s32" \
+			-p "p:test/steppmu $S:kpcap_step" \
+			-p "r:test/step_retpmu $S:kpcap_step"
+	done
+fi
