@@ -137,9 +137,17 @@ func (a *summaryAcc) begin(in Input) error {
 }
 
 func (a *summaryAcc) add(b *batch) error {
+	perDict := a.countRows(b)
+	a.foldComms(b, perDict)
+	a.topValues(b)
+	return nil
+}
+
+// countRows counts the batch's rows per source, CPU, comm, pid and
+// cgroup; a dictionary-encoded comm column is counted per dictionary
+// index (the last slot counts nulls) into the returned slice.
+func (a *summaryAcc) countRows(b *batch) []uint64 {
 	s := a.s
-	// A dictionary-encoded comm column is counted per dictionary index
-	// (the last slot counts nulls), then folded into the map once per batch.
 	var perDict []uint64
 	if b.comm.dict != nil {
 		n := b.comm.vals.Len() + 1
@@ -197,6 +205,12 @@ func (a *summaryAcc) add(b *batch) error {
 			a.cgroups[cg]++
 		}
 	}
+	return perDict
+}
+
+// foldComms adds the per-dictionary-index comm counts to the comms, once
+// per batch.
+func (a *summaryAcc) foldComms(b *batch, perDict []uint64) {
 	for di, c := range perDict {
 		if c == 0 {
 			continue
@@ -210,7 +224,10 @@ func (a *summaryAcc) add(b *batch) error {
 		}
 		a.comms[comm] += c
 	}
-	// String fields: top values.
+}
+
+// topValues counts the values of the batch's string fields.
+func (a *summaryAcc) topValues(b *batch) {
 	for ci, f := range b.rec.Schema().Fields() {
 		if commonColumns[f.Name] || !isStringType(f.Type) {
 			continue
@@ -227,7 +244,6 @@ func (a *summaryAcc) add(b *batch) error {
 			}
 		}
 	}
-	return nil
 }
 
 func isStringType(t arrow.DataType) bool {
