@@ -242,6 +242,24 @@ func (pw *perfettoWriter) begin() error {
 		return err
 	}
 	srcs := f.Header.Sources
+	if err := pw.pairRules(srcs); err != nil {
+		return err
+	}
+	pw.pairer = latency.NewPairer(len(pw.rules.Funcs))
+	pw.pairer.OnUnmatched = pw.unmatchedEntry
+	pw.internNames(srcs)
+	pw.firstPacket(f, clk)
+	since, until := pw.r.Options().Since, pw.r.Options().Until
+	pw.lost = slices.DeleteFunc(slices.Clone(f.Lost), func(l format.Lost) bool {
+		return l.Time < since || until != 0 && l.Time >= until
+	})
+	slices.SortStableFunc(pw.lost, func(a, b format.Lost) int { return cmp.Compare(a.Time, b.Time) })
+	return nil
+}
+
+// pairRules sets the pairing rules: the explicit start and end sources,
+// or the automatic entry/return pairs.
+func (pw *perfettoWriter) pairRules(srcs []format.Source) error {
 	if len(pw.o.Start) > 0 || len(pw.o.End) > 0 {
 		if len(pw.o.Start) == 0 || len(pw.o.End) == 0 {
 			return fmt.Errorf("explicit pairs need both a start and an end source")
@@ -258,10 +276,12 @@ func (pw *perfettoWriter) begin() error {
 	} else {
 		pw.rules = latency.AutoRules(srcs)
 	}
-	pw.pairer = latency.NewPairer(len(pw.rules.Funcs))
-	pw.pairer.OnUnmatched = pw.unmatchedEntry
+	return nil
+}
 
-	// Every static name goes into the first packet's interned data.
+// internNames interns every static name for the first packet's interned
+// data, and notes each selected source's fields.
+func (pw *perfettoWriter) internNames(srcs []format.Source) {
 	for _, name := range pw.rules.Funcs {
 		pw.funcName = append(pw.funcName, pw.intern(pfInternEventNames, name))
 	}
@@ -293,10 +313,13 @@ func (pw *perfettoWriter) begin() error {
 			ps.sched = ps.nextComm >= 0 && ps.nextPID >= 0
 		}
 	}
+}
 
-	// The first packet clears the sequence's incremental state, sets the
-	// clock of every later timestamp and declares that clock the trace's;
-	// REALTIME beside it lines the trace up with wall time and other traces.
+// firstPacket writes the first packet: it clears the sequence's
+// incremental state, sets the clock of every later timestamp and declares
+// that clock the trace's; REALTIME beside it lines the trace up with wall
+// time and other traces.
+func (pw *perfettoWriter) firstPacket(f *format.File, clk uint64) {
 	p := &pw.out
 	p.begin(pfTracePacket)
 	p.varint(pfPacketSequenceID, pfSeq)
@@ -320,13 +343,6 @@ func (pw *perfettoWriter) begin() error {
 	p.end()
 	pw.flushNews()
 	p.end()
-
-	since, until := pw.r.Options().Since, pw.r.Options().Until
-	pw.lost = slices.DeleteFunc(slices.Clone(f.Lost), func(l format.Lost) bool {
-		return l.Time < since || until != 0 && l.Time >= until
-	})
-	slices.SortStableFunc(pw.lost, func(a, b format.Lost) int { return cmp.Compare(a.Time, b.Time) })
-	return nil
 }
 
 // flushNews writes the pending interned entries as the open packet's
