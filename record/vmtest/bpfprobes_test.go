@@ -26,7 +26,7 @@ type probeRun struct {
 // kpcap-stepper, built for x86-64 only.
 var probeRuns = map[string]probeRun{
 	"probes":  {[]string{"kprobes:open", "kprobes:openret", "kprobes:openpmu"}, "cat", 40},
-	"retpmu":  {[]string{"kprobes:openretpmu"}, "cat", 40},
+	"retpmu":  {[]string{"kprobes:filpretpmu"}, "cat", 40},
 	"uprobes": {[]string{"test:step", "test:step_ret", "test:steppmu", "test:step_retpmu"}, "kpcap-stepper", 200},
 }
 

@@ -8,7 +8,9 @@
 # there: the perf path opens a PMU probe once per CPU, each open a probe
 # of its own, and on x86 every return probe but the first on a call
 # records as __probe_ret_ip the return trampoline the first one planted
-# (the BPF path, one probe, records the real return address).
+# (the BPF path, one probe, records the real return address). Its function,
+# do_filp_open, is global: an IBT kernel starts it with endbr (or the nop
+# that seals it), which puts the kprobe and __probe_func 4 bytes in.
 for i in $(seq 1 20); do echo "$i" >/tmp/kpb-exist-$i; done
 rec() {
 	name=$1 path=$2 pin=$3
@@ -28,7 +30,7 @@ for path in perf bpf; do
 		-p "p:kprobes/open do_sys_openat2 dfd=$A1:s32 dfd2=\$arg1:s32 flags=+0($A3):x64 mode=+8($A3):u16 resolve=+16(\$arg3):u64" \
 		-p 'r:kprobes/openret do_sys_openat2 ret=$retval:s64' \
 		-p 'p:kprobes/openpmu do_sys_openat2'
-	rec retpmu $path "taskset 1" --cpu 0 -p 'r:kprobes/openretpmu do_sys_openat2'
+	rec retpmu $path "taskset 1" --cpu 0 -p 'r:kprobes/filpretpmu do_filp_open'
 done
 
 # Uprobes and uretprobes on kpcap-stepper (x86-64 only: the host builds it
