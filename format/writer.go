@@ -1,12 +1,10 @@
 package format
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -145,13 +143,6 @@ type srcCount struct {
 	first, last uint64
 }
 
-// job is one frame on its way through compression and writing.
-type job struct {
-	raw, out []byte
-	entry    indexEntry
-	done     chan struct{}
-}
-
 // NewWriter writes the first frame's SHB, IDBs and header custom blocks to w.
 // It writes that frame before returning, so that even a capture killed at once
 // leaves a readable file.
@@ -232,35 +223,6 @@ func (o *WriterOptions) setDefaults() error {
 	return nil
 }
 
-// newEncoders makes one zstd encoder per compressor, each allocating its
-// history and match table on first use.
-func newEncoders(n, level int) ([]*zstd.Encoder, error) {
-	// At the fastest level, literals are stored without Huffman coding:
-	// sample frames are nearly all matches (the ratio barely changes), and
-	// entropy coding the literals is a large share of the encoder's CPU.
-	// Readers see ordinary zstd frames either way.
-	encs := make([]*zstd.Encoder, n)
-	for i := range encs {
-		enc, err := zstd.NewWriter(nil,
-			// The window first: WithEncoderLevel(SpeedFastest) otherwise
-			// picks 64 KiB blocks, and each piece then takes two blocks
-			// and a copy into the history buffer (more CPU, larger output).
-			zstd.WithWindowSize(zstdPiece), // pieces are independent frames
-			zstd.WithEncoderLevel(zstd.EncoderLevel(level)),
-			// Integrity comes from the check frame ending each data
-			// frame: a CRC-32C of the compressed bytes costs a thirtieth
-			// of zstd's xxhash64 of the raw ones, writing and reading.
-			zstd.WithEncoderCRC(false),
-			zstd.WithEncoderConcurrency(1),
-			zstd.WithNoEntropyCompression(level == 1))
-		if err != nil {
-			return nil, fmt.Errorf("format: zstd encoder: %w", err)
-		}
-		encs[i] = enc
-	}
-	return encs, nil
-}
-
 // writeHeader writes the header frame, the first of the file.
 func (wr *Writer) writeHeader(h *Header) error {
 	first, err := wr.headerFrame(h)
@@ -281,286 +243,6 @@ func (wr *Writer) writeHeader(h *Header) error {
 	wr.rawDone.Store(wr.rawSub)
 	wr.rawCompressed.Store(wr.rawSub)
 	return nil
-}
-
-// start starts the compressors and the writer of frames.
-func (wr *Writer) start(workers int) {
-	// Frames in flight: enough to keep every compressor busy, and
-	// inFlightBytes of buffering for a slow disk.
-	njobs := min(max(workers+2, inFlightBytes/wr.frameBytes), maxJobs)
-	wr.work = make(chan *job, njobs)
-	wr.order = make(chan *job, njobs)
-	wr.free = make(chan *job, njobs)
-	for i := 0; i < njobs; i++ {
-		wr.free <- &job{done: make(chan struct{}, 1)}
-	}
-	for i := 0; i < workers; i++ {
-		wr.wg.Add(1)
-		go wr.compressLoop()
-	}
-	wr.wg.Add(1)
-	go wr.writeLoop()
-}
-
-// zstdPiece is the most raw bytes in one zstd frame: one zstd block. A data
-// frame's raw bytes are compressed as consecutive zstd frames of at most
-// this size, each on its own: the encoder then neither copies its input
-// into a history buffer nor keeps a window beyond one block, which is
-// cheaper and compresses as well (matches are mostly a few events back).
-const zstdPiece = 128 << 10
-
-// encodePieces appends raw, compressed as zstd frames of up to zstdPiece
-// bytes, to dst.
-func encodePieces(enc *zstd.Encoder, raw, dst []byte) []byte {
-	for len(raw) > zstdPiece {
-		dst = enc.EncodeAll(raw[:zstdPiece], dst)
-		raw = raw[zstdPiece:]
-	}
-	return enc.EncodeAll(raw, dst)
-}
-
-// headerFrame renders the first frame: SHB, IDBs and the header custom blocks.
-func (w *Writer) headerFrame(h *Header) ([]byte, error) {
-	appl := h.Application
-	if appl == "" {
-		appl = "kpcap"
-	}
-	osName := h.Host.OS
-	if osName == "linux" {
-		osName = "Linux"
-	}
-	shbOS := strings.TrimSpace(osName + " " + h.Host.Kernel)
-	frame := appendSHB(nil, h.Host.Machine, shbOS, appl)
-	var tsoff uint64
-	if h.Host.WallOffsetNS > 0 {
-		// Wireshark then shows wall-clock times (to the second's precision
-		// of if_tsoffset); kpcap readers use EPB times as they are.
-		tsoff = uint64(h.Host.WallOffsetNS / 1e9)
-	}
-	for i := range h.Sources {
-		frame = appendIDB(frame, &h.Sources[i], tsoff)
-	}
-	var v [8]byte
-	le.PutUint32(v[0:], w.version[0])
-	le.PutUint32(v[4:], w.version[1])
-	frame = appendCustom(frame, kindVersion, v[:])
-	host, err := json.Marshal(&h.Host)
-	if err != nil {
-		return nil, fmt.Errorf("format: encode host: %w", err)
-	}
-	frame = appendCustom(frame, kindHost, host)
-	capt, err := json.Marshal(&h.Capture)
-	if err != nil {
-		return nil, fmt.Errorf("format: encode capture options: %w", err)
-	}
-	frame = appendCustom(frame, kindCapture, capt)
-	if h.Set != nil {
-		set := *h.Set
-		set.EndNS, set.Samples, set.Lost, set.Final = 0, 0, 0, false
-		w.set = &set
-		b, err := json.Marshal(&set)
-		if err != nil {
-			return nil, fmt.Errorf("format: encode set: %w", err)
-		}
-		frame = appendCustom(frame, kindSet, b)
-	}
-	srcs := make([]sourceJSON, len(h.Sources))
-	for i, s := range h.Sources {
-		srcs[i] = sourceJSON{Name: s.Name, Kind: s.Kind.String(), Definition: s.Definition,
-			Filter: s.Filter, Target: s.Target, Format: s.Format, Created: s.Created, Fields: s.Fields, Path: s.Path}
-	}
-	w.meta = frame
-	if err := appendJSONBlocks(w, kindSources, srcs); err != nil {
-		return nil, err
-	}
-	if err := appendJSONBlocks(w, kindNotes, h.Notes); err != nil {
-		return nil, err
-	}
-	frame, w.meta = w.meta, nil
-	if len(frame) > MaxFrameRaw {
-		return nil, fmt.Errorf("format: header of %d bytes is too large", len(frame))
-	}
-	return frame, nil
-}
-
-// sourceJSON is the kindSources payload entry.
-type sourceJSON struct {
-	Name       string      `json:"name"`
-	Kind       string      `json:"kind"`
-	Definition string      `json:"definition"`
-	Filter     string      `json:"filter,omitempty"`
-	Target     string      `json:"target,omitempty"`
-	Format     string      `json:"format,omitempty"`
-	Created    string      `json:"created,omitempty"`
-	Fields     []FieldType `json:"fields,omitempty"`
-	Path       string      `json:"path,omitempty"`
-}
-
-// appendJSONBlocks appends items to w.meta as JSON arrays of the given kind,
-// split so that no block's payload much exceeds metaChunkBytes.
-func appendJSONBlocks[T any](w *Writer, kind uint32, items []T) error {
-	if len(items) == 0 {
-		return nil
-	}
-	buf := []byte{'['}
-	emit := func() {
-		buf = append(buf, ']')
-		w.meta = appendCustom(w.meta, kind, buf)
-		buf = buf[:1]
-	}
-	for i := range items {
-		b, err := json.Marshal(&items[i])
-		if err != nil {
-			return fmt.Errorf("format: encode metadata: %w", err)
-		}
-		if len(b) > maxMetaEntry {
-			return fmt.Errorf("format: metadata entry of %d bytes exceeds %d", len(b), maxMetaEntry)
-		}
-		if len(buf) > 1 && len(buf)+len(b) > metaChunkBytes {
-			emit()
-		}
-		if len(buf) > 1 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, b...)
-	}
-	if len(buf) > 1 {
-		emit()
-	}
-	return nil
-}
-
-func (w *Writer) compressLoop() {
-	defer w.wg.Done()
-	for j := range w.work {
-		if w.discard {
-			// Still a well-formed 1.1 data frame, so that a scan stays in step.
-			j.out = appendCheck(append(j.out[:0], zstdEmptyFrame...))
-			w.unwritten.Add(int64(len(j.out)))
-			w.rawCompressed.Add(int64(len(j.raw)))
-			j.done <- struct{}{}
-			continue
-		}
-		enc := w.takeEnc()
-		j.out = encodePieces(enc, j.raw, j.out[:0])
-		w.putEnc(enc)
-		j.out = appendCheck(j.out)
-		// Counted first as compressed, then no longer as raw: an estimate
-		// in between counts the frame twice rather than not at all.
-		w.unwritten.Add(int64(len(j.out)))
-		w.rawCompressed.Add(int64(len(j.raw)))
-		j.done <- struct{}{}
-	}
-}
-
-// takeEnc returns the most recently used idle encoder. There is one per
-// compressor goroutine, so one is always idle.
-func (w *Writer) takeEnc() *zstd.Encoder {
-	w.encMu.Lock()
-	defer w.encMu.Unlock()
-	n := len(w.idleEncs) - 1
-	enc := w.idleEncs[n]
-	w.idleEncs[n] = nil
-	w.idleEncs = w.idleEncs[:n]
-	return enc
-}
-
-func (w *Writer) putEnc(enc *zstd.Encoder) {
-	w.encMu.Lock()
-	w.idleEncs = append(w.idleEncs, enc)
-	w.encMu.Unlock()
-}
-
-func (w *Writer) writeLoop() {
-	defer w.wg.Done()
-	for j := range w.order {
-		<-j.done
-		w.mu.Lock()
-		failed := w.werr != nil
-		w.mu.Unlock()
-		if !failed {
-			var err error
-			if w.sink != nil {
-				e := j.entry
-				err = w.sink.WriteFrame(&SinkFrame{Data: j.out, Info: e.FrameInfo, Meta: e.Flags&frameMeta != 0, Counts: e.counts, Lost: e.lost})
-			} else {
-				_, err = w.out.Write(j.out)
-			}
-			if err != nil {
-				w.mu.Lock()
-				w.werr = fmt.Errorf("format: write frame at offset %d: %w", w.offset, err)
-				w.mu.Unlock()
-			} else {
-				j.entry.Offset = w.offset
-				j.entry.CSize = int64(len(j.out))
-				w.offset += int64(len(j.out))
-				w.rawDone.Add(j.entry.RawSize)
-				if j.entry.Samples > 0 {
-					w.sampleRaw.Add(j.entry.RawSize)
-					w.sampleC.Add(int64(len(j.out)))
-				}
-				w.cbytes.Store(w.offset)
-				w.unwritten.Add(-int64(len(j.out)))
-				w.mu.Lock()
-				w.entries = append(w.entries, j.entry)
-				w.mu.Unlock()
-			}
-		}
-		w.pending.Done()
-		w.putSpare(j.raw)
-		j.raw = nil
-		w.free <- j
-	}
-}
-
-func (w *Writer) asyncErr() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.werr
-}
-
-// putSpare keeps a written frame buffer for reuse if it is frame-sized.
-// Smaller ones (metadata frames) are left to the GC: they are few and small.
-func (w *Writer) putSpare(b []byte) {
-	if cap(b) < w.frameBytes {
-		return
-	}
-	w.spareMu.Lock()
-	if len(w.spares) < cap(w.free) {
-		w.spares = append(w.spares, b[:0])
-	}
-	w.spareMu.Unlock()
-}
-
-// takeSpare returns the most recently written frame buffer, or nil.
-func (w *Writer) takeSpare() []byte {
-	w.spareMu.Lock()
-	defer w.spareMu.Unlock()
-	n := len(w.spares)
-	if n == 0 {
-		return nil
-	}
-	b := w.spares[n-1]
-	w.spares[n-1] = nil
-	w.spares = w.spares[:n-1]
-	return b
-}
-
-// submit hands a raw frame to the compressors. The sample buffer is
-// replaced by a recycled frame buffer (or nil: closeFrame sizes it); the
-// metadata buffer starts afresh, as it is small.
-func (w *Writer) submit(raw *[]byte, e indexEntry) {
-	j := <-w.free
-	j.raw, *raw = *raw, nil
-	if raw == &w.buf {
-		*raw = w.takeSpare()
-	}
-	e.RawSize = int64(len(j.raw))
-	j.entry = e
-	w.rawSub += e.RawSize
-	w.pending.Add(1)
-	w.work <- j
-	w.order <- j
 }
 
 var errClosed = errors.New("format: writer is closed")
@@ -701,90 +383,6 @@ func (w *Writer) encodeQueued() error {
 	return nil
 }
 
-// metaAdded notes new pending metadata and closes the frame when enough piled up.
-func (w *Writer) metaAdded() error {
-	if w.frameStart.IsZero() {
-		w.frameStart = time.Now()
-	}
-	if len(w.meta) >= w.frameBytes || len(w.comms)+len(w.lost)+len(w.notes)+len(w.tcgs) >= maxQueued {
-		return w.closeFrame()
-	}
-	return nil
-}
-
-// AddComm queues a pid→comm record; it goes into the current frame's metadata.
-func (w *Writer) AddComm(c Comm) error {
-	if w.closed {
-		return errClosed
-	}
-	w.comms = append(w.comms, c)
-	return w.metaAdded()
-}
-
-// AddLost queues a loss record. Close adds the lost counts of sources without
-// caller-provided Stats to their ISBs.
-func (w *Writer) AddLost(l Lost) error {
-	if w.closed {
-		return errClosed
-	}
-	w.lost = append(w.lost, l)
-	w.lostBySrc[l.Source] += l.Count
-	w.lostAll += l.Count
-	return w.metaAdded()
-}
-
-// AddSymbols adds kernel symbols (any order; readers sort them).
-func (w *Writer) AddSymbols(s []Symbol) error {
-	if w.closed {
-		return errClosed
-	}
-	if err := appendJSONBlocks(w, kindSymbols, s); err != nil {
-		return err
-	}
-	return w.metaAdded()
-}
-
-// AddUserFrames adds resolved user-space addresses.
-func (w *Writer) AddUserFrames(u []UserFrame) error {
-	if w.closed {
-		return errClosed
-	}
-	if err := appendJSONBlocks(w, kindUserFrames, u); err != nil {
-		return err
-	}
-	return w.metaAdded()
-}
-
-// AddCgroups adds cgroup id → path records (any order; a later record of
-// an id replaces an earlier one).
-func (w *Writer) AddCgroups(c []Cgroup) error {
-	if w.closed {
-		return errClosed
-	}
-	if err := appendJSONBlocks(w, kindCgroups, c); err != nil {
-		return err
-	}
-	return w.metaAdded()
-}
-
-// AddTaskCgroup queues a record that a thread is in a cgroup from a time on.
-func (w *Writer) AddTaskCgroup(t TaskCgroup) error {
-	if w.closed {
-		return errClosed
-	}
-	w.tcgs = append(w.tcgs, t)
-	return w.metaAdded()
-}
-
-// AddNote adds a free-text note shown by `kpcap info`.
-func (w *Writer) AddNote(note string) error {
-	if w.closed {
-		return errClosed
-	}
-	w.notes = append(w.notes, note)
-	return w.metaAdded()
-}
-
 // Tick closes the current frame if it is older than FrameAge; the recorder
 // calls it from its loop so that a quiet capture still closes frames.
 func (w *Writer) Tick(now time.Time) error {
@@ -864,33 +462,6 @@ func (w *Writer) Close(stats []Stats) error {
 	return nil
 }
 
-// SetEnd sets the end of the file's span, stored at Close in the set block
-// (a file of a set covers up to the time the next one starts). Without it,
-// the span ends at the last sample.
-func (w *Writer) SetEnd(endNS uint64) { w.setEnd = endNS }
-
-// appendSetEnd appends the set block again, completed with the span's end,
-// the samples written and every sample reported lost in the file.
-func (w *Writer) appendSetEnd() error {
-	s := w.set
-	s.Final = true
-	s.Lost = w.lostAll
-	s.Samples = 0
-	s.EndNS = w.setEnd
-	for _, c := range w.counts {
-		s.Samples += c.n
-		if w.setEnd == 0 && c.n > 0 {
-			s.EndNS = max(s.EndNS, c.last)
-		}
-	}
-	b, err := json.Marshal(s)
-	if err != nil {
-		return fmt.Errorf("format: encode set: %w", err)
-	}
-	w.meta = appendCustom(w.meta, kindSet, b)
-	return nil
-}
-
 // SamplesWritten is the number of samples written so far.
 func (w *Writer) SamplesWritten() uint64 {
 	var n uint64
@@ -932,46 +503,12 @@ func (w *Writer) Ratio() float64 {
 	return w.ratioHint
 }
 
-func (w *Writer) appendISBs(stats []Stats) {
-	final := make([]Stats, w.nsrc)
-	have := make([]bool, w.nsrc)
-	for _, s := range stats {
-		if s.Source < w.nsrc {
-			final[s.Source] = s
-			have[s.Source] = true
-		}
-	}
-	for i := range final {
-		c := w.counts[i]
-		st := &final[i]
-		st.Source = uint32(i)
-		if !have[i] {
-			st.Received = c.n
-			st.Dropped = w.lostBySrc[uint32(i)]
-		}
-		if st.StartNS == 0 && st.EndNS == 0 && c.n > 0 {
-			st.StartNS, st.EndNS = c.first, c.last
-		}
-		w.meta = appendISB(w.meta, st)
-	}
-}
-
 // CompressedBytes reports the bytes written to the underlying writer so far.
 func (w *Writer) CompressedBytes() int64 { return w.cbytes.Load() }
 
 // RawBytes reports the uncompressed pcapng bytes produced so far, including
 // the frame still being filled.
 func (w *Writer) RawBytes() int64 { return w.rawSub + int64(len(w.buf)) }
-
-// JoinSet makes a file written without a set the first of one: the set
-// block is written at Close only (a recording that starts rotating on
-// request, its file renamed to the set's first name). It does nothing when
-// the header already placed the file in a set.
-func (w *Writer) JoinSet(s SetInfo) {
-	if w.set == nil {
-		w.set = &s
-	}
-}
 
 // LostBySource is the sum of the AddLost counts attributed to source src.
 func (w *Writer) LostBySource(src uint32) uint64 { return w.lostBySrc[src] }
