@@ -19,7 +19,9 @@ import (
 // tests: "getppid:N:THREADS" calls getppid N times spread over THREADS
 // locked threads, then exits; "getppid-paced:N:MS" makes N calls spread
 // evenly over MS milliseconds on one thread, "getppid-paced-mark:N:MS" the
-// same with the marker getpgid(markPID) 11/12 of the way.
+// same with the marker getpgid(markPID) 11/12 of the way;
+// "getppid-until:N:THREADS" goes on past N calls until a file is deleted
+// (see getppidUntil).
 const workloadEnv = "KPCAP_TEST_WORKLOAD"
 
 // markEnv, if set, is the pid getppid-paced-mark asks about instead of
@@ -46,6 +48,9 @@ func init() {
 	}
 	n, _ := strconv.Atoi(parts[1])
 	threads, _ := strconv.Atoi(parts[2])
+	if parts[0] == "getppid-until" {
+		getppidUntil(n, threads)
+	}
 	if parts[0] == "getppid-paced" || parts[0] == "getppid-paced-mark" {
 		ms := threads
 		runtime.LockOSThread()

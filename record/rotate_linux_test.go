@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,20 +36,30 @@ func dirBytes(dir string) int64 {
 // watching the disk: the disk stays under the cap plus one frame, every
 // kept file decodes on its own, and kept samples + the deleted files'
 // samples (from the result) + lost = calls, exactly. The tiny ring of the
-// second case makes the kernel drop samples across rotations.
+// second case makes the kernel drop samples across rotations: what it
+// writes follows the CPU the recorder gets, not the calls, so its workload
+// goes on until the set has deleted its second file.
 func TestRotateSoak(t *testing.T) {
 	requireRoot(t)
 	for _, tc := range []struct {
 		name   string
 		ring   int
 		rotate int64
-	}{{"no-loss", 0, 256 << 10}, {"tiny-ring", 16 << 10, 12 << 10}} {
+		until  bool
+	}{{"no-loss", 0, 256 << 10, false}, {"tiny-ring", 16 << 10, 12 << 10, true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			const n = 1_500_000
 			const keep = 3
 			rotate := tc.rotate
 			dir := t.TempDir()
 			out := filepath.Join(dir, "soak.pcapng.zst")
+			n := uint64(1_500_000)
+			workload := "getppid:1500000:2"
+			callsFile := filepath.Join(t.TempDir(), "calls")
+			if tc.until {
+				workload = "getppid-until:1500000:2"
+				t.Setenv(untilGoneEnv, format.SetFileName(out, 2))
+				t.Setenv(callsEnv, callsFile)
+			}
 			var maxDisk atomic.Int64
 			stop := make(chan struct{})
 			watched := make(chan struct{})
@@ -64,7 +75,7 @@ func TestRotateSoak(t *testing.T) {
 				}
 			}()
 			c := recordCounted(t, captureSpec{
-				workload: "getppid:1500000:2",
+				workload: workload,
 				opts:     Options{Output: out, BufferSize: tc.ring, RotateSize: rotate, Keep: keep},
 				srcs:     []*source{tracepointSource(t, "syscalls", "sys_enter_getppid")},
 				opened:   format.SetFileName(out, 1),
@@ -72,6 +83,16 @@ func TestRotateSoak(t *testing.T) {
 			close(stop)
 			<-watched
 			res := c.res
+			if tc.until {
+				n = readCalls(t, callsFile)
+			}
+			defer func() {
+				if t.Failed() {
+					for _, f := range res.Files {
+						t.Logf("%s: %d bytes, %d samples, %d lost, deleted %v", filepath.Base(f.Path), f.Bytes, f.Samples, f.Lost, f.Deleted)
+					}
+				}
+			}()
 			if len(res.Files) < keep+1 {
 				t.Fatalf("only %d files written (%d samples, %d lost): the test rotates too little", len(res.Files), res.Samples, res.Lost)
 			}
@@ -157,6 +178,20 @@ func TestRotateSoak(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readCalls reads the number of calls a getppid-until workload made.
+func readCalls(t *testing.T, path string) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the workload did not say how many calls it made: %v", err)
+	}
+	n, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil {
+		t.Fatalf("calls file %s: %v", path, err)
+	}
+	return n
 }
 
 // TestSetFileName pins the documented naming pattern.
