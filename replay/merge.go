@@ -12,7 +12,7 @@ const (
 	stepHold     mergeStep = iota // nothing is held: hold the frame's rows
 	stepCoalesce                  // in order, and the held rows are few: hold them too (one batch)
 	stepFlush                     // in order: the held rows become batches, then hold the frame's
-	stepMerge                     // overlapping: merge with the held rows; batches once over reorderWindow
+	stepMerge                     // overlapping: merge with the held rows; batches once over reorderRows
 )
 
 // nextMergeStep is the one rule by which Reader.Next merges frames, and by
@@ -176,6 +176,20 @@ func (r *Reader) take(srcs []*chunk, refs []rowRef) *chunk {
 // reorderWindow bounds how many rows the merge of overlapping frames holds back.
 const reorderWindow = 4 << 20
 
+// reorderCells bounds the field cells (rows × field columns) the merge of
+// overlapping frames holds back for a wide schema (see wideBatch): a merged
+// chunk gives every column it touches a buffer of all its rows.
+const reorderCells = 2 * maxBatchCells
+
+// reorderRows is how many rows the merge holds back: reorderWindow, fewer
+// for a wide schema, never fewer than a batch.
+func (r *Reader) reorderRows() int {
+	if !r.wide {
+		return reorderWindow
+	}
+	return max(reorderCells/max(len(r.cols), 1), r.opts.BatchSize)
+}
+
 // frameSpan is the time range and count of the rows the Reader keeps from one frame.
 type frameSpan struct {
 	MinTS, MaxTS uint64
@@ -216,7 +230,7 @@ func (r *Reader) mergeOrder(spans []frameSpan) (first uint64, ordered bool) {
 			p = c
 		case stepMerge:
 			p = frameSpan{MinTS: min(p.MinTS, c.MinTS), MaxTS: max(p.MaxTS, c.MaxTS), Rows: p.Rows + c.Rows}
-			if p.Rows > reorderWindow {
+			if p.Rows > r.reorderRows() {
 				emit()
 			}
 		}

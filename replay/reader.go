@@ -113,6 +113,9 @@ type Reader struct {
 	// copiedRows counts the rows sorting and merging copied: coalescing
 	// copies each row once, not once per frame it is coalesced with.
 	copiedRows atomic.Int64
+	// ahead counts the chunks decoded, or being decoded, that Next has not
+	// taken yet: what the decoders hold beyond the batches returned.
+	ahead atomic.Int64
 	// varPerRow[col] is the value bytes per 1024 rows the latest decoded
 	// frame used in variable-width column col (0: none yet).
 	varPerRow []atomic.Uint64
@@ -275,16 +278,14 @@ func (r *Reader) start() {
 				if buf == nil {
 					buf = make([]byte, 0, maxRaw) // on the first job: some workers get none
 				}
-				var cs []*chunk
-				cs, buf = r.decodeFrame(j.frame, buf)
-				for _, c := range cs {
+				buf = r.decodeFrame(j.frame, buf, func(c *chunk) {
 					c.seq = j.seq
 					select {
 					case j.out <- c:
 					case <-r.done:
 						c.release()
 					}
-				}
+				})
 				close(j.out)
 			}
 		}()
@@ -296,9 +297,11 @@ type job struct {
 	out        chan *chunk
 }
 
-// decodeFrame decodes one frame into chunks sorted by time: one, or for a
-// wide schema several of at most Options.BatchSize rows (see wideBatch).
-func (r *Reader) decodeFrame(fi int, buf []byte) ([]*chunk, []byte) {
+// decodeFrame decodes one frame into chunks sorted by time and hands each to
+// send as it is done: one, or for a wide schema several of at most
+// Options.BatchSize rows (see wideBatch). send blocks while the reader is
+// behind, so a frame of many wide chunks holds a few at a time, not all.
+func (r *Reader) decodeFrame(fi int, buf []byte, send func(*chunk)) []byte {
 	info := r.f.Frames[fi]
 	capacity := int(info.Samples)
 	if capacity > 1<<20 || capacity <= 0 {
@@ -308,26 +311,28 @@ func (r *Reader) decodeFrame(fi int, buf []byte) ([]*chunk, []byte) {
 		capacity = min(capacity, r.opts.BatchSize)
 	}
 	c := newChunk(len(r.cols), len(r.decs), capacity)
+	r.ahead.Add(1)
 	data, err := r.f.ReadFrame(fi, buf)
 	r.bytesRead.Add(info.CSize)
 	if err != nil {
 		c.err = fmt.Errorf("frame %d: %w", fi, err)
-		return []*chunk{c}, buf
+		send(c)
+		return buf
 	}
-	var done []*chunk
 	finish := func(c *chunk) {
 		r.noteVarUse(c)
 		c.finishRange()
 		if !c.sorted {
 			c = r.sortChunk(c)
 		}
-		done = append(done, c)
+		send(c)
 	}
 	d := newDecoder(r, c)
 	if err := format.ForEachSample(data, func(s *format.Sample) error {
 		if r.wide && c.n == r.opts.BatchSize {
 			finish(c)
 			c = newChunk(len(r.cols), len(r.decs), capacity)
+			r.ahead.Add(1)
 			d = newDecoder(r, c)
 		}
 		d.add(s)
@@ -336,7 +341,7 @@ func (r *Reader) decodeFrame(fi int, buf []byte) ([]*chunk, []byte) {
 		c.err = fmt.Errorf("frame %d: %w", fi, err)
 	}
 	finish(c)
-	return done, data
+	return data
 }
 
 // Next advances to the next batch.
@@ -388,7 +393,7 @@ func (r *Reader) Next() bool {
 			r.hold(c)
 		case stepMerge:
 			m := r.mergeChunks(r.collapse(), c)
-			if m.n > reorderWindow {
+			if m.n > r.reorderRows() {
 				r.emit(m)
 			} else {
 				r.hold(m)

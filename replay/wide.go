@@ -35,6 +35,7 @@ func (r *Reader) nextChunk() (*chunk, bool) {
 	for {
 		if r.frameCh != nil {
 			if c, ok := <-r.frameCh; ok {
+				r.ahead.Add(-1)
 				return c, true
 			}
 			r.frameCh = nil
