@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/kpcap/kpcap/format/warn"
 )
 
 // Reader limits for untrusted files.
@@ -38,8 +39,6 @@ const (
 	// thread it meets, exec and rename, so 1 Mi covers a million threads
 	// (pid_max is at most 4 Mi, and few traces see a tenth of that).
 	MaxComms = 1 << 20
-	// maxWarnings keeps a badly damaged file from flooding the report.
-	maxWarnings = 50
 )
 
 // File is an open trace: its metadata, read eagerly, and its frames, decoded on demand.
@@ -92,7 +91,8 @@ type File struct {
 	gotSrcs     []sourceJSON
 	metaBytes   int64
 	metaEntries int
-	dropped     int // warnings not kept
+	warns       warn.Groups // the scan's warnings by kind
+	warnLine    []int       // per kind, its line in Warnings
 	overLimits  map[string]bool
 	scanCounts  map[uint32]*Stats
 	sawSHB      bool
@@ -208,12 +208,20 @@ func (f *File) readAt(p []byte, off int64) int {
 	return n
 }
 
+// warn adds a warning of the scan to Warnings: alike ones (one kind of
+// damage in many frames) share their kind's line, its first example with a
+// count of the others, and at most warn.MaxKinds lines plus every first
+// warning of its own kind are kept.
 func (f *File) warn(format string, a ...any) {
-	if len(f.Warnings) >= maxWarnings {
-		f.dropped++
+	i, ok := f.warns.Add(format, a...)
+	if !ok {
 		return
 	}
-	f.Warnings = append(f.Warnings, fmt.Sprintf(format, a...))
+	if i == len(f.warnLine) {
+		f.warnLine = append(f.warnLine, len(f.Warnings))
+		f.Warnings = append(f.Warnings, "")
+	}
+	f.Warnings[f.warnLine[i]] = f.warns.Line(i)
 }
 
 // decodeFrame reads and decompresses the frame at off of csize bytes.
@@ -832,8 +840,8 @@ func (f *File) finish() {
 			break
 		}
 	}
-	if f.dropped > 0 {
-		f.Warnings = append(f.Warnings, fmt.Sprintf("... and %d more warnings", f.dropped))
+	if n := f.warns.Dropped(); n > 0 {
+		f.Warnings = append(f.Warnings, warn.DroppedLine(n))
 	}
 	f.isbs, f.gotSrcs, f.idbs, f.scanCounts = nil, nil, nil, nil
 }

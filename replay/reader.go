@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/kpcap/kpcap/format"
+	"github.com/kpcap/kpcap/format/warn"
 )
 
 // Column names common to every batch, in this order, before the event fields:
@@ -105,7 +106,7 @@ type Reader struct {
 	ksyms  *kernelSymbols
 
 	mu         sync.Mutex
-	warnings   warnGroups
+	warnings   warn.Groups
 	truncated  []uint64
 	outOfOrder uint64
 	rows       atomic.Int64
@@ -220,26 +221,26 @@ func (r *Reader) BytesRead() int64 { return r.bytesRead.Load() }
 // formats, truncated payloads (their fields are null), out-of-order samples
 // beyond the reorder window. Alike warnings (one kind of damage in many
 // frames or sources) share one line, its first example with a count, and
-// at most maxWarnKinds lines plus every first warning of its own kind are
+// at most warn.MaxKinds lines plus every first warning of its own kind are
 // kept. The file's own warnings are in File().Warnings.
 func (r *Reader) Warnings() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	g := r.warnings.clone()
+	g := r.warnings.Clone()
 	for i, n := range r.truncated {
 		if n > 0 {
-			g.add("source %s: %d samples shorter than their event format (missing fields are null)", r.f.Header.Sources[i].Name, n)
+			g.Add("source %s: %d samples shorter than their event format (missing fields are null)", r.f.Header.Sources[i].Name, n)
 		}
 	}
 	if r.outOfOrder > 0 {
-		g.add("%d samples came out of time order beyond the reorder window", r.outOfOrder)
+		g.Add("%d samples came out of time order beyond the reorder window", r.outOfOrder)
 	}
-	return g.lines()
+	return g.Lines()
 }
 
 func (r *Reader) warnf(format string, a ...any) {
 	r.mu.Lock()
-	r.warnings.add(format, a...)
+	r.warnings.Add(format, a...)
 	r.mu.Unlock()
 }
 

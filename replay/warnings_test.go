@@ -1,7 +1,6 @@
 package replay
 
 import (
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -81,25 +80,5 @@ func TestManyDamagedFramesWarnOncePerKind(t *testing.T) {
 	}
 	if !frameLine || !srcLine {
 		t.Errorf("want a grouped damaged-frame line and the source's own line, got:\n%s", strings.Join(ws, "\n"))
-	}
-}
-
-// TestWarnGroupsCap: variants of one kind beyond the cap are counted, and a
-// warning of a new kind is still shown after the cap is reached.
-func TestWarnGroupsCap(t *testing.T) {
-	var g warnGroups
-	for i := range 2 * maxWarnKinds {
-		g.add("source %s: cannot parse: %v", "s", errors.New(strings.Repeat("x", i+1)))
-	}
-	g.add("%d sources skipped", 3)
-	lines := g.lines()
-	if len(lines) != maxWarnKinds+2 {
-		t.Fatalf("%d lines, want %d kinds, the new kind and the dropped count", len(lines), maxWarnKinds+2)
-	}
-	if lines[maxWarnKinds] != "3 sources skipped" || lines[maxWarnKinds+1] != "... and 50 more warnings" {
-		t.Errorf("tail %q", lines[maxWarnKinds:])
-	}
-	if got := maskNumbers("frame 12 at offset 0x1f: CRC-32C deadbeef, says 0a0b0c0d"); got != "frame # at offset #: CRC-# #, says #" {
-		t.Errorf("maskNumbers: %q", got)
 	}
 }

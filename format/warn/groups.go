@@ -1,71 +1,89 @@
-package replay
+// Package warn groups alike warnings of a damaged file into one line per
+// kind, so that a file with thousands of damaged frames reads as a few
+// lines, in bounded memory. format's scan and replay's decoding share it.
+package warn
 
 import (
 	"fmt"
 	"strings"
 )
 
-// maxWarnKinds caps the warning lines a Reader keeps: a hostile file with
+// MaxKinds caps the warning lines a Groups keeps: a hostile file with
 // thousands of damaged frames or unparsable sources would otherwise print
 // thousands of near-identical lines and hold them all in memory.
-const maxWarnKinds = 50
+const MaxKinds = 50
 
-// warnGroups collects warnings by kind: one line per kind (its first
-// example and how many more were like it), in the order kinds appear.
-type warnGroups struct {
+// Groups collects warnings by kind: one line per kind (its first example
+// and how many more were like it), in the order kinds appear. The zero
+// value is empty and ready.
+type Groups struct {
 	index   map[string]int // kind key → position in list
 	sites   map[string]bool
-	list    []warnGroup
-	dropped int // warnings of kinds beyond maxWarnKinds
+	list    []group
+	dropped int // warnings of kinds beyond MaxKinds
 }
 
-type warnGroup struct {
+type group struct {
 	first string
 	more  int
 }
 
-// add counts one warning made by fmt.Sprintf(format, a...). A warning whose
+// Add counts one warning made by fmt.Sprintf(format, a...) and returns the
+// position of its kind's line, or false when it is dropped. A warning whose
 // format has not been seen yet is always kept, so the cap never hides a
 // kind of damage, only variants of one.
-func (g *warnGroups) add(format string, a ...any) {
+func (g *Groups) Add(format string, a ...any) (line int, kept bool) {
 	key := warnKind(format, a)
 	if i, ok := g.index[key]; ok {
 		g.list[i].more++
-		return
+		return i, true
 	}
 	if g.index == nil {
 		g.index, g.sites = map[string]int{}, map[string]bool{}
 	}
-	if len(g.list) >= maxWarnKinds && g.sites[format] {
+	if len(g.list) >= MaxKinds && g.sites[format] {
 		g.dropped++
-		return
+		return 0, false
 	}
 	g.sites[format] = true
 	g.index[key] = len(g.list)
-	g.list = append(g.list, warnGroup{first: fmt.Sprintf(format, a...)})
+	g.list = append(g.list, group{first: fmt.Sprintf(format, a...)})
+	return len(g.list) - 1, true
 }
 
-// lines renders one line per kind, then the count of warnings dropped.
-func (g *warnGroups) lines() []string {
+// Line renders the line of kind i: its first example, and how many more
+// were like it.
+func (g *Groups) Line(i int) string {
+	w := g.list[i]
+	if w.more == 0 {
+		return w.first
+	}
+	return fmt.Sprintf("%s (and %d more like it)", w.first, w.more)
+}
+
+// Dropped counts the warnings not kept (variants of a kind past MaxKinds).
+func (g *Groups) Dropped() int { return g.dropped }
+
+// DroppedLine is the line that counts the dropped warnings.
+func DroppedLine(n int) string { return fmt.Sprintf("... and %d more warnings", n) }
+
+// Lines renders one line per kind, then the count of warnings dropped.
+func (g *Groups) Lines() []string {
 	out := make([]string, 0, len(g.list)+1)
-	for _, w := range g.list {
-		if w.more == 0 {
-			out = append(out, w.first)
-		} else {
-			out = append(out, fmt.Sprintf("%s (and %d more like it)", w.first, w.more))
-		}
+	for i := range g.list {
+		out = append(out, g.Line(i))
 	}
 	if g.dropped > 0 {
-		out = append(out, fmt.Sprintf("... and %d more warnings", g.dropped))
+		out = append(out, DroppedLine(g.dropped))
 	}
 	return out
 }
 
-// clone copies g so that Warnings can add its computed lines without
-// changing what the Reader has collected.
-func (g *warnGroups) clone() *warnGroups {
-	c := &warnGroups{index: make(map[string]int, len(g.index)), sites: make(map[string]bool, len(g.sites)),
-		list: append([]warnGroup(nil), g.list...), dropped: g.dropped}
+// Clone copies g, so that a caller can add computed lines without
+// changing what g has collected.
+func (g *Groups) Clone() *Groups {
+	c := &Groups{index: make(map[string]int, len(g.index)), sites: make(map[string]bool, len(g.sites)),
+		list: append([]group(nil), g.list...), dropped: g.dropped}
 	for k, v := range g.index {
 		c.index[k] = v
 	}
