@@ -136,7 +136,7 @@ func (w *bsWorker) add(fr *bsFrame, s *format.Sample) {
 	rows.PID = append(rows.PID, int32(s.PID))
 	rows.TID = append(rows.TID, int32(s.TID))
 	var ci int32
-	if l := &w.cache[s.TID&255]; l.ok && l.tid == s.TID && s.TID != 0 && s.Time >= l.from && s.Time < l.til {
+	if l := &w.cache[s.TID&255]; s.TID != 0 && l.hit(s.PID, s.TID, s.Time) {
 		ci = l.idx
 	} else {
 		ci = w.cache.lookup(w.r.comms, s.PID, s.TID, s.CPU, s.Time)

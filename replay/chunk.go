@@ -336,12 +336,22 @@ type commCacheEntry struct {
 	tid       uint32
 	idx       int32
 	from, til uint64
+	pid       uint32
 	ok        bool
 }
 
 // commCache remembers, per tid modulo 256, the comm index last found and the
 // time range it holds for: consecutive samples of a thread mostly hit it.
+// An entry answers for its (pid, tid) pair only: a tid the trace does not
+// name takes its process's name, and one tid (-1 in sched_switch rows of
+// exiting tasks, or a tid reused across pid namespaces) can come with
+// several pids.
 type commCache [256]commCacheEntry
+
+// hit reports whether l holds the answer for tid of pid at t.
+func (l *commCacheEntry) hit(pid, tid uint32, t uint64) bool {
+	return l.ok && l.tid == tid && l.pid == pid && t >= l.from && t < l.til
+}
 
 // lookup returns the comm dictionary index of tid (or pid) on cpu at t, -1
 // if unknown.
@@ -350,11 +360,11 @@ func (c *commCache) lookup(comms *commIndex, pid, tid, cpu uint32, t uint64) int
 		return comms.idle(cpu)
 	}
 	l := &c[tid&255]
-	if l.ok && l.tid == tid && t >= l.from && t < l.til {
+	if l.hit(pid, tid, t) {
 		return l.idx
 	}
 	idx, from, til := comms.lookup(pid, tid, t)
-	l.tid, l.from, l.til, l.idx, l.ok = tid, from, til, idx, true
+	l.tid, l.pid, l.from, l.til, l.idx, l.ok = tid, pid, from, til, idx, true
 	return idx
 }
 
@@ -380,7 +390,7 @@ func (d *decoder) add(s *format.Sample) {
 	c.pid[n] = int32(s.PID)
 	c.tid[n] = int32(s.TID)
 	var ci int32
-	if l := &d.cache[s.TID&255]; l.ok && l.tid == s.TID && s.TID != 0 && s.Time >= l.from && s.Time < l.til {
+	if l := &d.cache[s.TID&255]; s.TID != 0 && l.hit(s.PID, s.TID, s.Time) {
 		ci = l.idx // inlined cache hit
 	} else {
 		ci = d.commIndex(s.PID, s.TID, s.CPU, s.Time)

@@ -36,9 +36,9 @@ func (d *sampleDecoder) commSpan(pid, tid, cpu uint32, t uint64) (idx int32, fro
 		return d.r.comms.idle(cpu), 0, ^uint64(0)
 	}
 	l := &d.cache[tid&255]
-	if !(l.ok && l.tid == tid && t >= l.from && t < l.til) {
+	if !l.hit(pid, tid, t) {
 		l.idx, l.from, l.til = d.r.comms.lookup(pid, tid, t)
-		l.tid, l.ok = tid, true
+		l.tid, l.pid, l.ok = tid, pid, true
 	}
 	return l.idx, l.from, l.til
 }

@@ -20,6 +20,10 @@ var samples = []string{
 	filepath.Join("..", "..", "testdata", "kernels", "openat-6.12.pcapng.zst"),
 }
 
+// rotated is a file of a rotated system-wide recording whose tid -1 rows
+// come under many pids (testdata/rotated/README.md).
+var rotated = filepath.Join("..", "..", "testdata", "rotated", "exec-exiting-tid.pcapng.zst")
+
 // snapshot maps every visible file of the dataset to its content hash.
 func snapshot(t *testing.T, dir string) map[string][32]byte {
 	t.Helper()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,7 +95,7 @@ func readEvents(t *testing.T, path string) []string {
 // for the trace: the common columns, the wall-clock time and each source's
 // own fields, nulls included, in the Reader's order.
 func TestExportRoundTrip(t *testing.T) {
-	for _, s := range samples {
+	for _, s := range append(slices.Clone(samples), rotated) {
 		t.Run(filepath.Base(s), func(t *testing.T) { roundTrip(t, s) })
 	}
 }
