@@ -42,11 +42,6 @@ type bpfCapture struct {
 	cur []*chunk
 }
 
-// rawSyscalls sends syscall events through the raw syscall programs
-// where they can take them; tests turn it off to check the classic
-// tracepoint programs on the same events.
-var rawSyscalls = true
-
 // bpfReason returns why source s cannot take the BPF path in a capture
 // with options o, or "" when it can.
 func bpfReason(o *Options, s *source) string {
@@ -180,7 +175,7 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 	// classic tracepoint program each.
 	syscalls := false
 	for i, si := range b.srcs {
-		if nr, exit, ok := syscallRoute(c.sources[si]); ok && rawSyscalls {
+		if nr, exit, ok := syscallRoute(c.sources[si]); ok && !c.opts.classicSyscalls {
 			if err := set.AddSyscall(exit, nr, uint32(i)); err != nil {
 				return err
 			}

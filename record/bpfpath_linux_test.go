@@ -118,12 +118,12 @@ func TestBPFPathMatchesPerf(t *testing.T) {
 			tracepointSource(t, "syscalls", "sys_exit_readlinkat"),
 		}
 	}
-	run := func(path string) ([]format.Sample, *Result, *format.File) {
+	run := func(path string, classic bool) ([]format.Sample, *Result, *format.File) {
 		var tid int
 		work := pinnedWorkload(t, n, m)
 		var notices []string
 		notice := func(m string) { notices = append(notices, m) }
-		res, f := recordWhile(t, Options{Path: path, Notice: notice}, srcs(), func() {
+		res, f := recordWhile(t, Options{Path: path, Notice: notice, classicSyscalls: classic}, srcs(), func() {
 			done := make(chan int)
 			go func() { done <- work() }()
 			tid = <-done
@@ -136,16 +136,14 @@ func TestBPFPathMatchesPerf(t *testing.T) {
 		}
 		return threadSamples(t, f, uint32(tid)), res, f
 	}
-	perfS, perfRes, _ := run(PathPerf)
+	perfS, perfRes, _ := run(PathPerf, false)
 	for _, raw := range []bool{true, false} {
 		name := "raw syscall programs"
 		if !raw {
 			name = "classic tracepoint programs"
 		}
 		t.Run(name, func(t *testing.T) {
-			rawSyscalls = raw
-			defer func() { rawSyscalls = true }()
-			bpfS, bpfRes, bpfF := run(PathBPF)
+			bpfS, bpfRes, bpfF := run(PathBPF, !raw)
 			compareSamples(t, perfS, bpfS, perfRes, bpfRes, bpfF)
 		})
 	}

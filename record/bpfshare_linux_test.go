@@ -17,8 +17,6 @@ import (
 // nor counted lost. The perf recording must see every call.
 func TestBPFPathHidesNoEvents(t *testing.T) {
 	requireRoot(t)
-	rawSyscalls = false // the classic program, as for any non-syscall tracepoint
-	defer func() { rawSyscalls = true }()
 	bpfSrc := tracepointSource(t, "syscalls", "sys_enter_getppid")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -29,6 +27,8 @@ func TestBPFPathHidesNoEvents(t *testing.T) {
 			Output:  filepath.Join(t.TempDir(), "bpf.pcapng.zst"),
 			Path:    PathBPF,
 			Started: func(StartInfo) { close(started) },
+			// the classic program, as for any non-syscall tracepoint
+			classicSyscalls: true,
 		}, bpfSrc)
 		done <- err
 	}()

@@ -97,6 +97,10 @@ type Options struct {
 	memCap int64
 	// slowRelease overrides slowReleaseEvents in tests.
 	slowRelease int
+	// classicSyscalls keeps syscall tracepoints on the BPF path off the
+	// raw syscall programs, so tests check the classic tracepoint
+	// programs on the same events.
+	classicSyscalls bool
 	// gc is the recording's GC tuner, set by Run (nil in tests of the loop).
 	gc *gcTuner
 }
