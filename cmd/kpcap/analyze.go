@@ -427,44 +427,14 @@ func analyzeLatency(args []string) error {
 	return w.Flush()
 }
 
-// writeOutput writes path ("-" is stdout) with write, buffered, and closes
-// it; write errors, flushing and closing included, name the path.
-func writeOutput(path string, write func(io.Writer) error) error {
-	if path == "-" {
-		w := bufio.NewWriter(os.Stdout)
-		if err := write(w); err != nil {
-			w.Flush() // what was written so far
-			return err
-		}
-		return w.Flush()
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	w := bufio.NewWriter(f)
-	werr := write(w)
-	err = w.Flush()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if werr != nil {
-		return werr
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
 func analyzeFlame(args []string) error {
 	fs := subFlags("flame")
 	co := addCommon(fs)
 	lo := latencyFlags(fs)
 	weight := fs.String("weight", "samples", "weigh stacks by `samples`, by their `period` (a counted tracepoint's count, e.g. sched_stat_runtime's ns) or by paired `latency` (entry stack × duration)")
 	folded := fs.StringP("output", "o", "", "write folded stacks to `FILE` (default stdout unless --svg or --pprof)")
-	svg := fs.String("svg", "", "write an interactive flame graph to `FILE`")
-	pprofOut := fs.String("pprof", "", "write a gzipped profile.proto to `FILE` (go tool pprof)")
+	svg := fs.String("svg", "", "write an interactive flame graph to `FILE` (- is stdout)")
+	pprofOut := fs.String("pprof", "", "write a gzipped profile.proto to `FILE` (go tool pprof; - is stdout)")
 	title := fs.String("title", "", "flame graph `TITLE`")
 	noComm := fs.Bool("no-comm", false, "leave out the command-name root frame")
 	by := fs.String("by", "", "with several traces: a root frame per `kernel|host|arch|trace`")
@@ -527,7 +497,7 @@ func analyzeDiff(args []string) error {
 	co := addCommon(fs)
 	lo := latencyFlags(fs)
 	jsonOut := fs.Bool("json", false, "print JSON")
-	svg := fs.String("svg", "", "write a differential flame graph to `FILE` (red grew, blue shrank)")
+	svg := fs.String("svg", "", "write a differential flame graph to `FILE` (red grew, blue shrank; - is stdout)")
 	alpha := fs.Float64("alpha", 0.01, "significance level for flagging latency changes")
 	top := fs.Int("top", 30, "stack changes to list")
 	groupA := fs.StringArray("a", nil, "group A (before): trace `FILE` or glob, repeatable; compares hosts with --b")
@@ -641,7 +611,7 @@ func analyzeReport(args []string) error {
 	fs := subFlags("report")
 	co := addCommon(fs)
 	lo := latencyFlags(fs)
-	out := fs.StringP("output", "o", "", "write the HTML report to `FILE` (required)")
+	out := fs.StringP("output", "o", "", "write the HTML report to `FILE` (required; - is stdout)")
 	title := fs.String("title", "", "report `TITLE`")
 	lanes := fs.Int("timeline-lanes", analyze.DefaultTimelineThreads, "give the `N` busiest threads a timeline lane each; the rest share one")
 	items := fs.Int("timeline-items", analyze.DefaultTimelineItems, "embed at most `N` individual timeline events (pairs and instants); density buckets show the rest")

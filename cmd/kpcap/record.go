@@ -202,7 +202,7 @@ func checkRecordArgs(opts *record.Options, cpuList, bufSize string, setf *setFla
 			return tracepointError(e, err)
 		}
 	}
-	if opts.Output == "-" || opts.Output == "" {
+	if isStdout(opts.Output) || opts.Output == "" {
 		// The file is finalized with a seek index at its end: it needs a real file.
 		return usagef("-o %q: kpcap record writes a file, not a pipe; give a file name (then kpcap replay FILE)", opts.Output)
 	}

@@ -156,7 +156,7 @@ func parseReplayArgs(args []string) (*replayArgs, error) {
 	fs := newFlags(c)
 	var a replayArgs
 	formatName := fs.StringP("format", "f", "", "output `FORMAT`: text, json, arrow, parquet or perfetto (default: from the -o extension, else text)")
-	fs.StringVarP(&a.out, "output", "o", "", "write to `FILE` instead of stdout")
+	fs.StringVarP(&a.out, "output", "o", "", "write to `FILE` instead of stdout (- is stdout)")
 	fs.StringArrayVar(&a.probes, "probe", nil, "keep only sources matching `NAME` (exact or glob); repeatable")
 	fs.StringVar(&a.filter, "filter", "", "ftrace filter `EXPR` evaluated offline")
 	fs.StringVar(&a.since, "since", "", "keep events from `T` on (duration from trace start, or absolute ns)")
@@ -175,6 +175,9 @@ func parseReplayArgs(args []string) (*replayArgs, error) {
 		return nil, usagef("want one trace FILE (or several files of a set, a quoted glob, a directory)")
 	}
 	a.files = fs.Args()
+	if isStdout(a.out) {
+		a.out = "" // stdout: no temporary file, no "written to" line
+	}
 	kind, err := replayKind(*formatName, a.out)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+)
+
+// isStdout reports whether the output file path means stdout: "-", as for
+// perf, trace-cmd and the Unix tools. Every command whose output is a
+// single stream follows it; progress, notes and warnings stay on stderr.
+func isStdout(path string) bool { return path == "-" }
+
+// writeOutput writes path (or stdout, see isStdout) with write, buffered, and closes
+// it; write errors, flushing and closing included, name the path.
+func writeOutput(path string, write func(io.Writer) error) error {
+	if isStdout(path) {
+		w := bufio.NewWriter(os.Stdout)
+		if err := write(w); err != nil {
+			w.Flush() // what was written so far
+			return err
+		}
+		return w.Flush()
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	w := bufio.NewWriter(f)
+	werr := write(w)
+	err = w.Flush()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if werr != nil {
+		return werr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
