@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/kpcap/kpcap/format"
 	"github.com/kpcap/kpcap/record/internal/bpfprog"
 	"github.com/kpcap/kpcap/record/internal/bpfring"
@@ -30,9 +31,9 @@ type bpfCapture struct {
 	qOf   []int        // cpu -> queue index
 	read  []uint64     // BPF source i -> ring records read
 	raw   map[int]bool // BPF sources on the raw syscall programs (no perf event)
-	// attach are the perf events the classic programs are attached
-	// through, closed with the programs.
-	attach []int
+	// attachFDs are the perf events the programs (but the raw syscall
+	// ones) are attached through, closed with the programs.
+	attachFDs []int
 	// malformed counts ring records that could not be read (never
 	// expected); the reader goroutine writes it, stats reads it.
 	malformed atomic.Uint64
@@ -170,32 +171,9 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 		b.qOf[cpu] = qi
 	}
 	b.progs = make([]int, len(b.srcs))
-	// Syscall tracepoints go through the two raw syscall programs where
-	// the kernel has them; the others, or all if it has not, through a
-	// classic tracepoint program each.
-	syscalls := false
-	for i, si := range b.srcs {
-		if nr, exit, ok := syscallRoute(c.sources[si]); ok && !c.opts.classicSyscalls {
-			if err := set.AddSyscall(exit, nr, uint32(i)); err != nil {
-				return err
-			}
-			syscalls = true
-		}
-	}
-	raw := map[int]bool{} // BPF sources on the raw syscall programs
-	if syscalls {
-		idx, err := set.AttachSyscalls()
-		if err != nil {
-			set.DetachSyscalls()
-			c.notice(fmt.Sprintf("BPF raw syscall tracepoints unavailable (%v): syscall events take classic tracepoint programs", err))
-		} else {
-			for i, si := range b.srcs {
-				if _, exit, ok := syscallRoute(c.sources[si]); ok {
-					raw[i] = true
-					b.progs[i] = idx[bool2int(exit)]
-				}
-			}
-		}
+	raw, err := b.routeSyscalls(c)
+	if err != nil {
+		return err
 	}
 	for i, si := range b.srcs {
 		s := c.sources[si]
@@ -215,25 +193,9 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.desc.Name, err)
 		}
-		a := perf.Attr{Type: s.attr.Type, Config: s.attr.Config, Disabled: true}
-		fd, err := perf.Open(&a, -1, c.cpus[0])
-		if err != nil {
-			return fmt.Errorf("%s: open the tracepoint: %w", s.desc.Name, err)
-		}
-		// Never enabled: the program runs without it, and enabled it would
-		// sample every hit on its CPU now that the program lets the
-		// tracepoint's perf events have them.
-		b.attach = append(b.attach, fd)
-		if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_BPF, prog.FD()); err != nil {
-			return fmt.Errorf("%s: attach the BPF program: %w", s.desc.Name, err)
-		}
-		id, err := perf.ID(fd)
-		if err != nil {
+		if err := b.attach(c, i, si, perf.Attr{Type: s.attr.Type, Config: s.attr.Config}, prog, pi); err != nil {
 			return err
 		}
-		c.ids[id] = si
-		b.progs[i] = pi
-		b.ids = append(b.ids, id)
 	}
 	b.raw = raw
 	if b.rd, err = bpfring.Open(set.Ring()); err != nil {
@@ -244,11 +206,69 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 	return c.poller.AddEdge(set.Ring().FD(), b.tag)
 }
 
+// routeSyscalls puts the syscall tracepoints on the two raw syscall
+// programs where the kernel has them and returns which BPF sources it
+// put there; the others, or all if it has not, take a classic tracepoint
+// program each.
+func (b *bpfCapture) routeSyscalls(c *capture) (map[int]bool, error) {
+	syscalls := false
+	for i, si := range b.srcs {
+		if nr, exit, ok := syscallRoute(c.sources[si]); ok && !c.opts.classicSyscalls {
+			if err := b.set.AddSyscall(exit, nr, uint32(i)); err != nil {
+				return nil, err
+			}
+			syscalls = true
+		}
+	}
+	raw := map[int]bool{}
+	if syscalls {
+		idx, err := b.set.AttachSyscalls()
+		if err != nil {
+			b.set.DetachSyscalls()
+			c.notice(fmt.Sprintf("BPF raw syscall tracepoints unavailable (%v): syscall events take classic tracepoint programs", err))
+		} else {
+			for i, si := range b.srcs {
+				if _, exit, ok := syscallRoute(c.sources[si]); ok {
+					raw[i] = true
+					b.progs[i] = idx[bool2int(exit)]
+				}
+			}
+		}
+	}
+	return raw, nil
+}
+
+// attach attaches program prog (index pi in the set) of BPF source i,
+// capture source si, through a perf event of attributes a opened on the
+// first recorded CPU. The event is never enabled: the program runs on
+// every CPU without it, and enabled it would sample every hit on its CPU
+// now that the program lets the event have them.
+func (b *bpfCapture) attach(c *capture, i int, si int32, a perf.Attr, prog *ebpf.Program, pi int) error {
+	name := c.sources[si].desc.Name
+	a.Disabled = true
+	fd, err := perf.Open(&a, -1, c.cpus[0])
+	if err != nil {
+		return fmt.Errorf("%s: open the event: %w", name, err)
+	}
+	b.attachFDs = append(b.attachFDs, fd)
+	if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_BPF, prog.FD()); err != nil {
+		return fmt.Errorf("%s: attach the BPF program: %w", name, err)
+	}
+	id, err := perf.ID(fd)
+	if err != nil {
+		return err
+	}
+	c.ids[id] = si
+	b.progs[i] = pi
+	b.ids = append(b.ids, id)
+	return nil
+}
+
 func (b *bpfCapture) close() {
-	for _, fd := range b.attach {
+	for _, fd := range b.attachFDs {
 		unix.Close(fd)
 	}
-	b.attach = nil
+	b.attachFDs = nil
 	if b.rd != nil {
 		b.rd.Close()
 	}

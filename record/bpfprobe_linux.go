@@ -10,7 +10,6 @@ import (
 
 	"github.com/kpcap/kpcap/format"
 	"github.com/kpcap/kpcap/record/internal/bpfprog"
-	"github.com/kpcap/kpcap/record/internal/perf"
 	"golang.org/x/sys/unix"
 )
 
@@ -132,17 +131,8 @@ func (b *bpfCapture) loadProbe(c *capture, i int, si int32) error {
 		return fmt.Errorf("%s: %w", s.desc.Name, err)
 	}
 	a := s.attr
-	a.Disabled, a.CallGraph, a.Inherit, a.EnableOnExec, a.SampleCgroup = true, false, false, false, false
-	fd, err := perf.Open(&a, -1, c.cpus[0])
-	if err != nil {
-		return fmt.Errorf("%s: open the probe: %w", s.desc.Name, err)
-	}
-	b.attach = append(b.attach, fd)
-	if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_BPF, prog.FD()); err != nil {
-		return fmt.Errorf("%s: attach the BPF program: %w", s.desc.Name, err)
-	}
-	id, err := perf.ID(fd)
-	if err != nil {
+	a.CallGraph, a.Inherit, a.EnableOnExec, a.SampleCgroup = false, false, false, false
+	if err := b.attach(c, i, si, a, prog, pi); err != nil {
 		return err
 	}
 	if s.attr.Type != unix.PERF_TYPE_TRACEPOINT {
@@ -150,8 +140,5 @@ func (b *bpfCapture) loadProbe(c *capture, i int, si int32) error {
 		// says ID 0).
 		b.types[i] = 0
 	}
-	c.ids[id] = si
-	b.progs[i] = pi
-	b.ids = append(b.ids, id)
 	return nil
 }

@@ -113,27 +113,13 @@ func (s *Set) Probe(src uint32, p ProbeSpec) (*ebpf.Program, int, error) {
 	words := (p.Fixed + 7) / 8
 	insns := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
 	insns = append(insns, s.gate()...)
-	insns = append(insns, s.reserve(src, HeaderLen+8*words)...)
-	insns = append(insns, asm.Mov.Imm(asm.R1, 0))
-	for w := range words {
-		insns = append(insns, asm.StoreMem(asm.R7, int16(HeaderLen+8*w), asm.R1, asm.DWord))
-	}
+	insns = append(insns, s.reserveZeroed(src, words)...)
 	insns = append(insns, head...)
 	insns = append(insns, args...)
 	// 0 skips the probe's own perf buffer: the event is kpcap's alone
 	// (a PMU probe, or a probe in kpcap's tracefs group) and never enabled.
 	insns = append(insns, s.submitAndReturn(HeaderLen+8*words, 0)...)
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name:         fmt.Sprintf("kpcap_probe_%d", src),
-		Type:         ebpf.Kprobe,
-		Instructions: insns,
-		License:      programLicense,
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("load BPF probe program: %w", err)
-	}
-	s.progs = append(s.progs, prog)
-	return prog, len(s.progs) - 1, nil
+	return s.loadProgram(fmt.Sprintf("kpcap_probe_%d", src), ebpf.Kprobe, insns)
 }
 
 // reserve counts a hit of source src, reserves a ring record of n bytes
@@ -161,6 +147,17 @@ func (s *Set) reserve(src uint32, n int) asm.Instructions {
 		asm.StoreMem(asm.R7, 8, asm.R0, asm.DWord),
 		asm.FnGetCurrentPidTgid.Call(),
 		asm.StoreMem(asm.R7, 16, asm.R0, asm.DWord))
+}
+
+// reserveZeroed is reserve for a payload of words 8-byte words, zeroed:
+// ring records are not zeroed and must not carry stale kernel bytes in
+// the common fields and the padding the program leaves.
+func (s *Set) reserveZeroed(src uint32, words int) asm.Instructions {
+	insns := append(s.reserve(src, HeaderLen+8*words), asm.Mov.Imm(asm.R1, 0))
+	for w := range words {
+		insns = append(insns, asm.StoreMem(asm.R7, int16(HeaderLen+8*w), asm.R1, asm.DWord))
+	}
+	return insns
 }
 
 // head writes __probe_ip, or __probe_func and __probe_ret_ip, as the

@@ -150,34 +150,7 @@ func (s *Set) Tracepoint(src uint32, rawLen int) (*ebpf.Program, int, error) {
 		asm.Mov.Reg(asm.R6, asm.R1),
 	}
 	insns = append(insns, s.gate()...)
-	// hits++
-	insns = append(insns, s.bump(asm.StoreImm(asm.RFP, -4, int64(2*src), asm.Word), "reserve")...)
-	insns = append(insns,
-		// Reserve the record; a refusal counts lost.
-		asm.LoadMapPtr(asm.R1, s.ring.FD()).WithSymbol("reserve"),
-		asm.Mov.Imm(asm.R2, int32(recLen)),
-		asm.Mov.Imm(asm.R3, 0),
-		asm.FnRingbufReserve.Call(),
-		asm.JNE.Imm(asm.R0, 0, "fill"))
-	insns = append(insns, s.bump(asm.StoreImm(asm.RFP, -4, int64(2*src+1), asm.Word), "out")...)
-	insns = append(insns,
-		asm.Ja.Label("out"),
-		// Header.
-		asm.Mov.Reg(asm.R7, asm.R0).WithSymbol("fill"),
-		asm.StoreImm(asm.R7, 0, int64(src), asm.Word),
-		asm.FnGetSmpProcessorId.Call(),
-		asm.StoreMem(asm.R7, 4, asm.R0, asm.Word),
-		asm.FnKtimeGetNs.Call(),
-		asm.StoreMem(asm.R7, 8, asm.R0, asm.DWord),
-		asm.FnGetCurrentPidTgid.Call(),
-		asm.StoreMem(asm.R7, 16, asm.R0, asm.DWord),
-		asm.Mov.Imm(asm.R1, 0),
-	)
-	// Zero the common fields and the padding the loads skip: ring
-	// records are not zeroed and must not carry stale kernel bytes.
-	for w := range words {
-		insns = append(insns, asm.StoreMem(asm.R7, int16(HeaderLen+8*w), asm.R1, asm.DWord))
-	}
+	insns = append(insns, s.reserveZeroed(src, words)...)
 	// The payload after the common fields, as direct context loads that
 	// stay within the event's fields: the kernel refuses to attach a
 	// program that reads past the last one.
@@ -203,14 +176,21 @@ func (s *Set) Tracepoint(src uint32, rawLen int) (*ebpf.Program, int, error) {
 	// skips them, and every other recording of this tracepoint on the
 	// machine (another kpcap, perf) misses the hit uncounted.
 	insns = append(insns, s.submitAndReturn(recLen, 1)...)
+	return s.loadProgram(fmt.Sprintf("kpcap_tp_%d", src), ebpf.TracePoint, insns)
+}
+
+// loadProgram loads a generated program of the given type and keeps it
+// with the set's others. It returns the program and its index for
+// RecursionMisses.
+func (s *Set) loadProgram(name string, typ ebpf.ProgramType, insns asm.Instructions) (*ebpf.Program, int, error) {
 	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name:         fmt.Sprintf("kpcap_tp_%d", src),
-		Type:         ebpf.TracePoint,
+		Name:         name,
+		Type:         typ,
 		Instructions: insns,
 		License:      programLicense,
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("load BPF tracepoint program: %w", err)
+		return nil, 0, fmt.Errorf("load BPF program %s: %w", name, err)
 	}
 	s.progs = append(s.progs, p)
 	return p, len(s.progs) - 1, nil
