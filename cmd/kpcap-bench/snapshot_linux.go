@@ -45,19 +45,6 @@ func askSnapshot(ctx context.Context, rec *recorder, trace string) (string, erro
 	}
 }
 
-// snapshotTarget compares the flight recorder's CPU with a plain
-// recording's on the same workload: the bound is 10 % more.
-func snapshotTarget(w *Workload) (Target, bool) {
-	k, s := w.tool(toolKpcap), w.tool(toolKpcapSnap)
-	if k == nil || s == nil || k.Median.OK == 0 || s.Median.OK == 0 {
-		return Target{}, false
-	}
-	kc, sc := float64(k.Median.RecorderCPU), float64(s.Median.RecorderCPU)
-	t := target(w.Name, "flight recorder CPU", "≤ 1.1x kpcap record's", "kpcap record "+fmtS(k.Median.RecorderCPU),
-		fmtS(s.Median.RecorderCPU)+" ("+fmtX(jfloat(ratio(sc, kc)))+")", sc, kc, 1.1)
-	return t, true
-}
-
 // maxRSS is the recorder's peak resident set in bytes (0 if unknown):
 // its VmHWM read before it was stopped, or else its rusage, which may hold
 // this benchmark's own peak (inherited across the exec).
