@@ -99,16 +99,37 @@ func scanFrame(ra readAtFunc, off, end int64) (zframe, error) {
 	if magic != zstdMagic {
 		return zframe{}, errNotZstd
 	}
-	if n < 5 {
+	hlen, cs, hasCRC, err := frameHeader(h[:n])
+	if err != nil {
+		return zframe{}, err
+	}
+	pos, blocks, err := skipBlocks(ra, off+int64(hlen), end)
+	if err != nil {
+		return zframe{}, err
+	}
+	if hasCRC {
+		pos += 4
+	}
+	if pos > end {
 		return zframe{}, errTruncFrame
+	}
+	return zframe{size: pos - off, contentSize: cs, checksum: hasCRC, blocks: blocks}, nil
+}
+
+// frameHeader decodes the zstd frame header at the start of h (the bytes
+// read, magic included): its length, the content size it declares (-1 if
+// none) and whether the frame ends with a content checksum.
+func frameHeader(h []byte) (hlen int, contentSize int64, hasCRC bool, err error) {
+	if len(h) < 5 {
+		return 0, 0, false, errTruncFrame
 	}
 	fhd := h[4]
 	if fhd&0x08 != 0 {
-		return zframe{}, errors.New("zstd frame header: reserved bit set")
+		return 0, 0, false, errors.New("zstd frame header: reserved bit set")
 	}
 	single := fhd&0x20 != 0
-	hasCRC := fhd&0x04 != 0
-	hlen := 5
+	hasCRC = fhd&0x04 != 0
+	hlen = 5
 	if !single {
 		hlen++ // window descriptor
 	}
@@ -119,10 +140,10 @@ func scanFrame(ra readAtFunc, off, end int64) (zframe, error) {
 		fcsLen = 1
 	}
 	hlen += fcsLen
-	if n < hlen {
-		return zframe{}, errTruncFrame
+	if len(h) < hlen {
+		return 0, 0, false, errTruncFrame
 	}
-	cs := int64(-1)
+	contentSize = -1
 	if fcsLen > 0 {
 		p := h[hlen-fcsLen : hlen]
 		var v uint64
@@ -135,14 +156,18 @@ func scanFrame(ra readAtFunc, off, end int64) (zframe, error) {
 		if v > 1<<62 {
 			v = 1 << 62
 		}
-		cs = int64(v)
+		contentSize = int64(v)
 	}
-	pos := off + int64(hlen)
-	blocks := 0
-	for ; ; blocks++ {
+	return hlen, contentSize, hasCRC, nil
+}
+
+// skipBlocks walks the zstd blocks from pos by their 3-byte headers up to
+// the last one and returns the offset after it and the blocks counted.
+func skipBlocks(ra readAtFunc, pos, end int64) (int64, int, error) {
+	for blocks := 1; ; blocks++ {
 		var bh [3]byte
 		if ra(bh[:], pos) < 3 {
-			return zframe{}, errTruncFrame
+			return 0, 0, errTruncFrame
 		}
 		v := uint32(bh[0]) | uint32(bh[1])<<8 | uint32(bh[2])<<16
 		last := v&1 != 0
@@ -152,26 +177,19 @@ func scanFrame(ra readAtFunc, off, end int64) (zframe, error) {
 		case 1: // RLE: one byte on disk
 			bsize = 1
 		case 3:
-			return zframe{}, fmt.Errorf("zstd block at offset %d: reserved block type", pos)
+			return 0, 0, fmt.Errorf("zstd block at offset %d: reserved block type", pos)
 		}
 		if bsize > 128<<10 {
-			return zframe{}, fmt.Errorf("zstd block at offset %d: size %d over 128 KiB", pos, bsize)
+			return 0, 0, fmt.Errorf("zstd block at offset %d: size %d over 128 KiB", pos, bsize)
 		}
 		pos += 3 + bsize
 		if pos > end {
-			return zframe{}, errTruncFrame
+			return 0, 0, errTruncFrame
 		}
 		if last {
-			break
+			return pos, blocks, nil
 		}
 	}
-	if hasCRC {
-		pos += 4
-	}
-	if pos > end {
-		return zframe{}, errTruncFrame
-	}
-	return zframe{size: pos - off, contentSize: cs, checksum: hasCRC, blocks: blocks + 1}, nil
 }
 
 var errTruncFrame = errors.New("truncated zstd frame")
