@@ -66,7 +66,9 @@ func bpfReason(o *Options, s *source) string {
 	case countedTracepoint(s.desc.Name):
 		return "it passes perf a count (__perf_count)"
 	case s.filter:
-		return "filters are not compiled into BPF programs yet"
+		if _, why := bpfFilter(o.Filter, s); why != "" {
+			return why
+		}
 	case o.CallGraph:
 		return "call chains are not on the BPF path yet"
 	case o.PID != 0 || len(o.Command) > 0:
@@ -189,7 +191,11 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 			}
 			continue
 		}
-		prog, pi, err := set.Tracepoint(uint32(i), s.layout.fixed)
+		var f *bpfprog.Filter
+		if s.filter {
+			f, _ = bpfFilter(c.opts.Filter, s) // bpfReason compiled it already
+		}
+		prog, pi, err := set.Tracepoint(uint32(i), s.layout.fixed, f)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.desc.Name, err)
 		}
@@ -541,6 +547,9 @@ func (c *capture) bpfMisses(end uint64) error {
 // layout the raw syscall programs write: __syscall_nr at 8, then up to six
 // 8-byte arguments from 16 (entry) or ret at 16 (exit).
 func syscallRoute(s *source) (nr int, exit, ok bool) {
+	if s.filter {
+		return 0, false, false // the raw programs see registers, not the fields
+	}
 	rest, found := strings.CutPrefix(s.desc.Name, "syscalls:sys_enter_")
 	if !found {
 		if rest, found = strings.CutPrefix(s.desc.Name, "syscalls:sys_exit_"); !found {

@@ -27,6 +27,7 @@ func isProbe(s *source) bool {
 type formatField struct {
 	decl      string // "unsigned long __probe_ip", "__data_loc char[] s"
 	off, size int
+	signed    bool
 }
 
 // parseFields maps the field names of a format text to their lines.
@@ -48,6 +49,8 @@ func parseFields(text string) map[string]formatField {
 				f.off, _ = strconv.Atoi(v)
 			case "size":
 				f.size, _ = strconv.Atoi(v)
+			case "signed":
+				f.signed = v == "1"
 			}
 		}
 		name := f.decl[strings.LastIndexAny(f.decl, " *")+1:]

@@ -131,13 +131,15 @@ func (s *Set) Close() {
 
 // Tracepoint loads the program of source src, a classic tracepoint whose
 // payload has rawLen fixed bytes (no __data_loc field). It returns the
-// program's index for RecursionMisses.
+// program's index for RecursionMisses. A filter f (nil: none) drops the
+// events it rejects before they are counted, as the kernel's filter on a
+// perf event drops them before the perf path sees them.
 //
 // The kernel hands a tracepoint program the event's record with its first
 // 8 bytes (common_type, common_flags, common_preempt_count, common_pid)
 // replaced by a pt_regs pointer, so the program copies bytes 8 to rawLen
 // and leaves the common fields to user space.
-func (s *Set) Tracepoint(src uint32, rawLen int) (*ebpf.Program, int, error) {
+func (s *Set) Tracepoint(src uint32, rawLen int, f *Filter) (*ebpf.Program, int, error) {
 	if int(src) >= s.nsrc {
 		return nil, 0, fmt.Errorf("bpfprog: source %d of %d", src, s.nsrc)
 	}
@@ -150,6 +152,9 @@ func (s *Set) Tracepoint(src uint32, rawLen int) (*ebpf.Program, int, error) {
 		asm.Mov.Reg(asm.R6, asm.R1),
 	}
 	insns = append(insns, s.gate()...)
+	if f != nil {
+		insns = append(insns, f.code(asm.R6, 0, "out")...)
+	}
 	insns = append(insns, s.reserveZeroed(src, words)...)
 	// The payload after the common fields, as direct context loads that
 	// stay within the event's fields: the kernel refuses to attach a
