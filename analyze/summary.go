@@ -3,7 +3,6 @@ package analyze
 import (
 	"cmp"
 	"slices"
-	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/kpcap/kpcap/format"
@@ -256,6 +255,8 @@ func isStringType(t arrow.DataType) bool {
 	return false
 }
 
+// finish fills the summary from the counts and the file's header, loss
+// records and warnings once every row is in.
 func (a *summaryAcc) finish(in Input) error {
 	f := in.File()
 	s := a.s
@@ -269,8 +270,26 @@ func (a *summaryAcc) finish(in Input) error {
 	}
 	s.Lost = lossOfInput(in)
 	s.LostTotal = s.Lost.Total
+	a.finishSources(f.Header.Sources)
+	a.finishCPUs()
+	a.finishTops()
+	since, until := windowOf(in)
+	for _, l := range f.Lost {
+		if l.Time >= since && (until == 0 || l.Time < until) {
+			a.rate.addLost(l.Time, l.Count)
+		}
+	}
+	s.Rate = a.rate.result()
+	a.finishFields()
+	return nil
+}
+
+// finishSources lists the events, weight, rate and loss of every source,
+// then the events of sources the header does not name.
+func (a *summaryAcc) finishSources(sources []format.Source) {
+	s := a.s
 	secs := float64(s.DurationNS) / 1e9
-	for i, src := range f.Header.Sources {
+	for i, src := range sources {
 		sc := SourceCount{Name: src.Name, Kind: src.Kind.String(), Target: src.Target, Events: a.perSrc[i], Lost: s.Lost.source(src.Name)}
 		if a.weights[i] != a.perSrc[i] {
 			sc.Period = a.weights[i]
@@ -283,6 +302,12 @@ func (a *summaryAcc) finish(in Input) error {
 	if a.unknown > 0 {
 		s.Sources = append(s.Sources, SourceCount{Name: "(not in header)", Kind: "unknown", Events: a.unknown})
 	}
+}
+
+// finishCPUs lists the events and ring-buffer loss of every CPU, those
+// that only lost samples included, in CPU order.
+func (a *summaryAcc) finishCPUs() {
+	s := a.s
 	ringByCPU := map[uint32]uint64{}
 	for _, l := range s.Lost.ByCPU {
 		ringByCPU[l.CPU] = l.Count
@@ -295,6 +320,11 @@ func (a *summaryAcc) finish(in Input) error {
 		s.CPUs = append(s.CPUs, CPUCount{CPU: cpu, Lost: l})
 	}
 	slices.SortFunc(s.CPUs, func(x, y CPUCount) int { return cmp.Compare(x.CPU, y.CPU) })
+}
+
+// finishTops keeps the TopN commands, cgroups and processes by events.
+func (a *summaryAcc) finishTops() {
+	s := a.s
 	for c, n := range a.comms {
 		s.Comms = append(s.Comms, NameCount{c, n})
 	}
@@ -312,13 +342,12 @@ func (a *summaryAcc) finish(in Input) error {
 	if len(s.PIDs) > a.opts.TopN {
 		s.PIDs = s.PIDs[:a.opts.TopN]
 	}
-	since, until := windowOf(in)
-	for _, l := range f.Lost {
-		if l.Time >= since && (until == 0 || l.Time < until) {
-			a.rate.addLost(l.Time, l.Count)
-		}
-	}
-	s.Rate = a.rate.result()
+}
+
+// finishFields keeps the TopN values of each string field, fields in name
+// order.
+func (a *summaryAcc) finishFields() {
+	s := a.s
 	names := make([]string, 0, len(a.fields))
 	for n := range a.fields {
 		names = append(names, n)
@@ -336,129 +365,6 @@ func (a *summaryAcc) finish(in Input) error {
 		ft.Values = topNames(ft.Values, a.opts.TopN)
 		s.Fields = append(s.Fields, ft)
 	}
-	return nil
-}
-
-// topNames sorts by count (descending, then name) and keeps n.
-func topNames(v []NameCount, n int) []NameCount {
-	slices.SortFunc(v, func(x, y NameCount) int {
-		return cmp.Or(cmp.Compare(y.Count, x.Count), strings.Compare(x.Name, y.Name))
-	})
-	if len(v) > n {
-		v = v[:n]
-	}
-	return v
-}
-
-// topKCapacity is how many values of a string field the summary keeps.
-const topKCapacity = 1024
-
-// topK counts values approximately in bounded memory: when it holds more
-// than capacity values it drops the less frequent half, remembering the
-// largest count dropped (the error bound of later counts).
-type topK struct {
-	capacity int
-	counts   map[string]uint64
-	maxErr   uint64
-}
-
-func newTopK(capacity int) *topK { return &topK{capacity: capacity, counts: map[string]uint64{}} }
-
-func (t *topK) add(v string) {
-	if c, ok := t.counts[v]; ok {
-		t.counts[v] = c + 1
-		return
-	}
-	if len(t.counts) >= 2*t.capacity {
-		cs := make([]uint64, 0, len(t.counts))
-		for _, c := range t.counts {
-			cs = append(cs, c)
-		}
-		slices.Sort(cs)
-		cut := cs[len(cs)-t.capacity] // keep values counted more than the median-ish cut
-		for k, c := range t.counts {
-			if c < cut || (c == cut && len(t.counts) > t.capacity) {
-				t.maxErr = max(t.maxErr, c)
-				delete(t.counts, k)
-			}
-		}
-	}
-	t.counts[string([]byte(v))] = 1
-}
-
-// Timeline is event and loss counts in equal time buckets.
-type Timeline struct {
-	StartNS  uint64   `json:"start_ns"`
-	BucketNS uint64   `json:"bucket_ns"`
-	Events   []uint64 `json:"events"`
-	Lost     []uint64 `json:"lost"`
-}
-
-// timeline buckets counts with a width that doubles (merging neighbours)
-// whenever the buckets would exceed max: bounded memory, one pass.
-type timeline struct {
-	max    int
-	start  uint64
-	width  uint64
-	events []uint64
-	lost   []uint64
-	seen   bool
-}
-
-func newTimeline(max int) *timeline { return &timeline{max: max, width: 1_000_000} }
-
-func (t *timeline) add(ts, n uint64) {
-	if !t.seen {
-		t.start, t.seen = ts, true
-	}
-	if ts < t.start {
-		ts = t.start // inversions before the first event land in bucket 0
-	}
-	idx := (ts - t.start) / t.width
-	for idx >= uint64(t.max) {
-		if t.width >= 1<<62 { // hostile times: doubling would overflow
-			idx = uint64(t.max) - 1
-			break
-		}
-		t.grow()
-		idx = (ts - t.start) / t.width
-	}
-	for int(idx) >= len(t.events) {
-		t.events = append(t.events, 0)
-	}
-	t.events[idx] += n
-}
-
-func (t *timeline) grow() {
-	t.width *= 2
-	merged := make([]uint64, (len(t.events)+1)/2)
-	for i, c := range t.events {
-		merged[i/2] += c
-	}
-	t.events = merged
-}
-
-// addLost places loss records after all events are in.
-func (t *timeline) addLost(ts, n uint64) {
-	if len(t.lost) < len(t.events) {
-		t.lost = append(t.lost, make([]uint64, len(t.events)-len(t.lost))...)
-	}
-	if len(t.lost) == 0 {
-		t.lost = make([]uint64, 1)
-		t.events = make([]uint64, 1)
-	}
-	idx := uint64(0)
-	if ts > t.start {
-		idx = min((ts-t.start)/t.width, uint64(len(t.lost)-1))
-	}
-	t.lost[idx] += n
-}
-
-func (t *timeline) result() Timeline {
-	if len(t.lost) < len(t.events) {
-		t.lost = append(t.lost, make([]uint64, len(t.events)-len(t.lost))...)
-	}
-	return Timeline{StartNS: t.start, BucketNS: t.width, Events: t.events, Lost: t.lost}
 }
 
 // Summarize reads in once and returns its summary. A fresh *replay.Reader
