@@ -176,17 +176,31 @@ func newParquetWriter(sc *arrow.Schema, w io.Writer, statsCols ...string) (pw *p
 // newFileWriter starts a Parquet file of schema sc with props on out; it
 // panics when it cannot write the magic (callers recover).
 func newFileWriter(sc *arrow.Schema, out *sinkWriter, props *parquet.WriterProperties) (*file.Writer, error) {
+	root, meta, err := parquetSchema(sc, props)
+	if err != nil {
+		return nil, err
+	}
+	fw := file.NewParquetWriter(out, root, file.WithWriterProps(props), file.WithWriteMetadata(meta))
+	if out.err != nil {
+		return nil, out.err
+	}
+	return fw, nil
+}
+
+// parquetSchema returns the Parquet schema of sc and the file's key-value
+// metadata: sc's own and the serialized Arrow schema.
+func parquetSchema(sc *arrow.Schema, props *parquet.WriterProperties) (*schema.GroupNode, metadata.KeyValueMetadata, error) {
 	nodes := make(schema.FieldList, 0, sc.NumFields())
 	for _, f := range sc.Fields() {
 		n, err := parquetNode(f)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		nodes = append(nodes, n)
 	}
 	root, err := schema.NewGroupNode(props.RootName(), props.RootRepetition(), nodes, -1)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	meta := make(metadata.KeyValueMetadata, 0, sc.Metadata().Len()+1)
 	md := sc.Metadata()
@@ -195,14 +209,10 @@ func newFileWriter(sc *arrow.Schema, out *sinkWriter, props *parquet.WriterPrope
 	}
 	s, err := arrowSchemaMeta(sc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	meta.Append("ARROW:schema", s)
-	fw := file.NewParquetWriter(out, root, file.WithWriterProps(props), file.WithWriteMetadata(meta))
-	if out.err != nil {
-		return nil, out.err
-	}
-	return fw, nil
+	return root, meta, nil
 }
 
 // sinkWriter hides the caller's Close from file.Writer, which would close

@@ -27,7 +27,13 @@ func (o *sourceOut) open() error {
 	}
 	o.sc.bw.Reset(f)
 	o.bw = o.sc.bw
-	if o.fw, err = replay.NewParquetFileWriter(o.schema, o.bw, ZstdLevel, ColTime); err != nil {
+	if d, ok := o.commDict.(*array.String); ok && fixedWidth(o.specs) {
+		o.commVals, o.commMap = commDictionary(d)
+		o.pc, err = replay.NewParquetColumns(o.schema, o.bw, ZstdLevel, ColTime)
+	} else {
+		o.fw, err = replay.NewParquetFileWriter(o.schema, o.bw, ZstdLevel, ColTime)
+	}
+	if err != nil {
 		f.Close()
 		return fmt.Errorf("%s: %w", o.rel, err)
 	}
@@ -45,7 +51,12 @@ func (o *sourceOut) close() (err error) {
 			o.file.Close()
 		}
 	}()
-	if err := o.fw.Close(); err != nil {
+	if o.pc != nil {
+		err = o.pc.Close()
+	} else {
+		err = o.fw.Close()
+	}
+	if err != nil {
 		return err
 	}
 	if err := o.bw.Flush(); err != nil {
@@ -77,6 +88,9 @@ func (o *sourceOut) writeGroup(g *rowGroup) (err error) {
 			err = o.bw.Flush()
 		}
 	}()
+	if o.pc != nil {
+		return o.writeGroupColumns(g)
+	}
 	// The scratch buffers take a whole column of the row group.
 	o.sc.vals = slices.Grow(o.sc.vals[:0], g.n)
 	o.sc.times = slices.Grow(o.sc.times[:0], g.n)

@@ -321,7 +321,13 @@ type sourceOut struct {
 	file *os.File
 	bw   *bufio.Writer
 	fw   *file.Writer
-	sc   *writeScratch
+	// pc writes the file instead of fw when every column is fixed-width:
+	// commVals is then its comm dictionary, commMap the reader's comm
+	// indices mapped into it.
+	pc       *replay.ParquetColumns
+	commVals []string
+	commMap  []int32
+	sc       *writeScratch
 }
 
 // writeScratch is a source writer's reused buffers, handed on to later
@@ -332,6 +338,7 @@ type writeScratch struct {
 	times []int64
 	def   []int16
 	zeros []int32
+	idx   []int32
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(writeScratch) }}
