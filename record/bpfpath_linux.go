@@ -219,8 +219,14 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 func (b *bpfCapture) routeSyscalls(c *capture) (map[int]bool, error) {
 	syscalls := false
 	for i, si := range b.srcs {
-		if nr, exit, ok := syscallRoute(c.sources[si]); ok && !c.opts.classicSyscalls {
-			if err := b.set.AddSyscall(exit, nr, uint32(i)); err != nil {
+		if nr, args, exit, ok := syscallRoute(c.sources[si]); ok && !c.opts.classicSyscalls {
+			var err error
+			if exit {
+				err = b.set.AddSyscall(true, nr, uint32(i))
+			} else {
+				err = b.set.AddSyscallEntry(nr, uint32(i), args)
+			}
+			if err != nil {
 				return nil, err
 			}
 			syscalls = true
@@ -234,7 +240,7 @@ func (b *bpfCapture) routeSyscalls(c *capture) (map[int]bool, error) {
 			c.notice(fmt.Sprintf("BPF raw syscall tracepoints unavailable (%v): syscall events take classic tracepoint programs", err))
 		} else {
 			for i, si := range b.srcs {
-				if _, exit, ok := syscallRoute(c.sources[si]); ok {
+				if _, _, exit, ok := syscallRoute(c.sources[si]); ok {
 					raw[i] = true
 					b.progs[i] = idx[bool2int(exit)]
 				}
@@ -542,23 +548,23 @@ func (c *capture) bpfMisses(end uint64) error {
 	return nil
 }
 
-// syscallRoute returns the syscall number and direction of a
-// syscalls:sys_enter_NAME or sys_exit_NAME source whose format is the
-// layout the raw syscall programs write: __syscall_nr at 8, then up to six
-// 8-byte arguments from 16 (entry) or ret at 16 (exit).
-func syscallRoute(s *source) (nr int, exit, ok bool) {
+// syscallRoute returns the syscall number, the number of arguments (entry)
+// and the direction of a syscalls:sys_enter_NAME or sys_exit_NAME source
+// whose format is the layout the raw syscall programs write: __syscall_nr
+// at 8, then up to six 8-byte arguments from 16 (entry) or ret at 16 (exit).
+func syscallRoute(s *source) (nr, nargs int, exit, ok bool) {
 	if s.filter {
-		return 0, false, false // the raw programs see registers, not the fields
+		return 0, 0, false, false // the raw programs see registers, not the fields
 	}
 	rest, found := strings.CutPrefix(s.desc.Name, "syscalls:sys_enter_")
 	if !found {
 		if rest, found = strings.CutPrefix(s.desc.Name, "syscalls:sys_exit_"); !found {
-			return 0, false, false
+			return 0, 0, false, false
 		}
 		exit = true
 	}
 	if nr, ok = bpfprog.SyscallNumber(rest); !ok {
-		return 0, false, false
+		return 0, 0, false, false
 	}
 	var fields [][3]string // name, offset, size
 	for _, line := range strings.Split(s.desc.Format, "\n") {
@@ -581,19 +587,19 @@ func syscallRoute(s *source) (nr int, exit, ok bool) {
 		fields = append(fields, f)
 	}
 	if len(fields) == 0 || fields[0] != [3]string{"__syscall_nr", "8", "4"} {
-		return 0, false, false
+		return 0, 0, false, false
 	}
 	args := fields[1:]
 	if exit {
-		return nr, true, len(args) == 1 && args[0] == [3]string{"ret", "16", "8"}
+		return nr, 0, true, len(args) == 1 && args[0] == [3]string{"ret", "16", "8"}
 	}
 	if len(args) > 6 {
-		return 0, false, false
+		return 0, 0, false, false
 	}
 	for i, a := range args {
 		if a[1] != strconv.Itoa(16+8*i) || a[2] != "8" {
-			return 0, false, false
+			return 0, 0, false, false
 		}
 	}
-	return nr, false, true
+	return nr, len(args), false, true
 }

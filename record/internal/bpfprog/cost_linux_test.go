@@ -56,7 +56,7 @@ func BenchmarkSyscallCost(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer s.Close()
-		if err := s.AddSyscall(false, nr, 0); err != nil {
+		if err := s.AddSyscallEntry(nr, 0, 0); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := s.AttachSyscalls(); err != nil {

@@ -129,15 +129,39 @@ const maxInlineRoutes = 8
 
 // syscallDir is the program of one direction and its routes.
 type syscallDir struct {
-	routes map[int]uint32 // syscall number -> BPF source
-	table  *ebpf.Map      // the routes as a table (number -> source + 1), past maxInlineRoutes
+	routes map[int]uint32 // syscall number -> route: BPF source | arguments<<routeArgsShift
+	table  *ebpf.Map      // the routes as a table (number -> route + 1), past maxInlineRoutes
 	prog   int            // index in Set.progs once loaded
 	lnk    link.Link
 }
 
-// AddSyscall routes syscall nr, on entry or on exit, to source src.
+// A route packs the BPF source of a syscall with the number of arguments
+// its entry record carries, so that one register holds both.
+const (
+	routeArgsShift = 16
+	routeSrcMask   = 1<<routeArgsShift - 1
+)
+
+// AddSyscall routes syscall nr, on entry or on exit, to source src. An
+// entry record carries all six arguments (see AddSyscallEntry).
 func (s *Set) AddSyscall(exit bool, nr int, src uint32) error {
-	if nr < 0 || nr >= maxSyscall || int(src) >= s.nsrc {
+	return s.addSyscall(exit, nr, src, 6)
+}
+
+// AddSyscallEntry routes the entry of syscall nr to source src, whose
+// record carries the first args arguments (the 8-byte fields after
+// __syscall_nr in the tracepoint's format): a getppid entry is 16 bytes
+// of payload rather than 64, less of the ring for the program to write
+// and the recorder to read.
+func (s *Set) AddSyscallEntry(nr int, src uint32, args int) error {
+	if args < 0 || args > 6 {
+		return fmt.Errorf("bpfprog: syscall %d with %d arguments", nr, args)
+	}
+	return s.addSyscall(false, nr, src, args)
+}
+
+func (s *Set) addSyscall(exit bool, nr int, src uint32, args int) error {
+	if nr < 0 || nr >= maxSyscall || int(src) >= s.nsrc || src > routeSrcMask {
 		return fmt.Errorf("bpfprog: syscall %d for source %d", nr, src)
 	}
 	d := &s.sys[0]
@@ -150,7 +174,7 @@ func (s *Set) AddSyscall(exit bool, nr int, src uint32) error {
 	if d.routes == nil {
 		d.routes = map[int]uint32{}
 	}
-	d.routes[nr] = src
+	d.routes[nr] = src | uint32(args)<<routeArgsShift
 	return nil
 }
 
@@ -163,8 +187,8 @@ func (d *syscallDir) routeTable() error {
 		}
 		d.table = m
 	}
-	for nr, src := range d.routes {
-		if err := d.table.Put(uint32(nr), src+1); err != nil {
+	for nr, route := range d.routes {
+		if err := d.table.Put(uint32(nr), route+1); err != nil {
 			return fmt.Errorf("fill BPF syscall table: %w", err)
 		}
 	}
@@ -197,7 +221,7 @@ func (s *Set) AttachSyscalls() ([2]int, error) {
 				return idx, err
 			}
 		}
-		p, err := s.syscallProgram(i == 1, d)
+		p, err := s.loadSyscallProgram(i == 1, s.syscallProgram(i == 1, d))
 		if err != nil {
 			return idx, err
 		}
@@ -226,7 +250,7 @@ func (s *Set) DetachSyscalls() {
 	}
 }
 
-// route leaves the BPF source of the syscall number in R8 in R9 and
+// route leaves the route (source and arguments) of the syscall number in R8 in R9 and
 // jumps to "routed", or jumps to "out" when the number is not recorded:
 // comparisons with constants for a few numbers (no memory touched), a
 // table lookup for more.
@@ -256,77 +280,72 @@ func (d *syscallDir) route() asm.Instructions {
 		asm.Sub.Imm(asm.R9, 1))
 }
 
-// syscallProgram generates the program of one direction. Registers: R6
+// syscallProgram generates the instructions of one direction. Registers: R6
 // the context (the raw tracepoint's arguments: regs, then id or ret), R7
-// the ring record, R8 the syscall number, R9 the BPF source.
-func (s *Set) syscallProgram(exit bool, d *syscallDir) (*ebpf.Program, error) {
-	r := s.regs
+// the ring record, R8 the syscall number, R9 the route.
+func (s *Set) syscallProgram(exit bool, d *syscallDir) asm.Instructions {
 	insns := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
 	if exit {
 		// sys_exit(regs, ret): the number is regs->orig_ax.
 		insns = append(insns,
 			asm.LoadMem(asm.R1, asm.R6, 0, asm.DWord),
-			asm.LoadMem(asm.R8, asm.R1, int16(r.nr), asm.DWord))
+			asm.LoadMem(asm.R8, asm.R1, int16(s.regs.nr), asm.DWord))
 	} else {
 		// sys_enter(regs, id)
 		insns = append(insns, asm.LoadMem(asm.R8, asm.R6, 8, asm.DWord))
 	}
 	insns = append(insns, d.route()...)
-	recLen := HeaderLen + SyscallRaw
-	if exit {
-		recLen = HeaderLen + SyscallExitRaw
-	}
 	insns = append(insns,
 		// 32-bit syscalls of compat tasks are not these events.
 		asm.FnGetCurrentTaskBtf.Call().WithSymbol("routed"),
-		asm.LoadMem(asm.R1, asm.R0, int16(r.statusOff), asm.Word),
+		asm.LoadMem(asm.R1, asm.R0, int16(s.regs.statusOff), asm.Word),
 		asm.And.Imm(asm.R1, tsCompat),
 		asm.JNE.Imm(asm.R1, 0, "out"),
 	)
 	insns = append(insns, s.gate()...)
 	// hits++, keyed 2*source.
-	insns = append(insns, asm.Mov.Reg(asm.R1, asm.R9), asm.LSh.Imm(asm.R1, 1))
-	insns = append(insns, s.bump(asm.StoreMem(asm.RFP, -4, asm.R1, asm.Word), "reserve")...)
-	insns = append(insns,
-		asm.LoadMapPtr(asm.R1, s.ring.FD()).WithSymbol("reserve"),
-		asm.Mov.Imm(asm.R2, int32(recLen)),
-		asm.Mov.Imm(asm.R3, 0),
-		asm.FnRingbufReserve.Call(),
-		asm.JNE.Imm(asm.R0, 0, "fill"),
-		// lost++, keyed 2*source+1.
-		asm.Mov.Reg(asm.R1, asm.R9),
-		asm.LSh.Imm(asm.R1, 1),
-		asm.Add.Imm(asm.R1, 1))
+	insns = append(insns, routeKey(0)...)
+	insns = append(insns, s.bump(asm.StoreMem(asm.RFP, -4, asm.R1, asm.Word), "hit")...)
+	records, maxLen := s.syscallRecords(exit, d)
+	insns = append(insns, records...)
+	// lost++, keyed 2*source+1.
+	lost := routeKey(1)
+	lost[0] = lost[0].WithSymbol("lost")
+	insns = append(insns, lost...)
 	insns = append(insns, s.bump(asm.StoreMem(asm.RFP, -4, asm.R1, asm.Word), "out")...)
-	insns = append(insns,
-		asm.Ja.Label("out"),
-		asm.Mov.Reg(asm.R7, asm.R0).WithSymbol("fill"),
-		asm.StoreMem(asm.R7, 0, asm.R9, asm.Word),
-		asm.FnGetSmpProcessorId.Call(),
-		asm.StoreMem(asm.R7, 4, asm.R0, asm.Word),
-		asm.FnKtimeGetNs.Call(),
-		asm.StoreMem(asm.R7, 8, asm.R0, asm.DWord),
-		asm.FnGetCurrentPidTgid.Call(),
-		asm.StoreMem(asm.R7, 16, asm.R0, asm.DWord),
-		asm.Mov.Imm(asm.R1, 0),
-		asm.StoreMem(asm.R7, HeaderLen, asm.R1, asm.DWord),
-		// __syscall_nr and its padding.
-		asm.StoreMem(asm.R7, HeaderLen+8, asm.R8, asm.DWord),
-	)
+	insns = append(insns, asm.Ja.Label("out"))
+	// A raw tracepoint's return value is ignored by the kernel. The
+	// wakeup step test takes the longest record: one that crossed a step
+	// is never missed, and a shorter one may wake the reader once more.
+	submit := s.submitAndReturn(maxLen, 0)
+	submit[0] = submit[0].WithSymbol("commit")
+	return append(insns, submit...)
+}
+
+// syscallRecords starts at "hit": it writes the record of the route in
+// R9, one block per record length (an exit's, or an entry's with so many
+// arguments), and returns the longest length.
+func (s *Set) syscallRecords(exit bool, d *syscallDir) (asm.Instructions, int) {
 	if exit {
-		insns = append(insns,
-			asm.LoadMem(asm.R1, asm.R6, 8, asm.DWord),
-			asm.StoreMem(asm.R7, HeaderLen+16, asm.R1, asm.DWord))
-	} else {
-		insns = append(insns, asm.LoadMem(asm.R2, asm.R6, 0, asm.DWord))
-		for i, off := range r.args {
-			insns = append(insns,
-				asm.LoadMem(asm.R1, asm.R2, int16(off), asm.DWord),
-				asm.StoreMem(asm.R7, int16(HeaderLen+16+8*i), asm.R1, asm.DWord))
-		}
+		recLen := HeaderLen + SyscallExitRaw
+		return s.syscallRecord(exit, 0, recLen, "hit"), recLen
 	}
-	// A raw tracepoint's return value is ignored by the kernel.
-	insns = append(insns, s.submitAndReturn(recLen, 0)...)
+	insns := asm.Instructions{asm.Mov.Reg(asm.R1, asm.R9).WithSymbol("hit"), asm.RSh.Imm(asm.R1, routeArgsShift)}
+	var blocks asm.Instructions
+	maxLen := 0
+	for _, args := range d.argCounts() {
+		recLen := HeaderLen + 16 + 8*args
+		maxLen = max(maxLen, recLen)
+		label := fmt.Sprintf("args%d", args)
+		insns = append(insns, asm.JEq.Imm(asm.R1, int32(args), label))
+		blocks = append(blocks, s.syscallRecord(exit, args, recLen, label)...)
+	}
+	insns = append(insns, asm.Ja.Label("out"))
+	return append(insns, blocks...), maxLen
+}
+
+// loadSyscallProgram loads the program of one direction.
+func (s *Set) loadSyscallProgram(exit bool, insns asm.Instructions) (*ebpf.Program, error) {
 	name, tp := "kpcap_sys_enter", "sys_enter"
 	if exit {
 		name, tp = "kpcap_sys_exit", "sys_exit"
@@ -343,6 +362,69 @@ func (s *Set) syscallProgram(exit bool, d *syscallDir) (*ebpf.Program, error) {
 		return nil, fmt.Errorf("load BPF %s program: %w", tp, err)
 	}
 	return p, nil
+}
+
+// routeKey leaves in R1 the counter index of the source in R9's route:
+// 2*source+lost.
+func routeKey(lost int32) asm.Instructions {
+	return asm.Instructions{
+		asm.Mov.Reg(asm.R1, asm.R9),
+		asm.And.Imm(asm.R1, routeSrcMask),
+		asm.LSh.Imm(asm.R1, 1),
+		asm.Add.Imm(asm.R1, lost),
+	}
+}
+
+// argCounts returns the distinct argument counts of d's routes, in order.
+func (d *syscallDir) argCounts() []int {
+	var counts []int
+	for _, route := range d.routes {
+		if n := int(route >> routeArgsShift); !slices.Contains(counts, n) {
+			counts = append(counts, n)
+		}
+	}
+	slices.Sort(counts)
+	return counts
+}
+
+// syscallRecord reserves a record of recLen bytes at label, fills it and
+// jumps to "commit", or to "lost" when the ring is full: the header, the
+// zeroed common fields, __syscall_nr with its padding, then the first
+// args arguments (entry) or ret (exit).
+func (s *Set) syscallRecord(exit bool, args, recLen int, label string) asm.Instructions {
+	insns := asm.Instructions{
+		asm.LoadMapPtr(asm.R1, s.ring.FD()).WithSymbol(label),
+		asm.Mov.Imm(asm.R2, int32(recLen)),
+		asm.Mov.Imm(asm.R3, 0),
+		asm.FnRingbufReserve.Call(),
+		asm.JEq.Imm(asm.R0, 0, "lost"),
+		asm.Mov.Reg(asm.R7, asm.R0),
+		asm.Mov.Reg(asm.R1, asm.R9),
+		asm.And.Imm(asm.R1, routeSrcMask),
+		asm.StoreMem(asm.R7, 0, asm.R1, asm.Word),
+		asm.FnGetSmpProcessorId.Call(),
+		asm.StoreMem(asm.R7, 4, asm.R0, asm.Word),
+		asm.FnKtimeGetNs.Call(),
+		asm.StoreMem(asm.R7, 8, asm.R0, asm.DWord),
+		asm.FnGetCurrentPidTgid.Call(),
+		asm.StoreMem(asm.R7, 16, asm.R0, asm.DWord),
+		asm.Mov.Imm(asm.R1, 0),
+		asm.StoreMem(asm.R7, HeaderLen, asm.R1, asm.DWord),
+		asm.StoreMem(asm.R7, HeaderLen+8, asm.R8, asm.DWord),
+	}
+	if exit {
+		insns = append(insns,
+			asm.LoadMem(asm.R1, asm.R6, 8, asm.DWord),
+			asm.StoreMem(asm.R7, HeaderLen+16, asm.R1, asm.DWord))
+	} else if args > 0 {
+		insns = append(insns, asm.LoadMem(asm.R2, asm.R6, 0, asm.DWord))
+		for i, off := range s.regs.args[:args] {
+			insns = append(insns,
+				asm.LoadMem(asm.R1, asm.R2, int16(off), asm.DWord),
+				asm.StoreMem(asm.R7, int16(HeaderLen+16+8*i), asm.R1, asm.DWord))
+		}
+	}
+	return append(insns, asm.Ja.Label("commit"))
 }
 
 // kernelBTF returns the Set's cache of the kernel's BTF, decoded once for
