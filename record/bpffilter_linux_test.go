@@ -84,9 +84,9 @@ func (ft *filterThread) run(n int) {
 	<-ft.done
 }
 
-// recordBothPaths records srcs through perf and through BPF at the same
-// time, with the same filter, while work runs.
-func recordBothPaths(t *testing.T, filter string, srcs func() []*source, work func()) (perfF, bpfF *format.File) {
+// recordBothPaths records srcs (nil: base's probes) through perf and
+// through BPF at the same time, with base's options, while work runs.
+func recordBothPaths(t *testing.T, base Options, srcs func() []*source, work func()) (perfF, bpfF *format.File) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	paths := []string{PathPerf, PathBPF}
@@ -95,9 +95,15 @@ func recordBothPaths(t *testing.T, filter string, srcs func() []*source, work fu
 	outs := make([]string, 2)
 	for i, path := range paths {
 		outs[i] = filepath.Join(t.TempDir(), path+".pcapng.zst")
-		o := Options{Output: outs[i], Path: path, Filter: filter, Started: func(StartInfo) { started <- struct{}{} }}
+		o := base
+		o.Output, o.Path, o.Started = outs[i], path, func(StartInfo) { started <- struct{}{} }
 		go func() {
-			_, err := runDirect(ctx, o, srcs()...)
+			var err error
+			if srcs == nil {
+				_, err = Run(ctx, o)
+			} else {
+				_, err = runDirect(ctx, o, srcs()...)
+			}
 			errs <- err
 		}()
 	}
@@ -109,6 +115,9 @@ func recordBothPaths(t *testing.T, filter string, srcs func() []*source, work fu
 		}
 	}
 	work()
+	// The workload's thread parks when its work is done: let both
+	// recordings see it switch out.
+	time.Sleep(50 * time.Millisecond)
 	cancel()
 	for range paths {
 		if err := <-errs; err != nil {
@@ -191,7 +200,7 @@ func TestBPFFilterMatchesPerf(t *testing.T) {
 			sys("sched:sched_switch"), -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			perfF, bpfF := recordBothPaths(t, tc.filter, tc.srcs, func() { ft.run(n) })
+			perfF, bpfF := recordBothPaths(t, Options{Filter: tc.filter}, tc.srcs, func() { ft.run(n) })
 			for i, s := range bpfF.Header.Sources {
 				if s.Path != format.PathBPF || s.Filter != tc.filter {
 					t.Errorf("source %d %s: path %q filter %q in the file, want bpf and the filter", i, s.Name, s.Path, s.Filter)
@@ -216,9 +225,9 @@ func compareFiltered(t *testing.T, perfS, bpfS []format.Sample, bpfF *format.Fil
 	}
 	for i := range bpfS {
 		p, b := &perfS[i], &bpfS[i]
-		if p.Source != b.Source || p.CPU != b.CPU || p.TID != b.TID || p.PID != b.PID || len(p.Raw) != len(b.Raw) {
-			t.Fatalf("sample %d: perf {src %d pid %d tid %d cpu %d raw %d} bpf {src %d pid %d tid %d cpu %d raw %d}",
-				i, p.Source, p.PID, p.TID, p.CPU, len(p.Raw), b.Source, b.PID, b.TID, b.CPU, len(b.Raw))
+		if p.Source != b.Source || p.CPU != b.CPU || p.TID != b.TID || p.PID != b.PID || len(p.Raw) != len(b.Raw) || !slices.Equal(p.Callchain, b.Callchain) {
+			t.Fatalf("sample %d: perf {src %d pid %d tid %d cpu %d raw %d chain %x} bpf {src %d pid %d tid %d cpu %d raw %d chain %x}",
+				i, p.Source, p.PID, p.TID, p.CPU, len(p.Raw), p.Callchain, b.Source, b.PID, b.TID, b.CPU, len(b.Raw), b.Callchain)
 		}
 		for _, fl := range fields[b.Source] {
 			if fl.name == "common_flags" || fl.name == "common_preempt_count" {

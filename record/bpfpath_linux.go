@@ -41,6 +41,11 @@ type bpfCapture struct {
 	last      uint64 // time of the last record read
 	// cur is the chunk being filled per queue.
 	cur []*chunk
+	// callchain: the records carry call stacks (-g) after the payload's
+	// words[i] 8-byte words; chain is the call chain being made.
+	callchain bool
+	words     []int
+	chain     []uint64
 }
 
 // bpfReason returns why source s cannot take the BPF path in a capture
@@ -69,8 +74,6 @@ func bpfReason(o *Options, s *source) string {
 		if _, why := bpfFilter(o.Filter, s); why != "" {
 			return why
 		}
-	case o.CallGraph:
-		return "call chains are not on the BPF path yet"
 	case o.PID != 0 || len(o.Command) > 0:
 		return "a process or command is followed through perf"
 	case len(o.Cgroups) > 0:
@@ -122,7 +125,7 @@ func (c *capture) openBPF(ringBytes int) error {
 	if len(srcs) == 0 {
 		return nil
 	}
-	b := &bpfCapture{srcs: srcs, local: make([]int32, len(c.sources)), read: make([]uint64, len(srcs))}
+	b := &bpfCapture{srcs: srcs, local: make([]int32, len(c.sources)), read: make([]uint64, len(srcs)), callchain: c.opts.CallGraph}
 	for i := range b.local {
 		b.local[i] = -1
 	}
@@ -181,6 +184,7 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 		s := c.sources[si]
 		b.local[si] = int32(i)
 		b.types = append(b.types, uint16(s.attr.Config))
+		b.words = append(b.words, (s.layout.fixed+7)/8)
 		if raw[i] {
 			b.ids = append(b.ids, 0) // set below
 			continue
@@ -195,7 +199,7 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 		if s.filter {
 			f, _ = bpfFilter(c.opts.Filter, s) // bpfReason compiled it already
 		}
-		prog, pi, err := set.Tracepoint(uint32(i), s.layout.fixed, f)
+		prog, pi, err := set.Tracepoint(uint32(i), s.layout.fixed, f, b.stack())
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.desc.Name, err)
 		}
@@ -219,7 +223,9 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 func (b *bpfCapture) routeSyscalls(c *capture) (map[int]bool, error) {
 	syscalls := false
 	for i, si := range b.srcs {
-		if nr, args, exit, ok := syscallRoute(c.sources[si]); ok && !c.opts.classicSyscalls {
+		// The raw programs' call stacks start in the BPF helper, not where
+		// the perf path's do.
+		if nr, args, exit, ok := syscallRoute(c.sources[si]); ok && !c.opts.classicSyscalls && !c.opts.CallGraph {
 			var err error
 			if exit {
 				err = b.set.AddSyscall(true, nr, uint32(i))
@@ -341,17 +347,32 @@ func (c *capture) enableBPF(on bool) error {
 	return c.bpf.set.SetEnabled(on)
 }
 
+// stack is how many entries of each call stack the programs record.
+func (b *bpfCapture) stack() int {
+	if b.callchain {
+		return maxStack
+	}
+	return 0
+}
+
 // bpfSampleLen is the size of the perf SAMPLE record made from a payload
-// of n bytes: header, identifier, pid/tid, time, cpu/res, period, then the
-// u32 size and the payload, padded to 8.
-func bpfSampleLen(n int) int { return (perf.HeaderLen + 40 + 4 + n + 7) &^ 7 }
+// of n bytes: header, identifier, pid/tid, time, cpu/res, period, with
+// call chains the chain's length and its chain entries, then the u32 size
+// and the payload, padded to 8.
+func (b *bpfCapture) bpfSampleLen(n, chain int) int {
+	if b.callchain {
+		n += 8 + 8*chain
+	}
+	return (perf.HeaderLen + 40 + 4 + n + 7) &^ 7
+}
 
 // appendSample appends the perf SAMPLE record (kpcap's layout,
 // perf.SampleType) that the perf path would have read for r, so the rest
-// of the recorder handles both paths alike.
+// of the recorder handles both paths alike. The call chain is b.chain.
 func (b *bpfCapture) appendSample(dst []byte, i int, r *bpfprog.Record, raw []byte) []byte {
 	ne := binary.NativeEndian
-	size := bpfSampleLen(len(raw))
+	size := b.bpfSampleLen(len(raw), len(b.chain))
+	begin := len(dst)
 	dst = ne.AppendUint32(dst, perf.RecordSample)
 	dst = ne.AppendUint16(dst, 0)
 	dst = ne.AppendUint16(dst, uint16(size))
@@ -362,8 +383,14 @@ func (b *bpfCapture) appendSample(dst []byte, i int, r *bpfprog.Record, raw []by
 	dst = ne.AppendUint32(dst, r.CPU)
 	dst = ne.AppendUint32(dst, 0)
 	dst = ne.AppendUint64(dst, 1) // period
+	if b.callchain {
+		dst = ne.AppendUint64(dst, uint64(len(b.chain)))
+		for _, ip := range b.chain {
+			dst = ne.AppendUint64(dst, ip)
+		}
+	}
+	start := len(dst) + 4
 	dst = ne.AppendUint32(dst, uint32(len(raw)))
-	start := len(dst)
 	dst = append(dst, raw...)
 	// The trace_entry the kernel hid from the program: common_type and
 	// common_pid (flags and preempt count stay 0).
@@ -371,7 +398,7 @@ func (b *bpfCapture) appendSample(dst []byte, i int, r *bpfprog.Record, raw []by
 		ne.PutUint16(dst[start:], b.types[i])
 		ne.PutUint32(dst[start+4:], r.TID)
 	}
-	for pad := size - (perf.HeaderLen + 44 + len(raw)); pad > 0; pad-- {
+	for len(dst)-begin < size {
 		dst = append(dst, 0)
 	}
 	return dst
@@ -415,11 +442,14 @@ func (c *capture) drainBPF(send func(item) bool, final bool) (throttled, ok bool
 		}
 		i := int(r.Source)
 		raw := r.Raw[:min(len(r.Raw), c.sources[b.srcs[i]].layout.fixed)]
+		if b.callchain {
+			b.chain = bpfChain(b.chain[:0], b.bpfStackPart(i, r.Raw))
+		}
 		q := 0
 		if int(r.CPU) < len(b.qOf) {
 			q = b.qOf[r.CPU]
 		}
-		need := bpfSampleLen(len(raw))
+		need := b.bpfSampleLen(len(raw), len(b.chain))
 		ch := b.cur[q]
 		if ch != nil && len(ch.data)+need > cap(ch.data) {
 			if !send(item{q: q, ch: ch}) {

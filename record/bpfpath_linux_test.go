@@ -266,8 +266,11 @@ func TestChoosePaths(t *testing.T) {
 		t.Errorf("bad path: %v", err)
 	}
 	s = mk()[:1]
-	if err := choosePaths(&Options{Path: PathBPF, CallGraph: true}, s, nil); err == nil {
-		t.Error("bpf with -g: no error")
+	if err := choosePaths(&Options{Path: PathBPF, PID: 1}, s, nil); err == nil {
+		t.Error("bpf with --pid: no error")
+	}
+	if err := choosePaths(&Options{Path: PathBPF, CallGraph: true}, mk()[:1], nil); err != nil {
+		t.Errorf("bpf with -g: %v", err)
 	}
 }
 

@@ -129,6 +129,7 @@ func (b *bpfCapture) loadProbe(c *capture, i int, si int32) error {
 	if why != "" {
 		return fmt.Errorf("%s: %s", s.desc.Name, why)
 	}
+	spec.Stack = b.stack()
 	prog, pi, err := b.set.Probe(uint32(i), spec)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.desc.Name, err)

@@ -39,8 +39,8 @@ int main(int argc, char **argv) {
 }
 `
 
-// buildStepper compiles stepperC.
-func buildStepper(t *testing.T) string {
+// buildStepper compiles stepperC, with extra gcc flags.
+func buildStepper(t *testing.T, flags ...string) string {
 	t.Helper()
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
@@ -51,7 +51,8 @@ func buildStepper(t *testing.T) string {
 	if err := os.WriteFile(src, []byte(stepperC), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(gcc, "-O1", "-no-pie", "-fno-pie", "-o", bin, src).CombinedOutput(); err != nil {
+	args := append([]string{"-O1", "-no-pie", "-fno-pie", "-o", bin, src}, flags...)
+	if out, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
 	}
 	return bin

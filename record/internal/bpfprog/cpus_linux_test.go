@@ -75,7 +75,7 @@ func pinnedGetppidRecords(t *testing.T, raw bool, cpus []int, n int) (int, uint6
 			need(t, "no syscalls:sys_enter_getppid tracepoint: "+err.Error())
 		}
 		id, _ := strconv.ParseUint(strings.TrimSpace(string(idb)), 10, 64)
-		prog, _, err := s.Tracepoint(0, 12, nil)
+		prog, _, err := s.Tracepoint(0, 12, nil, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

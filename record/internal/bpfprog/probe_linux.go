@@ -29,6 +29,9 @@ type ProbeSpec struct {
 	// __probe_ret_ip on return.
 	Head int
 	Args []Arg
+	// Stack is how many entries of the kernel and of the user call stack
+	// the record carries after the payload (0: none; see StackBytes).
+	Stack int
 }
 
 // An IBT kernel starts its functions with endbr64 (f3 0f 1e fa), or
@@ -113,12 +116,15 @@ func (s *Set) Probe(src uint32, p ProbeSpec) (*ebpf.Program, int, error) {
 	words := (p.Fixed + 7) / 8
 	insns := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
 	insns = append(insns, s.gate()...)
-	insns = append(insns, s.reserveZeroed(src, words)...)
+	insns = append(insns, s.reserveZeroed(src, words, p.Stack)...)
 	insns = append(insns, head...)
 	insns = append(insns, args...)
+	if p.Stack > 0 {
+		insns = append(insns, stacks(HeaderLen+8*words, p.Stack)...)
+	}
 	// 0 skips the probe's own perf buffer: the event is kpcap's alone
 	// (a PMU probe, or a probe in kpcap's tracefs group) and never enabled.
-	insns = append(insns, s.submitAndReturn(HeaderLen+8*words, 0)...)
+	insns = append(insns, s.submitAndReturn(HeaderLen+8*words+StackBytes(p.Stack), 0)...)
 	return s.loadProgram(fmt.Sprintf("kpcap_probe_%d", src), ebpf.Kprobe, insns)
 }
 
@@ -149,11 +155,12 @@ func (s *Set) reserve(src uint32, n int) asm.Instructions {
 		asm.StoreMem(asm.R7, 16, asm.R0, asm.DWord))
 }
 
-// reserveZeroed is reserve for a payload of words 8-byte words, zeroed:
-// ring records are not zeroed and must not carry stale kernel bytes in
-// the common fields and the padding the program leaves.
-func (s *Set) reserveZeroed(src uint32, words int) asm.Instructions {
-	insns := append(s.reserve(src, HeaderLen+8*words), asm.Mov.Imm(asm.R1, 0))
+// reserveZeroed is reserve for a payload of words 8-byte words, zeroed,
+// and call stacks of stack entries: ring records are not zeroed and must
+// not carry stale kernel bytes in the common fields and the padding the
+// program leaves (bpf_get_stack zeroes what it does not fill).
+func (s *Set) reserveZeroed(src uint32, words, stack int) asm.Instructions {
+	insns := append(s.reserve(src, HeaderLen+8*words+StackBytes(stack)), asm.Mov.Imm(asm.R1, 0))
 	for w := range words {
 		insns = append(insns, asm.StoreMem(asm.R7, int16(HeaderLen+8*w), asm.R1, asm.DWord))
 	}

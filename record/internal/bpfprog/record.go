@@ -31,3 +31,32 @@ func Decode(b []byte, r *Record) bool {
 	r.Raw = b[HeaderLen:]
 	return true
 }
+
+// StackBytes is how many bytes the call stacks of a record take after
+// its payload words when its program records up to n entries per stack:
+// the byte counts bpf_get_stack returned for the kernel and the user
+// stack (u32 each, negative on failure), then room for n entries each.
+func StackBytes(n int) int {
+	if n <= 0 {
+		return 0
+	}
+	return 8 + 16*n
+}
+
+// Stacks returns the kernel and user stack entries of a record's stack
+// part (what follows its payload words; see StackBytes) of n entries each.
+func Stacks(b []byte, n int) (kernel, user []byte) {
+	if n <= 0 || len(b) < StackBytes(n) {
+		return nil, nil
+	}
+	ne := binary.NativeEndian
+	part := func(i int) []byte {
+		got := int32(ne.Uint32(b[4*i:]))
+		if got <= 0 || int(got) > 8*n {
+			return nil
+		}
+		start := 8 + 8*n*i
+		return b[start : start+int(got)&^7]
+	}
+	return part(0), part(1)
+}

@@ -133,13 +133,15 @@ func (s *Set) Close() {
 // payload has rawLen fixed bytes (no __data_loc field). It returns the
 // program's index for RecursionMisses. A filter f (nil: none) drops the
 // events it rejects before they are counted, as the kernel's filter on a
-// perf event drops them before the perf path sees them.
+// perf event drops them before the perf path sees them. With stack > 0
+// the record carries the event's kernel and user call stacks of up to
+// stack entries each after the payload (see StackBytes).
 //
 // The kernel hands a tracepoint program the event's record with its first
 // 8 bytes (common_type, common_flags, common_preempt_count, common_pid)
 // replaced by a pt_regs pointer, so the program copies bytes 8 to rawLen
 // and leaves the common fields to user space.
-func (s *Set) Tracepoint(src uint32, rawLen int, f *Filter) (*ebpf.Program, int, error) {
+func (s *Set) Tracepoint(src uint32, rawLen int, f *Filter, stack int) (*ebpf.Program, int, error) {
 	if int(src) >= s.nsrc {
 		return nil, 0, fmt.Errorf("bpfprog: source %d of %d", src, s.nsrc)
 	}
@@ -147,7 +149,7 @@ func (s *Set) Tracepoint(src uint32, rawLen int, f *Filter) (*ebpf.Program, int,
 		return nil, 0, fmt.Errorf("bpfprog: payload of %d bytes (want 8 to %d)", rawLen, MaxRaw)
 	}
 	words := (rawLen + 7) / 8
-	recLen := HeaderLen + 8*words
+	recLen := HeaderLen + 8*words + StackBytes(stack)
 	insns := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
 	}
@@ -155,7 +157,7 @@ func (s *Set) Tracepoint(src uint32, rawLen int, f *Filter) (*ebpf.Program, int,
 	if f != nil {
 		insns = append(insns, f.code(asm.R6, 0, "out")...)
 	}
-	insns = append(insns, s.reserveZeroed(src, words)...)
+	insns = append(insns, s.reserveZeroed(src, words, stack)...)
 	// The payload after the common fields, as direct context loads that
 	// stay within the event's fields: the kernel refuses to attach a
 	// program that reads past the last one.
@@ -176,6 +178,9 @@ func (s *Set) Tracepoint(src uint32, rawLen int, f *Filter) (*ebpf.Program, int,
 			asm.LoadMem(asm.R1, asm.R6, int16(off), size),
 			asm.StoreMem(asm.R7, int16(HeaderLen+off), asm.R1, size))
 		off += n
+	}
+	if stack > 0 {
+		insns = append(insns, stacks(HeaderLen+8*words, stack)...)
 	}
 	// 1 lets the kernel go on to the tracepoint's perf events: with 0 it
 	// skips them, and every other recording of this tracepoint on the

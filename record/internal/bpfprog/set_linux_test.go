@@ -45,7 +45,7 @@ func TestTracepointCountsEveryCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	prog, _, err := s.Tracepoint(0, 12, nil)
+	prog, _, err := s.Tracepoint(0, 12, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
