@@ -3,17 +3,29 @@
 package record
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/kpcap/kpcap/record/internal/bpfprog"
+	"golang.org/x/sys/unix"
 )
 
-// bpfFilter compiles filter for tracepoint source s's BPF program, or
-// says why it stays on the perf path (where the kernel applies it, or
+// bpfFilter compiles the filter of options o for source s's BPF program,
+// or says why it stays on the perf path (where the kernel applies it, or
 // refuses it in its own words).
-func bpfFilter(filter string, s *source) (*bpfprog.Filter, string) {
+func bpfFilter(o *Options, s *source) (*bpfprog.Filter, string) {
 	if isProbe(s) {
-		return nil, "filters on probes are not compiled into BPF programs yet"
+		if o.CallGraph {
+			return nil, "a filtered probe's call stacks do not fit its BPF program's stack"
+		}
+		if n := bpfprog.HeaderLen + (s.layout.fixed+7)&^7; n > bpfprog.MaxFilteredProbe {
+			return nil, fmt.Sprintf("a filtered probe's record of %d bytes does not fit its BPF program's stack (%d)", n, bpfprog.MaxFilteredProbe)
+		}
+		if s.attr.Type != unix.PERF_TYPE_TRACEPOINT {
+			// The kernel finds a filter's event by the perf event's
+			// config, which a PMU probe's is not: perf reports its error.
+			return nil, "the kernel takes no filter on a probe opened through its PMU"
+		}
 	}
 	fields := map[string]bpfprog.FilterField{}
 	for name, f := range parseFields(s.desc.Format) {
@@ -26,7 +38,7 @@ func bpfFilter(filter string, s *source) (*bpfprog.Filter, string) {
 			Array: strings.Contains(f.decl, "[") || chars && strings.Contains(f.decl, "*"),
 		}
 	}
-	f, err := bpfprog.ParseFilter(filter, fields, uint16(s.attr.Config))
+	f, err := bpfprog.ParseFilter(o.Filter, fields, int(s.attr.Config))
 	if err != nil {
 		return nil, err.Error()
 	}

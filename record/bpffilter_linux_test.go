@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -269,5 +271,69 @@ func TestBPFFilterFallback(t *testing.T) {
 		if err := choosePaths(o, []*source{src}, nil); !errors.As(err, &ue) {
 			t.Errorf("%s: --path bpf gave %v, want a usage error", filter, err)
 		}
+	}
+}
+
+// TestBPFProbeFilterMatchesPerf records kpcap-stepper's uprobes through
+// perf and then through BPF with the same filter and compares the
+// workload's samples field by field: a filter on fetch arguments (the
+// tracefs probe with arguments), on a uretprobe's signed $retval, and on
+// __probe_ip with common fields. The probes without the filter's fields
+// are recorded whole (the kernel takes no filter on a PMU probe).
+func TestBPFProbeFilterMatchesPerf(t *testing.T) {
+	requireRoot(t)
+	if _, err := os.Stat("/sys/bus/event_source/devices/uprobe/type"); err != nil {
+		need(t, "needs the uprobe PMU")
+	}
+	bin := buildStepper(t)
+	const n = 1000
+	count := func(keep func(i int) bool) int {
+		c := 0
+		for i := range n {
+			if keep(i) {
+				c++
+			}
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name, filter string
+		want         int
+	}{
+		// step_args: n and id are i, nextid 7.
+		{"fetch arguments", "(n >= 100 && n < 0x200 || id & 4) && nextid == 7 && __probe_ip > 0x1000",
+			3*n + count(func(i int) bool { return i >= 100 && i < 0x200 || i&4 != 0 })},
+		// step_rargs: rv is 2i-7, an s32.
+		{"signed retval", "rv < 0x10 || rv >= 01000",
+			3*n + count(func(i int) bool { return 2*i-7 < 16 || 2*i-7 >= 512 })},
+		// step_args: lo is i's low byte.
+		{"probe address", "__probe_ip > 0x1000 && lo < 0x80 && CPU < 0x1000 && common_pid != 1",
+			3*n + count(func(i int) bool { return i&0xff < 0x80 })},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := func(path string) ([]format.Sample, *Result, *format.File) {
+				var pid int
+				res, f := recordWhile(t, Options{Path: path, Probes: stepperProbes(bin), Filter: tc.filter}, nil, func() {
+					cmd := exec.Command(bin, itoa(n))
+					if err := cmd.Run(); err != nil {
+						var ee *exec.ExitError
+						if !errors.As(err, &ee) {
+							t.Fatal(err)
+						}
+					}
+					pid = cmd.Process.Pid
+				})
+				var out []format.Sample
+				for _, s := range readAll(t, f) {
+					if s.PID == uint32(pid) {
+						out = append(out, s)
+					}
+				}
+				return out, res, f
+			}
+			perfS, perfRes, _ := run(PathPerf)
+			bpfS, bpfRes, bpfF := run(PathBPF)
+			compareProbeSamples(t, perfS, bpfS, tc.want, perfRes, bpfRes, bpfF)
+		})
 	}
 }

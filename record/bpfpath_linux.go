@@ -71,7 +71,7 @@ func bpfReason(o *Options, s *source) string {
 	case countedTracepoint(s.desc.Name):
 		return "it passes perf a count (__perf_count)"
 	case s.filter:
-		if _, why := bpfFilter(o.Filter, s); why != "" {
+		if _, why := bpfFilter(o, s); why != "" {
 			return why
 		}
 	case o.PID != 0 || len(o.Command) > 0:
@@ -197,7 +197,7 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 		}
 		var f *bpfprog.Filter
 		if s.filter {
-			f, _ = bpfFilter(c.opts.Filter, s) // bpfReason compiled it already
+			f, _ = bpfFilter(c.opts, s) // bpfReason compiled it already
 		}
 		prog, pi, err := set.Tracepoint(uint32(i), s.layout.fixed, f, b.stack())
 		if err != nil {

@@ -130,6 +130,9 @@ func (b *bpfCapture) loadProbe(c *capture, i int, si int32) error {
 		return fmt.Errorf("%s: %s", s.desc.Name, why)
 	}
 	spec.Stack = b.stack()
+	if s.filter {
+		spec.Filter, _ = bpfFilter(c.opts, s) // bpfReason compiled it already
+	}
 	prog, pi, err := b.set.Probe(uint32(i), spec)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.desc.Name, err)

@@ -74,12 +74,13 @@ const maxFilterStr = 256
 var filterOps = []string{"~", "!=", "==", "<=", "<", ">=", ">", "&"}
 
 // ParseFilter parses expr for an event with the given fields (by name,
-// common_* ones included) and id commonType. Numeric comparisons of the
+// common_* ones included) and id commonType (negative: unknown, as a
+// PMU probe's). Numeric comparisons of the
 // event's integer fields, common_pid, common_type and CPU, string ==, !=
 // and ~ (whole, "pre*" and "*mid*" patterns) on char arrays, &&, || and !
 // are expressed; anything else returns an error wrapping ErrFilter.
-func ParseFilter(expr string, fields map[string]FilterField, commonType uint16) (*Filter, error) {
-	p := &filterParser{s: expr, fields: fields}
+func ParseFilter(expr string, fields map[string]FilterField, commonType int) (*Filter, error) {
+	p := &filterParser{s: expr, fields: fields, typ: commonType}
 	n, err := p.or()
 	if err == nil && p.skip() < len(p.s) {
 		err = p.fail("unexpected %q", p.s[p.i:])
@@ -87,13 +88,14 @@ func ParseFilter(expr string, fields map[string]FilterField, commonType uint16) 
 	if err != nil {
 		return nil, fmt.Errorf("filter %q %w (%w)", expr, ErrFilter, err)
 	}
-	return &Filter{root: n, typ: commonType}, nil
+	return &Filter{root: n, typ: uint16(commonType)}, nil
 }
 
 type filterParser struct {
 	s      string
 	i      int
 	fields map[string]FilterField
+	typ    int
 }
 
 func (p *filterParser) fail(format string, args ...any) error {
@@ -232,6 +234,9 @@ func (p *filterParser) lhs(name string) (*filterPred, error) {
 	case "common_pid":
 		return &filterPred{from: fromPID, field: FilterField{Size: 4, Signed: true}}, nil
 	case "common_type":
+		if p.typ < 0 || p.typ > 0xffff {
+			return nil, p.fail("the event's common_type is not known before it opens")
+		}
 		return &filterPred{from: fromType, field: FilterField{Size: 2}}, nil
 	}
 	return nil, p.fail("field %s is not one the programs see", name)

@@ -65,6 +65,9 @@ func TestParseFilter(t *testing.T) {
 			t.Errorf("%q: %v, want ErrFilter", expr, err)
 		}
 	}
+	if _, err := ParseFilter("common_type == 5", switchFields, -1); !errors.Is(err, ErrFilter) {
+		t.Errorf("common_type of a PMU probe: %v, want ErrFilter", err)
+	}
 }
 
 // FuzzParseFilter feeds ParseFilter arbitrary filters: it must not panic,

@@ -32,6 +32,8 @@ type ProbeSpec struct {
 	// Stack is how many entries of the kernel and of the user call stack
 	// the record carries after the payload (0: none; see StackBytes).
 	Stack int
+	// Filter drops the events it rejects (nil: none); see filteredBody.
+	Filter *Filter
 }
 
 // An IBT kernel starts its functions with endbr64 (f3 0f 1e fa), or
@@ -116,6 +118,14 @@ func (s *Set) Probe(src uint32, p ProbeSpec) (*ebpf.Program, int, error) {
 	words := (p.Fixed + 7) / 8
 	insns := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
 	insns = append(insns, s.gate()...)
+	if p.Filter != nil {
+		body, err := s.filteredBody(src, p, words, append(head, args...))
+		if err != nil {
+			return nil, 0, err
+		}
+		insns = append(insns, body...)
+		return s.loadProgram(fmt.Sprintf("kpcap_probe_%d", src), ebpf.Kprobe, insns)
+	}
 	insns = append(insns, s.reserveZeroed(src, words, p.Stack)...)
 	insns = append(insns, head...)
 	insns = append(insns, args...)
@@ -143,16 +153,23 @@ func (s *Set) reserve(src uint32, n int) asm.Instructions {
 		asm.FnRingbufReserve.Call(),
 		asm.JNE.Imm(asm.R0, 0, "fill"))
 	insns = append(insns, count(int64(2*src+1), "out")...)
-	return append(insns,
+	insns = append(insns,
 		asm.Ja.Label("out"),
-		asm.Mov.Reg(asm.R7, asm.R0).WithSymbol("fill"),
+		asm.Mov.Reg(asm.R7, asm.R0).WithSymbol("fill"))
+	return append(insns, recordHeader(src)...)
+}
+
+// recordHeader writes the header of the record in R7 (see HeaderLen).
+func recordHeader(src uint32) asm.Instructions {
+	return asm.Instructions{
 		asm.StoreImm(asm.R7, 0, int64(src), asm.Word),
 		asm.FnGetSmpProcessorId.Call(),
 		asm.StoreMem(asm.R7, 4, asm.R0, asm.Word),
 		asm.FnKtimeGetNs.Call(),
 		asm.StoreMem(asm.R7, 8, asm.R0, asm.DWord),
 		asm.FnGetCurrentPidTgid.Call(),
-		asm.StoreMem(asm.R7, 16, asm.R0, asm.DWord))
+		asm.StoreMem(asm.R7, 16, asm.R0, asm.DWord),
+	}
 }
 
 // reserveZeroed is reserve for a payload of words 8-byte words, zeroed,

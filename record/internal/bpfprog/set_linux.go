@@ -296,26 +296,39 @@ func (s *Set) gate() asm.Instructions {
 // reserve at the same time is made up at the next step, and the
 // recorder's poll timeout bounds the wait.
 func (s *Set) submitAndReturn(recLen int, ret int32) asm.Instructions {
+	insns := s.wakeFlags(recLen, true, "submit")
+	return append(insns,
+		asm.Mov.Reg(asm.R1, asm.R7).WithSymbol("submit"),
+		asm.FnRingbufSubmit.Call(),
+		asm.Mov.Imm(asm.R0, ret).WithSymbol("out"),
+		asm.Return())
+}
+
+// wakeFlags leaves in R2 the wakeup flag of a record of recLen bytes (see
+// submitAndReturn) and goes on at label done, which the caller puts on
+// the next instruction. inRing says whether the record is in the ring's
+// data already (reserved) or is about to be (bpf_ringbuf_output).
+func (s *Set) wakeFlags(recLen int, inRing bool, done string) asm.Instructions {
 	total := int32((recLen + ringHeader + 7) &^ 7)
 	shift := int32(bits.Len(uint(s.wakeStep())) - 1)
-	return asm.Instructions{
+	insns := asm.Instructions{
 		asm.LoadMapPtr(asm.R1, s.ring.FD()),
 		asm.Mov.Imm(asm.R2, rbAvailData),
 		asm.FnRingbufQuery.Call(),
+	}
+	if !inRing {
+		insns = append(insns, asm.Add.Imm(asm.R0, total))
+	}
+	return append(insns,
 		asm.Mov.Imm(asm.R2, rbNoWakeup),
-		asm.JLT.Imm(asm.R0, int32(s.watermark), "submit"),
+		asm.JLT.Imm(asm.R0, int32(s.watermark), done),
 		// A step crossed: (avail-total)>>shift != avail>>shift.
 		asm.Mov.Reg(asm.R1, asm.R0),
 		asm.Sub.Imm(asm.R1, total),
 		asm.RSh.Imm(asm.R1, shift),
 		asm.RSh.Imm(asm.R0, shift),
-		asm.JEq.Reg(asm.R0, asm.R1, "submit"),
-		asm.Mov.Imm(asm.R2, rbForceWakeup),
-		asm.Mov.Reg(asm.R1, asm.R7).WithSymbol("submit"),
-		asm.FnRingbufSubmit.Call(),
-		asm.Mov.Imm(asm.R0, ret).WithSymbol("out"),
-		asm.Return(),
-	}
+		asm.JEq.Reg(asm.R0, asm.R1, done),
+		asm.Mov.Imm(asm.R2, rbForceWakeup))
 }
 
 // ringHeader is the kernel's header before each ring record.
