@@ -179,6 +179,28 @@ func matchSources(srcs []format.Source, pats []string) ([]int, error) {
 	return out, nil
 }
 
+// pairRules are the pairing rules of a trace's sources: the start and end
+// sources (names or globs) paired as one function, or without them the
+// automatic entry/return pairs. Latency, flame --weight latency and the
+// Perfetto export pair alike.
+func pairRules(srcs []format.Source, start, end []string) (*latency.Rules, error) {
+	if len(start) == 0 && len(end) == 0 {
+		return latency.AutoRules(srcs), nil
+	}
+	if len(start) == 0 || len(end) == 0 {
+		return nil, errors.New("explicit pairs need both a start and an end source")
+	}
+	st, err := matchSources(srcs, start)
+	if err != nil {
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	en, err := matchSources(srcs, end)
+	if err != nil {
+		return nil, fmt.Errorf("end: %w", err)
+	}
+	return latency.ExplicitRules(len(srcs), st, en, srcs[st[0]].Name+" → "+srcs[en[0]].Name), nil
+}
+
 // ErrNoCgroups is the error (errors.Is) of grouping by cgroup a trace
 // recorded without cgroups.
 var ErrNoCgroups = errors.New("the trace does not record cgroups")
@@ -193,23 +215,11 @@ func (a *latencyAcc) begin(in Input) error {
 	for _, s := range srcs {
 		a.srcNames = append(a.srcNames, s.Name)
 	}
-	if len(a.o.Start) > 0 || len(a.o.End) > 0 {
-		if len(a.o.Start) == 0 || len(a.o.End) == 0 {
-			return fmt.Errorf("explicit pairs need both a start and an end source")
-		}
-		st, err := matchSources(srcs, a.o.Start)
-		if err != nil {
-			return fmt.Errorf("start: %w", err)
-		}
-		en, err := matchSources(srcs, a.o.End)
-		if err != nil {
-			return fmt.Errorf("end: %w", err)
-		}
-		name := srcs[st[0]].Name + " → " + srcs[en[0]].Name
-		a.rules = latency.ExplicitRules(len(srcs), st, en, name)
-	} else {
-		a.rules = latency.AutoRules(srcs)
+	rules, err := pairRules(srcs, a.o.Start, a.o.End)
+	if err != nil {
+		return err
 	}
+	a.rules = rules
 	key := a.o.Key
 	if key == "" {
 		key = "tid"

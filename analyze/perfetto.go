@@ -186,7 +186,7 @@ func (pw *perfettoWriter) begin() error {
 		return err
 	}
 	srcs := f.Header.Sources
-	if err := pw.pairRules(srcs); err != nil {
+	if pw.rules, err = pairRules(srcs, pw.o.Start, pw.o.End); err != nil {
 		return err
 	}
 	pw.pairer = latency.NewPairer(len(pw.rules.Funcs))
@@ -198,28 +198,6 @@ func (pw *perfettoWriter) begin() error {
 		return l.Time < since || until != 0 && l.Time >= until
 	})
 	slices.SortStableFunc(pw.lost, func(a, b format.Lost) int { return cmp.Compare(a.Time, b.Time) })
-	return nil
-}
-
-// pairRules sets the pairing rules: the explicit start and end sources,
-// or the automatic entry/return pairs.
-func (pw *perfettoWriter) pairRules(srcs []format.Source) error {
-	if len(pw.o.Start) > 0 || len(pw.o.End) > 0 {
-		if len(pw.o.Start) == 0 || len(pw.o.End) == 0 {
-			return fmt.Errorf("explicit pairs need both a start and an end source")
-		}
-		st, err := matchSources(srcs, pw.o.Start)
-		if err != nil {
-			return fmt.Errorf("start: %w", err)
-		}
-		en, err := matchSources(srcs, pw.o.End)
-		if err != nil {
-			return fmt.Errorf("end: %w", err)
-		}
-		pw.rules = latency.ExplicitRules(len(srcs), st, en, srcs[st[0]].Name+" → "+srcs[en[0]].Name)
-	} else {
-		pw.rules = latency.AutoRules(srcs)
-	}
 	return nil
 }
 
