@@ -371,35 +371,8 @@ func (p *parquetWriter) writeColumn(cw file.ColumnChunkWriter, f arrow.Field, a 
 		return err
 	}
 	switch a := a.(type) {
-	case *array.Int8:
-		p.i32 = gather(p.i32, a, a.Int8Values(), lo, hi, func(v int8) int32 { return int32(v) })
-	case *array.Int16:
-		p.i32 = gather(p.i32, a, a.Int16Values(), lo, hi, func(v int16) int32 { return int32(v) })
-	case *array.Int32:
-		p.i32 = gather(p.i32, a, a.Int32Values(), lo, hi, func(v int32) int32 { return v })
-	case *array.Uint8:
-		p.i32 = gather(p.i32, a, a.Uint8Values(), lo, hi, func(v uint8) int32 { return int32(v) })
-	case *array.Uint16:
-		p.i32 = gather(p.i32, a, a.Uint16Values(), lo, hi, func(v uint16) int32 { return int32(v) })
-	case *array.Uint32:
-		// Bit pattern kept: the INT(32, false) logical type says unsigned.
-		p.i32 = gather(p.i32, a, a.Uint32Values(), lo, hi, func(v uint32) int32 { return int32(v) })
-	case *array.Int64:
-		if a.NullN() == 0 {
-			_, err = cw.(*file.Int64ColumnChunkWriter).WriteBatch(a.Int64Values()[lo:hi], def, nil)
-			return err
-		}
-		p.i64 = gather(p.i64, a, a.Int64Values(), lo, hi, func(v int64) int64 { return v })
-		_, err = cw.(*file.Int64ColumnChunkWriter).WriteBatch(p.i64, def, nil)
-		return err
-	case *array.Timestamp:
-		p.i64 = gather(p.i64, a, a.TimestampValues(), lo, hi, func(v arrow.Timestamp) int64 { return int64(v) })
-		_, err = cw.(*file.Int64ColumnChunkWriter).WriteBatch(p.i64, def, nil)
-		return err
-	case *array.Uint64:
-		p.i64 = gather(p.i64, a, a.Uint64Values(), lo, hi, func(v uint64) int64 { return int64(v) })
-		_, err = cw.(*file.Int64ColumnChunkWriter).WriteBatch(p.i64, def, nil)
-		return err
+	case *array.Int64, *array.Timestamp, *array.Uint64:
+		return p.writeInt64(cw, a, def, lo, hi)
 	case *array.String:
 		p.bytes = p.bytes[:0]
 		for i := lo; i < hi; i++ {
@@ -417,28 +390,7 @@ func (p *parquetWriter) writeColumn(cw file.ColumnChunkWriter, f arrow.Field, a 
 		}
 		return p.writeBytes(cw, def)
 	case *array.Dictionary:
-		d, ok := a.Dictionary().(*array.String)
-		if !ok {
-			return fmt.Errorf("unsupported dictionary values %s", a.Dictionary().DataType())
-		}
-		if ok, err := writeDictDirect(cw, a, d, def, lo, hi); ok || err != nil {
-			return err
-		}
-		p.dict = p.dict[:0]
-		for i := 0; i < d.Len(); i++ {
-			p.dict = append(p.dict, strBytes(d.Value(i)))
-		}
-		p.bytes = p.bytes[:0]
-		for i := lo; i < hi; i++ {
-			if a.IsValid(i) {
-				j := a.GetValueIndex(i)
-				if j < 0 || j >= len(p.dict) || d.IsNull(j) {
-					return fmt.Errorf("row %d: bad dictionary index %d", i, j)
-				}
-				p.bytes = append(p.bytes, p.dict[j])
-			}
-		}
-		return p.writeBytes(cw, def)
+		return p.writeDictionary(cw, a, def, lo, hi)
 	case *array.Boolean:
 		p.bools = p.bools[:0]
 		for i := lo; i < hi; i++ {
@@ -448,11 +400,82 @@ func (p *parquetWriter) writeColumn(cw file.ColumnChunkWriter, f arrow.Field, a 
 		}
 		_, err = cw.(*file.BooleanColumnChunkWriter).WriteBatch(p.bools, def, nil)
 		return err
-	default:
-		return fmt.Errorf("unsupported array %s", a.DataType())
+	}
+	if err := p.gatherInt32(a, lo, hi); err != nil {
+		return err
 	}
 	_, err = cw.(*file.Int32ColumnChunkWriter).WriteBatch(p.i32, def, nil)
 	return err
+}
+
+// gatherInt32 puts the non-null values of rows lo..hi of a, an integer
+// array of at most 32 bits, into p.i32.
+func (p *parquetWriter) gatherInt32(a arrow.Array, lo, hi int) error {
+	switch a := a.(type) {
+	case *array.Int8:
+		p.i32 = gather(p.i32, a, a.Int8Values(), lo, hi, func(v int8) int32 { return int32(v) })
+	case *array.Int16:
+		p.i32 = gather(p.i32, a, a.Int16Values(), lo, hi, func(v int16) int32 { return int32(v) })
+	case *array.Int32:
+		p.i32 = gather(p.i32, a, a.Int32Values(), lo, hi, func(v int32) int32 { return v })
+	case *array.Uint8:
+		p.i32 = gather(p.i32, a, a.Uint8Values(), lo, hi, func(v uint8) int32 { return int32(v) })
+	case *array.Uint16:
+		p.i32 = gather(p.i32, a, a.Uint16Values(), lo, hi, func(v uint16) int32 { return int32(v) })
+	case *array.Uint32:
+		// Bit pattern kept: the INT(32, false) logical type says unsigned.
+		p.i32 = gather(p.i32, a, a.Uint32Values(), lo, hi, func(v uint32) int32 { return int32(v) })
+	default:
+		return fmt.Errorf("unsupported array %s", a.DataType())
+	}
+	return nil
+}
+
+// writeInt64 writes rows lo..hi of a, an int64, uint64 or timestamp array.
+func (p *parquetWriter) writeInt64(cw file.ColumnChunkWriter, a arrow.Array, def []int16, lo, hi int) error {
+	switch a := a.(type) {
+	case *array.Int64:
+		if a.NullN() == 0 {
+			_, err := cw.(*file.Int64ColumnChunkWriter).WriteBatch(a.Int64Values()[lo:hi], def, nil)
+			return err
+		}
+		p.i64 = gather(p.i64, a, a.Int64Values(), lo, hi, func(v int64) int64 { return v })
+	case *array.Timestamp:
+		p.i64 = gather(p.i64, a, a.TimestampValues(), lo, hi, func(v arrow.Timestamp) int64 { return int64(v) })
+	case *array.Uint64:
+		p.i64 = gather(p.i64, a, a.Uint64Values(), lo, hi, func(v uint64) int64 { return int64(v) })
+	default:
+		return fmt.Errorf("unsupported array %s", a.DataType())
+	}
+	_, err := cw.(*file.Int64ColumnChunkWriter).WriteBatch(p.i64, def, nil)
+	return err
+}
+
+// writeDictionary writes rows lo..hi of a, a dictionary of strings: as
+// indices into the chunk's dictionary when it can, else value by value.
+func (p *parquetWriter) writeDictionary(cw file.ColumnChunkWriter, a *array.Dictionary, def []int16, lo, hi int) error {
+	d, ok := a.Dictionary().(*array.String)
+	if !ok {
+		return fmt.Errorf("unsupported dictionary values %s", a.Dictionary().DataType())
+	}
+	if ok, err := writeDictDirect(cw, a, d, def, lo, hi); ok || err != nil {
+		return err
+	}
+	p.dict = p.dict[:0]
+	for i := 0; i < d.Len(); i++ {
+		p.dict = append(p.dict, strBytes(d.Value(i)))
+	}
+	p.bytes = p.bytes[:0]
+	for i := lo; i < hi; i++ {
+		if a.IsValid(i) {
+			j := a.GetValueIndex(i)
+			if j < 0 || j >= len(p.dict) || d.IsNull(j) {
+				return fmt.Errorf("row %d: bad dictionary index %d", i, j)
+			}
+			p.bytes = append(p.bytes, p.dict[j])
+		}
+	}
+	return p.writeBytes(cw, def)
 }
 
 // dictEncoder is the part of parquet's dictionary encoder (an internal

@@ -28,47 +28,9 @@ type pagesColumn struct {
 // and more rows than a page holds, and reads every cell back through
 // arrow's Parquet reader.
 func TestParquetColumnsRoundTrip(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	dictType := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
 	dict := []string{"swapper", "bash", "", "kworker/0:1", "x\x00y"}
 	const rows = 300_000 // more than one page of each width
-	cols := []pagesColumn{
-		{field: arrow.Field{Name: "trace_id", Type: dictType}},
-		{field: arrow.Field{Name: ColTS, Type: arrow.PrimitiveTypes.Int64}},
-		{field: arrow.Field{Name: "time", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true}},
-		{field: arrow.Field{Name: ColCPU, Type: arrow.PrimitiveTypes.Int32}},
-		{field: arrow.Field{Name: "comm", Type: dictType, Nullable: true}},
-		{field: arrow.Field{Name: "all_null", Type: arrow.PrimitiveTypes.Int64, Nullable: true}},
-		{field: arrow.Field{Name: "mixed", Type: arrow.PrimitiveTypes.Int64, Nullable: true}},
-	}
-	ts := int64(1000)
-	for i := 0; i < rows; i++ {
-		// Deltas of every width: small steps, jumps, wraps at the extremes.
-		switch r := rng.IntN(100); {
-		case r < 80:
-			ts += int64(rng.IntN(5000))
-		case r < 90:
-			ts -= int64(rng.IntN(1 << 20))
-		case r < 95:
-			ts = rng.Int64() - math.MaxInt64/2
-		case r < 97:
-			ts = math.MaxInt64
-		default:
-			ts = math.MinInt64
-		}
-		phase := (i / 1000) % 4 // runs of nulls, of values, alternation, random
-		null := [4]bool{true, false, i%2 == 0, rng.IntN(3) == 0}[phase]
-		cols[0].vals = append(cols[0].vals, 0)
-		cols[1].vals = append(cols[1].vals, ts)
-		cols[2].vals = append(cols[2].vals, ts/1000)
-		cols[3].vals = append(cols[3].vals, int64(rng.IntN(64)))
-		cols[4].vals = append(cols[4].vals, int64(rng.IntN(len(dict))))
-		cols[5].vals = append(cols[5].vals, 0)
-		cols[6].vals = append(cols[6].vals, rng.Int64())
-		for k := range cols {
-			cols[k].null = append(cols[k].null, cols[k].field.Nullable && (null || k == 5))
-		}
-	}
+	cols := pagesColumns(dict, rows)
 	var fields []arrow.Field
 	for _, c := range cols {
 		fields = append(fields, c.field)
@@ -181,4 +143,50 @@ func checkPagesColumn(t *testing.T, col *arrow.Column, c pagesColumn, dict []str
 func statsSet(c interface{ StatsSet() (bool, error) }) bool {
 	ok, err := c.StatsSet()
 	return ok && err == nil
+}
+
+// pagesColumns makes the test's columns of rows rows: deltas of every
+// width, wrapping ones included, and nulls in runs, alternating and at
+// random.
+func pagesColumns(dict []string, rows int) []pagesColumn {
+	rng := rand.New(rand.NewPCG(1, 2))
+	dictType := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+	cols := []pagesColumn{
+		{field: arrow.Field{Name: "trace_id", Type: dictType}},
+		{field: arrow.Field{Name: ColTS, Type: arrow.PrimitiveTypes.Int64}},
+		{field: arrow.Field{Name: "time", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true}},
+		{field: arrow.Field{Name: ColCPU, Type: arrow.PrimitiveTypes.Int32}},
+		{field: arrow.Field{Name: "comm", Type: dictType, Nullable: true}},
+		{field: arrow.Field{Name: "all_null", Type: arrow.PrimitiveTypes.Int64, Nullable: true}},
+		{field: arrow.Field{Name: "mixed", Type: arrow.PrimitiveTypes.Int64, Nullable: true}},
+	}
+	ts := int64(1000)
+	for i := 0; i < rows; i++ {
+		// Deltas of every width: small steps, jumps, wraps at the extremes.
+		switch r := rng.IntN(100); {
+		case r < 80:
+			ts += int64(rng.IntN(5000))
+		case r < 90:
+			ts -= int64(rng.IntN(1 << 20))
+		case r < 95:
+			ts = rng.Int64() - math.MaxInt64/2
+		case r < 97:
+			ts = math.MaxInt64
+		default:
+			ts = math.MinInt64
+		}
+		phase := (i / 1000) % 4 // runs of nulls, of values, alternation, random
+		null := [4]bool{true, false, i%2 == 0, rng.IntN(3) == 0}[phase]
+		cols[0].vals = append(cols[0].vals, 0)
+		cols[1].vals = append(cols[1].vals, ts)
+		cols[2].vals = append(cols[2].vals, ts/1000)
+		cols[3].vals = append(cols[3].vals, int64(rng.IntN(64)))
+		cols[4].vals = append(cols[4].vals, int64(rng.IntN(len(dict))))
+		cols[5].vals = append(cols[5].vals, 0)
+		cols[6].vals = append(cols[6].vals, rng.Int64())
+		for k := range cols {
+			cols[k].null = append(cols[k].null, cols[k].field.Nullable && (null || k == 5))
+		}
+	}
+	return cols
 }

@@ -57,7 +57,35 @@ Examples:
   duckdb -c "SELECT kernel, quantile_disc(ret, 0.5) FROM read_parquet('fleet/events/*/*/*/*.parquet', hive_partitioning=true) GROUP BY ALL"
 `
 
+// exportFlags are kpcap export's options and arguments.
+type exportFlags struct {
+	dir                  string
+	files                []string
+	jobs                 int
+	quiet, jsonOut, sync bool
+}
+
 func runExport(args []string) error {
+	fl, err := parseExportFlags(args)
+	if err != nil {
+		return err
+	}
+	stale, err := dataset.Init(fl.dir)
+	if err != nil {
+		return err
+	}
+	defer dataset.Release(fl.dir)
+	if stale > 0 && !fl.quiet && !fl.jsonOut {
+		fmt.Fprintf(os.Stderr, "kpcap export: removed %d temporary files of killed exports from %s\n", stale, terminalSafe(fl.dir))
+	}
+	start := time.Now()
+	results, errs := exportFiles(fl)
+	return reportExport(fl, results, errs, time.Since(start))
+}
+
+// parseExportFlags reads kpcap export's command line and expands its
+// TRACE arguments.
+func parseExportFlags(args []string) (*exportFlags, error) {
 	fs := pflag.NewFlagSet("export", pflag.ContinueOnError)
 	fs.SortFlags = false
 	fs.Usage = func() { fmt.Fprint(os.Stdout, exportUsage) }
@@ -67,36 +95,32 @@ func runExport(args []string) error {
 	fsync := fs.Bool("fsync", false, "flush each file to disk before renaming it into place")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			return err
+			return nil, err
 		}
-		return usagef("%v", err)
+		return nil, usagef("%v", err)
 	}
 	if fs.NArg() < 2 {
-		return usagef("want a dataset DIR and at least one TRACE")
+		return nil, usagef("want a dataset DIR and at least one TRACE")
 	}
 	if *jobs <= 0 {
-		return usagef("--jobs must be positive")
+		return nil, usagef("--jobs must be positive")
 	}
-	dir := fs.Arg(0)
 	files, err := expandFiles(fs.Args()[1:])
 	if err != nil {
-		return err
+		return nil, err
 	}
-	stale, err := dataset.Init(dir)
-	if err != nil {
-		return err
-	}
-	defer dataset.Release(dir)
-	if stale > 0 && !*quiet && !*jsonOut {
-		fmt.Fprintf(os.Stderr, "kpcap export: removed %d temporary files of killed exports from %s\n", stale, terminalSafe(dir))
-	}
-	j := min(*jobs, len(files))
+	return &exportFlags{dir: fs.Arg(0), files: files, jobs: *jobs, quiet: *quiet, jsonOut: *jsonOut, sync: *fsync}, nil
+}
+
+// exportFiles exports fl.files, fl.jobs at once, each decoded by an equal
+// share of the CPUs, with a progress line on a terminal.
+func exportFiles(fl *exportFlags) ([]dataset.Result, []error) {
+	files := fl.files
+	j := min(fl.jobs, len(files))
 	workers := max(1, runtime.NumCPU()/j)
-	var events atomic.Int64
-	var done atomic.Int64
-	start := time.Now()
+	var events, done atomic.Int64
 	var prog *fleetProgress
-	if !*quiet && !*jsonOut && isTerminal(os.Stderr) {
+	if !fl.quiet && !fl.jsonOut && isTerminal(os.Stderr) {
 		prog = startFleetProgress(os.Stderr, "kpcap export", len(files), &events, &done)
 	}
 	results := make([]dataset.Result, len(files))
@@ -108,7 +132,7 @@ func runExport(args []string) error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i], errs[i] = dataset.Export(dir, files[i], dataset.Options{Workers: workers, Events: &events, Sync: *fsync, ExportedBy: "kpcap " + version})
+				results[i], errs[i] = dataset.Export(fl.dir, files[i], dataset.Options{Workers: workers, Events: &events, Sync: fl.sync, ExportedBy: "kpcap " + version})
 				done.Add(1)
 			}
 		}()
@@ -121,6 +145,12 @@ func runExport(args []string) error {
 	if prog != nil {
 		prog.stop()
 	}
+	return results, errs
+}
+
+// reportExport prints each trace's errors, warnings and JSON line and the
+// summary, and fails when a trace did.
+func reportExport(fl *exportFlags, results []dataset.Result, errs []error, took time.Duration) error {
 	var failed int
 	var added, skipped, total int64
 	for i, r := range results {
@@ -130,7 +160,7 @@ func runExport(args []string) error {
 			continue
 		}
 		for _, w := range r.Warnings {
-			fmt.Fprintf(os.Stderr, "kpcap export: %s: warning: %s\n", terminalSafe(files[i]), terminalSafe(w))
+			fmt.Fprintf(os.Stderr, "kpcap export: %s: warning: %s\n", terminalSafe(fl.files[i]), terminalSafe(w))
 		}
 		if r.Skipped {
 			skipped++
@@ -138,19 +168,18 @@ func runExport(args []string) error {
 			added++
 			total += r.Events
 		}
-		if *jsonOut {
+		if fl.jsonOut {
 			if err := writeJSONLine(os.Stdout, r); err != nil {
 				return err
 			}
 		}
 	}
-	if !*quiet && !*jsonOut {
-		secs := time.Since(start).Seconds()
+	if !fl.quiet && !fl.jsonOut {
 		fmt.Fprintf(os.Stderr, "kpcap export: %d traces added (%d events, %.0f events/s), %d already in %s\n",
-			added, total, float64(total)/max(secs, 1e-9), skipped, terminalSafe(dir))
+			added, total, float64(total)/max(took.Seconds(), 1e-9), skipped, terminalSafe(fl.dir))
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d traces failed (the others were exported)", failed, len(files))
+		return fmt.Errorf("%d of %d traces failed (the others were exported)", failed, len(results))
 	}
 	return nil
 }
