@@ -12,7 +12,8 @@
 // event's counter is read: samples not written are counted lost exactly,
 // including loss the kernel had not reported yet.
 //
-// Probes with fetchargs are created in tracefs under kpcap_<pid> and
-// removed on every exit path; probes without use the kprobe/uprobe PMU and
-// cannot be left behind.
+// Probes with fetchargs, and probes without them opened on more than one
+// CPU (each PMU open is a kernel probe of its own), are created in tracefs
+// under kpcap_<pid> and removed on every exit path; probes without opened
+// once use the kprobe/uprobe PMU and cannot be left behind.
 package record

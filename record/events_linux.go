@@ -65,6 +65,9 @@ func (c *capture) open(r *resolver, child *childProc) error {
 	if err := c.openBPF(ringBytes); err != nil {
 		return err
 	}
+	if err := r.shareProbes(c.sources, len(c.cpus)); err != nil {
+		return err
+	}
 	base := perf.Attr{
 		CallGraph:    o.CallGraph,
 		MaxStack:     maxStack,

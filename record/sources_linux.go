@@ -298,6 +298,8 @@ func (r *resolver) kprobesAvailable() bool {
 
 // addProbe creates one probe: through the PMU when it has no fetchargs
 // (nothing can be left behind), else through tracefs under kpcap's group.
+// A PMU probe the perf path opens on several CPUs becomes a tracefs probe
+// when the capture opens (shareProbes).
 func (r *resolver) addProbe(p *probedef.Probe) error { return r.addProbeAs(p, "", "") }
 
 // addProbeAs is addProbe for a probe defined by def ("" for p.Def: a USDT
@@ -402,18 +404,31 @@ func (r *resolver) addPMUProbe(p *probedef.Probe, s *source) error {
 // fetchargs, or to follow forks), fills in s from the event it becomes and
 // adds it.
 func (r *resolver) addTracefsProbe(p *probedef.Probe, s *source, def string) error {
+	why := "its fetchargs"
+	if p.UsesPMU() {
+		why = "events that follow forks (a process or a command)"
+	}
+	text, err := r.createTracefsProbe(p, s, def, why)
+	if err != nil {
+		return err
+	}
+	s.desc.Format = text
+	s.layout, _ = parseLayout(text)
+	return r.add(s)
+}
+
+// createTracefsProbe creates probe p, defined by def, in kpcap's tracefs
+// group (needed for why), points s.attr at the event it becomes and records
+// it for cleanup. It returns the event's format text.
+func (r *resolver) createTracefsProbe(p *probedef.Probe, s *source, def, why string) (string, error) {
 	name := p.Name()
 	fs, err := r.tracefs()
 	if err != nil {
-		why := "its fetchargs"
-		if p.UsesPMU() {
-			why = "events that follow forks (a process or a command)"
-		}
-		return fmt.Errorf("probe %s needs tracefs for %s: %w", name, why, err)
+		return "", fmt.Errorf("probe %s needs tracefs for %s: %w", name, why, err)
 	}
 	if p.IsUprobe() {
 		if _, err := p.ResolveUprobe(); err != nil {
-			return err
+			return "", err
 		}
 	}
 	group := fs.GroupName(os.Getpid())
@@ -428,7 +443,7 @@ func (r *resolver) addTracefsProbe(p *probedef.Probe, s *source, def string) err
 	r.dynNames[event] = true
 	line := p.TracefsLine(group, event)
 	if p.RefCtr != 0 && !fs.HasRefCtr() {
-		return fmt.Errorf("probe %s: %w", name, ErrNoRefCtr)
+		return "", fmt.Errorf("probe %s: %w", name, ErrNoRefCtr)
 	}
 	if line != def {
 		s.desc.Created = line
@@ -436,7 +451,7 @@ func (r *resolver) addTracefsProbe(p *probedef.Probe, s *source, def string) err
 	switch {
 	case p.IsDynEvent():
 		if why := dynEventSupport(p, fs.Readme()); why != "" {
-			return &UsageError{fmt.Sprintf("probe %s: %s", name, why)}
+			return "", &UsageError{fmt.Sprintf("probe %s: %s", name, why)}
 		}
 		err = fs.AddDynEvent(line)
 	case p.IsUprobe():
@@ -445,22 +460,20 @@ func (r *resolver) addTracefsProbe(p *probedef.Probe, s *source, def string) err
 		err = fs.AddKprobe(line)
 	}
 	if err != nil {
-		return fmt.Errorf("probe %s: %w", name, err) // err carries the kernel's error_log entry
+		return "", fmt.Errorf("probe %s: %w", name, err) // err carries the kernel's error_log entry
 	}
 	s.dynGroup, s.dynEvent, s.dynUprobe, s.dynEvents = group, event, p.IsUprobe(), p.IsDynEvent()
 	r.created = append(r.created, s)
 	id, err := fs.EventID(group, event)
 	if err != nil {
-		return fmt.Errorf("probe %s: %w", name, err)
+		return "", fmt.Errorf("probe %s: %w", name, err)
 	}
 	text, err := fs.Format(group, event)
 	if err != nil {
-		return fmt.Errorf("probe %s: %w", name, err)
+		return "", fmt.Errorf("probe %s: %w", name, err)
 	}
 	s.attr = perf.Attr{Type: unix.PERF_TYPE_TRACEPOINT, Config: id}
-	s.desc.Format = text
-	s.layout, _ = parseLayout(text)
-	return r.add(s)
+	return text, nil
 }
 
 // loadCommon copies the common fields from a real tracepoint format so

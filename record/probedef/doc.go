@@ -57,8 +57,9 @@
 //
 // # Use
 //
-// A probe without fetch arguments and without MAXACTIVE (UsesPMU) is created through the
-// kprobe/uprobe PMU: private to kpcap and gone when its file descriptor closes. Others are
+// A probe without fetch arguments and without MAXACTIVE (UsesPMU) can be created through the
+// kprobe/uprobe PMU: private to kpcap and gone when its file descriptor closes (the recorder
+// does so where it opens the probe once). Others are
 // written to tracefs with TracefsLine under kpcap's own group, after ResolveUprobe has turned
 // a uprobe symbol into the file offset the kernel wants.
 //

@@ -18,7 +18,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/kernels/openat-*.pcapng.zst from fresh VM runs")
 
 // jobOrder is the order jobs run in, in one boot per kernel.
-var jobOrder = []string{"regs", "tracefs_baseline", "tracefs_gotest", "openat", "bpfprobes", "features", "btfnames", "btfcheck", "globs", "cleanup", "sample"}
+var jobOrder = []string{"regs", "tracefs_baseline", "tracefs_gotest", "openat", "bpfprobes", "retprobes", "features", "btfnames", "btfcheck", "globs", "cleanup", "sample"}
 
 var workDir string // VM outputs of this test process
 

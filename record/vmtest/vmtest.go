@@ -39,7 +39,7 @@ var Kernels = []Kernel{
 	{Name: "6.1", Package: "linux-image-6.1.0-56-amd64"},
 	{Name: "6.12", Package: "linux-image-6.12.117+deb12-amd64"},
 	{Name: "6.12-arm64", Package: "linux-image-6.12.117+deb12-arm64", Arch: "arm64",
-		Jobs: []string{"regs", "openat", "bpfprobes", "btfnames", "btfcheck", "globs", "cleanup"}},
+		Jobs: []string{"regs", "openat", "bpfprobes", "retprobes", "btfnames", "btfcheck", "globs", "cleanup"}},
 }
 
 //go:embed init.sh

@@ -1,47 +1,46 @@
 # The same kprobes and kretprobes on do_sys_openat2 recorded on the perf
 # path and on the BPF path, system-wide, while cat opens 20 existing and 20
-# missing files: through the kprobe PMU (no fetch arguments) and through
-# tracefs with register, $argN, dereference and $retval arguments. The host
+# missing files: without fetch arguments (the BPF path opens the kprobe
+# PMU once, the perf path shares one tracefs probe among the CPUs) and
+# with register, $argN, dereference and $retval arguments. The host
 # compares cat's samples of each pair of files field by field.
 #
-# The PMU return probe is recorded apart, on CPU 0 only, with cat pinned
-# there: the perf path opens a PMU probe once per CPU, each open a probe
-# of its own, and on x86 every return probe but the first on a call
-# records as __probe_ret_ip the return trampoline the first one planted
-# (the BPF path, one probe, records the real return address). Its function,
-# do_filp_open, is global: an IBT kernel starts it with endbr (or the nop
-# that seals it), which puts the kprobe and __probe_func 4 bytes in.
+# The return probe without arguments is recorded apart, on every CPU (the
+# perf path shares one tracefs probe among them; the BPF path opens the PMU
+# once). Its function, do_filp_open, is global: an IBT kernel starts it
+# with endbr (or the nop that seals it), which puts the kprobe and
+# __probe_func 4 bytes in.
 for i in $(seq 1 20); do echo "$i" >/tmp/kpb-exist-$i; done
 rec() {
-	name=$1 path=$2 pin=$3
-	shift 3
+	name=$1 path=$2
+	shift 2
 	kpcap record --path $path -d 120 -o "$OUT/$name-$path.kpcap" "$@" 2>"$OUT/$name-$path.stderr" &
 	kp=$!
 	i=0
 	while ! grep -q "recording" "$OUT/$name-$path.stderr" && [ $i -lt 600 ] && kill -0 $kp 2>/dev/null; do sleep 0.1; i=$((i+1)); done
-	$pin sh -c "$work"
+	sh -c "$work"
 	kill -INT $kp
 	wait $kp
 	echo "$name $path exit: $?"
 }
 work='for i in $(seq 1 20); do cat /tmp/kpb-exist-$i /tmp/kpb-missing-$i; done >/dev/null 2>&1'
 for path in perf bpf; do
-	rec probes $path "" \
+	rec probes $path \
 		-p "p:kprobes/open do_sys_openat2 dfd=$A1:s32 dfd2=\$arg1:s32 flags=+0($A3):x64 mode=+8($A3):u16 resolve=+16(\$arg3):u64" \
 		-p 'r:kprobes/openret do_sys_openat2 ret=$retval:s64' \
 		-p 'p:kprobes/openpmu do_sys_openat2'
-	rec retpmu $path "taskset 1" --cpu 0 -p 'r:kprobes/filpretpmu do_filp_open'
+	rec retpmu $path -p 'r:kprobes/filpretpmu do_filp_open'
 done
 
 # Uprobes and uretprobes on kpcap-stepper (x86-64 only: the host builds it
-# with its own gcc), through the uprobe PMU and through tracefs with
+# with its own gcc), without fetch arguments and with
 # register, dereference, nested dereference, stack, constant and $retval
 # arguments.
 S=/bin/kpcap-stepper
 if [ -x $S ]; then
 	work="$S 200"
 	for path in perf bpf; do
-		rec uprobes $path "" \
+		rec uprobes $path \
 			-p "p:test/step $S:kpcap_step n=%di id=+0(%si):s32 val=+8(%si):u64 nextid=+0(+16(%si)):u32 k=\\42:u16 ret_addr=\$stack0" \
 			-p "r:test/step_ret $S:kpcap_step rv=\$retval:s32" \
 			-p "p:test/steppmu $S:kpcap_step" \

@@ -1,5 +1,5 @@
-# Probe features, recorded system-wide and stopped with SIGINT: the kprobe PMU
-# (vfs_read, no fetchargs), $comm, $arg1, :x64, a nested dereference, :symbol,
+# Probe features, recorded system-wide and stopped with SIGINT: a probe
+# without fetchargs (vfs_read, one tracefs probe for both CPUs), $comm, $arg1, :x64, a nested dereference, :symbol,
 # kernel stacks (-g); then an in-kernel filter on a fetched string.
 tracefs_state
 for i in 1 2 3; do echo "features $i" >/tmp/kpf-exist-$i; done
