@@ -165,7 +165,40 @@ func (r *resolver) addRequested(o *Options, probes []*probedef.Probe, usdts []*u
 
 // runSources records the resolved sources of r into o.Output.
 func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus []int) (*Result, error) {
-	var err error
+	c, err := newCapture(o, r, res, cpus)
+	if err != nil {
+		return nil, err
+	}
+	defer c.closeEvents() // before r.cleanup: probes in use cannot be deleted
+	if len(o.Cgroups) > 0 {
+		if c.cg, err = resolveCgroups(o.Cgroups); err != nil {
+			return nil, err
+		}
+		defer c.cg.close()
+		if c.cg.perSample = probeCgroupSampling(cpus[0]); !c.cg.perSample && o.Notice != nil {
+			o.Notice("this kernel does not record each sample's cgroup (PERF_SAMPLE_CGROUP needs Linux 5.7+): events are restricted to the cgroups, but the file cannot tell them apart (no analysis by cgroup)")
+		}
+	}
+	var child *childProc
+	if len(o.Command) > 0 {
+		if child, err = startChild(o.Command); err != nil {
+			return nil, err
+		}
+		defer child.abort()
+	}
+	if err := c.prepare(r, child); err != nil {
+		return nil, err
+	}
+	c.err = c.start(child)
+	if c.err == nil {
+		c.loop(ctx, child)
+	}
+	return c.stop(child)
+}
+
+// newCapture applies the filter and picks each source's path and scope,
+// then makes the capture of r's sources on cpus.
+func newCapture(o *Options, r *resolver, res *Result, cpus []int) (*capture, error) {
 	if err := applyFilter(o.Filter, r.sources); err != nil {
 		return nil, err
 	}
@@ -180,33 +213,21 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 	c := &capture{opts: o, sources: r.sources, cpus: cpus, comms: map[uint32]taskComm{}, resolver: r, res: res}
 	c.tracked, c.trackTasks = map[uint32]uint64{}, o.PID != 0 || len(o.Command) > 0
 	c.drop = make([]uint64, len(c.sources))
-	defer c.closeEvents() // before r.cleanup: probes in use cannot be deleted
-	if len(o.Cgroups) > 0 {
-		if c.cg, err = resolveCgroups(o.Cgroups); err != nil {
-			return nil, err
-		}
-		defer c.cg.close()
-		if c.cg.perSample = probeCgroupSampling(cpus[0]); !c.cg.perSample && o.Notice != nil {
-			o.Notice("this kernel does not record each sample's cgroup (PERF_SAMPLE_CGROUP needs Linux 5.7+): events are restricted to the cgroups, but the file cannot tell them apart (no analysis by cgroup)")
-		}
-	}
+	return c, nil
+}
 
-	var child *childProc
-	if len(o.Command) > 0 {
-		child, err = startChild(o.Command)
-		if err != nil {
-			return nil, err
-		}
-		defer child.abort()
-	}
+// prepare opens the events, sets up the triggers and the output file, and
+// takes the start time and the initial process names.
+func (c *capture) prepare(r *resolver, child *childProc) error {
+	o := c.opts
 	if err := c.open(r, child); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.setupTriggers(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.createOutput(); err != nil {
-		return nil, err
+		return err
 	}
 	if o.CallGraph {
 		c.syms = newSymbolizer()
@@ -217,10 +238,13 @@ func runSources(ctx context.Context, o *Options, r *resolver, res *Result, cpus 
 	if len(o.Command) == 0 {
 		c.initialComms(o.PID)
 	}
-	c.err = c.start(child)
-	if c.err == nil {
-		c.loop(ctx, child)
-	}
+	return nil
+}
+
+// stop disables the events, accounts for what they saw, finalizes the file
+// and fills in the result.
+func (c *capture) stop(child *childProc) (*Result, error) {
+	o, res := c.opts, c.res
 	for _, fd := range c.fds { // already done unless the loop failed
 		perf.Disable(fd)
 	}
