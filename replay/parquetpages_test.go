@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 )
@@ -57,6 +58,11 @@ func TestParquetColumnsRoundTrip(t *testing.T) {
 	}
 	if st, err := pf.RowGroup(1).MetaData().ColumnChunk(1); err != nil || !statsSet(st) {
 		t.Fatalf("ts statistics missing: %v", err)
+	}
+	for k, want := range map[int]compress.Compression{7: compress.Codecs.Zstd, 8: compress.Codecs.Uncompressed} {
+		if cc, err := pf.RowGroup(1).MetaData().ColumnChunk(k); err != nil || cc.Compression() != want {
+			t.Fatalf("column %d: codec %v, want %v (%v)", k, cc.Compression(), want, err)
+		}
 	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
 	if err != nil {
@@ -159,6 +165,10 @@ func pagesColumns(dict []string, rows int) []pagesColumn {
 		{field: arrow.Field{Name: "comm", Type: dictType, Nullable: true}},
 		{field: arrow.Field{Name: "all_null", Type: arrow.PrimitiveTypes.Int64, Nullable: true}},
 		{field: arrow.Field{Name: "mixed", Type: arrow.PrimitiveTypes.Int64, Nullable: true}},
+		// Steady times compress: the chunks stay zstd; random ones are
+		// written raw.
+		{field: arrow.Field{Name: "steady", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true}},
+		{field: arrow.Field{Name: "noise", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}}},
 	}
 	ts := int64(1000)
 	for i := 0; i < rows; i++ {
@@ -184,6 +194,8 @@ func pagesColumns(dict []string, rows int) []pagesColumn {
 		cols[4].vals = append(cols[4].vals, int64(rng.IntN(len(dict))))
 		cols[5].vals = append(cols[5].vals, 0)
 		cols[6].vals = append(cols[6].vals, rng.Int64())
+		cols[7].vals = append(cols[7].vals, int64(i)*1000)
+		cols[8].vals = append(cols[8].vals, rng.Int64())
 		for k := range cols {
 			cols[k].null = append(cols[k].null, cols[k].field.Nullable && (null || k == 5))
 		}
