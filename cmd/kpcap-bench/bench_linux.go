@@ -125,6 +125,9 @@ func runBench(ctx context.Context, opts *options, progress io.Writer) (*Report, 
 			w, err := b.runWorkload(ctx, spec)
 			if w != nil {
 				b.report.Workloads = append(b.report.Workloads, w)
+				if note := baselineNote(w); note != "" {
+					b.report.Notes = append(b.report.Notes, note)
+				}
 			}
 			if err != nil {
 				return b.report, err

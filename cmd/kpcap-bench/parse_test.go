@@ -407,6 +407,26 @@ func TestBPFCostTarget(t *testing.T) {
 	if tg.Perf != "500 ns" || !strings.Contains(tg.Kpcap, "200 ns (0.40x, runs 0.25x–0.50x)") {
 		t.Errorf("target texts %q / %q", tg.Perf, tg.Kpcap)
 	}
+	if note := baselineNote(w); note != "" {
+		t.Errorf("equal untraced runs noted: %s", note)
+	}
+	// Repetition 2 ran while something else slowed every syscall by
+	// 300 ns: over its own untraced run, BPF still adds 100 of perf's 400.
+	w.Tools = []*ToolRuns{mk(toolUntraced, 1000_000, 1300_000), mk(toolPerf, 1400_000, 1700_000), mk(toolKpcapBPF, 1100_000, 1400_000)}
+	for _, tr := range w.Tools {
+		summarize(tr, 1000_000, 1000_000, w.Expected)
+	}
+	if tg, _ := bpfCostTarget(w); !strings.Contains(tg.Kpcap, "runs 0.25x–0.25x") {
+		t.Errorf("spread over each repetition's untraced run: %q", tg.Kpcap)
+	}
+	if note := baselineNote(w); note != "" {
+		t.Errorf("untraced runs 30 %% apart noted: %s", note)
+	}
+	w.Tools[0] = mk(toolUntraced, 1000_000, 1600_000)
+	summarize(w.Tools[0], 1000_000, 1000_000, w.Expected)
+	if note := baselineNote(w); !strings.Contains(note, "1 to 2 ms") {
+		t.Errorf("untraced runs 60 %% apart: note %q", note)
+	}
 	w.Tools[2] = mk(toolKpcapBPF, 1400_000, 1400_000)
 	summarize(w.Tools[2], 1000_000, 1000_000, w.Expected)
 	if tg, _ := bpfCostTarget(w); tg.Pass == nil || *tg.Pass {

@@ -202,26 +202,29 @@ func bpfCostTarget(w *Workload) (Target, bool) {
 
 // bpfCostSpread returns the smallest and largest per-repetition ratio of
 // the BPF path's added CPU per event to perf record's (NaN without two
-// paired runs).
+// paired runs). Each repetition's added CPU is taken over its own
+// untraced run where it has one: on a shared machine another tracer on
+// the syscall tracepoints (which puts every task on the slow syscall
+// path) can raise all tools' times for a while, and a baseline from
+// other repetitions would count that as the tools' cost.
 func bpfCostSpread(w *Workload) (lo, hi float64) {
 	lo, hi = math.NaN(), math.NaN()
 	u := w.tool(toolUntraced)
 	if u == nil || !(u.Median.OK > 0) || w.Expected == 0 {
 		return
 	}
-	base := float64(u.Median.WorkloadCPUMS) * 1e6
-	added := func(r *Run) float64 { return (float64(r.WorkloadCPU) - base) / float64(w.Expected) }
 	n := 0
 	for _, kr := range w.tool(toolKpcapBPF).Runs {
 		for _, pr := range w.tool(toolPerf).Runs {
 			if kr.Error != "" || pr.Error != "" || kr.Rep != pr.Rep {
 				continue
 			}
-			pa := added(pr)
+			base := untracedCPU(u, kr.Rep)
+			pa := float64(pr.WorkloadCPU) - base
 			if pa <= 0 {
 				continue
 			}
-			v := added(kr) / pa
+			v := (float64(kr.WorkloadCPU) - base) / pa
 			if n == 0 || v < lo {
 				lo = v
 			}
@@ -235,6 +238,38 @@ func bpfCostSpread(w *Workload) (lo, hi float64) {
 		return math.NaN(), math.NaN()
 	}
 	return lo, hi
+}
+
+// untracedCPU returns the untraced workload CPU (ns) of repetition rep,
+// or the untraced median when that run failed.
+func untracedCPU(u *ToolRuns, rep int) float64 {
+	for _, r := range u.Runs {
+		if r.Rep == rep && r.Error == "" {
+			return float64(r.WorkloadCPU)
+		}
+	}
+	return float64(u.Median.WorkloadCPUMS) * 1e6
+}
+
+// baselineNote says when the untraced runs of a workload differ by more
+// than half: the machine's state, not only the tools, changed between
+// repetitions, and medians over them mix the two.
+func baselineNote(w *Workload) string {
+	u := w.tool(toolUntraced)
+	if u == nil {
+		return ""
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, r := range u.Runs {
+		if r.Error == "" && r.WorkloadCPU > 0 {
+			lo, hi = min(lo, float64(r.WorkloadCPU)), max(hi, float64(r.WorkloadCPU))
+		}
+	}
+	if math.IsInf(lo, 0) || hi <= 1.5*lo {
+		return ""
+	}
+	return fmt.Sprintf("%s: the untraced runs took %s to %s ms of thread CPU: other work on the machine (another tracer on the same tracepoints puts every task on the slow syscall path) changed the baseline between repetitions; the BPF cost spread takes each repetition over its own untraced run",
+		w.Name, fmtF(lo/1e6, 0), fmtF(hi/1e6, 0))
 }
 
 // target builds a "kpcap <= factor*perf" target.
