@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -153,11 +152,8 @@ func subFlags(name string) *pflag.FlagSet {
 // trace, any other file a trace of its own (format.GroupTraces). At least
 // one is needed.
 func parseFiles(fs *pflag.FlagSet, args []string, what string) ([][]string, error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil, err
-		}
-		return nil, usagef("%v", err)
+	if err := parseArgs(fs, args); err != nil {
+		return nil, err
 	}
 	if fs.NArg() == 0 {
 		return nil, usagef("want %s", what)

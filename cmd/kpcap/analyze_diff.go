@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"github.com/kpcap/kpcap/analyze"
 	"github.com/kpcap/kpcap/analyze/flame"
 	"github.com/kpcap/kpcap/format"
-	"github.com/spf13/pflag"
 )
 
 // analyzeDiff runs kpcap analyze diff: two traces, or two groups (--a, --b).
@@ -25,11 +23,8 @@ func analyzeDiff(args []string) error {
 	top := fs.Int("top", 30, "stack changes to list")
 	groupA := fs.StringArray("a", nil, "group A (before): trace `FILE` or glob, repeatable; compares hosts with --b")
 	groupB := fs.StringArray("b", nil, "group B (after): trace `FILE` or glob, repeatable")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return err
-		}
-		return usagef("%v", err)
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	if *alpha <= 0 || *alpha >= 1 {
 		return usagef("--alpha must be between 0 and 1")

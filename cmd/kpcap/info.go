@@ -131,7 +131,7 @@ func runInfo(args []string) error {
 	fs := newFlags(c)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
 	check := fs.Bool("check", false, "also read every sample frame and name the damaged ones (offset, block, what was read before); exit 1 if any")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() < 1 {

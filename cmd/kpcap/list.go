@@ -3,13 +3,11 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/kpcap/kpcap/record/discover"
-	"github.com/spf13/pflag"
 )
 
 func init() {
@@ -71,11 +69,8 @@ func runList(args []string) error {
 	fs.BoolVarP(&o.functions, "functions", "f", false, "list kernel functions only")
 	fs.BoolVar(&o.json, "json", false, "JSON output (one object per line for lists)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no notes on stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return err
-		}
-		return usagef("%v", err)
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	rest := fs.Args()
 	o.out = bufio.NewWriterSize(os.Stdout, 64<<10)

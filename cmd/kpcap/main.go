@@ -111,6 +111,19 @@ func newFlags(c *command) *pflag.FlagSet {
 	return fs
 }
 
+// parseArgs parses a command's flags: --help stays pflag.ErrHelp (run
+// exits 0 after the usage), any other flag error is a usage error (exit 2,
+// with the pointer to --help).
+func parseArgs(fs *pflag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return err
+		}
+		return usagef("%v", err)
+	}
+	return nil
+}
+
 // isTerminal reports whether f is a terminal (for progress lines).
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()

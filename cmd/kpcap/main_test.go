@@ -3,6 +3,7 @@ package main
 import (
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -32,6 +33,27 @@ func TestCLIExitCodes(t *testing.T) {
 		{"help", []string{"help"}, 0, "Commands:"},
 		{"version", []string{"version"}, 0, "kpcap " + version},
 		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+	}
+	// An unknown flag is a usage error for every command: exit 2 and the
+	// pointer to its --help.
+	for name := range commands {
+		if name == "analyze" || name == "record" && runtime.GOOS != "linux" {
+			continue // analyze's flags follow a subcommand; recording is refused before its flags are read
+		}
+		tests = append(tests, struct {
+			name     string
+			args     []string
+			wantCode int
+			wantOut  string
+		}{name + " unknown flag", []string{name, "--bogus", "x"}, 2, "unknown flag: --bogus\nrun 'kpcap " + name + " --help' for usage"})
+	}
+	for _, sub := range []string{"summary", "latency", "flame", "diff", "report"} {
+		tests = append(tests, struct {
+			name     string
+			args     []string
+			wantCode int
+			wantOut  string
+		}{"analyze " + sub + " unknown flag", []string{"analyze", sub, "--bogus", "x"}, 2, "unknown flag: --bogus\nrun 'kpcap analyze --help' for usage"})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

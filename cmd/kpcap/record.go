@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -16,7 +15,6 @@ import (
 	"github.com/kpcap/kpcap/cmd/kpcap/internal/earlysignal"
 	"github.com/kpcap/kpcap/record"
 	"github.com/kpcap/kpcap/record/probedef"
-	"github.com/spf13/pflag"
 )
 
 // The helper process that runs `kpcap record -- CMD` waits here, on the
@@ -166,11 +164,8 @@ func parseRecordArgs(args []string) (record.Options, recordOut, error) {
 	fs.BoolVar(&ro.json, "json", false, "print the final summary as JSON on stdout")
 	setf := addSetFlags(fs)
 	setf.addSnapshotTimes(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return record.Options{}, ro, err
-		}
-		return record.Options{}, ro, usagef("%v", err)
+	if err := parseArgs(fs, args); err != nil {
+		return record.Options{}, ro, err
 	}
 	opts := record.Options{
 		Events:    *events,

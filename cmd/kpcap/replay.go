@@ -15,7 +15,6 @@ import (
 	"github.com/kpcap/kpcap/format"
 	"github.com/kpcap/kpcap/replay"
 	"github.com/kpcap/kpcap/replay/filter"
-	"github.com/spf13/pflag"
 )
 
 func init() {
@@ -165,11 +164,8 @@ func parseReplayArgs(args []string) (*replayArgs, error) {
 	fs.StringArrayVar(&a.end, "end", nil, "(perfetto) pair to this source `SRC` (name or glob; repeatable)")
 	fs.IntVarP(&a.workers, "jobs", "j", 0, "decode with `N` goroutines (default: all CPUs)")
 	fs.BoolVarP(&a.quiet, "quiet", "q", false, "no progress on stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil, err
-		}
-		return nil, usagef("%v", err)
+	if err := parseArgs(fs, args); err != nil {
+		return nil, err
 	}
 	if fs.NArg() < 1 {
 		return nil, usagef("want one trace FILE (or several files of a set, a quoted glob, a directory)")

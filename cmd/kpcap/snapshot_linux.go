@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-
-	"github.com/spf13/pflag"
 )
 
 func init() {
@@ -38,11 +36,8 @@ Examples:
 
 func runSnapshot(args []string) error {
 	fs := newFlags(commands["snapshot"])
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return err
-		}
-		return usagef("%v", err)
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	var pid int
 	switch fs.NArg() {
