@@ -13,7 +13,8 @@
 // including loss the kernel had not reported yet.
 //
 // Probes with fetchargs, and probes without them opened on more than one
-// CPU (each PMU open is a kernel probe of its own), are created in tracefs
-// under kpcap_<pid> and removed on every exit path; probes without opened
-// once use the kprobe/uprobe PMU and cannot be left behind.
+// CPU (each PMU open is a kernel probe of its own) or filtered (the kernel
+// filters no PMU probe), are created in tracefs under kpcap_<pid> and
+// removed on every exit path; the others use the kprobe/uprobe PMU and
+// cannot be left behind.
 package record

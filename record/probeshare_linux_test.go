@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -17,8 +18,9 @@ import (
 // kpcap's group while recording (the PMU would create one kernel probe per
 // CPU, each running its handler on every hit), gone afterwards, and the
 // file names and lays them out as the PMU probe of a one-CPU capture does,
-// with the event's real ID. On one CPU the PMU is kept: nothing in
-// uprobe_events.
+// with the event's real ID. On one CPU the PMU is kept (nothing in
+// uprobe_events) but for a probe with a filter, which the kernel applies
+// to tracefs events only.
 func TestProbeSharedAcrossCPUs(t *testing.T) {
 	requireRoot(t)
 	if _, err := os.Stat("/sys/bus/event_source/devices/uprobe/type"); err != nil {
@@ -47,31 +49,40 @@ func TestProbeSharedAcrossCPUs(t *testing.T) {
 		}
 		return out
 	}
+	one := strconv.Itoa(cpus[0])
 	for _, c := range []struct {
-		name    string
-		cpus    []int
-		created int
-	}{{"all CPUs", nil, 2}, {"one CPU", []int{cpus[0]}, 0}} {
+		name   string
+		cpus   []int
+		filter string
+		shared [2]bool // per probe: created through tracefs
+	}{
+		{"all CPUs", nil, "", [2]bool{true, true}},
+		{"one CPU", []int{cpus[0]}, "", [2]bool{}},
+		// Only the entry probe has __probe_ip; the return probe stays a PMU probe.
+		{"one CPU filtered", []int{cpus[0]}, "__probe_ip != 0", [2]bool{true, false}},
+	} {
 		t.Run(c.name, func(t *testing.T) {
 			var during []string
 			out := filepath.Join(t.TempDir(), "u.pcapng.zst")
-			res, f := recordWhile(t, Options{Probes: probes, Output: out, CPUs: c.cpus}, nil, func() {
+			res, f := recordWhile(t, Options{Probes: probes, Output: out, CPUs: c.cpus, Filter: c.filter}, nil, func() {
 				during = ours()
-				exec.Command(bin, "30").Run() // exits 7 on purpose
+				exec.Command("taskset", "-c", one, bin, "30").Run() // exits 7 on purpose
 			})
 			defer f.Close()
-			if len(during) != c.created {
-				t.Errorf("uprobe_events while recording: %q, want %d probes of kpcap's", during, c.created)
+			want := 0
+			for i, s := range f.Header.Sources {
+				checkSharedSource(t, s, probes[i], c.shared[i])
+				if c.shared[i] {
+					want++
+				}
+			}
+			if len(during) != want {
+				t.Errorf("uprobe_events while recording: %q, want %d probes of kpcap's", during, want)
 			}
 			if left := ours(); len(left) != 0 {
 				t.Errorf("left in uprobe_events: %q", left)
 			}
-			for i, s := range f.Header.Sources {
-				checkSharedSource(t, s, probes[i], c.created > 0)
-			}
-			if c.created > 0 {
-				checkUprobeTrace(t, out, 30, false)
-			}
+			checkUprobeTrace(t, out, 30, false)
 			t.Logf("%d samples", res.Samples)
 		})
 	}
