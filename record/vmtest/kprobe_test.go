@@ -157,74 +157,94 @@ func TestKprobeFeatures(t *testing.T) {
 		if n := len(tr.rows("kprobes:vfs_read", "cat")); n == 0 {
 			t.Errorf("no vfs_read samples from cat")
 		}
-
-		opens := map[string]traceRow{}
-		for _, r := range tr.rows("kprobes:open", "cat") {
-			fn, _ := r.Fields["filename"].(string)
-			opens[fn] = r
-		}
-		syss := map[string]traceRow{}
-		for _, r := range tr.rows("kprobes:sysopen", "cat") {
-			p, _ := r.Fields["path"].(string)
-			syss[p] = r
-		}
-		rets, _ := tr.pairReturns("kprobes:open", "kprobes:openret", "ret")
-		head := binary.LittleEndian.Uint64([]byte("/tmp/kpf"))
-		for _, name := range []string{"exist-1", "missing-1", "exist-2", "missing-2", "exist-3", "missing-3"} {
-			p := "/tmp/kpf-" + name
-			o, ok := opens[p]
-			if !ok {
-				t.Errorf("%s: no kprobes:open sample", p)
-				continue
-			}
-			if v, _ := asInt(o.Fields["dfd"]); v != -100 {
-				t.Errorf("%s: dfd=$arg1:s32 = %v, want -100 (AT_FDCWD)", p, o.Fields["dfd"])
-			}
-			if v, _ := asInt(o.Fields["flags"]); v != 0x8000 {
-				t.Errorf("%s: flags=+0(%%dx):x64 = %v, want 0x8000 (O_RDONLY|O_LARGEFILE)", p, o.Fields["flags"])
-			}
-			if v, _ := o.Fields["comm"].(string); v != "cat" {
-				t.Errorf("%s: comm=$comm = %q", p, o.Fields["comm"])
-			}
-			if v := rets[p]; len(v) != 1 || (strings.HasPrefix(name, "missing") != (v[0] == -2)) {
-				t.Errorf("%s: return values %v", p, v)
-			}
-			s, ok := syss[p]
-			if !ok {
-				t.Errorf("%s: no kprobes:sysopen sample (nested dereference +0(+104(%%di)):string)", p)
-				continue
-			}
-			if v, _ := asInt(s.Fields["head"]); uint64(v) != head {
-				t.Errorf("%s: head=+0(+104(%%di)):u64 = %#x, want %#x", p, v, head)
-			}
-			caller, ok := asInt(s.Fields["caller"])
-			name, _, found := tr.File.KernelSymbol(uint64(caller))
-			if !ok || !found || (name != "do_syscall_64" && name != "x64_sys_call") {
-				t.Errorf("%s: caller=+0(%%sp):symbol = %v resolves to %q (found %v), want the syscall dispatcher", p, s.Fields["caller"], name, found)
-			}
-		}
+		checkFeatureOpens(t, tr)
 		tr.checkStacks(t, "kprobes:open", 6, "do_sys_openat2", "__x64_sys_openat", "do_syscall_64")
-
-		ft := readTrace(t, j.Files["filter.kpcap"])
-		ft.checkNoLoss(t)
-		_, fsrc := ft.source(t, "kprobes:fopen")
-		if fsrc.Filter != `filename ~ "/tmp/kp*"` {
-			t.Errorf("fopen source filter %q", fsrc.Filter)
-		}
-		got := map[string]bool{}
-		for _, r := range ft.rows("kprobes:fopen", "") {
-			fn, _ := r.Fields["filename"].(string)
-			if ok, _ := path.Match("/tmp/kp*", fn); !ok {
-				t.Errorf("filter let %q through", fn)
-			}
-			got[fn] = true
-		}
-		for _, p := range []string{"/tmp/kpfilt-1", "/tmp/kpfilt-2", "/tmp/kpfilt-missing"} {
-			if !got[p] {
-				t.Errorf("filter dropped %s (got %v)", p, got)
-			}
-		}
+		checkFeatureFilter(t, readTrace(t, j.Files["filter.kpcap"]))
 	})
+}
+
+// checkFeatureOpens checks the fetched values of cat's six opens in the
+// features job: kprobes:open's $arg1, :x64 and $comm, kprobes:openret's
+// $retval, and kprobes:sysopen's nested dereference and :symbol.
+func checkFeatureOpens(t *testing.T, tr *trace) {
+	t.Helper()
+	opens := map[string]traceRow{}
+	for _, r := range tr.rows("kprobes:open", "cat") {
+		fn, _ := r.Fields["filename"].(string)
+		opens[fn] = r
+	}
+	syss := map[string]traceRow{}
+	for _, r := range tr.rows("kprobes:sysopen", "cat") {
+		p, _ := r.Fields["path"].(string)
+		syss[p] = r
+	}
+	rets, _ := tr.pairReturns("kprobes:open", "kprobes:openret", "ret")
+	for _, name := range []string{"exist-1", "missing-1", "exist-2", "missing-2", "exist-3", "missing-3"} {
+		p := "/tmp/kpf-" + name
+		o, ok := opens[p]
+		if !ok {
+			t.Errorf("%s: no kprobes:open sample", p)
+			continue
+		}
+		if v, _ := asInt(o.Fields["dfd"]); v != -100 {
+			t.Errorf("%s: dfd=$arg1:s32 = %v, want -100 (AT_FDCWD)", p, o.Fields["dfd"])
+		}
+		if v, _ := asInt(o.Fields["flags"]); v != 0x8000 {
+			t.Errorf("%s: flags=+0(%%dx):x64 = %v, want 0x8000 (O_RDONLY|O_LARGEFILE)", p, o.Fields["flags"])
+		}
+		if v, _ := o.Fields["comm"].(string); v != "cat" {
+			t.Errorf("%s: comm=$comm = %q", p, o.Fields["comm"])
+		}
+		if v := rets[p]; len(v) != 1 || (strings.HasPrefix(name, "missing") != (v[0] == -2)) {
+			t.Errorf("%s: return values %v", p, v)
+		}
+		s, ok := syss[p]
+		if !ok {
+			t.Errorf("%s: no kprobes:sysopen sample (nested dereference +0(+104(%%di)):string)", p)
+			continue
+		}
+		checkSysopen(t, tr, p, s)
+	}
+}
+
+// checkSysopen checks kprobes:sysopen's sample s of the open of p: the
+// path's first bytes through a nested dereference, and the return address
+// on the stack resolved to the syscall dispatcher.
+func checkSysopen(t *testing.T, tr *trace, p string, s traceRow) {
+	t.Helper()
+	head := binary.LittleEndian.Uint64([]byte("/tmp/kpf"))
+	if v, _ := asInt(s.Fields["head"]); uint64(v) != head {
+		t.Errorf("%s: head=+0(+104(%%di)):u64 = %#x, want %#x", p, v, head)
+	}
+	caller, ok := asInt(s.Fields["caller"])
+	name, _, found := tr.File.KernelSymbol(uint64(caller))
+	if !ok || !found || (name != "do_syscall_64" && name != "x64_sys_call") {
+		t.Errorf("%s: caller=+0(%%sp):symbol = %v resolves to %q (found %v), want the syscall dispatcher", p, s.Fields["caller"], name, found)
+	}
+}
+
+// checkFeatureFilter checks the features job's filtered recording: the
+// filter stored with its source, and exactly the /tmp/kp* opens kept.
+func checkFeatureFilter(t *testing.T, ft *trace) {
+	t.Helper()
+	ft.checkNoLoss(t)
+	_, fsrc := ft.source(t, "kprobes:fopen")
+	if fsrc.Filter != `filename ~ "/tmp/kp*"` {
+		t.Errorf("fopen source filter %q", fsrc.Filter)
+	}
+	got := map[string]bool{}
+	for _, r := range ft.rows("kprobes:fopen", "") {
+		fn, _ := r.Fields["filename"].(string)
+		if ok, _ := path.Match("/tmp/kp*", fn); !ok {
+			t.Errorf("filter let %q through", fn)
+		}
+		got[fn] = true
+	}
+	for _, p := range []string{"/tmp/kpfilt-1", "/tmp/kpfilt-2", "/tmp/kpfilt-missing"} {
+		if !got[p] {
+			t.Errorf("filter dropped %s (got %v)", p, got)
+		}
+	}
 }
 
 // TestKprobeCleanup: kprobe_events is empty after SIGINT and after an error,
