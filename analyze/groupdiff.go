@@ -256,20 +256,7 @@ func CompareGroups(a, b *GroupCollector, alpha float64, topStacks int) *GroupDif
 			fd.RateChangePct = pct(fd.A.RatePerSec, fd.B.RatePerSec)
 			fd.RatePValue = stats.MannWhitneyGroups(rates(ar), rates(br)).P
 			fd.RateSignificant = fd.RatePValue <= alpha
-			for i, h := range bh {
-				if bm[i] < fd.A.HostMin || bm[i] > fd.A.HostMax {
-					fd.OutsideA++
-				}
-				c := 0.0
-				if fd.A.HostMedian > 0 {
-					c = (float64(bm[i]) - float64(fd.A.HostMedian)) / float64(fd.A.HostMedian) * 100
-				}
-				fd.Drivers = append(fd.Drivers, HostShift{Host: h, Median: bm[i], ChangePct: c})
-			}
-			slices.SortStableFunc(fd.Drivers, func(x, y HostShift) int {
-				return cmp.Or(cmp.Compare(math.Abs(y.ChangePct), math.Abs(x.ChangePct)), cmp.Compare(x.Host, y.Host))
-			})
-			fd.Drivers = fd.Drivers[:min(5, len(fd.Drivers))]
+			fd.Drivers, fd.OutsideA = hostShifts(bh, bm, fd.A.HostMin, fd.A.HostMax, fd.A.HostMedian, func(v uint64) uint64 { return v })
 		}
 		d.Functions = append(d.Functions, fd)
 	}

@@ -209,17 +209,7 @@ func compareSources(d *GroupDiff, a, b *GroupCollector, alpha float64) {
 			sd.RateChangePct = pct(sd.A.HostMedian, sd.B.HostMedian)
 			sd.PValue = stats.MannWhitneyGroups(rates(ar), rates(br)).P
 			sd.Significant = sd.PValue <= alpha
-			for i, h := range bh {
-				if br[i] < sd.A.HostMin || br[i] > sd.A.HostMax {
-					sd.OutsideA++
-				}
-				c := 0.0
-				if sd.A.HostMedian > 0 {
-					c = (br[i] - sd.A.HostMedian) / sd.A.HostMedian * 100
-				}
-				sd.Drivers = append(sd.Drivers, HostShift{Host: h, Median: uint64(math.Round(br[i])), ChangePct: c})
-			}
-			sd.Drivers = sortDrivers(sd.Drivers)
+			sd.Drivers, sd.OutsideA = hostShifts(bh, br, sd.A.HostMin, sd.A.HostMax, sd.A.HostMedian, func(v float64) uint64 { return uint64(math.Round(v)) })
 		}
 		d.Sources = append(d.Sources, sd)
 	}
@@ -305,6 +295,25 @@ func ppm(p []float64) []uint64 {
 		out[i] = uint64(math.Round(v * 1e4))
 	}
 	return out
+}
+
+// hostShifts lists how far each of group B's hosts (its value in vals)
+// moved from group A's median med, in percent of it (0 when it is 0), the
+// farthest first (sortDrivers), and counts the B hosts outside A's range
+// [lo, hi]. shown is the value a shift reports as the host's median.
+func hostShifts[T uint64 | float64](hosts []string, vals []T, lo, hi, med T, shown func(T) uint64) (drivers []HostShift, outside int) {
+	drivers = []HostShift{}
+	for i, h := range hosts {
+		if vals[i] < lo || vals[i] > hi {
+			outside++
+		}
+		c := 0.0
+		if med > 0 {
+			c = (float64(vals[i]) - float64(med)) / float64(med) * 100
+		}
+		drivers = append(drivers, HostShift{Host: h, Median: shown(vals[i]), ChangePct: c})
+	}
+	return sortDrivers(drivers), outside
 }
 
 // sortDrivers orders hosts by how far they moved and keeps the first 5.
