@@ -305,8 +305,8 @@ func TestBPFProbeFilterMatchesPerf(t *testing.T) {
 		name, filter string
 		want         int
 	}{
-		// step_args: n and id are i, nextid 7.
-		{"fetch arguments", "(n >= 100 && n < 0x200 || id & 4) && nextid == 7 && __probe_ip > 0x1000",
+		// step_args: n and id are i, nextid 7, val (packed at offset 28) 99.
+		{"fetch arguments", "(n >= 100 && n < 0x200 || id & 4) && nextid == 7 && __probe_ip > 0x1000 && val == 99",
 			3*n + count(func(i int) bool { return i >= 100 && i < 0x200 || i&4 != 0 })},
 		// step_rargs: rv is 2i-7, an s32.
 		{"signed retval", "rv < 0x10 || rv >= 01000",

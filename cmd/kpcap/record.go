@@ -66,12 +66,14 @@ created in tracefs under the group kpcap_<pid>, removed when kpcap exits
 and, after a crash, by the next kpcap run. Output names stay GROUP:EVENT as
 written (default group kprobes or uprobes).
 
---path bpf records tracepoints through BPF programs kpcap generates (no
-compiler needed) that copy each event into a BPF ring buffer, without the
-kernel building a perf sample: the same samples in the same file (syscall
-events go through the raw sys_enter/sys_exit tracepoints on x86-64). Sources
-it cannot express yet (probes, variable-length fields, --filter, -g, --pid,
-commands, --cgroup, --cpu) are refused; --path auto records those through
+--path bpf records tracepoints, kprobes and uprobes through BPF programs
+kpcap generates (no compiler needed) that copy each event into a BPF ring
+buffer, without the kernel building a perf sample: the same samples in the
+same file (syscall events go through the raw sys_enter/sys_exit tracepoints
+on x86-64). --filter becomes part of the programs where it can, -g takes
+bpf_get_stack. What they cannot express yet (string and array fetch
+arguments, variable-length fields, some filters, --pid, commands, --cgroup)
+is refused, naming the source and why; --path auto records those through
 perf. kpcap info shows each source's path.
 
 Every sample the kernel could not deliver is counted: the summary and the

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,14 +21,17 @@ type probeRun struct {
 	sources []string
 	comm    string
 	min     int
+	chains  bool // recorded with -g: every sample has a kernel call chain
 }
 
 // probeRuns are the bpfprobes job's recordings; "uprobes" probes
 // kpcap-stepper, built for x86-64 only.
 var probeRuns = map[string]probeRun{
-	"probes":  {[]string{"kprobes:open", "kprobes:openret", "kprobes:openpmu"}, "cat", 40},
-	"retpmu":  {[]string{"kprobes:filpretpmu"}, "cat", 40},
-	"uprobes": {[]string{"test:step", "test:step_ret", "test:steppmu", "test:step_retpmu"}, "kpcap-stepper", 200},
+	"probes":  {[]string{"kprobes:open", "kprobes:openret", "kprobes:openpmu"}, "cat", 40, false},
+	"retpmu":  {[]string{"kprobes:filpretpmu"}, "cat", 40, false},
+	"kfilter": {[]string{"kprobes:openf"}, "cat", 40, false},
+	"kstack":  {[]string{"kprobes:openg"}, "cat", 40, true},
+	"uprobes": {[]string{"test:step", "test:step_ret", "test:steppmu", "test:step_retpmu"}, "kpcap-stepper", 200, false},
 }
 
 // TestBPFProbes compares the kprobes, kretprobes, uprobes and uretprobes
@@ -83,10 +87,31 @@ func comparePaths(t *testing.T, j *JobResult, run string, pr probeRun) {
 			if d := diffFields(ps.Format, &p[i], &b[i]); d != "" {
 				t.Fatalf("%s sample %d: %s", name, i, d)
 			}
+			if pc, bc := chainHead(p[i].Callchain), chainHead(b[i].Callchain); !slices.Equal(pc, bc) || pr.chains && (len(pc) < 3 || pc[0] != contextKernel) {
+				t.Fatalf("%s sample %d: call chain perf %x, bpf %x (want equal, from the kernel: %v)", name, i, pc, bc, pr.chains)
+			}
 		}
 		t.Logf("%s: %d samples of %s equal field by field on both paths", name, len(p), pr.comm)
 	}
 }
+
+// chainHead is a call chain up to its first user ip: the kernel part and
+// the user registers' ip are the same in every run, the frames a user
+// stack walk finds past it need not be (cat keeps no frame pointers).
+func chainHead(chain []uint64) []uint64 {
+	for i, ip := range chain {
+		if ip == contextUser {
+			return chain[:min(i+2, len(chain))]
+		}
+	}
+	return chain
+}
+
+// perf's PERF_CONTEXT_USER and PERF_CONTEXT_KERNEL markers.
+const (
+	contextUser   = ^uint64(512) + 1
+	contextKernel = ^uint64(128) + 1
+)
 
 // commSamples returns comm's samples per source name, in file order.
 func commSamples(t *testing.T, f *format.File, comm string) map[string][]format.Sample {

@@ -234,8 +234,11 @@ func readMem(user bool, size int) asm.Instructions {
 // code writes fetch f into the record (R7) at byte dst, size bytes, with
 // the probed context in R6. A dereference that faults leaves the field
 // zero, as the kernel's perf path does (it clears the arguments first).
-// label names the end of this argument's code.
-func (f fetch) code(dst int16, size int, label string) (asm.Instructions, error) {
+// label names the end of this argument's code. onStack says the record is
+// on the program's stack, where the verifier takes only aligned accesses:
+// a field its format packs off its size's alignment is then written a
+// byte at a time, a dereference through the bounce slot at fp-16.
+func (f fetch) code(dst int16, size int, label string, onStack bool) (asm.Instructions, error) {
 	sz, ok := asmSize(size)
 	if !ok {
 		return nil, fmt.Errorf("field of %d bytes: %w", size, ErrFetch)
@@ -246,7 +249,11 @@ func (f fetch) code(dst int16, size int, label string) (asm.Instructions, error)
 	} else {
 		insns = append(insns, asm.LoadImm(asm.R8, f.imm, asm.DWord))
 	}
+	bytewise := onStack && int(dst)%size != 0
 	if len(f.derefs) == 0 {
+		if bytewise {
+			return append(insns, storeBytes(dst, size, label)...), nil
+		}
 		return append(insns, asm.StoreMem(asm.R7, dst, asm.R8, sz), asm.Mov.Imm(asm.R0, 0).WithSymbol(label)), nil
 	}
 	for i, d := range f.derefs {
@@ -254,6 +261,13 @@ func (f fetch) code(dst int16, size int, label string) (asm.Instructions, error)
 		insns = append(insns, asm.Mov.Reg(asm.R3, asm.R8))
 		if d.off != 0 {
 			insns = append(insns, asm.LoadImm(asm.R1, d.off, asm.DWord), asm.Add.Reg(asm.R3, asm.R1))
+		}
+		if last && bytewise {
+			// The helper zeroes the slot when the read faults.
+			insns = append(insns, asm.Mov.Reg(asm.R1, asm.RFP), asm.Add.Imm(asm.R1, -16))
+			insns = append(insns, readMem(d.user, size)...)
+			insns = append(insns, asm.LoadMem(asm.R8, asm.RFP, -16, sz))
+			return append(insns, storeBytes(dst, size, label)...), nil
 		}
 		if last {
 			insns = append(insns, asm.Mov.Reg(asm.R1, asm.R7), asm.Add.Imm(asm.R1, int32(dst)))
@@ -267,4 +281,19 @@ func (f fetch) code(dst int16, size int, label string) (asm.Instructions, error)
 			asm.LoadMem(asm.R8, asm.RFP, -8, asm.DWord))
 	}
 	return append(insns, asm.Mov.Imm(asm.R0, 0).WithSymbol(label)), nil
+}
+
+// storeBytes writes the size low bytes of R8 into the record (R7) at dst
+// one at a time, in the machine's order, and ends the argument's code at
+// label.
+func storeBytes(dst int16, size int, label string) asm.Instructions {
+	var insns asm.Instructions
+	for k := range size {
+		at := dst + int16(k)
+		if !nativeLittle {
+			at = dst + int16(size-1-k)
+		}
+		insns = append(insns, asm.StoreMem(asm.R7, at, asm.R8, asm.Byte), asm.RSh.Imm(asm.R8, 8))
+	}
+	return append(insns, asm.Mov.Imm(asm.R0, 0).WithSymbol(label))
 }

@@ -83,7 +83,7 @@ func (c *filterCode) jumpNumber(p *filterPred, want bool, l string) {
 	size := p.field.Size
 	switch p.from {
 	case fromField:
-		c.emit(asm.LoadMem(asm.R1, c.base, int16(c.bias+p.field.Off), loadSize(size)))
+		c.load(c.bias+p.field.Off, size)
 	case fromPID, fromCPU:
 		fn := asm.FnGetCurrentPidTgid // the low half is the thread's id
 		if p.from == fromCPU {
@@ -118,6 +118,29 @@ func (c *filterCode) jumpNumber(p *filterPred, want bool, l string) {
 		op = negSigned[p.op]
 	}
 	c.emit(op.Reg(asm.R1, asm.R2, l))
+}
+
+// load loads the size-byte field at base+off into R1, zero-extended. The
+// verifier takes only aligned stack accesses (a filtered probe's record is
+// on the stack, its fields packed as the format says): a field off its
+// size's alignment is read a byte at a time.
+func (c *filterCode) load(off, size int) {
+	if off%size == 0 {
+		c.emit(asm.LoadMem(asm.R1, c.base, int16(off), loadSize(size)))
+		return
+	}
+	c.emit(asm.Mov.Imm(asm.R1, 0))
+	for k := range size {
+		shift := 8 * k
+		if !nativeLittle {
+			shift = 8 * (size - 1 - k)
+		}
+		c.emit(asm.LoadMem(asm.R2, c.base, int16(off+k), asm.Byte))
+		if shift > 0 {
+			c.emit(asm.LSh.Imm(asm.R2, int32(shift)))
+		}
+		c.emit(asm.Or.Reg(asm.R1, asm.R2))
+	}
 }
 
 func loadSize(n int) asm.Size {

@@ -97,6 +97,7 @@ func (s *Set) Probe(src uint32, p ProbeSpec) (*ebpf.Program, int, error) {
 		return nil, 0, err
 	}
 	var args asm.Instructions
+	onStack := p.Filter != nil // see filteredBody
 	for i, a := range p.Args {
 		f, err := parseFetch(a.Fetch, p.Kernel, p.Return, regs)
 		if err != nil {
@@ -105,7 +106,7 @@ func (s *Set) Probe(src uint32, p ProbeSpec) (*ebpf.Program, int, error) {
 		if a.Off < p.Head || a.Off+a.Size > p.Fixed {
 			return nil, 0, fmt.Errorf("bpfprog: argument %s at %d+%d outside the payload", a.Fetch, a.Off, a.Size)
 		}
-		c, err := f.code(int16(HeaderLen+a.Off), a.Size, fmt.Sprintf("arg%d", i))
+		c, err := f.code(int16(HeaderLen+a.Off), a.Size, fmt.Sprintf("arg%d", i), onStack)
 		if err != nil {
 			return nil, 0, fmt.Errorf("fetch argument %s: %w", a.Fetch, err)
 		}

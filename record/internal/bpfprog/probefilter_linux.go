@@ -9,8 +9,8 @@ import (
 )
 
 // MaxFilteredProbe is the largest record a filtered probe program builds
-// on its stack: 512 bytes, less the 16 the fetch code and the counters
-// use.
+// on its stack: 512 bytes, less the 16 the fetch code (fp-8, fp-16) and
+// the counters (fp-4) use.
 const MaxFilteredProbe = 512 - 16
 
 // filteredBody is the body of a probe program with a filter. The fields a

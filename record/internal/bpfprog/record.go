@@ -60,3 +60,7 @@ func Stacks(b []byte, n int) (kernel, user []byte) {
 	}
 	return part(0), part(1)
 }
+
+// nativeLittle is whether the machine stores integers least significant
+// byte first.
+var nativeLittle = binary.NativeEndian.Uint16([]byte{1, 0}) == 1

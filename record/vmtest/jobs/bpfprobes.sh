@@ -30,6 +30,13 @@ for path in perf bpf; do
 		-p 'r:kprobes/openret do_sys_openat2 ret=$retval:s64' \
 		-p 'p:kprobes/openpmu do_sys_openat2'
 	rec retpmu $path -p 'r:kprobes/filpretpmu do_filp_open'
+	# A filter on fetch arguments (the program builds the record on its
+	# stack): it keeps cat's read-only opens and drops the shell's
+	# O_WRONLY ones.
+	rec kfilter $path --filter '!(flags & 3) && dfd < 0x10 && mode == 0' \
+		-p "p:kprobes/openf do_sys_openat2 dfd=$A1:s32 flags=+0($A3):x64 mode=+8($A3):u16"
+	# Call chains of a kprobe: bpf_get_stack from the probe's registers.
+	rec kstack $path -g -p 'p:kprobes/openg do_sys_openat2'
 done
 
 # Uprobes and uretprobes on kpcap-stepper (x86-64 only: the host builds it
