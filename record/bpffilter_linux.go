@@ -14,6 +14,7 @@ import (
 // or says why it stays on the perf path (where the kernel applies it, or
 // refuses it in its own words).
 func bpfFilter(o *Options, s *source) (*bpfprog.Filter, string) {
+	typ := int(s.attr.Config)
 	if isProbe(s) {
 		if o.CallGraph {
 			return nil, "a filtered probe's call stacks do not fit its BPF program's stack"
@@ -22,9 +23,9 @@ func bpfFilter(o *Options, s *source) (*bpfprog.Filter, string) {
 			return nil, fmt.Sprintf("a filtered probe's record of %d bytes does not fit its BPF program's stack (%d)", n, bpfprog.MaxFilteredProbe)
 		}
 		if s.attr.Type != unix.PERF_TYPE_TRACEPOINT {
-			// The kernel finds a filter's event by the perf event's
-			// config, which a PMU probe's is not: perf reports its error.
-			return nil, "the kernel takes no filter on a probe opened through its PMU"
+			// Opened through its PMU, the probe's type is its own, known
+			// once open (the perf path shares a tracefs probe instead).
+			typ = -1
 		}
 	}
 	fields := map[string]bpfprog.FilterField{}
@@ -38,7 +39,7 @@ func bpfFilter(o *Options, s *source) (*bpfprog.Filter, string) {
 			Array: strings.Contains(f.decl, "[") || chars && strings.Contains(f.decl, "*"),
 		}
 	}
-	f, err := bpfprog.ParseFilter(o.Filter, fields, int(s.attr.Config))
+	f, err := bpfprog.ParseFilter(o.Filter, fields, typ)
 	if err != nil {
 		return nil, err.Error()
 	}

@@ -283,8 +283,9 @@ func TestBPFFilterFallback(t *testing.T) {
 // perf and then through BPF with the same filter and compares the
 // workload's samples field by field: a filter on fetch arguments (the
 // tracefs probe with arguments), on a uretprobe's signed $retval, and on
-// __probe_ip with common fields. The probes without the filter's fields
-// are recorded whole (the kernel takes no filter on a PMU probe).
+// __probe_ip with common fields, on a probe without arguments too (the BPF
+// path opens it through the PMU, the perf path shares a tracefs probe).
+// The probes without the filter's fields are recorded whole.
 func TestBPFProbeFilterMatchesPerf(t *testing.T) {
 	requireRoot(t)
 	if _, err := os.Stat("/sys/bus/event_source/devices/uprobe/type"); err != nil {
@@ -311,6 +312,8 @@ func TestBPFProbeFilterMatchesPerf(t *testing.T) {
 		// step_rargs: rv is 2i-7, an s32.
 		{"signed retval", "rv < 0x10 || rv >= 01000",
 			3*n + count(func(i int) bool { return 2*i-7 < 16 || 2*i-7 >= 512 })},
+		// step (a PMU probe on the BPF path) and step_args reject all.
+		{"PMU probe", "common_pid == 1 || __probe_ip == 0", 2 * n},
 		// step_args: lo is i's low byte.
 		{"probe address", "__probe_ip > 0x1000 && lo < 0x80 && CPU < 0x1000 && common_pid != 1",
 			3*n + count(func(i int) bool { return i&0xff < 0x80 })},
