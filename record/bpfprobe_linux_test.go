@@ -181,11 +181,11 @@ func TestBPFProbeRefusals(t *testing.T) {
 		t.Fatalf("--path bpf with a string fetch argument: %v, want a usage error naming the argument", err)
 	}
 	var notices []string
-	_, f := recordWhile(t, Options{Path: PathAuto, Probes: []string{str, stepperProbes(bin)[0]}, Notice: func(m string) { notices = append(notices, m) }}, nil, func() {})
+	res, f := recordWhile(t, Options{Path: PathAuto, Probes: []string{str, stepperProbes(bin)[0]}, Notice: func(m string) { notices = append(notices, m) }}, nil, func() {})
 	if p0, p1 := f.Header.Sources[0].Path, f.Header.Sources[1].Path; p0 == format.PathBPF || p1 != format.PathBPF {
 		t.Errorf("auto: paths %q and %q, want perf then bpf", p0, p1)
 	}
-	if !strings.Contains(strings.Join(notices, "\n"), "test:step_str") {
-		t.Errorf("auto: notices %q do not name the string probe", notices)
+	if !strings.Contains(strings.Join(notices, "\n"), "test:step_str") || !strings.Contains(strings.Join(res.Notices, "\n"), "test:step_str") {
+		t.Errorf("auto: notices %q, result's %q: want both to name the string probe", notices, res.Notices)
 	}
 }

@@ -207,10 +207,10 @@ func newCapture(o *Options, r *resolver, res *Result, cpus []int) (*capture, err
 			s.wide = s.desc.Kind == format.KindTracepoint && perTaskBlind[s.desc.Name]
 		}
 	}
-	if err := choosePaths(o, r.sources, o.Notice); err != nil {
+	c := &capture{opts: o, sources: r.sources, cpus: cpus, comms: map[uint32]taskComm{}, resolver: r, res: res}
+	if err := choosePaths(o, r.sources, c.notice); err != nil {
 		return nil, err
 	}
-	c := &capture{opts: o, sources: r.sources, cpus: cpus, comms: map[uint32]taskComm{}, resolver: r, res: res}
 	c.tracked, c.trackTasks = map[uint32]uint64{}, o.PID != 0 || len(o.Command) > 0
 	c.drop = make([]uint64, len(c.sources))
 	return c, nil
