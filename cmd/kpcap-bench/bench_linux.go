@@ -36,10 +36,14 @@ func (b *bench) specs() []workloadSpec {
 	for _, w := range b.opts.Workloads {
 		switch w {
 		case "getppid":
-			out = append(out, workloadSpec{"getppid", b.opts.Events, []string{"syscalls:sys_enter_getppid"}, 1, true, false})
+			out = append(out, workloadSpec{"getppid", b.opts.Events, []string{"syscalls:sys_enter_getppid"}, 1, true, false, false})
 		case "openat":
 			// The Go runtime opens a few files at startup: the count is a lower bound.
-			out = append(out, workloadSpec{"openat", b.opts.OpenatCalls, []string{"syscalls:sys_enter_openat", "syscalls:sys_exit_openat"}, 2, false, false})
+			out = append(out, workloadSpec{"openat", b.opts.OpenatCalls, []string{"syscalls:sys_enter_openat", "syscalls:sys_exit_openat"}, 2, false, false, false})
+		case "uprobe":
+			// A uprobe hit costs microseconds: a twentieth of the calls.
+			probe := "p " + b.workload + ":main.probeTarget"
+			out = append(out, workloadSpec{"uprobe", max(b.opts.Events/20, 1), []string{probe}, 1, true, false, true})
 		}
 	}
 	return out
@@ -173,6 +177,9 @@ func (b *bench) runWorkload(ctx context.Context, spec workloadSpec) (*Workload, 
 		defer stop()
 	}
 	for _, t := range b.opts.Tools {
+		if !spec.supports(t) {
+			continue
+		}
 		w.Tools = append(w.Tools, &ToolRuns{Tool: t, Label: toolLabel(t), Command: b.recordCommand(t, spec, "FILE", nil)})
 	}
 	traces := map[string]string{} // tool -> trace of the latest successful run

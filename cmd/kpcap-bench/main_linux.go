@@ -128,7 +128,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.JSONOut, "json-out", "", "also write the JSON report to this file")
 	fs.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress lines on stderr")
 	fs.StringSliceVar(&o.Tools, "tools", []string{toolUntraced, toolPerf, toolPerfZ, toolKpcap, toolKpcapBPF, toolBpftraceCount, toolBpftracePrint}, "tools to run: untraced,perf,perf-z,kpcap,kpcap-bpf (kpcap record --path bpf),bpftrace-count,bpftrace-print; also kpcap-snapshot (kpcap record --snapshot, asked once when the workload is done) and kpcap-bpf-base (see --kpcap-base)")
-	fs.StringSliceVar(&o.Workloads, "workloads", []string{"getppid", "openat"}, "workloads to run: getppid,openat")
+	fs.StringSliceVar(&o.Workloads, "workloads", []string{"getppid", "openat"}, "workloads to run: getppid,openat; also uprobe (a uprobe on a function of the workload, hit events/20 times; kpcap's tools only)")
 	fs.StringVar(&o.PerfMmap, "perf-mmap", "", "pass -m SIZE to perf record (e.g. 16M, kpcap's default ring size); default: perf's own")
 	fs.StringVar(&o.Keep, "keep", "", "keep traces and recorder logs in this directory")
 	fs.BoolVar(&o.Profile, "profile", false, "after the measured runs, sample kpcap record/replay/analyze summary with perf record -g and list their top symbols")
@@ -183,8 +183,8 @@ func parseFlags(args []string) (*options, error) {
 		o.Tools = append([]string{toolUntraced}, o.Tools...)
 	}
 	for _, w := range o.Workloads {
-		if w != "getppid" && w != "openat" {
-			return nil, fmt.Errorf("--workloads: unknown workload %q (want getppid,openat)", w)
+		if w != "getppid" && w != "openat" && w != "uprobe" {
+			return nil, fmt.Errorf("--workloads: unknown workload %q (want getppid,openat,uprobe)", w)
 		}
 	}
 	return o, nil

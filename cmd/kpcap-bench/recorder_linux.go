@@ -71,13 +71,13 @@ func recordArgs(tool string, spec workloadSpec, out, kpcap, perfMmap string, fif
 			a = append(a, "--path", "bpf")
 		}
 		for _, e := range spec.events {
-			a = append(a, "-e", e)
+			a = append(a, spec.eventFlag(), e)
 		}
 		return a
 	case toolKpcapSnap:
 		a := []string{kpcap, "record", "--snapshot", snapshotWindow, "-o", out}
 		for _, e := range spec.events {
-			a = append(a, "-e", e)
+			a = append(a, spec.eventFlag(), e)
 		}
 		return a
 	}

@@ -7,7 +7,9 @@
 // benchmark can measure the slowdown a tracer causes and count exactly the
 // events the tracer should have recorded for this pid.
 //
-// Usage: workload getppid|openat N [PATH]
+// Usage: workload getppid|openat|uprobe N [PATH]
+//
+// "uprobe" calls probeTarget N times instead: a function for a uprobe.
 //
 // "workload spin CPU" instead keeps CPU busy until killed: the benchmark's
 // other process on a busy machine.
@@ -47,9 +49,15 @@ func threadCPU() int64 {
 
 func init() { runtime.LockOSThread() }
 
+// probeTarget is the uprobe workload's probed function (main.probeTarget
+// in the binary's symbols): not inlined, so every call enters it.
+//
+//go:noinline
+func probeTarget(i int) int { return i*3 + 1 }
+
 func main() {
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: workload getppid|openat N [PATH]")
+		fmt.Fprintln(os.Stderr, "usage: workload getppid|openat|uprobe N [PATH]")
 		os.Exit(2)
 	}
 	if os.Args[1] == "spin" {
@@ -69,6 +77,14 @@ func main() {
 			syscall.RawSyscall(syscall.SYS_GETPPID, 0, 0, 0)
 		}
 		res.NS, res.CPUNS = time.Since(start).Nanoseconds(), threadCPU()-cpu
+	case "uprobe":
+		start, cpu := time.Now(), threadCPU()
+		sum := 0
+		for i := 0; i < n; i++ {
+			sum += probeTarget(i)
+		}
+		res.NS, res.CPUNS = time.Since(start).Nanoseconds(), threadCPU()-cpu
+		runtime.KeepAlive(sum)
 	case "openat":
 		path := "/dev/null"
 		if len(os.Args) > 3 {
@@ -94,7 +110,7 @@ func main() {
 		res.NS, res.CPUNS = time.Since(start).Nanoseconds(), threadCPU()-cpu
 		runtime.KeepAlive(p)
 	default:
-		fmt.Fprintf(os.Stderr, "workload: unknown kind %q (want getppid or openat)\n", os.Args[1])
+		fmt.Fprintf(os.Stderr, "workload: unknown kind %q (want getppid, openat or uprobe)\n", os.Args[1])
 		os.Exit(2)
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
