@@ -22,11 +22,11 @@ func MetaOf(path string, f *format.File) TraceMeta {
 	return TraceMeta{File: path, Host: h.Hostname, Kernel: h.Kernel, Arch: h.Machine}
 }
 
-// MetaKeys are the --by values that group traces by their metadata.
-var MetaKeys = []string{"kernel", "host", "arch", "trace"}
+// metaKeys are the --by values that group traces by their metadata.
+var metaKeys = []string{"kernel", "host", "arch", "trace"}
 
 // IsMetaKey reports whether --by by groups by trace metadata.
-func IsMetaKey(by string) bool { return slices.Contains(MetaKeys, by) }
+func IsMetaKey(by string) bool { return slices.Contains(metaKeys, by) }
 
 // Value is the trace's value of a metadata key; "trace" is the file.
 func (m TraceMeta) Value(by string) string {

@@ -36,7 +36,7 @@ type GroupInfo struct {
 	Kernels []string `json:"kernels"`
 	Lost    uint64   `json:"lost"`
 	// StacksPerTrace is how many of each trace's heaviest stacks the
-	// comparison of stack shares kept (MaxStacksPerTrace; 0 without
+	// comparison of stack shares kept (256, maxStacksPerTrace; 0 without
 	// stacks); StacksFolded counts the lighter stacks of all traces, and
 	// StackWeightFoldedPct their part of the group's stack weight: they
 	// count in their hosts' totals but not as stacks of their own.

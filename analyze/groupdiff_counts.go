@@ -72,7 +72,7 @@ type hostCounts struct {
 	total  map[string]uint64            // host -> all counts (stacks)
 	pooled map[string]uint64            // name -> count over hosts
 	names  []string
-	folded uint64 // counted in total only (stacks past MaxStacksPerTrace)
+	folded uint64 // counted in total only (stacks past maxStacksPerTrace)
 }
 
 func newHostCounts() *hostCounts {
@@ -110,12 +110,12 @@ func (g *GroupCollector) AddAnalysis(meta TraceMeta, t *TraceAnalysis) {
 		p := t.Flame.Profile.Map(symname.Normalize)
 		ss := p.Stacks()
 		// The heaviest first: a group keeps each trace's
-		// MaxStacksPerTrace heaviest stacks, so that hundreds of hosts'
+		// maxStacksPerTrace heaviest stacks, so that hundreds of hosts'
 		// long tails of rare stacks do not all stay in memory.
 		slices.SortStableFunc(ss, func(x, y flame.Stack) int { return cmp.Compare(y.Value, x.Value) })
-		g.info.StacksPerTrace = MaxStacksPerTrace
+		g.info.StacksPerTrace = maxStacksPerTrace
 		for i, s := range ss {
-			if i < MaxStacksPerTrace {
+			if i < maxStacksPerTrace {
 				g.stacks.add(s.Folded, host, s.Value)
 				continue
 			}
@@ -125,12 +125,12 @@ func (g *GroupCollector) AddAnalysis(meta TraceMeta, t *TraceAnalysis) {
 	}
 }
 
-// MaxStacksPerTrace is how many of each trace's heaviest stacks a group
+// maxStacksPerTrace is how many of each trace's heaviest stacks a group
 // comparison keeps. The lighter ones count in their host's total weight
 // (so the kept stacks' shares stay shares of everything) but are compared
 // as absent: a stack that changes share across a fleet is heavy on the
 // hosts that show the change. GroupInfo says how much weight was folded.
-const MaxStacksPerTrace = 256
+const maxStacksPerTrace = 256
 
 // fold counts n of host's stack weight in its total only.
 func (h *hostCounts) fold(host string, n uint64) {

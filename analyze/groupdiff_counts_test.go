@@ -90,7 +90,7 @@ func TestCompareGroupsCountsAndStacks(t *testing.T) {
 }
 
 // A fleet whose hosts each have thousands of rare stacks of their own
-// keeps only each trace's MaxStacksPerTrace heaviest ones, says how much
+// keeps only each trace's maxStacksPerTrace heaviest ones, says how much
 // weight it folded, and still finds the one stack whose share grew.
 func TestCompareGroupsStackCap(t *testing.T) {
 	const hosts, rare = 40, 3000
@@ -118,7 +118,7 @@ func TestCompareGroupsStackCap(t *testing.T) {
 				}
 				slices.Sort(ws)
 				var kept uint64
-				for _, w := range ws[max(0, len(ws)-(MaxStacksPerTrace-1)):] {
+				for _, w := range ws[max(0, len(ws)-(maxStacksPerTrace-1)):] {
 					kept += w
 				}
 				foldedA += rareW - kept
@@ -131,12 +131,12 @@ func TestCompareGroupsStackCap(t *testing.T) {
 		for _, m := range g.stacks.byName {
 			entries += len(m)
 		}
-		if entries > hosts*MaxStacksPerTrace || len(g.stacks.names) > hosts*MaxStacksPerTrace || entries > hosts*rare/4 {
-			t.Errorf("%d host entries of %d stacks kept, want at most %d", entries, len(g.stacks.names), hosts*MaxStacksPerTrace)
+		if entries > hosts*maxStacksPerTrace || len(g.stacks.names) > hosts*maxStacksPerTrace || entries > hosts*rare/4 {
+			t.Errorf("%d host entries of %d stacks kept, want at most %d", entries, len(g.stacks.names), hosts*maxStacksPerTrace)
 		}
 	}
 	d := CompareGroups(a, b, 0.01, 10)
-	keep := MaxStacksPerTrace
+	keep := maxStacksPerTrace
 	if want := uint64(max(0, hosts*(rare+1-keep))); d.A.StacksPerTrace != keep || d.A.StacksFolded != want {
 		t.Errorf("A folded %d stacks (cap %d), want %d", d.A.StacksFolded, d.A.StacksPerTrace, want)
 	}
@@ -159,7 +159,7 @@ func TestCompareGroupsStackCap(t *testing.T) {
 	if err := WriteGroupDiffText(&buf, d); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(buf.String(), fmt.Sprintf("each trace's %d heaviest stacks compared", MaxStacksPerTrace)) {
+	if !strings.Contains(buf.String(), fmt.Sprintf("each trace's %d heaviest stacks compared", maxStacksPerTrace)) {
 		t.Errorf("the text does not state the cap:\n%s", buf.String())
 	}
 }

@@ -185,13 +185,13 @@ func writeRate(ew *errWriter, r *Timeline, tty bool) {
 	p := ew.printf
 	p("\nRate over time (%s per bucket, from +0):\n", FormatNS(r.BucketNS))
 	if tty {
-		p("  events %s\n", Sparkline(r.Events))
+		p("  events %s\n", sparkline(r.Events))
 		var lost uint64
 		for _, l := range r.Lost {
 			lost += l
 		}
 		if lost > 0 {
-			p("  lost   %s\n", Sparkline(r.Lost))
+			p("  lost   %s\n", sparkline(r.Lost))
 		}
 		p("  peak %d events per bucket\n", maxOf(r.Events))
 	} else {
@@ -230,9 +230,9 @@ func maxOf(v []uint64) uint64 {
 	return m
 }
 
-// Sparkline draws counts with block characters, scaled to the maximum; zero
+// sparkline draws counts with block characters, scaled to the maximum; zero
 // is a space, any non-zero count at least the lowest block.
-func Sparkline(v []uint64) string {
+func sparkline(v []uint64) string {
 	blocks := []rune("▁▂▃▄▅▆▇█")
 	m := maxOf(v)
 	var b strings.Builder
@@ -249,9 +249,9 @@ func Sparkline(v []uint64) string {
 
 var unitNames = map[uint64]string{1: "nsecs", 1000: "usecs", 1_000_000: "msecs", 1_000_000_000: "secs"}
 
-// WriteLog2Hist prints buckets like BCC's print_log2_hist: rows from "0 -> 1"
+// writeLog2Hist prints buckets like BCC's print_log2_hist: rows from "0 -> 1"
 // to the last non-empty bucket with 40-character star bars.
-func WriteLog2Hist(w io.Writer, unit string, hist []HistBucket) error {
+func writeLog2Hist(w io.Writer, unit string, hist []HistBucket) error {
 	ew := &errWriter{w: w}
 	if len(hist) == 0 {
 		return nil
@@ -336,7 +336,7 @@ func WriteLatencyText(w io.Writer, l *Latency) error {
 		}
 		if len(f.Display) > 0 {
 			p("\n")
-			WriteLog2Hist(ew, unit, f.Display)
+			writeLog2Hist(ew, unit, f.Display)
 		}
 	}
 	if l.By != "" && len(l.Unmatched) > 0 {

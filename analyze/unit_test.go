@@ -43,7 +43,7 @@ func TestTopK(t *testing.T) {
 func TestLog2HistText(t *testing.T) {
 	// The layout of BCC's print_log2_hist for a usecs histogram.
 	var b bytes.Buffer
-	WriteLog2Hist(&b, "usecs", []HistBucket{{4, 7, 10}, {8, 15, 40}, {16, 31, 3}})
+	writeLog2Hist(&b, "usecs", []HistBucket{{4, 7, 10}, {8, 15, 40}, {16, 31, 3}})
 	want := "     usecs               : count     distribution\n" +
 		"         0 -> 1          : 0        |                                        |\n" +
 		"         2 -> 3          : 0        |                                        |\n" +
@@ -56,7 +56,7 @@ func TestLog2HistText(t *testing.T) {
 }
 
 func TestSparklineAndFormat(t *testing.T) {
-	if s := Sparkline([]uint64{0, 1, 4, 8}); s != " ▁▄█" {
+	if s := sparkline([]uint64{0, 1, 4, 8}); s != " ▁▄█" {
 		t.Errorf("sparkline %q", s)
 	}
 	for _, tc := range []struct {

@@ -63,7 +63,7 @@ func (e *Expr) compileString(n *node, id int) (Predicate, error) {
 	case "!=":
 		return func(row Row) bool { s, ok := row.Str(id); return ok && string(s) != lit }, nil
 	case "~":
-		return func(row Row) bool { s, ok := row.Str(id); return ok && Glob(lit, s) }, nil
+		return func(row Row) bool { s, ok := row.Str(id); return ok && glob(lit, s) }, nil
 	}
 	return nil, &Error{e.src, n.cpos, fmt.Sprintf("field %q is a string: use ==, != or ~", n.field)}
 }

@@ -142,8 +142,8 @@ func TestGlob(t *testing.T) {
 		{"a*b*c", "aXbY", false}, {"", "", true}, {"", "a", false},
 	}
 	for _, c := range cases {
-		if got := Glob(c.p, []byte(c.s)); got != c.want {
-			t.Errorf("Glob(%q, %q) = %v", c.p, c.s, got)
+		if got := glob(c.p, []byte(c.s)); got != c.want {
+			t.Errorf("glob(%q, %q) = %v", c.p, c.s, got)
 		}
 	}
 }

@@ -1,8 +1,8 @@
 package filter
 
-// Glob matches s against pattern with *, ? and [...] classes ([!...] negates,
+// glob matches s against pattern with *, ? and [...] classes ([!...] negates,
 // ranges a-z), like the kernel's glob_match.
-func Glob(pattern string, s []byte) bool {
+func glob(pattern string, s []byte) bool {
 	p := 0
 	i := 0
 	backP, backI := -1, -1
