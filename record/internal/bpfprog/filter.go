@@ -204,7 +204,7 @@ func (p *filterParser) pred() (*filterPred, error) {
 	switch {
 	case p.i < len(p.s) && (p.s[p.i] == '"' || p.s[p.i] == '\''):
 		err = p.str(pr)
-	case p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9':
+	case p.i < len(p.s) && (p.s[p.i] >= '0' && p.s[p.i] <= '9' || p.s[p.i] == '-'):
 		err = p.num(pr)
 	default:
 		err = p.fail("value neither a number nor a quoted string")
@@ -242,14 +242,32 @@ func (p *filterParser) lhs(name string) (*filterPred, error) {
 	return nil, p.fail("field %s is not one the programs see", name)
 }
 
-// num reads a number as kstrtoull/kstrtoll with base 0 do (0x hex, 0
-// octal) and truncates it to the field's type.
+// num reads a number as the kernel does: an optional -, the letters and
+// digits after it (fewer than 24 characters in all), read by kstrtoll for
+// a signed field and kstrtoull (which refuses a -) for an unsigned one,
+// base 0 (0x hex, 0 octal); then it truncates it to the field's type.
 func (p *filterParser) num(pr *filterPred) error {
 	start := p.i
+	neg := p.s[p.i] == '-'
+	if neg {
+		p.i++
+	}
 	for p.i < len(p.s) && isAlnum(p.s[p.i]) {
 		p.i++
 	}
+	if p.i-start >= 24 {
+		return p.fail("operand too long")
+	}
 	lit := p.s[start:p.i]
+	if neg {
+		if !pr.field.Signed {
+			return p.fail("negative number for an unsigned field")
+		}
+		lit = lit[1:]
+		if lit == "" {
+			return p.fail("no digits after -")
+		}
+	}
 	if pr.field.Chars || pr.op == "~" {
 		return p.fail("number compared with a string field, or ~ with a number")
 	}
@@ -264,8 +282,11 @@ func (p *filterParser) num(pr *filterPred) error {
 		base = 8
 	}
 	v, err := strconv.ParseUint(digits, base, 64)
-	if err != nil || pr.field.Signed && v > 1<<63-1 {
+	if err != nil || pr.field.Signed && v > 1<<63-1 && !(neg && v == 1<<63) {
 		return p.fail("bad integer %q", lit)
+	}
+	if neg {
+		v = -v
 	}
 	pr.val = extend(v, pr.field.Size, pr.field.Signed)
 	return nil

@@ -31,6 +31,9 @@ func TestParseFilter(t *testing.T) {
 		{expr: "prev_pid != 010", val: 8},
 		{expr: "prev_pid == 0xffffffff", val: ^uint64(0)}, // truncated to s32, sign-extended
 		{expr: "prio8 == 0x1ff", val: 0xff},
+		{expr: "prev_pid == -1", val: ^uint64(0)},
+		{expr: "prev_state > -0x10", val: ^uint64(15)},
+		{expr: "prev_state == -0x8000000000000000", val: 1 << 63},
 		{expr: "!(prev_pid == 1 || !(prev_state>=3)) && common_pid==7", val: 1},
 		{expr: "CPU == 1 || cpu != 0", val: 1},
 		{expr: "common_type == 372", val: 372},
@@ -54,7 +57,8 @@ func TestParseFilter(t *testing.T) {
 		}
 	}
 	for _, expr := range []string{
-		"", "prev_pid", "prev_pid = 1", "prev_pid == -1", "prev_pid == 1x", "prev_pid == 08",
+		"", "prev_pid", "prev_pid = 1", "prio8 == -1", "prev_pid == -", "prev_pid == 1x", "prev_pid == 08",
+		"prev_pid == 000000000000000000000001", "prev_state == -0x8000000000000001",
 		"prev_state == 0x8000000000000000", "prev_pid == 1 &", "(prev_pid == 1", "prev_pid == 1)",
 		"prev_pid == 1 prev_pid == 2", `prev_comm == 5`, `prev_pid == "5"`, `prev_comm < "a"`,
 		`prev_comm ~ "*sh"`, `prev_comm ~ "s*h*"`, `prev_comm ~ "s?"`, `prev_comm == "x`,

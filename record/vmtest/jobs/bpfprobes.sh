@@ -33,7 +33,7 @@ for path in perf bpf; do
 	# A filter on fetch arguments (the program builds the record on its
 	# stack): it keeps cat's read-only opens and drops the shell's
 	# O_WRONLY ones.
-	rec kfilter $path --filter '!(flags & 3) && dfd < 0x10 && mode == 0' \
+	rec kfilter $path --filter '!(flags & 3) && dfd < -0x10 && mode == 0' \
 		-p "p:kprobes/openf do_sys_openat2 dfd=$A1:s32 flags=+0($A3):x64 mode=+8($A3):u16"
 	# Call chains of a kprobe: bpf_get_stack from the probe's registers.
 	rec kstack $path -g -p 'p:kprobes/openg do_sys_openat2'
