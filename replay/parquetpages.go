@@ -16,14 +16,14 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/schema"
 )
 
-// ParquetColumns writes a flat Parquet file of integer and dictionary
-// string columns a whole column chunk at a time, encoding the pages itself
-// (PLAIN, DELTA_BINARY_PACKED, RLE_DICTIONARY; RLE definition levels)
-// with the types, encodings, statistics and footer of NewParquetFileWriter:
-// parquet/file's column writers encode value by value through interfaces,
-// which made them most of a dataset export's CPU time. Columns are written
-// in schema order, each row group's columns between StartRowGroup and
-// EndRowGroup.
+// ParquetColumns writes a flat Parquet file of integer, timestamp, string
+// and binary columns a whole column chunk at a time, encoding the pages
+// itself (PLAIN, DELTA_BINARY_PACKED, RLE_DICTIONARY; RLE definition
+// levels) with the types, encodings and statistics of replay's Parquet
+// files and arrow's metadata builders for the footer: parquet/file's
+// column writers encode value by value through interfaces, which made them
+// most of a dataset export's CPU time. Columns are written in schema
+// order, each row group's columns between StartRowGroup and EndRowGroup.
 type ParquetColumns struct {
 	w      offsetWriter
 	props  *parquet.WriterProperties
@@ -41,6 +41,8 @@ type ParquetColumns struct {
 	// and values converted for encoding.
 	hdr, page, comp []byte
 	u64             []uint64
+	idx             []int32
+	entries         int // distinct values of the last dictionary built
 }
 
 // offsetWriter tracks the file offset, which the metadata records.
@@ -65,8 +67,9 @@ const parquetPageBytes = 1 << 20
 
 // NewParquetColumns starts a Parquet file of schema sc on w, compressed
 // with zstd at zstdLevel, with min/max statistics for ts, cpu, pid, tid
-// and statsCols. Every column must be an integer, a timestamp, or a
-// string (written as a dictionary); closing it does not close w.
+// and statsCols. Every column must be an integer, a timestamp, a string
+// (a dictionary<int32, utf8> one through WriteDict) or binary; closing it
+// does not close w.
 func NewParquetColumns(sc *arrow.Schema, w io.Writer, zstdLevel int, statsCols ...string) (*ParquetColumns, error) {
 	opts := append(parquetOpts(sc, statsCols...), parquet.WithCompressionLevel(zstdLevel))
 	props := parquet.NewWriterProperties(opts...)

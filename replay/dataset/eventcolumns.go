@@ -6,17 +6,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 )
 
-// fixedWidth reports whether specs has no variable-width column, so that
-// replay.ParquetColumns can write the file.
-func fixedWidth(specs []colSpec) bool {
-	for _, sp := range specs {
-		if sp.kind == kindBytes {
-			return false
-		}
-	}
-	return true
-}
-
 // commDictionary makes the comm column's Parquet dictionary: the reader's
 // comm dictionary without repeated values (a null entry reads as ""), and
 // for each of its indices the index into the result.
@@ -36,19 +25,8 @@ func commDictionary(d *array.String) (vals []string, remap []int32) {
 	return vals, remap
 }
 
-// writeGroupColumns writes g as one row group through o.pc, column by
-// column.
-func (o *sourceOut) writeGroupColumns(g *rowGroup) error {
-	o.pc.StartRowGroup(g.n)
-	for k, sp := range o.specs {
-		if err := o.writeFixedColumn(sp, &g.cols[k], g); err != nil {
-			return fmt.Errorf("column %s: %w", o.schema.Field(k).Name, err)
-		}
-	}
-	return o.pc.EndRowGroup()
-}
-
-func (o *sourceOut) writeFixedColumn(sp colSpec, c *colData, g *rowGroup) error {
+// writeColumn writes one column of row group g.
+func (o *sourceOut) writeColumn(sp colSpec, c *colData, g *rowGroup) error {
 	var def []int16
 	if sp.nullable {
 		def = c.def
@@ -88,6 +66,8 @@ func (o *sourceOut) writeFixedColumn(sp colSpec, c *colData, g *rowGroup) error 
 			o.sc.idx = append(o.sc.idx, o.commMap[j])
 		}
 		return o.pc.WriteDict(o.commVals, o.sc.idx, def, g.n)
+	case kindBytes:
+		return o.pc.WriteBytes(c.data, c.ends, def, g.n)
 	}
 	return fmt.Errorf("unknown column kind %d", sp.kind)
 }

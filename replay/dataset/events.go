@@ -10,8 +10,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/parquet"
-	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/kpcap/kpcap/format"
 	"github.com/kpcap/kpcap/replay"
 	"github.com/kpcap/kpcap/replay/internal/bysource"
@@ -320,10 +318,8 @@ type sourceOut struct {
 
 	file *os.File
 	bw   *bufio.Writer
-	fw   *file.Writer
-	// pc writes the file instead of fw when every column is fixed-width:
-	// commVals is then its comm dictionary, commMap the reader's comm
-	// indices mapped into it.
+	// pc writes the file; commVals is its comm dictionary, commMap the
+	// reader's comm indices mapped into it.
 	pc       *replay.ParquetColumns
 	commVals []string
 	commMap  []int32
@@ -334,7 +330,6 @@ type sourceOut struct {
 // writers once its file is closed.
 type writeScratch struct {
 	bw    *bufio.Writer
-	vals  []parquet.ByteArray
 	times []int64
 	def   []int16
 	zeros []int32

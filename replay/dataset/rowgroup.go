@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -368,10 +367,4 @@ func gatherVar(buf []byte, ends []uint32, a arrow.Array, offs []int32, data []by
 		}
 	}
 	return buf, ends
-}
-
-// asBytes views a slice of fixed-size values as its bytes.
-func asBytes[T any](v []T) []byte {
-	var z T
-	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), len(v)*int(unsafe.Sizeof(z)))
 }
