@@ -56,6 +56,7 @@ type chunk struct {
 	// period is the sample's period, noPeriod when it carries none
 	period []uint64
 	cols   []*colBuf
+	used   int            // field columns allocated in cols
 	raw    [numRaw][]byte // pooled backing of the common columns
 
 	stacks   []stackKey
@@ -169,6 +170,7 @@ func (c *chunk) col(i int, cols []column) *colBuf {
 	if b == nil {
 		b = newColBuf(cols[i].width, c.cap, c.cap*cols[i].sizeHint)
 		c.cols[i] = b
+		c.used++
 	}
 	return b
 }

@@ -39,6 +39,14 @@ func newDecoder(r *Reader, c *chunk) *decoder {
 	return &decoder{r: r, c: c, intCols: make([]*intCols, len(r.decs)), varCols: make([][]*colBuf, len(r.decs))}
 }
 
+// reset points d at a new chunk: the column buffers it resolved were the
+// last chunk's; the comm cache holds on.
+func (d *decoder) reset(c *chunk) {
+	d.c = c
+	clear(d.intCols)
+	clear(d.varCols)
+}
+
 // intColsOf returns the column buffers of a source's integer fields.
 func (d *decoder) intColsOf(sd *sourceDec) *intCols {
 	ic := d.intCols[sd.idx]
@@ -79,6 +87,7 @@ func (d *decoder) varCol(i int) *colBuf {
 		}
 		b = newColBuf(0, c.cap, dataCap)
 		c.cols[i] = b
+		c.used++
 	}
 	return b
 }

@@ -17,12 +17,13 @@ const (
 
 // nextMergeStep is the one rule by which Reader.Next merges frames, and by
 // which mergeOrder predicts it: heldRows rows are held, the latest at
-// heldMax; the frame has rows rows from minTS on.
-func nextMergeStep(heldRows int, heldMax, minTS uint64, rows, batchSize int) mergeStep {
+// heldMax; the frame has rows rows from minTS on; in-order rows coalesce
+// up to coalesce rows (see coalesceRows).
+func nextMergeStep(heldRows int, heldMax, minTS uint64, rows, coalesce int) mergeStep {
 	switch {
 	case heldRows == 0:
 		return stepHold
-	case minTS >= heldMax && heldRows+rows <= batchSize && heldRows < batchSize/2:
+	case minTS >= heldMax && heldRows+rows <= coalesce && heldRows < coalesce/2:
 		// Small frames (quiet captures) are coalesced into fuller batches.
 		return stepCoalesce
 	case minTS >= heldMax:
@@ -30,6 +31,17 @@ func nextMergeStep(heldRows int, heldMax, minTS uint64, rows, batchSize int) mer
 	default:
 		return stepMerge
 	}
+}
+
+// coalesceRows is how many rows small in-order chunks coalesce into: a
+// batch, or none for a wide schema, whose chunks end small on purpose (a
+// coalesced chunk gives every column any of its parts uses a buffer of all
+// their rows).
+func (r *Reader) coalesceRows() int {
+	if r.wide {
+		return 0
+	}
+	return r.opts.BatchSize
 }
 
 // sortChunk returns c's rows stably sorted by time.
@@ -154,6 +166,7 @@ func (r *Reader) take(srcs []*chunk, refs []rowRef) *chunk {
 			if ob == nil {
 				ob = newColBuf(b.width, out.cap, 0)
 				out.cols[ci] = ob
+				out.used++
 			}
 			if b.width > 0 {
 				copy(ob.data[n*b.width:(n+1)*b.width], b.data[i*b.width:])
@@ -179,7 +192,7 @@ const reorderWindow = 4 << 20
 // reorderCells bounds the field cells (rows × field columns) the merge of
 // overlapping frames holds back for a wide schema (see wideBatch): a merged
 // chunk gives every column it touches a buffer of all its rows.
-const reorderCells = 2 * maxBatchCells
+const reorderCells = 2 * maxChunkCells
 
 // reorderRows is how many rows the merge holds back: reorderWindow, fewer
 // for a wide schema, never fewer than a batch.
@@ -219,7 +232,7 @@ func (r *Reader) mergeOrder(spans []frameSpan) (first uint64, ordered bool) {
 		if c.Rows == 0 {
 			continue // Next skips empty frames
 		}
-		switch nextMergeStep(p.Rows, p.MaxTS, c.MinTS, c.Rows, r.opts.BatchSize) {
+		switch nextMergeStep(p.Rows, p.MaxTS, c.MinTS, c.Rows, r.coalesceRows()) {
 		case stepHold:
 			p = c
 		case stepCoalesce:

@@ -7,7 +7,8 @@ import (
 )
 
 // start launches the frame decoders. Results come back through r.order in
-// frame order; its capacity bounds the frames in flight (memory).
+// frame order, a group of frames at a time; its capacity bounds the groups
+// in flight (memory).
 func (r *Reader) start() {
 	r.started = true
 	w := r.opts.Workers
@@ -18,7 +19,7 @@ func (r *Reader) start() {
 		defer r.wg.Done()
 		defer close(r.order)
 		defer close(jobs)
-		for seq, fi := range r.frames {
+		for seq, frames := range r.groupFrames(r.frames) {
 			ch := make(chan *chunk, 1)
 			select {
 			case r.order <- ch:
@@ -26,7 +27,7 @@ func (r *Reader) start() {
 				return
 			}
 			select {
-			case jobs <- job{seq: seq, frame: fi, out: ch}:
+			case jobs <- job{seq: seq, frames: frames, out: ch}:
 			case <-r.done:
 				return
 			}
@@ -37,27 +38,37 @@ func (r *Reader) start() {
 		go func() {
 			defer r.wg.Done()
 			var buf []byte
+			g := groupSamples{sorted: true}
 			for j := range jobs {
 				if buf == nil {
 					buf = make([]byte, 0, maxRaw) // on the first job: some workers get none
+					g.buf = buf
 				}
-				buf = r.decodeFrame(j.frame, buf, func(c *chunk) {
+				send := func(c *chunk) {
 					c.seq = j.seq
 					select {
 					case j.out <- c:
 					case <-r.done:
 						c.release()
 					}
-				})
+				}
+				if r.wide {
+					r.decodeGroup(j.frames, &g, send)
+				} else {
+					buf = r.decodeFrame(j.frames[0], buf, send)
+				}
 				close(j.out)
 			}
 		}()
 	}
 }
 
+// job is a run of frames that decode together (see groupFrames): seq is
+// its place in the order, out where its chunks go.
 type job struct {
-	seq, frame int
-	out        chan *chunk
+	seq    int
+	frames []int
+	out    chan *chunk
 }
 
 // decodeFrame decodes one frame into chunks sorted by time and hands each to

@@ -284,7 +284,7 @@ func (r *Reader) Next() bool {
 		for k := range c.truncated {
 			c.truncated[k] = 0 // counted above
 		}
-		switch nextMergeStep(r.pendN, r.pendMax, c.minTS, c.n, r.opts.BatchSize) {
+		switch nextMergeStep(r.pendN, r.pendMax, c.minTS, c.n, r.coalesceRows()) {
 		case stepHold, stepCoalesce:
 			r.hold(c)
 		case stepFlush:

@@ -13,6 +13,21 @@ const maxBatchCells = 8 << 20
 // minWideBatch is the fewest rows a batch holds however wide the schema.
 const minWideBatch = 256
 
+// maxChunkCells bounds the field cells a wide schema's chunk allocates:
+// its rows × the columns they use. Rows of a wide schema's sources use few
+// of its columns each, but a chunk gives every column one of its rows uses
+// a buffer of all its rows; so a chunk of maxBatchCells/columns rows of a
+// thousand sources costs the same as one whose every row uses every
+// column, tens of MB, and a reader holds several.
+const maxChunkCells = 1 << 20
+
+// chunkFull reports whether a wide schema's chunk c holds all it may: a
+// batch of rows, as many as its buffers hold, or at least minWideBatch rows
+// that use maxChunkCells.
+func (r *Reader) chunkFull(c *chunk) bool {
+	return c.n == r.opts.BatchSize || c.n == c.cap || c.n >= minWideBatch && c.n*c.used >= maxChunkCells
+}
+
 // MaxColumns bounds the field columns of a schema. Every tracepoint of a
 // 6.18 kernel (3323 events) has 13.8 Ki non-common fields in all, fewer
 // distinct names (1.8 Ki), so a recording of all of them, with its probes,

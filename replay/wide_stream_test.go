@@ -53,21 +53,26 @@ func TestWideFrameStreams(t *testing.T) {
 	}
 }
 
-// TestWideReorderWindow: frames of a wide schema that overlap in time are
-// merged a few batches at a time (reorderCells), not up to reorderWindow
-// rows: a merged chunk gives every column it touches a buffer of all its
-// rows. Rows past the window come out of order, every one of them kept and
-// counted in the warning.
+// TestWideReorderWindow: a wide schema's frame that reaches back past the
+// run of frames before it (here a third frame interleaving with the first,
+// after a second that starts later) merges through Next's reorder window,
+// which holds a few batches (reorderCells), not up to reorderWindow rows: a
+// merged chunk gives every column it touches a buffer of all its rows. Rows
+// past the window come out of order, every one of them kept and counted in
+// the warning.
 func TestWideReorderWindow(t *testing.T) {
 	const nsrc, perFrame = 3000, 6000
 	p := filepath.Join(t.TempDir(), "wide.kpcap")
-	spec := traceSpec{sources: wideSources(nsrc), flushAfter: map[int]bool{perFrame - 1: true}}
+	spec := traceSpec{sources: wideSources(nsrc), flushAfter: map[int]bool{perFrame - 1: true, 2*perFrame - 1: true}}
 	raw := make([]byte, 20)
-	for f := 0; f < 2; f++ {
+	for f, first := range []int{1, 4 * perFrame, 2} {
+		step := 2
+		if f == 1 {
+			step = 1
+		}
 		for i := 0; i < perFrame; i++ {
 			binary.LittleEndian.PutUint32(raw[8:], uint32(i))
-			// The two frames interleave in time.
-			spec.samples = append(spec.samples, format.Sample{Source: uint32(i % nsrc), Time: uint64(2*i + f + 1), PID: 1, TID: 1, Raw: raw})
+			spec.samples = append(spec.samples, format.Sample{Source: uint32(i % nsrc), Time: uint64(first + step*i), PID: 1, TID: 1, Raw: raw})
 		}
 	}
 	writeTrace(t, p, spec)
@@ -79,6 +84,9 @@ func TestWideReorderWindow(t *testing.T) {
 	if w := r.reorderRows(); w >= perFrame {
 		t.Fatalf("reorder window %d rows: the frames fit it", w)
 	}
+	if g := r.groupFrames(r.frames); len(g) != 2 {
+		t.Fatalf("frame runs %v, want the first alone", g)
+	}
 	rows := 0
 	for r.Next() {
 		rows += int(r.Record().NumRows())
@@ -86,8 +94,8 @@ func TestWideReorderWindow(t *testing.T) {
 	if err := r.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if rows != 2*perFrame {
-		t.Errorf("%d rows, want %d", rows, 2*perFrame)
+	if rows != 3*perFrame {
+		t.Errorf("%d rows, want %d", rows, 3*perFrame)
 	}
 	if r.outOfOrder == 0 {
 		t.Errorf("no sample counted out of order: the whole overlap (%d rows) was merged in one window", 2*perFrame)

@@ -177,3 +177,46 @@ func TestDeepCallchainsRSS(t *testing.T) {
 		}
 	}
 }
+
+// TestWideOverlapRSS reads a wide schema (3000 sources of two distinct
+// fields each, 6000 columns) whose frames interleave two by two in time
+// (40,000 samples in frames of 10,000) with every command that reads rows,
+// and bounds each one's peak memory: held as decoded columns, rows cost
+// rows × the columns they touch, and merging the overlap once took 400-510
+// MB here and let rows past its window out of time order; the rows must
+// come out in order, without that warning.
+func TestWideOverlapRSS(t *testing.T) {
+	if _, err := os.Stat(timeBin); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but %s (Debian package time) is missing", timeBin)
+		}
+		t.Skipf("%s (Debian package time) measures peak memory: %v", timeBin, err)
+	}
+	bin := buildKpcap(t)
+	path := filepath.Join(t.TempDir(), "wide.kpcap")
+	buildWideOverlap(t, path, 3000, 40000, 10000)
+	out := t.TempDir()
+	const maxKB = 320 << 10
+	for _, args := range [][]string{
+		{"replay", "-o", filepath.Join(out, "o.txt"), path},
+		{"replay", "--format", "json", "-o", filepath.Join(out, "o.json"), path},
+		{"replay", "-o", filepath.Join(out, "o.parquet"), path},
+		{"replay", "-o", filepath.Join(out, "o.arrow"), path},
+		{"analyze", "summary", path},
+		{"analyze", "flame", "-o", filepath.Join(out, "f.folded"), path},
+		{"analyze", "report", "-o", filepath.Join(out, "r.html"), path},
+	} {
+		r := runHostile(t, bin, 300*time.Second, args...)
+		name := strings.ReplaceAll(strings.Join(args[:len(args)-1], " "), out+"/", "")
+		t.Logf("%-45s exit %d %6.2fs cpu %7d KB", name, r.code, r.cpu.Seconds(), r.maxRSSKB)
+		if r.killed || r.code != 0 {
+			t.Errorf("%s: exit %d (killed %v): %s", name, r.code, r.killed, firstLine(r.stderr))
+		}
+		if r.maxRSSKB > maxKB {
+			t.Errorf("%s: peak RSS %d MB, over %d MB", name, r.maxRSSKB>>10, maxKB>>10)
+		}
+		if strings.Contains(r.stderr, "out of time order") {
+			t.Errorf("%s: rows out of order: %s", name, r.stderr)
+		}
+	}
+}

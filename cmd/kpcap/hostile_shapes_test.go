@@ -179,6 +179,36 @@ func buildManySources(t testing.TB, path string, n int) {
 	})
 }
 
+// buildWideOverlap: buildManySources' sources (two distinct fields each),
+// and samples cycling through them in frames of perFrame that two by two
+// interleave in time, so that no frame's rows can be handed on before the
+// next frame's are merged with them.
+func buildWideOverlap(t testing.TB, path string, nsrc, samples, perFrame int) {
+	srcs := make([]format.Source, nsrc)
+	for i := range srcs {
+		srcs[i] = format.Source{Name: fmt.Sprintf("g:e%d", i), Kind: format.KindTracepoint,
+			Format: fmt.Sprintf("name: e%d\n%s\tfield:int a%d;\toffset:8;\tsize:4;\tsigned:1;\n\tfield:char s%d[8];\toffset:12;\tsize:8;\tsigned:0;\n", i, tpHeader, i, i)}
+	}
+	writeHostile(t, path, &format.Header{Sources: srcs}, func(w *format.Writer) error {
+		raw := make([]byte, 20)
+		for k := 0; k < samples; k++ {
+			pair, f, i := k/(2*perFrame), k/perFrame%2, k%perFrame
+			binary.LittleEndian.PutUint32(raw[8:], uint32(k))
+			copy(raw[12:], fmt.Sprintf("v%d", k%1000))
+			s := &format.Sample{Source: uint32(k % nsrc), Time: uint64(pair*2*perFrame + 2*i + f + 1), PID: 1, TID: 1, Raw: raw}
+			if err := w.WriteSample(s); err != nil {
+				return err
+			}
+			if i == perFrame-1 {
+				if err := w.Flush(); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
 // buildManyComms: ncomms comm records of distinct threads and names, and
 // samples of threads spread over them.
 func buildManyComms(t testing.TB, path string, ncomms, samples int) {
