@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -163,6 +164,19 @@ func parseFiles(fs *pflag.FlagSet, args []string, what string) ([][]string, erro
 		return nil, err
 	}
 	return format.GroupTraces(files)
+}
+
+// printResult prints an analysis to stdout: v as indented JSON with
+// jsonOut, else the text writeText writes, buffered.
+func printResult(jsonOut bool, v any, writeText func(io.Writer) error) error {
+	if jsonOut {
+		return writeJSON(os.Stdout, v)
+	}
+	w := bufio.NewWriter(os.Stdout)
+	if err := writeText(w); err != nil {
+		return err
+	}
+	return w.Flush()
 }
 
 // writeJSON writes v as indented JSON.

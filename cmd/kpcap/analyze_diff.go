@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -76,14 +75,7 @@ func analyzeDiff(args []string) error {
 			return err
 		}
 	}
-	if *jsonOut {
-		return writeJSON(os.Stdout, d)
-	}
-	w := bufio.NewWriter(os.Stdout)
-	if err := analyze.WriteDiffText(w, d); err != nil {
-		return err
-	}
-	return w.Flush()
+	return printResult(*jsonOut, d, func(w io.Writer) error { return analyze.WriteDiffText(w, d) })
 }
 
 // analyzeGroupDiff compares two groups of traces host by host.
@@ -115,12 +107,5 @@ func analyzeGroupDiff(pa, pb []string, co *commonOpts, lo analyze.LatencyOptions
 		groups[i] = g
 	}
 	d := analyze.CompareGroups(groups[0], groups[1], alpha, top)
-	if jsonOut {
-		return writeJSON(os.Stdout, d)
-	}
-	w := bufio.NewWriter(os.Stdout)
-	if err := analyze.WriteGroupDiffText(w, d); err != nil {
-		return err
-	}
-	return w.Flush()
+	return printResult(jsonOut, d, func(w io.Writer) error { return analyze.WriteGroupDiffText(w, d) })
 }

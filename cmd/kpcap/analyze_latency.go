@@ -1,9 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"os"
+	"io"
 
 	"github.com/kpcap/kpcap/analyze"
 )
@@ -61,12 +60,5 @@ func analyzeLatency(args []string) error {
 		}
 		l = m.Result()
 	}
-	if *jsonOut {
-		return writeJSON(os.Stdout, l)
-	}
-	w := bufio.NewWriter(os.Stdout)
-	if err := analyze.WriteLatencyText(w, l); err != nil {
-		return err
-	}
-	return w.Flush()
+	return printResult(*jsonOut, l, func(w io.Writer) error { return analyze.WriteLatencyText(w, l) })
 }

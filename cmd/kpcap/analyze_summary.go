@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
 
@@ -48,12 +48,5 @@ func analyzeSummary(args []string) error {
 		return fmt.Errorf("%s: %w", traceName(files[0]), err)
 	}
 	s.File = traceName(files[0])
-	if *jsonOut {
-		return writeJSON(os.Stdout, s)
-	}
-	w := bufio.NewWriter(os.Stdout)
-	if err := analyze.WriteSummaryText(w, s, isTerminal(os.Stdout)); err != nil {
-		return err
-	}
-	return w.Flush()
+	return printResult(*jsonOut, s, func(w io.Writer) error { return analyze.WriteSummaryText(w, s, isTerminal(os.Stdout)) })
 }

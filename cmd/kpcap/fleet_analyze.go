@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/kpcap/kpcap/analyze"
@@ -32,14 +30,7 @@ func analyzeFleetSummary(files [][]string, co *commonOpts, top int, by string, j
 		return err
 	}
 	fs := m.Result()
-	if jsonOut {
-		return writeJSON(os.Stdout, fs)
-	}
-	w := bufio.NewWriter(os.Stdout)
-	if err := analyze.WriteFleetSummaryText(w, fs); err != nil {
-		return err
-	}
-	return w.Flush()
+	return printResult(jsonOut, fs, func(w io.Writer) error { return analyze.WriteFleetSummaryText(w, fs) })
 }
 
 // fleetFlame builds one profile of many traces on all cores, under a root
