@@ -104,15 +104,24 @@ func FuzzWideFrames(f *testing.F) {
 	}
 	f.Add(two)
 	f.Add(three)
+	big := make([]byte, 20000)
+	for i := range big {
+		big[i] = byte(i * 7919 >> 3)
+	}
+	f.Add(big)
 	srcs := wideSources(300)
 	f.Fuzz(func(t *testing.T, in []byte) {
-		spec := traceSpec{sources: srcs, flushAfter: map[int]bool{}}
+		// Small frames, and few: each frame the writer closes costs a
+		// buffer of FrameBytes.
+		spec := traceSpec{sources: srcs, flushAfter: map[int]bool{}, frameBytes: 4096}
 		for i := 0; i+4 <= len(in) && i < 4*5000; i += 4 {
 			raw := make([]byte, 20)
 			binary.LittleEndian.PutUint32(raw[8:], uint32(i/4))
 			spec.samples = append(spec.samples, format.Sample{Source: uint32(in[i]) % 300,
 				Time: uint64(binary.BigEndian.Uint16(in[i+1:])), PID: 1, TID: 1, Raw: raw})
-			spec.flushAfter[i/4] = in[i+3]&1 != 0
+			if in[i+3]&1 != 0 && len(spec.flushAfter) < 64 {
+				spec.flushAfter[i/4] = true
+			}
 		}
 		p := filepath.Join(t.TempDir(), "f.kpcap")
 		writeTrace(t, p, spec)

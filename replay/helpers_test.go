@@ -100,6 +100,7 @@ type traceSpec struct {
 	sources    []format.Source
 	samples    []format.Sample
 	flushAfter map[int]bool // close a frame after sample i
+	frameBytes int          // format.WriterOptions.FrameBytes; 0: the default
 	comms      []format.Comm
 	syms       []format.Symbol
 	users      []format.UserFrame
@@ -114,7 +115,11 @@ func writeTrace(t testing.TB, path string, spec traceSpec) {
 	defer f.Close()
 	h := &format.Header{Application: "kpcap test", Sources: spec.sources,
 		Host: format.Host{Hostname: "test", Kernel: "6.18.0", Machine: "x86_64", OS: "linux", CPUs: 2}}
-	w, err := format.NewWriter(f, h, nil)
+	var wo *format.WriterOptions
+	if spec.frameBytes > 0 {
+		wo = &format.WriterOptions{FrameBytes: spec.frameBytes}
+	}
+	w, err := format.NewWriter(f, h, wo)
 	if err != nil {
 		t.Fatal(err)
 	}
