@@ -87,7 +87,7 @@ func comparePaths(t *testing.T, j *JobResult, run string, pr probeRun) {
 			if d := diffFields(ps.Format, &p[i], &b[i]); d != "" {
 				t.Fatalf("%s sample %d: %s", name, i, d)
 			}
-			if pc, bc := chainHead(p[i].Callchain), chainHead(b[i].Callchain); !slices.Equal(pc, bc) || pr.chains && (len(pc) < 3 || pc[0] != contextKernel) {
+			if pc, bc := chainHead(p[i].Callchain), chainHead(b[i].Callchain); !slices.Equal(pc, bc) || pr.chains && (len(pc) < 3 || pc[0] != contextKernel || pc[len(pc)-1] != contextUser) {
 				t.Fatalf("%s sample %d: call chain perf %x, bpf %x (want equal, from the kernel: %v)", name, i, pc, bc, pr.chains)
 			}
 		}
@@ -95,13 +95,14 @@ func comparePaths(t *testing.T, j *JobResult, run string, pr probeRun) {
 	}
 }
 
-// chainHead is a call chain up to its first user ip: the kernel part and
-// the user registers' ip are the same in every run, the frames a user
-// stack walk finds past it need not be (cat keeps no frame pointers).
+// chainHead is a call chain's kernel part and its user marker: the same
+// in two runs of the workload, while the user part is not always (which
+// of cat's opens is the nth differs now and then on 6.12: its user ip
+// did once); the host's test compares whole chains of one run.
 func chainHead(chain []uint64) []uint64 {
 	for i, ip := range chain {
 		if ip == contextUser {
-			return chain[:min(i+2, len(chain))]
+			return chain[:i+1]
 		}
 	}
 	return chain

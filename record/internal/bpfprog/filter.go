@@ -42,6 +42,7 @@ const (
 	fromPID          // common_pid: the current task's id
 	fromCPU          // CPU/cpu: the CPU the event is on
 	fromType         // common_type: the event's id, a constant
+	fromComm         // COMM/comm: the current task's name (char[16])
 )
 
 // filterPred is one comparison, with the kernel's meaning: a number is
@@ -65,6 +66,9 @@ const (
 	matchMiddle
 )
 
+// taskCommLen is the kernel's TASK_COMM_LEN: a task's name, NUL-padded.
+const taskCommLen = 16
+
 // maxFilterStr is the kernel's MAX_FILTER_STR_VAL: longer strings are
 // refused.
 const maxFilterStr = 256
@@ -78,7 +82,8 @@ var filterOps = []string{"~", "!=", "==", "<=", "<", ">=", ">", "&"}
 // PMU probe's). Numeric comparisons of the
 // event's integer fields, common_pid, common_type and CPU, string ==, !=
 // and ~ (whole, "pre*" and "*mid*" patterns) on char arrays, &&, || and !
-// are expressed; anything else returns an error wrapping ErrFilter.
+// and the current task's COMM are expressed; anything else returns an
+// error wrapping ErrFilter.
 func ParseFilter(expr string, fields map[string]FilterField, commonType int) (*Filter, error) {
 	p := &filterParser{s: expr, fields: fields, typ: commonType}
 	n, err := p.or()
@@ -229,6 +234,8 @@ func (p *filterParser) lhs(name string) (*filterPred, error) {
 		return &filterPred{from: fromField, field: f}, nil
 	}
 	switch name {
+	case "COMM", "comm":
+		return &filterPred{from: fromComm, field: FilterField{Size: taskCommLen, Chars: true, Array: true}}, nil
 	case "CPU", "cpu":
 		return &filterPred{from: fromCPU, field: FilterField{Size: 4, Signed: true}}, nil
 	case "common_pid":
@@ -318,7 +325,7 @@ func (p *filterParser) str(pr *filterPred) error {
 	}
 	s := p.s[p.i+1 : p.i+1+end]
 	p.i += end + 2
-	if !pr.field.Chars || pr.from != fromField {
+	if !pr.field.Chars || pr.from != fromField && pr.from != fromComm {
 		return p.fail("string compared with a field that is not a char array")
 	}
 	if len(s) >= maxFilterStr || strings.IndexByte(s, 0) >= 0 {

@@ -6,6 +6,11 @@ import (
 	"github.com/cilium/ebpf/asm"
 )
 
+// commSlot is where a filter's COMM comparison puts the task's name on the
+// program's stack (fp-32 to fp-16): the programs keep fp-16 to fp-1 for
+// their own scratch, a filtered probe its record below fp-32.
+const commSlot = -32
+
 // filterCode generates a filter's instructions for one program. The
 // event's fields are read at base+bias+offset; R1 to R5 and R0 are
 // scratch, the other registers are kept.
@@ -173,6 +178,17 @@ func (c *filterCode) jumpString(p *filterPred, match bool, l string) {
 	case matchMiddle:
 		starts, width = max(n-len(pat)+1, 0), len(pat)
 	}
+	base, off := c.base, c.bias+p.field.Off
+	if p.from == fromComm {
+		// bpf_get_current_comm pads the name with NULs, as current->comm
+		// is, which the kernel's filter compares.
+		base, off = asm.RFP, commSlot
+		c.emit(
+			asm.Mov.Reg(asm.R1, asm.RFP),
+			asm.Add.Imm(asm.R1, commSlot),
+			asm.Mov.Imm(asm.R2, taskCommLen),
+			asm.FnGetCurrentComm.Call())
+	}
 	found := l
 	if !match {
 		found = c.label()
@@ -181,7 +197,7 @@ func (c *filterCode) jumpString(p *filterPred, match bool, l string) {
 		next := c.label()
 		for i := range width {
 			c.emit(
-				asm.LoadMem(asm.R1, c.base, int16(c.bias+p.field.Off+s+i), asm.Byte),
+				asm.LoadMem(asm.R1, base, int16(off+s+i), asm.Byte),
 				asm.JNE.Imm(asm.R1, int32(pat[i]), next))
 		}
 		c.emit(asm.Ja.Label(found))

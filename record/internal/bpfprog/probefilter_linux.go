@@ -10,8 +10,8 @@ import (
 
 // MaxFilteredProbe is the largest record a filtered probe program builds
 // on its stack: 512 bytes, less the 16 the fetch code (fp-8, fp-16) and
-// the counters (fp-4) use.
-const MaxFilteredProbe = 512 - 16
+// the counters (fp-4) use and the 16 of a COMM comparison (see commSlot).
+const MaxFilteredProbe = 512 + commSlot
 
 // filteredBody is the body of a probe program with a filter. The fields a
 // probe's filter compares are its fetch arguments, which exist only once
@@ -27,7 +27,7 @@ func (s *Set) filteredBody(src uint32, p ProbeSpec, words int, fill asm.Instruct
 	}
 	insns := asm.Instructions{
 		asm.Mov.Reg(asm.R7, asm.RFP),
-		asm.Add.Imm(asm.R7, int32(-16-recLen)),
+		asm.Add.Imm(asm.R7, int32(commSlot-recLen)),
 		asm.Mov.Imm(asm.R1, 0),
 	}
 	for w := range recLen / 8 {
