@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -93,11 +92,8 @@ func parseExportFlags(args []string) (*exportFlags, error) {
 	quiet := fs.BoolP("quiet", "q", false, "no progress line")
 	jsonOut := fs.Bool("json", false, "print one JSON object per trace")
 	fsync := fs.Bool("fsync", false, "flush each file to disk before renaming it into place")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil, err
-		}
-		return nil, usagef("%v", err)
+	if err := parseArgs(fs, args); err != nil {
+		return nil, err
 	}
 	if fs.NArg() < 2 {
 		return nil, usagef("want a dataset DIR and at least one TRACE")
