@@ -32,7 +32,16 @@ type filterThread struct {
 	done chan struct{}
 }
 
-const filterComm = "kpcapflt"
+// filterComm names the workload thread. The test process's id is in it,
+// ended by '_', so that no other process's thread matches a filter on
+// comm (filterCommPrefix and filterCommInner too): the same test running
+// elsewhere on the machine would add events that only the recording open
+// at that instant sees.
+var (
+	filterComm       = fmt.Sprintf("kpcap%d_f", os.Getpid())
+	filterCommPrefix = filterComm[:len(filterComm)-1]    // "kpcapPID_"
+	filterCommInner  = filterComm[1 : len(filterComm)-1] // "pcapPID_"
+)
 
 func startFilterThread(t *testing.T) *filterThread {
 	ft := &filterThread{work: make(chan func()), done: make(chan struct{})}
@@ -197,11 +206,11 @@ func TestBPFFilterMatchesPerf(t *testing.T) {
 			sys("syscalls:sys_exit_getsid", "syscalls:sys_exit_readlinkat"), -1},
 		{"not and CPU", fmt.Sprintf("common_pid == %d && !(bufsiz <= 20 || bufsiz >= 040) && CPU == 0", ft.tid),
 			sys("syscalls:sys_enter_readlinkat"), wantBufsiz},
-		{"strings", `prev_comm == "` + filterComm + `" || next_comm ~ "kpcapf*"`,
+		{"strings", `prev_comm == "` + filterComm + `" || next_comm ~ "` + filterCommPrefix + `*"`,
 			sys("sched:sched_switch"), -1},
-		{"comm", `(COMM ~ "*pcapf*" || comm == "nosuch") && common_pid != 1`,
+		{"comm", `(COMM ~ "*` + filterCommInner + `*" || comm == "nosuch") && common_pid != 1`,
 			sys("sched:sched_switch", "syscalls:sys_enter_getsid"), -1},
-		{"string glob and type", fmt.Sprintf(`prev_comm ~ "*pcapfl*" && prev_pid == %d && next_comm != "%s" && common_type == %d && prev_prio >= 0`, ft.tid, filterComm, switchID),
+		{"string glob and type", fmt.Sprintf(`prev_comm ~ "*%s*" && prev_pid == %d && next_comm != "%s" && common_type == %d && prev_prio >= 0`, filterCommInner, ft.tid, filterComm, switchID),
 			sys("sched:sched_switch"), -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -225,6 +234,10 @@ func TestBPFFilterMatchesPerf(t *testing.T) {
 // aside: BPF programs do not see them; and the common_type of a probe
 // the BPF path opens through its PMU, whose format says ID 0, where the
 // perf path on several CPUs records the shared tracefs probe's ID).
+// An exiting thread's last switch out (the comm filters match it when it
+// switches to the workload thread) is the one sample whose ids differ:
+// the kernel has already released them, so perf writes -1, while the BPF
+// program reads them from the task; sameIDs accepts that.
 func compareFiltered(t *testing.T, perfS, bpfS []format.Sample, bpfF *format.File) {
 	fields := map[uint32][]fieldSpan{}
 	for i, s := range bpfF.Header.Sources {
@@ -232,10 +245,7 @@ func compareFiltered(t *testing.T, perfS, bpfS []format.Sample, bpfF *format.Fil
 	}
 	for i := range bpfS {
 		p, b := &perfS[i], &bpfS[i]
-		// perf gives a task whose pid is gone (its last switch out) tid
-		// -1, BPF its real one, which common_pid holds on both paths.
-		deadTID := p.TID == ^uint32(0) && len(b.Raw) >= 8 && b.TID == binary.NativeEndian.Uint32(b.Raw[4:])
-		if p.Source != b.Source || p.CPU != b.CPU || p.TID != b.TID && !deadTID || p.PID != b.PID || len(p.Raw) != len(b.Raw) || !slices.Equal(p.Callchain, b.Callchain) {
+		if p.Source != b.Source || p.CPU != b.CPU || !sameIDs(p, b) || len(p.Raw) != len(b.Raw) || !slices.Equal(p.Callchain, b.Callchain) {
 			t.Fatalf("sample %d: perf {src %d pid %d tid %d cpu %d raw %d chain %x} bpf {src %d pid %d tid %d cpu %d raw %d chain %x}",
 				i, p.Source, p.PID, p.TID, p.CPU, len(p.Raw), p.Callchain, b.Source, b.PID, b.TID, b.CPU, len(b.Raw), b.Callchain)
 		}
@@ -252,6 +262,19 @@ func compareFiltered(t *testing.T, perfS, bpfS []format.Sample, bpfF *format.Fil
 		}
 	}
 	t.Logf("%d samples equal field by field", len(bpfS))
+}
+
+// releasedID is the pid or tid perf writes for a task whose ids the kernel
+// has released (perf_event_pid_type: -1 once !pid_alive).
+const releasedID = ^uint32(0)
+
+// sameIDs tells whether a perf sample's pid and tid are the BPF sample's,
+// or perf's releasedID where BPF has the real ones: the tid that
+// common_pid holds on both paths, a pid other than 0.
+func sameIDs(p, b *format.Sample) bool {
+	tidOK := p.TID == b.TID || p.TID == releasedID && len(b.Raw) >= 8 && b.TID == binary.NativeEndian.Uint32(b.Raw[4:])
+	pidOK := p.PID == b.PID || p.PID == releasedID && b.PID != releasedID && b.PID != 0
+	return tidOK && pidOK
 }
 
 // TestBPFFilterFallback checks that a filter the programs do not express
