@@ -73,9 +73,3 @@ func ownFields(ev *eventfmt.Event) int {
 	}
 	return n
 }
-
-// maxDictColumns is the most columns a Parquet file dictionary-encodes
-// its string fields at: each dictionary keeps a hash table per column
-// (tens of KB), which thousands of columns of a wide schema multiply into
-// hundreds of MB; past it only comm and probe keep theirs.
-const maxDictColumns = 1024

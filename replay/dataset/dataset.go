@@ -34,6 +34,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/kpcap/kpcap/format"
 	"github.com/kpcap/kpcap/replay"
+	"github.com/kpcap/kpcap/replay/internal/parquetio"
 )
 
 // Version is the dataset layout version written to DIR/_kpcap_dataset.json.
@@ -292,7 +293,7 @@ func (c *commit) writeTable(rel string, sc *arrow.Schema, recs ...arrow.Record) 
 	if err != nil {
 		return err
 	}
-	pw, err := replay.NewParquetWriter(sc, f, ColTime)
+	pw, err := parquetio.NewWriter(sc, f, parquetLayout)
 	if err != nil {
 		f.Close()
 		return err

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/kpcap/kpcap/replay"
+	"github.com/kpcap/kpcap/replay/internal/parquetio"
 )
 
 // open creates the source's temporary file and starts its Parquet writer.
@@ -26,7 +26,7 @@ func (o *sourceOut) open() error {
 	o.sc.bw.Reset(f)
 	o.bw = o.sc.bw
 	o.commVals, o.commMap = commDictionary(d)
-	if o.pc, err = replay.NewParquetColumns(o.schema, o.bw, ZstdLevel, ColTime); err != nil {
+	if o.pc, err = parquetio.NewColumns(o.schema, o.bw, ZstdLevel, parquetLayout); err != nil {
 		f.Close()
 		return fmt.Errorf("%s: %w", o.rel, err)
 	}

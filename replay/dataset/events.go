@@ -13,6 +13,7 @@ import (
 	"github.com/kpcap/kpcap/format"
 	"github.com/kpcap/kpcap/replay"
 	"github.com/kpcap/kpcap/replay/internal/bysource"
+	"github.com/kpcap/kpcap/replay/internal/parquetio"
 )
 
 // ZstdLevel is the zstd level of the events files, zstd's default 3.
@@ -320,7 +321,7 @@ type sourceOut struct {
 	bw   *bufio.Writer
 	// pc writes the file; commVals is its comm dictionary, commMap the
 	// reader's comm indices mapped into it.
-	pc       *replay.ParquetColumns
+	pc       *parquetio.Columns
 	commVals []string
 	commMap  []int32
 	sc       *writeScratch

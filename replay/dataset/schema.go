@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/kpcap/kpcap/replay/internal/parquetio"
 )
 
 // Columns common to every events file, in this order, before the source's
@@ -21,6 +22,11 @@ const (
 	// "period" (writeback:balance_dirty_pages) keeps its column name.
 	ColPeriod = "sample_period"
 )
+
+// parquetLayout keeps min/max statistics on the columns queries prune on
+// (time ranges, CPUs, processes) and delta-encodes ts, which grows (time,
+// a timestamp, always is).
+var parquetLayout = parquetio.Layout{Stats: []string{ColTS, ColCPU, ColPID, ColTID, ColTime}, Delta: []string{ColTS}}
 
 // Hive partition keys of the events table, outermost first.
 const (

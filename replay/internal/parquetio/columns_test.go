@@ -1,4 +1,4 @@
-package replay
+package parquetio
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 )
 
-// pagesColumn is one column of the ParquetColumns test: every row's value
+// pagesColumn is one column of the Columns test: every row's value
 // and whether it is null.
 type pagesColumn struct {
 	field arrow.Field
@@ -24,7 +24,7 @@ type pagesColumn struct {
 }
 
 // TestParquetColumnsRoundTrip writes row groups of every column kind
-// ParquetColumns takes, with null patterns that make RLE runs, bit-packed
+// Columns takes, with null patterns that make RLE runs, bit-packed
 // groups and both mixed, deltas of every width (wrapping ones included)
 // and more rows than a page holds, and reads every cell back through
 // arrow's Parquet reader.
@@ -38,7 +38,7 @@ func TestParquetColumnsRoundTrip(t *testing.T) {
 	}
 	sc := arrow.NewSchema(fields, nil)
 	var buf bytes.Buffer
-	pw, err := NewParquetColumns(sc, &buf, 3, "time")
+	pw, err := NewColumns(sc, &buf, 3, Layout{Stats: []string{"ts", "cpu", "pid", "tid", "time"}, Delta: []string{"ts"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestParquetColumnsRoundTrip(t *testing.T) {
 	}
 }
 
-func writePagesGroup(t *testing.T, pw *ParquetColumns, cols []pagesColumn, dict []string, lo, hi int) {
+func writePagesGroup(t *testing.T, pw *Columns, cols []pagesColumn, dict []string, lo, hi int) {
 	t.Helper()
 	pw.StartRowGroup(hi - lo)
 	for _, c := range cols {
@@ -159,9 +159,9 @@ func pagesColumns(dict []string, rows int) []pagesColumn {
 	dictType := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
 	cols := []pagesColumn{
 		{field: arrow.Field{Name: "trace_id", Type: dictType}},
-		{field: arrow.Field{Name: ColTS, Type: arrow.PrimitiveTypes.Int64}},
+		{field: arrow.Field{Name: "ts", Type: arrow.PrimitiveTypes.Int64}},
 		{field: arrow.Field{Name: "time", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true}},
-		{field: arrow.Field{Name: ColCPU, Type: arrow.PrimitiveTypes.Int32}},
+		{field: arrow.Field{Name: "cpu", Type: arrow.PrimitiveTypes.Int32}},
 		{field: arrow.Field{Name: "comm", Type: dictType, Nullable: true}},
 		{field: arrow.Field{Name: "all_null", Type: arrow.PrimitiveTypes.Int64, Nullable: true}},
 		{field: arrow.Field{Name: "mixed", Type: arrow.PrimitiveTypes.Int64, Nullable: true}},
@@ -201,4 +201,12 @@ func pagesColumns(dict []string, rows int) []pagesColumn {
 		}
 	}
 	return cols
+}
+
+// b2i16 is a definition level: 1 for a defined value.
+func b2i16(b bool) int16 {
+	if b {
+		return 1
+	}
+	return 0
 }

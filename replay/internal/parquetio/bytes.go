@@ -1,4 +1,4 @@
-package replay
+package parquetio
 
 import (
 	"encoding/binary"
@@ -14,7 +14,7 @@ import (
 // properties dictionary-encode (strings of schemas up to maxDictColumns
 // wide) is written as a dictionary while its distinct values fit the
 // dictionary page limit, else, like binary columns, PLAIN.
-func (p *ParquetColumns) WriteBytes(data []byte, ends []uint32, def []int16, rows int) error {
+func (p *Columns) WriteBytes(data []byte, ends []uint32, def []int16, rows int) error {
 	c, err := p.next(def, rows)
 	if err != nil {
 		return err
@@ -63,7 +63,7 @@ func (p *ParquetColumns) WriteBytes(data []byte, ends []uint32, def []int16, row
 // dictionary returns the distinct values of n values (PLAIN-encoded, as a
 // dictionary page holds them) and each value's index among them, or false
 // when they would pass the dictionary page limit.
-func (p *ParquetColumns) dictionary(n int, value func(int) []byte) (dict []byte, idx []int32, ok bool) {
+func (p *Columns) dictionary(n int, value func(int) []byte) (dict []byte, idx []int32, ok bool) {
 	limit := int(p.props.DictionaryPageSizeLimit())
 	seen := make(map[string]int32)
 	idx = p.idx[:0]

@@ -1,4 +1,4 @@
-package replay
+package parquetio
 
 import (
 	"encoding/binary"
@@ -16,22 +16,21 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/schema"
 )
 
-// ParquetColumns writes a flat Parquet file of integer, timestamp, string
+// Columns writes a flat Parquet file of integer, timestamp, string
 // and binary columns a whole column chunk at a time, encoding the pages
 // itself (PLAIN, DELTA_BINARY_PACKED, RLE_DICTIONARY; RLE definition
-// levels) with the types, encodings and statistics of replay's Parquet
+// levels) with the types, encodings and statistics of Writer's
 // files and arrow's metadata builders for the footer: parquet/file's
 // column writers encode value by value through interfaces, which made them
 // most of a dataset export's CPU time. Columns are written in schema
 // order, each row group's columns between StartRowGroup and EndRowGroup.
-type ParquetColumns struct {
+type Columns struct {
 	w      offsetWriter
 	props  *parquet.WriterProperties
 	sc     *schema.Schema
 	meta   *metadata.FileMetaDataBuilder
 	codec  compress.Codec
 	level  int
-	stats  map[string]bool
 	rg     *metadata.RowGroupMetaDataBuilder
 	rgRows int
 	rgSize int64
@@ -65,13 +64,12 @@ func (c *offsetWriter) Write(p []byte) (int, error) {
 // parquetPageBytes bounds a data page's uncompressed values.
 const parquetPageBytes = 1 << 20
 
-// NewParquetColumns starts a Parquet file of schema sc on w, compressed
-// with zstd at zstdLevel, with min/max statistics for ts, cpu, pid, tid
-// and statsCols. Every column must be an integer, a timestamp, a string
+// NewColumns starts a Parquet file of schema sc laid out by l on w,
+// compressed with zstd at zstdLevel. Every column must be an integer, a timestamp, a string
 // (a dictionary<int32, utf8> one through WriteDict) or binary; closing it
 // does not close w.
-func NewParquetColumns(sc *arrow.Schema, w io.Writer, zstdLevel int, statsCols ...string) (*ParquetColumns, error) {
-	opts := append(parquetOpts(sc, statsCols...), parquet.WithCompressionLevel(zstdLevel))
+func NewColumns(sc *arrow.Schema, w io.Writer, zstdLevel int, l Layout) (*Columns, error) {
+	opts := append(l.options(sc), parquet.WithCompressionLevel(zstdLevel))
 	props := parquet.NewWriterProperties(opts...)
 	root, kv, err := parquetSchema(sc, props)
 	if err != nil {
@@ -81,24 +79,20 @@ func NewParquetColumns(sc *arrow.Schema, w io.Writer, zstdLevel int, statsCols .
 	if err != nil {
 		return nil, err
 	}
-	p := &ParquetColumns{w: offsetWriter{w: w}, props: props, sc: schema.NewSchema(root), codec: codec, level: zstdLevel,
-		stats: map[string]bool{}}
-	for _, c := range append([]string{ColTS, ColCPU, ColPID, ColTID}, statsCols...) {
-		p.stats[c] = true
-	}
+	p := &Columns{w: offsetWriter{w: w}, props: props, sc: schema.NewSchema(root), codec: codec, level: zstdLevel}
 	p.meta = metadata.NewFileMetadataBuilder(p.sc, props, kv)
 	p.w.Write([]byte("PAR1"))
 	return p, p.w.err
 }
 
 // StartRowGroup begins a row group of rows rows.
-func (p *ParquetColumns) StartRowGroup(rows int) {
+func (p *Columns) StartRowGroup(rows int) {
 	p.rg = p.meta.AppendRowGroup()
 	p.rgRows, p.rgSize, p.col = rows, 0, 0
 }
 
 // EndRowGroup completes the row group; every column must have been written.
-func (p *ParquetColumns) EndRowGroup() error {
+func (p *Columns) EndRowGroup() error {
 	p.rg.SetNumRows(p.rgRows)
 	if err := p.rg.Finish(p.rgSize, p.rgNum); err != nil {
 		return err
@@ -109,7 +103,7 @@ func (p *ParquetColumns) EndRowGroup() error {
 }
 
 // Close writes the footer.
-func (p *ParquetColumns) Close() error {
+func (p *Columns) Close() error {
 	if p.rg != nil {
 		return fmt.Errorf("parquet: row group %d not ended", p.rgNum)
 	}
@@ -130,7 +124,7 @@ func (p *ParquetColumns) Close() error {
 
 // chunkWriter is one column chunk being written.
 type chunkWriter struct {
-	p       *ParquetColumns
+	p       *Columns
 	descr   *schema.Column
 	cb      *metadata.ColumnChunkMetaDataBuilder
 	enc     parquet.Encoding
@@ -145,7 +139,7 @@ type chunkWriter struct {
 
 // next starts the next column's chunk, checking it has rows rows of
 // definition levels def (nil for a required column).
-func (p *ParquetColumns) next(def []int16, rows int) (*chunkWriter, error) {
+func (p *Columns) next(def []int16, rows int) (*chunkWriter, error) {
 	if p.rg == nil || p.col >= p.sc.NumColumns() {
 		return nil, fmt.Errorf("parquet: no column to write (column %d)", p.col)
 	}
@@ -193,7 +187,7 @@ func (c *chunkWriter) finish(stats metadata.TypedStatistics, rows int) error {
 
 // statsFor returns fresh statistics for the column when it keeps them.
 func (c *chunkWriter) statsFor() metadata.TypedStatistics {
-	if !c.p.stats[c.descr.Name()] {
+	if !c.p.props.StatisticsEnabledFor(c.descr.Path()) {
 		return nil
 	}
 	return metadata.NewStatistics(c.descr, memory.DefaultAllocator)
@@ -313,7 +307,7 @@ func appendI32(b []byte, v int32) []byte {
 // WriteInt64 writes the next column, an int64 or timestamp column: vals
 // are the defined values, def one level per row (nil for a required
 // column). The column's encoding is PLAIN or DELTA_BINARY_PACKED.
-func (p *ParquetColumns) WriteInt64(vals []int64, def []int16, rows int) error {
+func (p *Columns) WriteInt64(vals []int64, def []int16, rows int) error {
 	c, err := p.next(def, rows)
 	if err != nil {
 		return err
@@ -336,7 +330,7 @@ func (p *ParquetColumns) WriteInt64(vals []int64, def []int16, rows int) error {
 }
 
 // WriteInt32 writes the next column, a PLAIN int32 one (see WriteInt64).
-func (p *ParquetColumns) WriteInt32(vals []int32, def []int16, rows int) error {
+func (p *Columns) WriteInt32(vals []int32, def []int16, rows int) error {
 	c, err := p.next(def, rows)
 	if err != nil {
 		return err
@@ -359,7 +353,7 @@ func (p *ParquetColumns) WriteInt32(vals []int32, def []int16, rows int) error {
 
 // WriteDict writes the next column, a string column, as dictionary dict
 // (distinct values) and idx, one index into it per defined row.
-func (p *ParquetColumns) WriteDict(dict []string, idx []int32, def []int16, rows int) error {
+func (p *Columns) WriteDict(dict []string, idx []int32, def []int16, rows int) error {
 	c, err := p.next(def, rows)
 	if err != nil {
 		return err
@@ -496,7 +490,7 @@ const (
 )
 
 // appendDelta appends vals DELTA_BINARY_PACKED.
-func (p *ParquetColumns) appendDelta(dst []byte, vals []int64) []byte {
+func (p *Columns) appendDelta(dst []byte, vals []int64) []byte {
 	dst = binary.AppendUvarint(dst, deltaBlock)
 	dst = binary.AppendUvarint(dst, deltaBlock/deltaMini)
 	dst = binary.AppendUvarint(dst, uint64(len(vals)))

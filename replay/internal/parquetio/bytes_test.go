@@ -1,4 +1,4 @@
-package replay
+package parquetio
 
 import (
 	"bytes"
@@ -41,7 +41,7 @@ func TestParquetColumnsBytes(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	pw, err := NewParquetColumns(arrow.NewSchema(fields, nil), &buf, 3)
+	pw, err := NewColumns(arrow.NewSchema(fields, nil), &buf, 3, testLayout)
 	if err != nil {
 		t.Fatal(err)
 	}
