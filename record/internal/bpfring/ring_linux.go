@@ -13,6 +13,11 @@
 // length whose top bits say busy, still being written, and discarded, then
 // the kernel's page offset) and takes its length plus the header rounded
 // up to 8 bytes.
+//
+// The reader maps the data pages once: the kernel maps every page of the
+// mapping at mmap time, so the second copy would put as many bytes again
+// in the recorder's resident memory. The few records that wrap around the
+// end are copied into one buffer instead.
 package bpfring
 
 import (
@@ -42,7 +47,8 @@ type Reader struct {
 	cons, prod []byte  // the consumer page; the producer page and data
 	consPos    *uint64 // shared with the kernel
 	prodPos    *uint64
-	data       []byte // the data pages, twice
+	data       []byte // the data pages, once
+	wrapped    []byte // a record wrapping around the end, copied out
 	mask       uint64
 	pos        uint64 // next record to read; consPos lags until Release
 	released   uint64 // what consPos holds
@@ -63,7 +69,7 @@ func Open(m *ebpf.Map) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("map the BPF ring's consumer page: %w", err)
 	}
-	prod, err := unix.Mmap(m.FD(), int64(page), page+2*size, unix.PROT_READ, unix.MAP_SHARED)
+	prod, err := unix.Mmap(m.FD(), int64(page), page+size, unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		unix.Munmap(cons)
 		return nil, fmt.Errorf("map the BPF ring's data: %w", err)
@@ -92,7 +98,8 @@ func (r *Reader) Available() int {
 }
 
 // Next returns the next committed record, aliasing the ring: it stays
-// valid until Release. It returns nil when the ring holds no record or
+// valid until Release, but one that wraps around the ring's end only until
+// the next call of Next. It returns nil when the ring holds no record or
 // the next one is still being written (records are read in the order
 // they were reserved). Discarded records are skipped.
 //
@@ -122,10 +129,22 @@ func (r *Reader) Next() ([]byte, error) {
 		if hdr&discardBit != 0 {
 			continue
 		}
-		start := off + hdrSize
-		return r.data[start : start+n : start+n], nil
+		return r.record(off+hdrSize, n), nil
 	}
 	return nil, nil
+}
+
+// record returns the n bytes of data at start, which may run past the
+// ring's end and on from its beginning. The header is 8-byte aligned and
+// the size a power of two, so start itself is always inside the ring.
+func (r *Reader) record(start, n uint64) []byte {
+	size := uint64(len(r.data))
+	if start+n <= size {
+		return r.data[start : start+n : start+n]
+	}
+	first := size - start
+	r.wrapped = append(append(r.wrapped[:0], r.data[start:]...), r.data[:n-first]...)
+	return r.wrapped[:n:n]
 }
 
 // Release hands the space of every record Next returned back to the
