@@ -153,6 +153,27 @@ func bpfRingBytes(perCPU, ncpu int) int {
 	return n
 }
 
+// sideBandRingBytes is the size of each perf ring when every source is on
+// the BPF path: the rings then carry only the dummy event's task records
+// (and mmap records with call chains), a few per process, and a full-size
+// ring would cost its allocation and zeroing for nothing.
+const sideBandRingBytes = 1 << 20
+
+// perfRingBytes returns the size of the per-CPU perf rings given the size
+// the perf path's sources would need: sideBandRingBytes at most when no
+// source is left on the perf path.
+func (c *capture) perfRingBytes(ringBytes int) int {
+	if c.bpf == nil {
+		return ringBytes
+	}
+	for _, s := range c.sources {
+		if s.desc.Path != PathBPF {
+			return ringBytes
+		}
+	}
+	return min(ringBytes, sideBandRingBytes)
+}
+
 func (b *bpfCapture) load(c *capture, ringBytes int) error {
 	set, err := bpfprog.New(bpfRingBytes(ringBytes, len(c.cpus)), len(b.srcs))
 	if err != nil {
@@ -312,6 +333,14 @@ func (c *capture) bpfIDs() {
 			c.ids[next] = si
 		}
 	}
+}
+
+// bpfRingSize returns the BPF ring's data size, 0 without one.
+func (c *capture) bpfRingSize() int {
+	if c.bpf == nil {
+		return 0
+	}
+	return c.bpf.rd.Size()
 }
 
 // bpfMalformed returns the BPF ring records that could not be read.

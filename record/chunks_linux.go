@@ -23,9 +23,10 @@ type chunkMemory struct {
 }
 
 // size sets the memory cap (memCap, if set, overrides it) and the large
-// chunk size for these rings.
-func (m *chunkMemory) size(rings []*perf.Ring, memCap int64) {
-	ringTotal := 0
+// chunk size for these rings and a BPF ring of bpfBytes (0: none), which
+// the per-CPU chunks take their share of as the perf rings' do.
+func (m *chunkMemory) size(rings []*perf.Ring, bpfBytes int, memCap int64) {
+	ringTotal := bpfBytes
 	for _, r := range rings {
 		ringTotal += r.Size()
 	}

@@ -69,7 +69,7 @@ func (c *capture) loop(ctx context.Context, child *childProc) {
 			}
 		}()
 	}
-	c.chunkMemory.size(c.rings, o.memCap)
+	c.chunkMemory.size(c.rings, c.bpfRingSize(), o.memCap)
 	items := make(chan item, 1024)
 	readerDone := make(chan error, 1)
 	go func() { readerDone <- c.reader(&stop, items, quit) }()

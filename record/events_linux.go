@@ -65,6 +65,7 @@ func (c *capture) open(r *resolver, child *childProc) error {
 	if err := c.openBPF(ringBytes); err != nil {
 		return err
 	}
+	ringBytes = c.perfRingBytes(ringBytes)
 	if err := r.shareProbes(c.sources, len(c.cpus)); err != nil {
 		return err
 	}
