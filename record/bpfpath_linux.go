@@ -143,11 +143,15 @@ func (c *capture) openBPF(ringBytes int) error {
 	return nil
 }
 
-// bpfRingBytes sizes the shared BPF ring as the perf rings it replaces
-// together: a power of two.
+// bpfRingBytes sizes the shared BPF ring, a power of two: half the perf
+// rings it replaces together, at least one of them. A ring record is 20-24
+// bytes shorter than the perf sample it becomes (48 against 72 bytes for
+// a getppid), so the ring still holds more events than the perf ring of
+// the CPU a burst comes from, and kpcap allocates, zeroes and maps half
+// the memory.
 func bpfRingBytes(perCPU, ncpu int) int {
 	n := perCPU
-	for n < perCPU*ncpu && n < 1<<30 {
+	for 2*n < perCPU*ncpu && n < 1<<30 {
 		n *= 2
 	}
 	return n
