@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ import (
 // under the cap plus one frame, every kept file decodes on its own, kept
 // + deleted (from the result) + lost = calls, and the snapshot holds every
 // call of the workload in the window before it, as the rotating set saw
-// them.
+// them (counted from a pause between two calls at the window's start).
 func TestSoakMinute(t *testing.T) {
 	requireRoot(t)
 	const (
@@ -98,6 +99,12 @@ func TestSoakMinute(t *testing.T) {
 	}
 
 	// The snapshot: one file, holding the mark and the window before it.
+	if len(sr.res.Files) == 0 && sr.res.Lost > 0 {
+		// The mark may be one of the events the loaded host made the
+		// flight recorder lose: counted, so nothing to compare.
+		t.Logf("no snapshot: the flight recorder lost %d events, the mark may be among them (notices %q)", sr.res.Lost, sr.res.Notices)
+		return
+	}
 	if len(sr.res.Files) != 1 {
 		t.Fatalf("%d snapshots, want 1: %+v (notices %q)", len(sr.res.Files), sr.res.Files, sr.res.Notices)
 	}
@@ -129,24 +136,37 @@ func TestSoakMinute(t *testing.T) {
 	}
 	end := f.Header.Set.EndNS
 	from := end - uint64(window) // the window the snapshot is asked to hold
-	inSnap := 0
-	first := ^uint64(0)
+	var workload []uint64
 	for i, tm := range snapTimes {
-		if snapTIDs[i] == markTID && tm >= from && tm < markT {
-			inSnap++
-		}
 		if snapTIDs[i] == markTID {
-			first = min(first, tm)
+			workload = append(workload, tm)
+		}
+	}
+	slices.Sort(workload)
+	first := ^uint64(0)
+	if len(workload) > 0 {
+		first = workload[0]
+	}
+	// The two recorders' events stamp each call with their own clock
+	// reading, one after the other in the same syscall entry (the set's
+	// about half a microsecond first): a call can fall on either side of a
+	// time in the two recordings. The counts start in a pause between two
+	// calls early in the window, which no call's two stamps straddle.
+	cut, pause := pauseIn(workload, from, from+uint64(window)/8)
+	inSnap := 0
+	for _, tm := range workload {
+		if tm >= cut && tm < markT {
+			inSnap++
 		}
 	}
 	// What the rotating set saw of the workload in that window.
 	inSet, setLost := 0, uint64(0)
 	covered := false
 	for _, fs := range res.Files {
-		if fs.Deleted || fs.EndNS < from || fs.StartNS > markT {
+		if fs.Deleted || fs.EndNS < cut || fs.StartNS > markT {
 			continue
 		}
-		covered = covered || fs.StartNS <= from
+		covered = covered || fs.StartNS <= cut
 		setLost += fs.Lost
 		sf, err := format.Open(fs.Path)
 		if err != nil {
@@ -154,14 +174,14 @@ func TestSoakMinute(t *testing.T) {
 		}
 		it := sf.Samples()
 		for it.Next() {
-			if s := it.Sample(); s.TID == markTID && s.Time >= from && s.Time < markT {
+			if s := it.Sample(); s.TID == markTID && s.Time >= cut && s.Time < markT {
 				inSet++
 			}
 		}
 		sf.Close()
 	}
-	t.Logf("snapshot: %d samples (%d of the workload in the %v before its end, first at -%v), %d bytes, %d lost; the set saw %d (%d lost in its files); flight recorder peak memory %d, peak RSS %d, %d lost",
-		snap.Samples, inSnap, window, time.Duration(end-first), snap.Bytes, snap.Lost, inSet, setLost, sr.res.SnapshotMemory, sr.res.Usage.MaxRSS, sr.res.Lost)
+	t.Logf("snapshot: %d samples (%d of the workload from a %v pause %v into the %v before its end to the mark, first at -%v), %d bytes, %d lost; the set saw %d (%d lost in its files); flight recorder peak memory %d, peak RSS %d, %d lost",
+		snap.Samples, inSnap, time.Duration(pause), time.Duration(cut-from), window, time.Duration(end-first), snap.Bytes, snap.Lost, inSet, setLost, sr.res.SnapshotMemory, sr.res.Usage.MaxRSS, sr.res.Lost)
 	if !covered {
 		t.Fatalf("the kept files do not cover the snapshot's window: the test needs its mark later")
 	}
@@ -171,4 +191,23 @@ func TestSoakMinute(t *testing.T) {
 	if inSnap > inSet && setLost == 0 {
 		t.Errorf("the snapshot holds %d calls in its window, more than the %d made", inSnap, inSet)
 	}
+}
+
+// pauseIn returns the middle of the first gap of at least a millisecond
+// between consecutive times (sorted) that ends in [lo, hi), or else of the
+// widest, and the gap: the paced workload pauses a few milliseconds
+// between its batches, far longer than the two recorders' stamps of one
+// call lie apart. It returns lo and 0 when no gap ends there.
+func pauseIn(times []uint64, lo, hi uint64) (cut, gap uint64) {
+	cut = lo
+	for i := 1; i < len(times); i++ {
+		if times[i] >= lo && times[i] < hi && times[i]-times[i-1] > gap {
+			gap = times[i] - times[i-1]
+			cut = times[i-1] + gap/2
+			if gap >= uint64(time.Millisecond) {
+				break
+			}
+		}
+	}
+	return cut, gap
 }
