@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/bits"
 	"slices"
-	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -558,11 +557,4 @@ func packMini(dst []byte, xs []uint64, base uint64, width int) []byte {
 		acc >>= 8
 	}
 	return dst
-}
-
-// asBytes views fixed-size values as their little-endian bytes (every
-// platform kpcap builds for is little-endian).
-func asBytes[T int32 | int64](v []T) []byte {
-	var z T
-	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), len(v)*int(unsafe.Sizeof(z)))
 }
