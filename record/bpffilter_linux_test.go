@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -348,28 +347,9 @@ func TestBPFProbeFilterMatchesPerf(t *testing.T) {
 			3*n + count(func(i int) bool { return i&0xff < 0x80 })},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			run := func(path string) ([]format.Sample, *Result, *format.File) {
-				var pid int
-				res, f := recordWhile(t, Options{Path: path, Probes: stepperProbes(bin), Filter: tc.filter}, nil, func() {
-					cmd := exec.Command(bin, itoa(n))
-					if err := cmd.Run(); err != nil {
-						var ee *exec.ExitError
-						if !errors.As(err, &ee) {
-							t.Fatal(err)
-						}
-					}
-					pid = cmd.Process.Pid
-				})
-				var out []format.Sample
-				for _, s := range readAll(t, f) {
-					if s.PID == uint32(pid) {
-						out = append(out, s)
-					}
-				}
-				return out, res, f
-			}
-			perfS, perfRes, _ := run(PathPerf)
-			bpfS, bpfRes, bpfF := run(PathBPF)
+			o := Options{Probes: stepperProbes(bin), Filter: tc.filter}
+			perfS, perfRes, _ := recordStepper(t, bin, n, PathPerf, o)
+			bpfS, bpfRes, bpfF := recordStepper(t, bin, n, PathBPF, o)
 			compareProbeSamples(t, perfS, bpfS, tc.want, perfRes, bpfRes, bpfF)
 		})
 	}

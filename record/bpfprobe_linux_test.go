@@ -86,29 +86,35 @@ func TestBPFProbesMatchPerf(t *testing.T) {
 	}
 	bin := buildStepper(t)
 	const n = 3000
-	run := func(path string) ([]format.Sample, *Result, *format.File) {
-		var pid int
-		res, f := recordWhile(t, Options{Path: path, Probes: stepperProbes(bin)}, nil, func() {
-			cmd := exec.Command(bin, itoa(n))
-			if err := cmd.Run(); err != nil {
-				var ee *exec.ExitError
-				if !errors.As(err, &ee) {
-					t.Fatal(err)
-				}
-			}
-			pid = cmd.Process.Pid
-		})
-		var out []format.Sample
-		for _, s := range readAll(t, f) {
-			if s.PID == uint32(pid) {
-				out = append(out, s)
+	o := Options{Probes: stepperProbes(bin)}
+	perfS, perfRes, _ := recordStepper(t, bin, n, PathPerf, o)
+	bpfS, bpfRes, bpfF := recordStepper(t, bin, n, PathBPF, o)
+	compareProbeSamples(t, perfS, bpfS, 4*n, perfRes, bpfRes, bpfF)
+}
+
+// recordStepper records with o on path while the stepper at bin makes n
+// steps, and returns the stepper's own samples, the result and the file.
+func recordStepper(t *testing.T, bin string, n int, path string, o Options) ([]format.Sample, *Result, *format.File) {
+	t.Helper()
+	var pid int
+	o.Path = path
+	res, f := recordWhile(t, o, nil, func() {
+		cmd := exec.Command(bin, itoa(n))
+		if err := cmd.Run(); err != nil {
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatal(err)
 			}
 		}
-		return out, res, f
+		pid = cmd.Process.Pid
+	})
+	var out []format.Sample
+	for _, s := range readAll(t, f) {
+		if s.PID == uint32(pid) {
+			out = append(out, s)
+		}
 	}
-	perfS, perfRes, _ := run(PathPerf)
-	bpfS, bpfRes, bpfF := run(PathBPF)
-	compareProbeSamples(t, perfS, bpfS, 4*n, perfRes, bpfRes, bpfF)
+	return out, res, f
 }
 
 // formatID returns the ID line of a format text (0 if none).
