@@ -307,6 +307,35 @@ func TestBPFFilterFallback(t *testing.T) {
 	}
 }
 
+// TestBPFFilterKeepsTaskScope checks that a filter the programs can take
+// does not put a source on the BPF path when --pid, a command or a cgroup
+// restricts it: those scopes are kept by perf, and a BPF program would
+// record every task.
+func TestBPFFilterKeepsTaskScope(t *testing.T) {
+	requireRoot(t)
+	for _, o := range []*Options{
+		{PID: 1},
+		{Command: []string{"true"}},
+		{Cgroups: []string{"/"}},
+	} {
+		o.Filter = `prev_pid > 0`
+		src := tracepointSource(t, "sched", "sched_switch")
+		if err := applyFilter(o.Filter, []*source{src}); err != nil {
+			t.Fatal(err)
+		}
+		if _, why := bpfFilter(o, src); why != "" {
+			t.Fatalf("the filter itself has no BPF translation: %s", why)
+		}
+		o.Path = PathAuto
+		if err := choosePaths(o, []*source{src}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if src.desc.Path == PathBPF {
+			t.Errorf("pid %d, command %q, cgroups %q: a filtered source took the BPF path", o.PID, o.Command, o.Cgroups)
+		}
+	}
+}
+
 // TestBPFProbeFilterMatchesPerf records kpcap-stepper's uprobes through
 // perf and then through BPF with the same filter and compares the
 // workload's samples field by field: a filter on fetch arguments (the

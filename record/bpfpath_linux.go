@@ -68,14 +68,17 @@ func bpfReason(o *Options, s *source) string {
 		return fmt.Sprintf("its fields span %d bytes (BPF tracepoint programs read at most %d)", s.layout.fixed, bpfprog.MaxRaw)
 	case countedTracepoint(s.desc.Name):
 		return "it passes perf a count (__perf_count)"
-	case s.filter:
-		if _, why := bpfFilter(o, s); why != "" {
-			return why
-		}
 	case o.PID != 0 || len(o.Command) > 0:
 		return "a process or command is followed through perf"
 	case len(o.Cgroups) > 0:
 		return "cgroups restrict events through perf"
+	}
+	// Apart from the switch: a filter the programs can take must not hide
+	// the task scope checked above.
+	if s.filter {
+		if _, why := bpfFilter(o, s); why != "" {
+			return why
+		}
 	}
 	return ""
 }
