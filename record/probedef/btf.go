@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/cilium/ebpf/btf"
+	"github.com/kpcap/kpcap/record/internal/kernelbtf"
 )
 
 // KernelBTFDir is where a running kernel publishes its BTF: vmlinux and one
@@ -37,8 +38,9 @@ func LoadKernelBTF() (*BTF, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("load BTF: %w: %w (kernel built without CONFIG_DEBUG_INFO_BTF?)", ErrNoBTF, err)
 	}
-	// LoadKernelSpec maps the file instead of copying its megabytes.
-	spec, err := btf.LoadKernelSpec()
+	// The process decodes the kernel's BTF once, for the probes and the
+	// BPF programs alike (kernelbtf).
+	spec, err := kernelbtf.Spec()
 	if err != nil {
 		return nil, fmt.Errorf("load BTF from %s: %w", path, err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
+	"github.com/kpcap/kpcap/record/internal/kernelbtf"
 	"github.com/kpcap/kpcap/record/probedef"
 )
 
@@ -161,7 +162,7 @@ func loadProbeRegs() (*probeRegs, error) {
 }
 
 func readProbeRegs() (*probeRegs, error) {
-	spec, err := btf.LoadKernelSpec()
+	spec, err := kernelbtf.Spec()
 	if err != nil {
 		return nil, fmt.Errorf("kernel BTF: %w", err)
 	}

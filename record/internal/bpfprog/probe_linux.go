@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
+	"github.com/kpcap/kpcap/record/internal/kernelbtf"
 )
 
 // A kprobe, kretprobe, uprobe or uretprobe is recorded by a program of
@@ -61,7 +62,7 @@ var (
 
 func loadUprobeTask() (uprobeTask, error) {
 	utaskOnce.Do(func() {
-		spec, err := btf.LoadKernelSpec()
+		spec, err := kernelbtf.Spec()
 		if err != nil {
 			utaskErr = fmt.Errorf("kernel BTF: %w", err)
 			return

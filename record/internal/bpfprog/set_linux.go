@@ -9,7 +9,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/btf"
 )
 
 // MaxRaw is the largest fixed payload a tracepoint program copies: the
@@ -42,7 +41,6 @@ type Set struct {
 	watermark         int
 	sys               [2]syscallDir // raw syscall programs: enter, exit
 	regs              *syscallRegs  // loaded with the first syscall program
-	btf               *btf.Cache    // the kernel's BTF, decoded on first use
 }
 
 // New creates the maps for nsrc sources: a ring buffer of ringBytes (a

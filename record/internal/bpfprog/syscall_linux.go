@@ -11,6 +11,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
+	"github.com/kpcap/kpcap/record/internal/kernelbtf"
 )
 
 // The syscall tracepoints (syscalls:sys_enter_NAME, sys_exit_NAME) are
@@ -52,24 +53,25 @@ func SyscallNumber(name string) (int, bool) {
 type syscallRegs struct {
 	args      [6]int // pt_regs offsets of the arguments, in order
 	nr        int    // pt_regs offset of the syscall number (orig_ax)
-	statusOff int    // task_struct offset of thread_info.status
+	statusOff int    // task_struct offset of thread_info.status (thread_info is first)
 }
 
 // tsCompat is x86's TS_COMPAT thread status: a 32-bit syscall, which the
 // syscall tracepoints skip (trace_get_syscall_nr returns -1).
 const tsCompat = 0x0002
 
-func loadSyscallRegs(cache *btf.Cache) (*syscallRegs, error) {
-	spec, err := cache.Kernel()
+// loadSyscallRegs reads the offsets from the kernel's BTF. thread_info is
+// the first member of task_struct on x86 (THREAD_INFO_IN_TASK, whose
+// current_thread_info() is current itself), so task_struct, whose
+// inflation drags in most of the kernel's types, is not looked up.
+func loadSyscallRegs() (*syscallRegs, error) {
+	spec, err := kernelbtf.Spec()
 	if err != nil {
 		return nil, fmt.Errorf("kernel BTF: %w", err)
 	}
-	var regs, task, ti *btf.Struct
+	var regs, ti *btf.Struct
 	if err := spec.TypeByName("pt_regs", &regs); err != nil {
 		return nil, fmt.Errorf("kernel BTF: struct pt_regs: %w", err)
-	}
-	if err := spec.TypeByName("task_struct", &task); err != nil {
-		return nil, fmt.Errorf("kernel BTF: struct task_struct: %w", err)
 	}
 	if err := spec.TypeByName("thread_info", &ti); err != nil {
 		return nil, fmt.Errorf("kernel BTF: struct thread_info: %w", err)
@@ -83,15 +85,9 @@ func loadSyscallRegs(cache *btf.Cache) (*syscallRegs, error) {
 	if r.nr, err = memberOffset(regs, "orig_ax"); err != nil {
 		return nil, err
 	}
-	tiOff, err := memberOffset(task, "thread_info")
-	if err != nil {
+	if r.statusOff, err = memberOffset(ti, "status"); err != nil {
 		return nil, err
 	}
-	st, err := memberOffset(ti, "status")
-	if err != nil {
-		return nil, err
-	}
-	r.statusOff = tiOff + st
 	return r, nil
 }
 
@@ -210,7 +206,7 @@ func (s *Set) AttachSyscalls() ([2]int, error) {
 			continue
 		}
 		if s.regs == nil {
-			r, err := loadSyscallRegs(s.kernelBTF())
+			r, err := loadSyscallRegs()
 			if err != nil {
 				return idx, err
 			}
@@ -427,23 +423,14 @@ func (s *Set) syscallRecord(exit bool, args, recLen int, label string) asm.Instr
 	return append(insns, asm.Ja.Label("commit"))
 }
 
-// kernelBTF returns the Set's cache of the kernel's BTF, decoded once for
-// the registers' offsets and every BTF-typed program.
-func (s *Set) kernelBTF() *btf.Cache {
-	if s.btf == nil {
-		s.btf = btf.NewCache()
-	}
-	return s.btf
-}
-
 // loadWithBTF loads a program typed by the kernel's BTF (a tp_btf
-// program, whose target cilium/ebpf looks up there) through the Set's BTF
-// cache: ebpf.NewProgram decodes the whole kernel BTF anew for each
-// program, tens of milliseconds of CPU and tens of MiB each.
+// program, whose target cilium/ebpf looks up there) through the process's
+// BTF cache: ebpf.NewProgram decodes the whole kernel BTF anew for each
+// program.
 func (s *Set) loadWithBTF(spec *ebpf.ProgramSpec) (*ebpf.Program, error) {
 	coll, err := ebpf.NewCollectionWithOptions(
 		&ebpf.CollectionSpec{Programs: map[string]*ebpf.ProgramSpec{spec.Name: spec}},
-		ebpf.CollectionOptions{Cache: s.kernelBTF()})
+		ebpf.CollectionOptions{Cache: kernelbtf.Cache()})
 	if err != nil {
 		return nil, err
 	}
