@@ -7,12 +7,18 @@ import (
 	"time"
 
 	"github.com/kpcap/kpcap/record/internal/bpfprog"
-	"github.com/kpcap/kpcap/record/internal/perf"
+	"github.com/kpcap/kpcap/record/internal/bpfring"
 )
 
-// The recorder side of the BPF path: draining the BPF ring into perf
-// SAMPLE records that the merge and the file take as they take the perf
-// rings' samples.
+// The recorder side of the BPF path: the reader copies the BPF ring's
+// bytes out in bulk, records and their ring headers as they lie; the
+// writer indexes each record in its CPU's BPF queue and writes it straight
+// from the copy. No perf SAMPLE record is made in between: the ring's
+// record says all a sample needs.
+
+// bpfItem is the queue number of items carrying BPF ring bytes: the writer
+// spreads their records over the BPF queues by CPU.
+const bpfItem = -1
 
 // stack is how many entries of each call stack the programs record.
 func (b *bpfCapture) stack() int {
@@ -22,133 +28,125 @@ func (b *bpfCapture) stack() int {
 	return 0
 }
 
-// bpfSampleLen is the size of the perf SAMPLE record made from a payload
-// of n bytes: header, identifier, pid/tid, time, cpu/res, period, with
-// call chains the chain's length and its chain entries, then the u32 size
-// and the payload, padded to 8.
-func (b *bpfCapture) bpfSampleLen(n, chain int) int {
-	if b.callchain {
-		n += 8 + 8*chain
-	}
-	return (perf.HeaderLen + 40 + 4 + n + 7) &^ 7
-}
-
-// appendSample appends the perf SAMPLE record (kpcap's layout,
-// perf.SampleType) that the perf path would have read for r, so the rest
-// of the recorder handles both paths alike. The call chain is b.chain.
-func (b *bpfCapture) appendSample(dst []byte, i int, r *bpfprog.Record, raw []byte) []byte {
-	ne := binary.NativeEndian
-	size := b.bpfSampleLen(len(raw), len(b.chain))
-	begin := len(dst)
-	dst = ne.AppendUint32(dst, perf.RecordSample)
-	dst = ne.AppendUint16(dst, 0)
-	dst = ne.AppendUint16(dst, uint16(size))
-	dst = ne.AppendUint64(dst, b.ids[i])
-	dst = ne.AppendUint32(dst, r.PID)
-	dst = ne.AppendUint32(dst, r.TID)
-	dst = ne.AppendUint64(dst, r.Time)
-	dst = ne.AppendUint32(dst, r.CPU)
-	dst = ne.AppendUint32(dst, 0)
-	dst = ne.AppendUint64(dst, 1) // period
-	if b.callchain {
-		dst = ne.AppendUint64(dst, uint64(len(b.chain)))
-		for _, ip := range b.chain {
-			dst = ne.AppendUint64(dst, ip)
-		}
-	}
-	start := len(dst) + 4
-	dst = ne.AppendUint32(dst, uint32(len(raw)))
-	dst = append(dst, raw...)
-	// The trace_entry the kernel hid from the program: common_type and
-	// common_pid (flags and preempt count stay 0).
-	if len(raw) >= 8 {
-		ne.PutUint16(dst[start:], b.types[i])
-		ne.PutUint32(dst[start+4:], r.TID)
-	}
-	for len(dst)-begin < size {
-		dst = append(dst, 0)
-	}
-	return dst
-}
-
-// bpfReleaseBytes is how much of the BPF ring a drain reads between
-// handing space back to the kernel.
-const bpfReleaseBytes = 256 << 10
-
-// drainBPF copies the BPF ring's records into per-CPU chunks, as perf
-// SAMPLE records, and sends them to the writer. Unless final it reads at
-// most what the ring held when it started, and it stops early (throttled)
-// when chunk memory is at its cap, leaving the rest to the ring. The
-// ring's space goes back to the kernel once per chunk sent, not once per
-// record: the programs read the consumer position on every reservation,
-// and a store per record would keep its cache line moving between CPUs.
+// drainBPF copies the BPF ring's records into chunks and sends them to the
+// writer. Unless final it reads at most what the ring held when it
+// started, and it stops early (throttled) when chunk memory is at its cap,
+// leaving the rest to the ring. The ring's space goes back to the kernel
+// once per chunk copied, not once per record: the programs read the
+// consumer position on every reservation, and a store per record would
+// keep its cache line moving between CPUs.
 func (c *capture) drainBPF(send func(item) bool, final bool) (throttled, ok bool) {
 	b := c.bpf
-	defer b.rd.Release()
 	budget := b.rd.Available()
-	held := 0 // bytes read since the last release
-	var r bpfprog.Record
 	for final || budget > 0 {
-		if held >= bpfReleaseBytes {
-			b.rd.Release() // the records read so far are copied out
-			held = 0
+		ch := c.getChunk(budget, final)
+		if ch == nil {
+			return true, true // over the memory cap: the ring holds the rest
 		}
-		rec, err := b.rd.Next()
+		before := cap(ch.data)
+		var cp bpfring.Copied
+		var err error
+		ch.data, cp, err = b.rd.CopyInto(ch.data[:0]) // pooled chunks keep their old bytes
+		c.inflight.Add(int64(cap(ch.data) - before))  // a record larger than the chunk
+		b.rd.Release()
 		if err != nil {
 			b.malformed.Add(1)
-			break
 		}
-		if rec == nil {
-			break
+		if len(ch.data) == 0 {
+			c.release(ch)
+			return throttled, true
 		}
-		budget -= len(rec) + 8
-		held += len(rec) + 8
-		if !bpfprog.Decode(rec, &r) || int(r.Source) >= len(b.srcs) {
-			b.malformed.Add(1)
-			continue
+		budget -= len(ch.data)
+		b.records += uint64(cp.Records)
+		if cp.Last >= 0 && cp.Last+bpfprog.HeaderLen <= len(ch.data) {
+			b.last = binary.NativeEndian.Uint64(ch.data[cp.Last+8:])
 		}
-		i := int(r.Source)
-		raw := r.Raw[:min(len(r.Raw), c.sources[b.srcs[i]].layout.fixed)]
-		if b.callchain {
-			b.chain = bpfChain(b.chain[:0], b.bpfStackPart(i, r.Raw))
+		if !send(item{q: bpfItem, ch: ch}) {
+			return throttled, false
 		}
-		q := 0
-		if int(r.CPU) < len(b.qOf) {
-			q = b.qOf[r.CPU]
-		}
-		need := b.bpfSampleLen(len(raw), len(b.chain))
-		ch := b.cur[q]
-		if ch != nil && len(ch.data)+need > cap(ch.data) {
-			if !send(item{q: q, ch: ch}) {
-				return throttled, false
-			}
-			ch = nil
-		}
-		if ch == nil {
-			if ch = c.getChunk(budget, false); ch == nil {
-				// Over the memory cap: keep this record (it is out of the
-				// ring already) and leave the rest in the ring.
-				ch, throttled = c.getChunk(budget, true), true
-			}
-			ch.data = ch.data[:0] // pooled chunks keep their old bytes
-			b.cur[q] = ch
-		}
-		ch.data = b.appendSample(ch.data, i, &r, raw)
-		b.read[i]++
-		b.last = r.Time
-		if throttled && !final {
-			break
-		}
-	}
-	for q, ch := range b.cur {
-		if ch != nil {
-			b.cur[q] = nil
-			if !send(item{q: q, ch: ch}) {
-				return throttled, false
-			}
+		if !cp.Full || err != nil {
+			return throttled, true
 		}
 	}
 	return throttled, true
+}
+
+// addBPF indexes the records of a chunk of BPF ring bytes in the BPF
+// queues of their CPUs; it returns how many records the chunk held and
+// whether any could not be read.
+func (c *capture) addBPF(ch *chunk) (records int, bad bool) {
+	b := c.bpf
+	ne := binary.NativeEndian
+	for off := 0; off < len(ch.data); {
+		n, next, discarded, ok := bpfring.FrameAt(ch.data, off)
+		if !ok {
+			return records, true
+		}
+		start := off + bpfring.DataOff
+		off = next
+		if discarded {
+			continue
+		}
+		records++
+		if n < bpfprog.HeaderLen {
+			bad = true
+			continue
+		}
+		rec := ch.data[start : start+n]
+		q := b.q0
+		if cpu := int(ne.Uint32(rec[4:])); cpu < len(b.qOf) {
+			q += b.qOf[cpu]
+		}
+		c.qs[q].push(ne.Uint64(rec[8:]), start, n, ch)
+	}
+	return records, bad
+}
+
+// emitBPF writes one BPF ring record of queue qi as a sample.
+func (c *capture) emitBPF(qi int, rec []byte) error {
+	b := c.bpf
+	var r bpfprog.Record
+	if !bpfprog.Decode(rec, &r) || int(r.Source) >= len(b.srcs) {
+		c.unmatched++
+		return nil
+	}
+	if r.Time < c.emittedNS {
+		c.late++
+	} else {
+		c.emittedNS = r.Time
+	}
+	if c.aborted.Load() {
+		return errForced // a forced stop: account counts the rest lost
+	}
+	if c.limits.full {
+		return nil // --max-size reached: account counts the rest lost
+	}
+	i := int(r.Source)
+	src := int(b.srcs[i])
+	so := c.sources[src]
+	raw := r.Raw[:min(len(r.Raw), so.layout.fixed)]
+	// The trace_entry the kernel hid from the program: common_type and
+	// common_pid (flags and preempt count stay 0).
+	if len(raw) >= 8 {
+		binary.NativeEndian.PutUint16(raw, b.types[i])
+		binary.NativeEndian.PutUint32(raw[4:], r.TID)
+	}
+	c.weightCPU[src][qi]++
+	if so.wide && !c.isTracked(r.TID, r.Time) {
+		c.filteredCPU[src][qi]++
+		return nil
+	}
+	s := &c.sample
+	s.Source, s.Time, s.CPU, s.PID, s.TID = uint32(src), r.Time, r.CPU, r.PID, r.TID
+	s.Period, s.HasPeriod = 1, false
+	s.Raw = raw[:so.layout.rawLen(raw)]
+	if c.opts.CallGraph {
+		s.Callchain = bpfChain(s.Callchain[:0], b.bpfStackPart(i, r.Raw))
+		c.syms.see(r.PID, s.Callchain)
+	}
+	c.recvCPU[src][qi]++
+	c.lastNS = r.Time
+	return c.writeSample(s)
 }
 
 // finalDrainBPF drains the ring after the gate closed until every event a
@@ -171,18 +169,15 @@ func (c *capture) finalDrainBPF(send func(item) bool) bool {
 // or counted lost.
 func (c *capture) bpfSettled() bool {
 	b := c.bpf
+	var want uint64
 	for i := range b.srcs {
 		hits, lost, err := b.set.Counts(i)
 		if err != nil {
 			return true
 		}
-		var n uint64
 		for cpu := range hits {
-			n += hits[cpu] - lost[cpu]
-		}
-		if n != b.read[i] {
-			return false
+			want += hits[cpu] - lost[cpu]
 		}
 	}
-	return true
+	return want == b.records
 }

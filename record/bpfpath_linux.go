@@ -27,7 +27,7 @@ type bpfCapture struct {
 	ids   []uint64
 	types []uint16     // BPF source i -> common_type (the tracepoint id)
 	qOf   []int        // cpu -> queue index
-	read  []uint64     // BPF source i -> ring records read
+	q0    int          // the first BPF queue: BPF queue q0+i is CPU c.cpus[i]'s
 	raw   map[int]bool // BPF sources on the raw syscall programs (no perf event)
 	// attachFDs are the perf events the programs (but the raw syscall
 	// ones) are attached through, closed with the programs.
@@ -37,8 +37,7 @@ type bpfCapture struct {
 	malformed atomic.Uint64
 	tag       int32  // the ring's tag in the poller
 	last      uint64 // time of the last record read
-	// cur is the chunk being filled per queue.
-	cur []*chunk
+	records   uint64 // ring records read (discarded ones aside)
 	// callchain: the records carry call stacks (-g) after the payload's
 	// words[i] 8-byte words; chain is the call chain being made.
 	callchain bool
@@ -126,7 +125,7 @@ func (c *capture) openBPF(ringBytes int) error {
 	if len(srcs) == 0 {
 		return nil
 	}
-	b := &bpfCapture{srcs: srcs, local: make([]int32, len(c.sources)), read: make([]uint64, len(srcs)), callchain: c.opts.CallGraph}
+	b := &bpfCapture{srcs: srcs, local: make([]int32, len(c.sources)), callchain: c.opts.CallGraph}
 	for i := range b.local {
 		b.local[i] = -1
 	}
@@ -238,7 +237,6 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 		return err
 	}
 	b.tag = int32(len(c.cpus))
-	b.cur = make([]*chunk, len(c.cpus))
 	return c.poller.AddEdge(set.Ring().FD(), b.tag)
 }
 
@@ -342,6 +340,19 @@ func (c *capture) bpfIDs() {
 	}
 }
 
+// bpfQueues adds the BPF queues after the rings' queues, one per CPU: the
+// ring's records of one CPU come nearly in time order, as a perf ring's.
+func (c *capture) bpfQueues() {
+	if c.bpf == nil {
+		return
+	}
+	c.bpfQ0, c.bpf.q0 = len(c.qs), len(c.qs)
+	for _, cpu := range c.cpus {
+		c.qs = append(c.qs, &cpuQueue{sorted: true})
+		c.cpuOf = append(c.cpuOf, uint32(cpu))
+	}
+}
+
 // bpfRingSize returns the BPF ring's data size, 0 without one.
 func (c *capture) bpfRingSize() int {
 	if c.bpf == nil {
@@ -397,9 +408,9 @@ func (c *capture) bpfFired(fired [][]uint64) error {
 			if n == 0 {
 				continue
 			}
-			q := 0
+			q := b.q0
 			if cpu < len(b.qOf) {
-				q = b.qOf[cpu]
+				q += b.qOf[cpu]
 			}
 			fired[si][q] += n
 		}

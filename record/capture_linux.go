@@ -46,11 +46,14 @@ type capture struct {
 	opts    *Options
 	sources []*source
 	cpus    []int
-	qs      []*cpuQueue // one per ring, index = queue index
-	merge   merger
-	res     *Result
-	snap    *snapshotState
-	trig    *triggers
+	qs      []*cpuQueue // one per ring, index = queue index, then the BPF queues
+	// bpfQ0 is the first BPF queue (one per CPU, after the rings'), past
+	// every queue without a BPF path.
+	bpfQ0 int
+	merge merger
+	res   *Result
+	snap  *snapshotState
+	trig  *triggers
 
 	resolver *resolver
 

@@ -32,9 +32,17 @@ func (c *capture) writer(items <-chan item) error {
 			return nil // the reader stopped without a final pass (forced)
 		}
 		if it.ch != nil {
-			n, bad := c.qs[it.q].add(it.ch)
+			var n int
+			var bad bool
+			if it.q == bpfItem {
+				n, bad = c.addBPF(it.ch)
+			} else {
+				var tail int
+				n, tail = c.qs[it.q].add(it.ch)
+				bad = tail > 0
+			}
 			c.records += uint64(n)
-			if bad > 0 {
+			if bad {
 				c.malformed++
 			}
 			if it.ch.live == 0 {
@@ -89,6 +97,9 @@ func (c *capture) writer(items <-chan item) error {
 
 // emit writes one record. It allocates nothing for samples.
 func (c *capture) emit(qi int, r []byte) error {
+	if qi >= c.bpfQ0 {
+		return c.emitBPF(qi, r)
+	}
 	typ, misc, _ := perf.RecordHeader(r)
 	if t, _, _ := perf.RecordTime(r); t < c.emittedNS {
 		c.late++
@@ -256,6 +267,12 @@ func (c *capture) emitSample(qi int, r []byte) error {
 	}
 	c.recvCPU[src][qi]++
 	c.lastNS = ps.Time
+	return c.writeSample(s)
+}
+
+// writeSample writes sample s, then has the trigger see it and checks the
+// size limits now and then.
+func (c *capture) writeSample(s *format.Sample) error {
 	if err := c.out.WriteSample(s); err != nil {
 		return fmt.Errorf("write %s: %w", c.path, err)
 	}
@@ -265,7 +282,7 @@ func (c *capture) emitSample(qi int, r []byte) error {
 	if c.sizeCheck--; c.sizeCheck <= 0 {
 		c.sizeCheck = sizeCheckEvery
 		if c.opts.sizeLimited() {
-			return c.checkSize(ps.Time)
+			return c.checkSize(s.Time)
 		}
 	}
 	return nil

@@ -93,6 +93,7 @@ func (c *capture) open(r *resolver, child *childProc) error {
 			return fmt.Errorf("process %d has exited", o.PID)
 		}
 	}
+	c.bpfQueues()
 	c.merge.qs = c.qs
 	c.bpfIDs()
 	c.buildDense()

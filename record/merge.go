@@ -51,16 +51,26 @@ func (q *cpuQueue) add(ch *chunk) (records, bad int) {
 		}
 		records++
 		if t, ok := recordTime(b[off : off+size]); ok {
-			if t < q.last {
-				q.sorted = false
-			}
-			q.last = t
-			q.recs = append(q.recs, rec{time: t, off: uint32(off), size: uint32(size), ch: ch})
-			ch.live++
+			q.push(t, off, size, ch)
 		}
 		off += size
 	}
 	return records, len(b) - off
+}
+
+// push indexes the record of size bytes at off in ch, of time t.
+func (q *cpuQueue) push(t uint64, off, size int, ch *chunk) {
+	if t < q.last {
+		q.sorted = false
+	}
+	q.last = t
+	if len(q.recs) == cap(q.recs) {
+		// Double, as add grows once per chunk: append grows large
+		// slices by a quarter, and every outgrown index is garbage.
+		q.recs = slices.Grow(q.recs, max(cap(q.recs), 4096))
+	}
+	q.recs = append(q.recs, rec{time: t, off: uint32(off), size: uint32(size), ch: ch})
+	ch.live++
 }
 
 // recordTime returns the time of the record types the recorder writes;

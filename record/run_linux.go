@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -207,7 +208,7 @@ func newCapture(o *Options, r *resolver, res *Result, cpus []int) (*capture, err
 			s.wide = s.desc.Kind == format.KindTracepoint && perTaskBlind[s.desc.Name]
 		}
 	}
-	c := &capture{opts: o, sources: r.sources, cpus: cpus, comms: map[uint32]taskComm{}, resolver: r, res: res}
+	c := &capture{opts: o, sources: r.sources, cpus: cpus, comms: map[uint32]taskComm{}, resolver: r, res: res, bpfQ0: math.MaxInt}
 	if err := choosePaths(o, r.sources, c.notice); err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@
 package bpfring
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -165,4 +166,95 @@ func (r *Reader) Close() error {
 	err := errors.Join(unix.Munmap(r.prod), unix.Munmap(r.cons))
 	r.cons, r.prod, r.data = nil, nil, nil
 	return err
+}
+
+// CopyInto appends to dst the committed records from the next one on,
+// each with its 8-byte header (discarded ones too: their header says so;
+// see Frames), as they lie in the ring, until the producer position, a
+// record still being written, or a record that would take dst past its
+// capacity (the first record is appended even then). It moves the read
+// position past them and returns dst, how many records it appended that
+// were not discarded, and the offset in dst of the last one's data (-1 if
+// none).
+//
+// A bulk copy reads the ring once, in order, rather than record by record:
+// the loads of the headers, which must be ordered after the kernel's
+// commit, are the only per-record work.
+func (r *Reader) CopyInto(dst []byte) (out []byte, c Copied, err error) {
+	c.Last = -1
+	if r.pos >= r.prodSeen {
+		r.prodSeen = atomic.LoadUint64(r.prodPos)
+	}
+	prod := r.prodSeen
+	start, end := r.pos, r.pos
+	room := uint64(cap(dst) - len(dst))
+	for end < prod {
+		hdr := atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.data[end&r.mask])))
+		if hdr&busyBit != 0 {
+			break
+		}
+		n := uint64(hdr &^ (busyBit | discardBit))
+		total := (n + hdrSize + 7) &^ 7
+		if total > prod-end {
+			err = ErrCorrupt
+			break
+		}
+		if end-start+total > room && end > start {
+			c.Full = true
+			break
+		}
+		if hdr&discardBit == 0 {
+			c.Records++
+			c.Last = len(dst) + int(end-start) + hdrSize
+		}
+		end += total
+	}
+	dst = r.appendRange(dst, start, end)
+	r.pos = end
+	return dst, c, err
+}
+
+// Copied says what one CopyInto appended.
+type Copied struct {
+	Records int  // records not discarded
+	Last    int  // offset of the last one's data in the buffer, -1 if none
+	Full    bool // stopped at a record the buffer had no room for
+}
+
+// copyPiece is the most one memmove copies out of the ring. Go's memmove
+// writes copies of 1 MiB and more with non-temporal stores, past the
+// cache, and the writer reads every record of the copy right after.
+const copyPiece = 256 << 10
+
+// appendRange appends the ring's bytes between positions start and end.
+func (r *Reader) appendRange(dst []byte, start, end uint64) []byte {
+	for start < end {
+		from := start & r.mask
+		n := min(end-start, uint64(len(r.data))-from, copyPiece)
+		dst = append(dst, r.data[from:from+n]...)
+		start += n
+	}
+	return dst
+}
+
+// DataOff is where a record's data starts after its offset in bytes
+// CopyInto appended: past its header.
+const DataOff = hdrSize
+
+// FrameAt reads the header of the record at offset off of bytes CopyInto
+// appended: the record's data is b[off+DataOff:][:n] and the next record
+// starts at next. It reports ok false at the end or when the bytes are not
+// whole records. It returns scalars so that it inlines into the loop
+// walking a copy.
+func FrameAt(b []byte, off int) (n, next int, discarded, ok bool) {
+	if off < 0 || off > len(b)-hdrSize {
+		return 0, off, false, false
+	}
+	hdr := binary.NativeEndian.Uint32(b[off:])
+	n = int(hdr &^ (busyBit | discardBit))
+	next = off + (n+hdrSize+7)&^7
+	if hdr&busyBit != 0 || next > len(b) {
+		return 0, off, false, false
+	}
+	return n, next, hdr&discardBit != 0, true
 }

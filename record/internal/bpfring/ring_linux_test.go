@@ -210,3 +210,115 @@ func TestReleaseFreesSpace(t *testing.T) {
 	}
 	check(t, rec, 101, size)
 }
+
+// TestCopyIntoAcrossWraps is TestReadsAcrossWraps through CopyInto and
+// NextFrame, with buffers of a few sizes so that copies stop short of the
+// producer (at a record that does not fit) as well as at it: every
+// submitted record must come back once, in order, with its bytes, the
+// discarded ones marked, and the counts and last offsets CopyInto returns
+// must match the frames.
+func TestCopyIntoAcrossWraps(t *testing.T) {
+	w := newWriter(t, os.Getpagesize())
+	r, err := Open(w.ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	sizes := []int{8, 13, 100, 1001, 64, 9, 250}
+	caps := []int{64, 300, 1100, 4096}
+	var want []uint64
+	sizeOf := map[uint64]int{}
+	seq, held, written, oversize := uint64(0), 0, 0, 0
+	for batch := range 400 {
+		for range batch%4 + 1 {
+			seq++
+			size, discard := sizes[seq%uint64(len(sizes))], seq%5 == 0
+			total := (size + hdrSize + 7) &^ 7
+			if held+total >= r.Size() {
+				break
+			}
+			held += total
+			written += total
+			w.write(t, seq, size, discard)
+			want = append(want, seq)
+			sizeOf[seq] = size
+		}
+		for {
+			room := caps[batch%len(caps)]
+			buf, cp, err := r.CopyInto(make([]byte, 0, room))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(buf) == 0 {
+				break
+			}
+			if len(buf) > room {
+				oversize++ // one record larger than the buffer
+			}
+			got, gotLast := 0, -1
+			for off := 0; off < len(buf); {
+				n, next, discarded, ok := FrameAt(buf, off)
+				if !ok {
+					t.Fatalf("bytes at %d of %d are not a whole record", off, len(buf))
+				}
+				f := struct {
+					Data      []byte
+					Discarded bool
+				}{buf[off+DataOff : off+DataOff+n], discarded}
+				if len(want) == 0 {
+					t.Fatalf("a record nobody submitted: %d bytes", len(f.Data))
+				}
+				if disc := want[0]%5 == 0; f.Discarded != disc {
+					t.Fatalf("record %d: discarded %v, want %v", want[0], f.Discarded, disc)
+				}
+				if !f.Discarded {
+					check(t, f.Data, want[0], sizeOf[want[0]])
+					got++
+					gotLast = off + hdrSize
+				}
+				want = want[1:]
+				off = next
+			}
+			if got != cp.Records || gotLast != cp.Last {
+				t.Fatalf("CopyInto said %d records, last at %d; the frames hold %d, last at %d", cp.Records, cp.Last, got, gotLast)
+			}
+			if cp.Full && len(buf) <= room && r.Available() == 0 {
+				t.Fatal("CopyInto said the buffer was full with the ring read to its end")
+			}
+		}
+		if batch%2 == 1 {
+			r.Release()
+			held = 0
+		}
+	}
+	if len(want) > 0 {
+		t.Fatalf("%d submitted records never read, first %d", len(want), want[0])
+	}
+	if written < 20*r.Size() {
+		t.Fatalf("only %d bytes written through a %d-byte ring: it did not wrap often", written, r.Size())
+	}
+	if oversize == 0 {
+		t.Fatal("no record was larger than its buffer")
+	}
+}
+
+// FuzzFrameAt walks arbitrary bytes as copied records: it must stop at
+// the end or at a malformed header, never read past the bytes, and always
+// move forward.
+func FuzzFrameAt(f *testing.F) {
+	f.Add([]byte{16, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
+	f.Add([]byte{0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0})
+	f.Add([]byte{1, 0, 0, 0x40, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for off := 0; ; {
+			n, next, _, ok := FrameAt(b, off)
+			if !ok {
+				return
+			}
+			if next <= off || next > len(b) || off+DataOff+n > next {
+				t.Fatalf("frame at %d: next %d, %d bytes of %d", off, next, n, len(b))
+			}
+			off = next
+		}
+	})
+}
