@@ -124,7 +124,7 @@ func (c *capture) emitBPF(qi int, rec []byte) error {
 	i := int(r.Source)
 	src := int(b.srcs[i])
 	so := c.sources[src]
-	raw := r.Raw[:min(len(r.Raw), so.layout.fixed)]
+	raw, stack := b.bpfPayload(i, r.Raw)
 	// The trace_entry the kernel hid from the program: common_type and
 	// common_pid (flags and preempt count stay 0).
 	if len(raw) >= 8 {
@@ -141,7 +141,7 @@ func (c *capture) emitBPF(qi int, rec []byte) error {
 	s.Period, s.HasPeriod = 1, false
 	s.Raw = raw[:so.layout.rawLen(raw)]
 	if c.opts.CallGraph {
-		s.Callchain = bpfChain(s.Callchain[:0], b.bpfStackPart(i, r.Raw))
+		s.Callchain = bpfChain(s.Callchain[:0], stack)
 		c.syms.see(r.PID, s.Callchain)
 	}
 	c.recvCPU[src][qi]++

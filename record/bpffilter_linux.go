@@ -30,6 +30,9 @@ func bpfFilter(o *Options, s *source) (*bpfprog.Filter, string) {
 	}
 	fields := map[string]bpfprog.FilterField{}
 	for name, f := range parseFields(s.desc.Format) {
+		if strings.HasPrefix(f.decl, "__data_loc ") || strings.HasPrefix(f.decl, "__rel_loc ") {
+			continue // a string elsewhere in the record: the perf path compares it
+		}
 		// The kernel's filter takes a char array for a string and a char
 		// pointer for a string it follows (filter_assign_type).
 		chars := strings.Contains(f.decl, "char")

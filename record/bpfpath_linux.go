@@ -43,6 +43,10 @@ type bpfCapture struct {
 	callchain bool
 	words     []int
 	chain     []uint64
+	// fixed is BPF source i's payload length, varlen whether its records
+	// vary in length (see bpfPayload).
+	fixed  []int
+	varlen []bool
 }
 
 // bpfReason returns why source s cannot take the BPF path in a capture
@@ -61,7 +65,7 @@ func bpfReason(o *Options, s *source) string {
 	switch {
 	case s.layout == nil:
 		return "its format is unknown"
-	case len(s.layout.locs) > 0:
+	case len(s.layout.locs) > 0 && isProbe(s):
 		return "it has variable-length (__data_loc) fields"
 	case s.layout.fixed > bpfprog.MaxRaw:
 		return fmt.Sprintf("its fields span %d bytes (BPF tracepoint programs read at most %d)", s.layout.fixed, bpfprog.MaxRaw)
@@ -210,6 +214,8 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 		b.local[si] = int32(i)
 		b.types = append(b.types, uint16(s.attr.Config))
 		b.words = append(b.words, (s.layout.fixed+7)/8)
+		b.fixed = append(b.fixed, s.layout.fixed)
+		b.varlen = append(b.varlen, len(s.layout.locs) > 0)
 		if raw[i] {
 			b.ids = append(b.ids, 0) // set below
 			continue
@@ -224,7 +230,7 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 		if s.filter {
 			f, _ = bpfFilter(c.opts, s) // bpfReason compiled it already
 		}
-		prog, pi, err := set.Tracepoint(uint32(i), s.layout.fixed, f, b.stack())
+		prog, pi, err := b.loadTracepoint(i, s, f)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.desc.Name, err)
 		}
@@ -238,6 +244,20 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 	}
 	b.tag = int32(len(c.cpus))
 	return c.poller.AddEdge(set.Ring().FD(), b.tag)
+}
+
+// loadTracepoint loads the classic tracepoint program of BPF source i,
+// tracepoint source s: the fixed-length one, or the variable-length one
+// when s has dynamic (__data_loc, __rel_loc) fields.
+func (b *bpfCapture) loadTracepoint(i int, s *source, f *bpfprog.Filter) (*ebpf.Program, int, error) {
+	if len(s.layout.locs) == 0 {
+		return b.set.Tracepoint(uint32(i), s.layout.fixed, f, b.stack())
+	}
+	locs := make([]bpfprog.Loc, len(s.layout.locs))
+	for k, l := range s.layout.locs {
+		locs[k] = bpfprog.Loc{Off: l.off, Rel: l.rel}
+	}
+	return b.set.VarTracepoint(uint32(i), s.layout.fixed, locs, f, b.stack())
 }
 
 // routeSyscalls puts the syscall tracepoints on the two raw syscall

@@ -238,9 +238,10 @@ func TestBPFPathCountsLoss(t *testing.T) {
 func TestChoosePaths(t *testing.T) {
 	mk := func() []*source {
 		tp := &source{desc: format.Source{Name: "a:b", Kind: format.KindTracepoint}, layout: &eventLayout{fields: map[string]bool{"x": true}, fixed: 16}}
-		dl := &source{desc: format.Source{Name: "a:dyn", Kind: format.KindTracepoint}, layout: &eventLayout{fields: map[string]bool{"s": true}, fixed: 12, locs: []dynLoc{{off: 8}}}}
+		big := &source{desc: format.Source{Name: "a:big", Kind: format.KindTracepoint}, layout: &eventLayout{fields: map[string]bool{"s": true}, fixed: 4096}}
 		kp := &source{desc: format.Source{Name: "kprobes:k", Kind: format.KindKprobe}}
-		return []*source{tp, dl, kp}
+		dl := &source{desc: format.Source{Name: "a:dyn", Kind: format.KindTracepoint}, layout: &eventLayout{fields: map[string]bool{"s": true}, fixed: 12, locs: []dynLoc{{off: 8}}}}
+		return []*source{tp, big, kp, dl}
 	}
 	s := mk()
 	if err := choosePaths(&Options{}, s, nil); err != nil || s[0].desc.Path != "" {
@@ -251,16 +252,16 @@ func TestChoosePaths(t *testing.T) {
 	if err := choosePaths(&Options{Path: PathAuto}, s, func(m string) { notes = append(notes, m) }); err != nil {
 		t.Fatal(err)
 	}
-	if s[0].desc.Path != PathBPF || s[1].desc.Path != "" || s[2].desc.Path != "" {
-		t.Errorf("auto: paths %q %q %q", s[0].desc.Path, s[1].desc.Path, s[2].desc.Path)
+	if s[0].desc.Path != PathBPF || s[1].desc.Path != "" || s[2].desc.Path != "" || s[3].desc.Path != PathBPF {
+		t.Errorf("auto: paths %q %q %q %q", s[0].desc.Path, s[1].desc.Path, s[2].desc.Path, s[3].desc.Path)
 	}
-	if len(notes) != 1 || !strings.Contains(notes[0], "a:dyn") || !strings.Contains(notes[0], "kprobes:k") {
+	if len(notes) != 1 || !strings.Contains(notes[0], "a:big") || !strings.Contains(notes[0], "kprobes:k") || strings.Contains(notes[0], "a:dyn") {
 		t.Errorf("auto notice %q", notes)
 	}
 	err := choosePaths(&Options{Path: PathBPF}, mk(), nil)
 	var ue *UsageError
-	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "a:dyn") {
-		t.Errorf("bpf with a __data_loc source: %v", err)
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "a:big") {
+		t.Errorf("bpf with a source of 4096 fixed bytes: %v", err)
 	}
 	if err := choosePaths(&Options{Path: "ebpf"}, mk(), nil); !errors.As(err, &ue) {
 		t.Errorf("bad path: %v", err)

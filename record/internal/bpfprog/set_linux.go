@@ -38,6 +38,8 @@ type Set struct {
 	ncpus             int       // bytes in cpus' value
 	progs             []*ebpf.Program
 	nsrc              int
+	scratch           *ebpf.Map // per-CPU record of the variable-length programs
+	scratchSize       int       // bytes in scratch's value
 	watermark         int
 	sys               [2]syscallDir // raw syscall programs: enter, exit
 	regs              *syscallRegs  // loaded with the first syscall program
@@ -120,7 +122,7 @@ func (s *Set) Close() {
 		p.Close()
 	}
 	s.progs = nil
-	for _, m := range []*ebpf.Map{s.ring, s.ctl, s.counts, s.cpus, s.sys[0].table, s.sys[1].table} {
+	for _, m := range []*ebpf.Map{s.ring, s.ctl, s.counts, s.cpus, s.scratch, s.sys[0].table, s.sys[1].table} {
 		if m != nil {
 			m.Close()
 		}
@@ -308,21 +310,30 @@ func (s *Set) submitAndReturn(recLen int, ret int32) asm.Instructions {
 // data already (reserved) or is about to be (bpf_ringbuf_output).
 func (s *Set) wakeFlags(recLen int, inRing bool, done string) asm.Instructions {
 	total := int32((recLen + ringHeader + 7) &^ 7)
+	var add asm.Instructions
+	if !inRing {
+		add = asm.Instructions{asm.Add.Imm(asm.R0, total)}
+	}
+	return s.wakeTest(add, asm.Sub.Imm(asm.R1, total), done)
+}
+
+// wakeTest is wakeFlags' code given how to add the record's ring bytes to
+// the data available (add, nothing for a record in the ring already) and
+// how to take them off the copy in R1 (sub).
+func (s *Set) wakeTest(add asm.Instructions, sub asm.Instruction, done string) asm.Instructions {
 	shift := int32(bits.Len(uint(s.wakeStep())) - 1)
 	insns := asm.Instructions{
 		asm.LoadMapPtr(asm.R1, s.ring.FD()),
 		asm.Mov.Imm(asm.R2, rbAvailData),
 		asm.FnRingbufQuery.Call(),
 	}
-	if !inRing {
-		insns = append(insns, asm.Add.Imm(asm.R0, total))
-	}
+	insns = append(insns, add...)
 	return append(insns,
 		asm.Mov.Imm(asm.R2, rbNoWakeup),
 		asm.JLT.Imm(asm.R0, int32(s.watermark), done),
 		// A step crossed: (avail-total)>>shift != avail>>shift.
 		asm.Mov.Reg(asm.R1, asm.R0),
-		asm.Sub.Imm(asm.R1, total),
+		sub,
 		asm.RSh.Imm(asm.R1, shift),
 		asm.RSh.Imm(asm.R0, shift),
 		asm.JEq.Reg(asm.R0, asm.R1, done),
