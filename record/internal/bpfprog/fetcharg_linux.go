@@ -12,7 +12,6 @@ import (
 
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
-	"github.com/kpcap/kpcap/record/internal/kernelbtf"
 	"github.com/kpcap/kpcap/record/probedef"
 )
 
@@ -157,15 +156,11 @@ var (
 
 // loadProbeRegs reads the register offsets once per process.
 func loadProbeRegs() (*probeRegs, error) {
-	regsOnce.Do(func() { regsVal, regsErr = readProbeRegs() })
+	regsOnce.Do(func() { regsVal, regsErr = rememberProbeRegs() })
 	return regsVal, regsErr
 }
 
-func readProbeRegs() (*probeRegs, error) {
-	spec, err := kernelbtf.Spec()
-	if err != nil {
-		return nil, fmt.Errorf("kernel BTF: %w", err)
-	}
+func readProbeRegs(spec *btf.Spec) (*probeRegs, error) {
 	var pt *btf.Struct
 	if err := spec.TypeByName("pt_regs", &pt); err != nil {
 		return nil, fmt.Errorf("kernel BTF: struct pt_regs: %w", err)

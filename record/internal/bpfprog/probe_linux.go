@@ -49,10 +49,14 @@ const (
 // uprobeTask is where the uretprobe program finds the probed function's
 // address: the kernel's uretprobe dispatcher leaves a pointer to its
 // uprobe_dispatch_data (whose bp_addr is the function) in
-// current->utask->vaddr while the handlers run.
+// current->utask->vaddr while the handlers run. It is remembered per
+// kernel build (kernelbtf.Remember), as JSON.
 type uprobeTask struct {
-	utask, vaddr, bpAddr int
+	UTask, VAddr, BPAddr int
 }
+
+// uprobeTaskFact names uprobeTask among the remembered facts.
+const uprobeTaskFact = "bpfprog.uprobeTask.v1"
 
 var (
 	utaskOnce sync.Once
@@ -62,26 +66,26 @@ var (
 
 func loadUprobeTask() (uprobeTask, error) {
 	utaskOnce.Do(func() {
-		spec, err := kernelbtf.Spec()
-		if err != nil {
-			utaskErr = fmt.Errorf("kernel BTF: %w", err)
-			return
-		}
-		offs := [3]int{}
-		for i, m := range [3][2]string{{"task_struct", "utask"}, {"uprobe_task", "vaddr"}, {"uprobe_dispatch_data", "bp_addr"}} {
-			var st *btf.Struct
-			if err := spec.TypeByName(m[0], &st); err != nil {
-				utaskErr = fmt.Errorf("kernel BTF: struct %s: %w", m[0], err)
-				return
-			}
-			if offs[i], err = memberOffset(st, m[1]); err != nil {
-				utaskErr = err
-				return
-			}
-		}
-		utaskVal = uprobeTask{offs[0], offs[1], offs[2]}
+		utaskErr = kernelbtf.Remember(uprobeTaskFact, &utaskVal, utaskVal.derive)
 	})
 	return utaskVal, utaskErr
+}
+
+// derive fills t from the kernel's BTF.
+func (t *uprobeTask) derive(spec *btf.Spec) error {
+	offs := [3]int{}
+	for i, m := range [3][2]string{{"task_struct", "utask"}, {"uprobe_task", "vaddr"}, {"uprobe_dispatch_data", "bp_addr"}} {
+		var st *btf.Struct
+		if err := spec.TypeByName(m[0], &st); err != nil {
+			return fmt.Errorf("kernel BTF: struct %s: %w", m[0], err)
+		}
+		var err error
+		if offs[i], err = memberOffset(st, m[1]); err != nil {
+			return err
+		}
+	}
+	*t = uprobeTask{offs[0], offs[1], offs[2]}
+	return nil
 }
 
 // Probe loads the program of probe source src. It returns the program's
@@ -211,7 +215,7 @@ func (p ProbeSpec) head(regs *probeRegs) (asm.Instructions, error) {
 	}
 	// current->utask->vaddr->bp_addr, each read checked.
 	insns = append(insns, asm.FnGetCurrentTask.Call(), asm.Mov.Reg(asm.R3, asm.R0))
-	for i, off := range []int{ut.utask, ut.vaddr, ut.bpAddr} {
+	for i, off := range []int{ut.UTask, ut.VAddr, ut.BPAddr} {
 		insns = append(insns, asm.Add.Imm(asm.R3, int32(off)))
 		if i == 2 {
 			insns = append(insns, asm.Mov.Reg(asm.R1, asm.R7), asm.Add.Imm(asm.R1, int32(dst)))

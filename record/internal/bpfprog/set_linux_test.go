@@ -126,7 +126,8 @@ func TestTracepointCountsEveryCall(t *testing.T) {
 // sources of the raw syscall programs and checks one record per call of
 // the calling thread for each, with the number, and the return value on
 // exit: with the routes compiled into the programs, and, past
-// maxInlineRoutes, looked up in a table.
+// maxInlineRoutes, looked up in a table; and loaded by cilium/ebpf, which
+// finds the attach targets by name, as when the kernel refuses them by id.
 func TestSyscallProgramsCountEveryCall(t *testing.T) {
 	if os.Geteuid() != 0 {
 		need(t, "needs root for BPF")
@@ -135,12 +136,13 @@ func TestSyscallProgramsCountEveryCall(t *testing.T) {
 	if !ok {
 		need(t, "no raw syscall programs on "+runtime.GOARCH)
 	}
-	t.Run("inline", func(t *testing.T) { testSyscallRoutes(t, nr, 0) })
+	t.Run("inline", func(t *testing.T) { testSyscallRoutes(t, nr, 0, false) })
 	// x86-64 assigns no system call to 335-423: routes nobody uses.
-	t.Run("table", func(t *testing.T) { testSyscallRoutes(t, nr, maxInlineRoutes) })
+	t.Run("table", func(t *testing.T) { testSyscallRoutes(t, nr, maxInlineRoutes, false) })
+	t.Run("byname", func(t *testing.T) { testSyscallRoutes(t, nr, 0, true) })
 }
 
-func testSyscallRoutes(t *testing.T, nr, unused int) {
+func testSyscallRoutes(t *testing.T, nr, unused int, byName bool) {
 	s, err := New(1<<20, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -158,6 +160,12 @@ func testSyscallRoutes(t *testing.T, nr, unused int) {
 				t.Fatal(err)
 			}
 		}
+	}
+	if byName {
+		if s.regs, err = loadSyscallRegs(); err != nil {
+			t.Fatal(err)
+		}
+		s.regs.Enter, s.regs.Exit = 0, 0
 	}
 	if _, err := s.AttachSyscalls(); err != nil {
 		t.Fatal(err)

@@ -49,46 +49,74 @@ func SyscallNumber(name string) (int, bool) {
 	return nr, ok && nr < maxSyscall
 }
 
-// syscallRegs is where x86-64 keeps what the syscall programs read.
+// syscallRegs is what the syscall programs take from the kernel's BTF:
+// where x86-64 keeps what they read, and their tp_btf attach targets.
+// It is remembered per kernel build (kernelbtf.Remember), as JSON.
 type syscallRegs struct {
-	args      [6]int // pt_regs offsets of the arguments, in order
-	nr        int    // pt_regs offset of the syscall number (orig_ax)
-	statusOff int    // task_struct offset of thread_info.status (thread_info is first)
+	Args      [6]int     // pt_regs offsets of the arguments, in order
+	Nr        int        // pt_regs offset of the syscall number (orig_ax)
+	StatusOff int        // task_struct offset of thread_info.status (thread_info is first)
+	Enter     btf.TypeID // btf_trace_sys_enter
+	Exit      btf.TypeID // btf_trace_sys_exit
 }
+
+// syscallRegsFact names syscallRegs among the remembered facts; a change
+// of what it holds or means takes a new name.
+const syscallRegsFact = "bpfprog.syscallRegs.v1"
 
 // tsCompat is x86's TS_COMPAT thread status: a 32-bit syscall, which the
 // syscall tracepoints skip (trace_get_syscall_nr returns -1).
 const tsCompat = 0x0002
 
-// loadSyscallRegs reads the offsets from the kernel's BTF. thread_info is
-// the first member of task_struct on x86 (THREAD_INFO_IN_TASK, whose
-// current_thread_info() is current itself), so task_struct, whose
-// inflation drags in most of the kernel's types, is not looked up.
+// loadSyscallRegs reads the offsets and attach targets from the kernel's
+// BTF, or from what an earlier run remembered of it.
 func loadSyscallRegs() (*syscallRegs, error) {
-	spec, err := kernelbtf.Spec()
-	if err != nil {
-		return nil, fmt.Errorf("kernel BTF: %w", err)
-	}
-	var regs, ti *btf.Struct
-	if err := spec.TypeByName("pt_regs", &regs); err != nil {
-		return nil, fmt.Errorf("kernel BTF: struct pt_regs: %w", err)
-	}
-	if err := spec.TypeByName("thread_info", &ti); err != nil {
-		return nil, fmt.Errorf("kernel BTF: struct thread_info: %w", err)
-	}
 	r := &syscallRegs{}
-	for i, name := range []string{"di", "si", "dx", "r10", "r8", "r9"} {
-		if r.args[i], err = memberOffset(regs, name); err != nil {
-			return nil, err
-		}
-	}
-	if r.nr, err = memberOffset(regs, "orig_ax"); err != nil {
-		return nil, err
-	}
-	if r.statusOff, err = memberOffset(ti, "status"); err != nil {
+	if err := kernelbtf.Remember(syscallRegsFact, r, r.derive); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// derive fills r from the kernel's BTF. thread_info is the first member
+// of task_struct on x86 (THREAD_INFO_IN_TASK, whose current_thread_info()
+// is current itself), so task_struct, whose inflation drags in most of
+// the kernel's types, is not looked up.
+func (r *syscallRegs) derive(spec *btf.Spec) error {
+	var regs, ti *btf.Struct
+	if err := spec.TypeByName("pt_regs", &regs); err != nil {
+		return fmt.Errorf("kernel BTF: struct pt_regs: %w", err)
+	}
+	if err := spec.TypeByName("thread_info", &ti); err != nil {
+		return fmt.Errorf("kernel BTF: struct thread_info: %w", err)
+	}
+	var err error
+	for i, name := range []string{"di", "si", "dx", "r10", "r8", "r9"} {
+		if r.Args[i], err = memberOffset(regs, name); err != nil {
+			return err
+		}
+	}
+	if r.Nr, err = memberOffset(regs, "orig_ax"); err != nil {
+		return err
+	}
+	if r.StatusOff, err = memberOffset(ti, "status"); err != nil {
+		return err
+	}
+	if r.Enter, err = rawTpTarget(spec, "sys_enter"); err != nil {
+		return err
+	}
+	r.Exit, err = rawTpTarget(spec, "sys_exit")
+	return err
+}
+
+// rawTpTarget returns the BTF id of the typedef btf_trace_TP, which a
+// tp_btf program of raw tracepoint TP attaches to.
+func rawTpTarget(spec *btf.Spec, tp string) (btf.TypeID, error) {
+	var td *btf.Typedef
+	if err := spec.TypeByName("btf_trace_"+tp, &td); err != nil {
+		return 0, fmt.Errorf("kernel BTF: raw tracepoint %s: %w", tp, err)
+	}
+	return spec.TypeID(td)
 }
 
 // memberOffset returns the byte offset of a named member of a struct or
@@ -285,7 +313,7 @@ func (s *Set) syscallProgram(exit bool, d *syscallDir) asm.Instructions {
 		// sys_exit(regs, ret): the number is regs->orig_ax.
 		insns = append(insns,
 			asm.LoadMem(asm.R1, asm.R6, 0, asm.DWord),
-			asm.LoadMem(asm.R8, asm.R1, int16(s.regs.nr), asm.DWord))
+			asm.LoadMem(asm.R8, asm.R1, int16(s.regs.Nr), asm.DWord))
 	} else {
 		// sys_enter(regs, id)
 		insns = append(insns, asm.LoadMem(asm.R8, asm.R6, 8, asm.DWord))
@@ -294,7 +322,7 @@ func (s *Set) syscallProgram(exit bool, d *syscallDir) asm.Instructions {
 	insns = append(insns,
 		// 32-bit syscalls of compat tasks are not these events.
 		asm.FnGetCurrentTaskBtf.Call().WithSymbol("routed"),
-		asm.LoadMem(asm.R1, asm.R0, int16(s.regs.statusOff), asm.Word),
+		asm.LoadMem(asm.R1, asm.R0, int16(s.regs.StatusOff), asm.Word),
 		asm.And.Imm(asm.R1, tsCompat),
 		asm.JNE.Imm(asm.R1, 0, "out"),
 	)
@@ -340,11 +368,17 @@ func (s *Set) syscallRecords(exit bool, d *syscallDir) (asm.Instructions, int) {
 	return append(insns, blocks...), maxLen
 }
 
-// loadSyscallProgram loads the program of one direction.
+// loadSyscallProgram loads the program of one direction: straight onto
+// its attach target's BTF id, or, should the kernel refuse that, through
+// cilium/ebpf, which finds the target by name in the decoded BTF and
+// says why a load fails.
 func (s *Set) loadSyscallProgram(exit bool, insns asm.Instructions) (*ebpf.Program, error) {
-	name, tp := "kpcap_sys_enter", "sys_enter"
+	name, tp, target := "kpcap_sys_enter", "sys_enter", s.regs.Enter
 	if exit {
-		name, tp = "kpcap_sys_exit", "sys_exit"
+		name, tp, target = "kpcap_sys_exit", "sys_exit", s.regs.Exit
+	}
+	if p, err := loadRawTp(name, insns, target); err == nil {
+		return p, nil
 	}
 	p, err := s.loadWithBTF(&ebpf.ProgramSpec{
 		Name:         name,
@@ -414,7 +448,7 @@ func (s *Set) syscallRecord(exit bool, args, recLen int, label string) asm.Instr
 			asm.StoreMem(asm.R7, HeaderLen+16, asm.R1, asm.DWord))
 	} else if args > 0 {
 		insns = append(insns, asm.LoadMem(asm.R2, asm.R6, 0, asm.DWord))
-		for i, off := range s.regs.args[:args] {
+		for i, off := range s.regs.Args[:args] {
 			insns = append(insns,
 				asm.LoadMem(asm.R1, asm.R2, int16(off), asm.DWord),
 				asm.StoreMem(asm.R7, int16(HeaderLen+16+8*i), asm.R1, asm.DWord))
