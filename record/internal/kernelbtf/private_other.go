@@ -2,8 +2,8 @@
 
 package kernelbtf
 
-import "os"
+import "io/fs"
 
-// checkPrivate refuses every file where kernel BTF facts are never
+// checkPrivate refuses everything where kernel BTF facts are never
 // remembered (no kernel build ID off Unix).
-func checkPrivate(*os.File) error { return errForeignFacts }
+func checkPrivate(fs.FileInfo) error { return errForeignFacts }

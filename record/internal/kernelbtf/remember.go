@@ -88,15 +88,32 @@ func readFact(path, name string, v any) error {
 	return json.Unmarshal(raw, v)
 }
 
+// privateDir refuses the directory of the facts file at path when another
+// user owns it or could write to it.
+func privateDir(path string) error {
+	fi, err := os.Stat(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	return checkPrivate(fi)
+}
+
 // readFacts reads the facts file at path, refusing one that another user
-// owns or could write to.
+// owns or could write to, or that lies in such a directory.
 func readFacts(path string) (map[string]json.RawMessage, error) {
+	if err := privateDir(path); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if err := checkPrivate(f); err != nil {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPrivate(fi); err != nil {
 		return nil, err
 	}
 	facts := map[string]json.RawMessage{}
@@ -125,6 +142,9 @@ func writeFact(path, name string, v any) error {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := privateDir(path); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".btf-*.json")

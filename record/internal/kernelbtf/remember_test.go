@@ -43,7 +43,7 @@ func (f *ptRegsSize) derive(spec *btf.Spec) error {
 
 // TestRememberDerivesOnce checks that a fact is derived from the BTF on
 // the first call, read back from the file on the next ones, and that a
-// file others could have written is not trusted.
+// file or directory others could have written to is not trusted.
 func TestRememberDerivesOnce(t *testing.T) {
 	needFacts(t)
 	dir := t.TempDir()
@@ -76,6 +76,16 @@ func TestRememberDerivesOnce(t *testing.T) {
 	}
 	if again := get(); again != first || derived != 2 {
 		t.Fatalf("with a world-writable file: %+v, derived %d times; want it derived again", again, derived)
+	}
+	if again := get(); again != first || derived != 2 {
+		t.Fatalf("after rewriting the file: %+v, derived %d times; want it read back", again, derived)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(dir, 0o700)
+	if again := get(); again != first || derived != 3 {
+		t.Fatalf("in a world-writable directory: %+v, derived %d times; want it derived again", again, derived)
 	}
 }
 
