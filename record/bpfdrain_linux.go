@@ -132,7 +132,7 @@ func (c *capture) emitBPF(qi int, rec []byte) error {
 		binary.NativeEndian.PutUint32(raw[4:], r.TID)
 	}
 	c.weightCPU[src][qi]++
-	if so.wide && !c.isTracked(r.TID, r.Time) {
+	if !c.bpfInScope(so, r.TID, r.Time) {
 		c.filteredCPU[src][qi]++
 		return nil
 	}

@@ -308,15 +308,13 @@ func TestBPFFilterFallback(t *testing.T) {
 }
 
 // TestBPFFilterKeepsTaskScope checks that a filter the programs can take
-// does not put a source on the BPF path when --pid, a command or a cgroup
-// restricts it: those scopes are kept by perf, and a BPF program would
-// record every task.
+// does not put a source on the BPF path when a cgroup restricts it: that
+// scope is kept by perf, and a BPF program would record every task.
 func TestBPFFilterKeepsTaskScope(t *testing.T) {
 	requireRoot(t)
 	for _, o := range []*Options{
-		{PID: 1},
-		{Command: []string{"true"}},
 		{Cgroups: []string{"/"}},
+		{Cgroups: []string{"/"}, PID: 1},
 	} {
 		o.Filter = `prev_pid > 0`
 		src := tracepointSource(t, "sched", "sched_switch")

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/kpcap/kpcap/format"
@@ -35,9 +36,10 @@ type bpfCapture struct {
 	// malformed counts ring records that could not be read (never
 	// expected); the reader goroutine writes it, stats reads it.
 	malformed atomic.Uint64
-	tag       int32  // the ring's tag in the poller
-	last      uint64 // time of the last record read
-	records   uint64 // ring records read (discarded ones aside)
+	tag       int32     // the ring's tag in the poller
+	last      uint64    // time of the last record read
+	purged    time.Time // when bpfPurgeTasks last ran
+	records   uint64    // ring records read (discarded ones aside)
 	// callchain: the records carry call stacks (-g) after the payload's
 	// words[i] 8-byte words; chain is the call chain being made.
 	callchain bool
@@ -71,8 +73,6 @@ func bpfReason(o *Options, s *source) string {
 		return fmt.Sprintf("its fields span %d bytes (BPF tracepoint programs read at most %d)", s.layout.fixed, bpfprog.MaxRaw)
 	case countedTracepoint(s.desc.Name):
 		return "it passes perf a count (__perf_count)"
-	case o.PID != 0 || len(o.Command) > 0:
-		return "a process or command is followed through perf"
 	case len(o.Cgroups) > 0:
 		return "cgroups restrict events through perf"
 	}
@@ -190,6 +190,9 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 		return err
 	}
 	b.set = set
+	if err := b.bpfFollow(c); err != nil {
+		return err
+	}
 	if len(c.opts.CPUs) > 0 {
 		// The programs run on every CPU: they drop the others' events.
 		if err := set.SetCPUs(c.cpus); err != nil {
@@ -239,6 +242,9 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 		}
 	}
 	b.raw = raw
+	if err := b.attachFork(c); err != nil {
+		return err
+	}
 	if b.rd, err = bpfring.Open(set.Ring()); err != nil {
 		return err
 	}

@@ -267,8 +267,11 @@ func TestChoosePaths(t *testing.T) {
 		t.Errorf("bad path: %v", err)
 	}
 	s = mk()[:1]
-	if err := choosePaths(&Options{Path: PathBPF, PID: 1}, s, nil); err == nil {
-		t.Error("bpf with --pid: no error")
+	if err := choosePaths(&Options{Path: PathBPF, PID: 1}, s, nil); err != nil || s[0].desc.Path != PathBPF {
+		t.Errorf("bpf with --pid: %v, path %q", err, s[0].desc.Path)
+	}
+	if err := choosePaths(&Options{Path: PathBPF, Cgroups: []string{"/"}}, mk()[:1], nil); err == nil {
+		t.Error("bpf with --cgroup: no error")
 	}
 	if err := choosePaths(&Options{Path: PathBPF, CallGraph: true}, mk()[:1], nil); err != nil {
 		t.Errorf("bpf with -g: %v", err)

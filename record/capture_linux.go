@@ -50,10 +50,15 @@ type capture struct {
 	// bpfQ0 is the first BPF queue (one per CPU, after the rings'), past
 	// every queue without a BPF path.
 	bpfQ0 int
-	merge merger
-	res   *Result
-	snap  *snapshotState
-	trig  *triggers
+	// cmdPID is the traced command's process (0: none); execNS the time
+	// of its exec (the per-task window's start for the BPF path), the
+	// largest time until then.
+	cmdPID uint32
+	execNS uint64
+	merge  merger
+	res    *Result
+	snap   *snapshotState
+	trig   *triggers
 
 	resolver *resolver
 

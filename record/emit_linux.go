@@ -83,6 +83,7 @@ func (c *capture) writer(items <-chan item) error {
 		if c.trackTasks && len(c.tracked) > 1024 {
 			c.purgeTracked(it.pass)
 		}
+		c.bpfPurgeTasks()
 		o.gc.check()
 		wall := time.Now()
 		if err := c.out.Tick(wall); err != nil {
@@ -147,6 +148,9 @@ func (c *capture) emitComm(r []byte, misc uint16) error {
 	if misc&perf.MiscCommExec != 0 && c.syms != nil && pid == tid {
 		c.syms.exec(pid)
 	}
+	if misc&perf.MiscCommExec != 0 && pid == c.cmdPID && c.execNS == ^uint64(0) {
+		c.execNS = t
+	}
 	return c.out.AddComm(format.Comm{PID: pid, TID: tid, Time: t, Comm: comm})
 }
 
@@ -162,6 +166,7 @@ func (c *capture) emitFork(r []byte) error {
 	}
 	if c.trackTasks {
 		c.tracked[tid] = 0 // per-task dummies report only traced tasks' forks
+		c.bpfForgetThread(pid, tid)
 	}
 	if tc, ok := c.comms[ptid]; ok {
 		t, _, _ := perf.RecordTime(r)

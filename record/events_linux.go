@@ -42,6 +42,7 @@ func (c *capture) open(r *resolver, child *childProc) error {
 	switch {
 	case child != nil:
 		tids = []int{child.pid()}
+		c.cmdPID, c.execNS = uint32(child.pid()), ^uint64(0)
 	case o.PID != 0:
 		var err error
 		tids, err = threadsOf(o.PID)

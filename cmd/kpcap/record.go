@@ -72,7 +72,7 @@ buffer, without the kernel building a perf sample: the same samples in the
 same file (syscall events go through the raw sys_enter/sys_exit tracepoints
 on x86-64). --filter becomes part of the programs where it can, -g takes
 bpf_get_stack. What they cannot express yet (string and array fetch
-arguments, some filters, --pid, commands, --cgroup) is refused, naming the
+arguments, some filters, --cgroup) is refused, naming the
 source and why; --path auto records those through perf. kpcap info shows
 each source's path.
 

@@ -35,6 +35,7 @@ const programLicense = "Dual BSD/GPL"
 type Set struct {
 	ring, ctl, counts *ebpf.Map
 	cpus              *ebpf.Map // one byte per CPU, 1 where events are recorded; nil: every CPU
+	tasks             *ebpf.Map // process ids followed (SetTasks); nil: every task
 	ncpus             int       // bytes in cpus' value
 	progs             []*ebpf.Program
 	nsrc              int
@@ -122,7 +123,7 @@ func (s *Set) Close() {
 		p.Close()
 	}
 	s.progs = nil
-	for _, m := range []*ebpf.Map{s.ring, s.ctl, s.counts, s.cpus, s.scratch, s.sys[0].table, s.sys[1].table} {
+	for _, m := range []*ebpf.Map{s.ring, s.ctl, s.counts, s.cpus, s.tasks, s.scratch, s.sys[0].table, s.sys[1].table} {
 		if m != nil {
 			m.Close()
 		}
@@ -261,8 +262,8 @@ func (s *Set) SetCPUs(cpus []int) error {
 	return nil
 }
 
-// gate returns to "out" when the gate is closed, or when the event is on
-// a CPU the recording leaves out. The gate and the CPU bytes are read
+// gate returns to "out" when the gate is closed, when the event is on
+// a CPU the recording leaves out, or when its process is not followed. The gate and the CPU bytes are read
 // straight from their maps' values (loads from constant addresses) rather
 // than through lookups.
 func (s *Set) gate() asm.Instructions {
@@ -279,6 +280,9 @@ func (s *Set) gate() asm.Instructions {
 			asm.Add.Reg(asm.R1, asm.R0),
 			asm.LoadMem(asm.R1, asm.R1, 0, asm.Byte),
 			asm.JEq.Imm(asm.R1, 0, "out"))
+	}
+	if s.tasks != nil {
+		insns = append(insns, s.followed()...)
 	}
 	return insns
 }
