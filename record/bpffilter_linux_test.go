@@ -37,7 +37,7 @@ type filterThread struct {
 // elsewhere on the machine would add events that only the recording open
 // at that instant sees.
 var (
-	filterComm       = fmt.Sprintf("kpcap%d_f", os.Getpid())
+	filterComm       = fmt.Sprintf("kp%011d_f", os.Getpid()) // 15 bytes, the most a comm holds
 	filterCommPrefix = filterComm[:len(filterComm)-1]    // "kpcapPID_"
 	filterCommInner  = filterComm[1 : len(filterComm)-1] // "pcapPID_"
 )
@@ -209,6 +209,11 @@ func TestBPFFilterMatchesPerf(t *testing.T) {
 			sys("sched:sched_switch"), -1},
 		{"comm", `(COMM ~ "*` + filterCommInner + `*" || comm == "nosuch") && common_pid != 1`,
 			sys("sched:sched_switch", "syscalls:sys_enter_getsid"), -1},
+		// The kernel compares "*end" before the array's last byte, not
+		// at the string's end: only a name of 15 bytes can match.
+		{"end glob", fmt.Sprintf(`prev_comm ~ "*%s" && next_comm ~ "!*sh"`, filterComm[8:]),
+			sys("sched:sched_switch"), -1},
+		{"comm end glob", `COMM ~ "*` + filterComm[10:] + `"`, sys("syscalls:sys_enter_getsid"), n},
 		{"string glob and type", fmt.Sprintf(`prev_comm ~ "*%s*" && prev_pid == %d && next_comm != "%s" && common_type == %d && prev_prio >= 0`, filterCommInner, ft.tid, filterComm, switchID),
 			sys("sched:sched_switch"), -1},
 	} {

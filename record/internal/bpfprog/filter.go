@@ -54,16 +54,17 @@ type filterPred struct {
 	op    string // "==", "!=", "<", "<=", ">", ">=", "&", "~"
 	val   uint64 // the number, truncated and extended as the field
 	str   string
-	match int  // matchFull, matchFront or matchMiddle
+	match int  // matchFull, matchFront, matchMiddle or matchEnd
 	not   bool // a string predicate's result is inverted (!=, ~ "!...")
 }
 
 // String match kinds (the kernel's MATCH_FULL, MATCH_FRONT_ONLY,
-// MATCH_MIDDLE_ONLY).
+// MATCH_MIDDLE_ONLY, MATCH_END_ONLY).
 const (
 	matchFull = iota
 	matchFront
 	matchMiddle
+	matchEnd
 )
 
 // taskCommLen is the kernel's TASK_COMM_LEN: a task's name, NUL-padded.
@@ -81,7 +82,7 @@ var filterOps = []string{"~", "!=", "==", "<=", "<", ">=", ">", "&"}
 // common_* ones included) and id commonType (negative: unknown, as a
 // PMU probe's). Numeric comparisons of the
 // event's integer fields, common_pid, common_type and CPU, string ==, !=
-// and ~ (whole, "pre*" and "*mid*" patterns) on char arrays, &&, || and !
+// and ~ (whole, "pre*", "*mid*" and "*end" patterns) on char arrays, &&, || and !
 // and the current task's COMM are expressed; anything else returns an
 // error wrapping ErrFilter.
 func ParseFilter(expr string, fields map[string]FilterField, commonType int) (*Filter, error) {
@@ -345,8 +346,8 @@ func (p *filterParser) str(pr *filterPred) error {
 }
 
 // glob reads a ~ pattern as the kernel's filter_parse_regex: a leading !
-// inverts; "pre*" matches the front, "*mid*" anywhere, no * the whole
-// string. "*end" and full globs are left to the perf path.
+// inverts; "pre*" matches the front, "*mid*" anywhere, "*end" the end, no
+// * the whole string. Full globs are left to the perf path.
 func (pr *filterPred) glob(s string, p *filterParser) error {
 	if strings.HasPrefix(s, "!") {
 		pr.not, s = true, s[1:]
@@ -362,6 +363,8 @@ func (pr *filterPred) glob(s string, p *filterParser) error {
 		pr.match, s = matchFront, s[:star]
 	case star == 0 && len(s) > 1 && strings.IndexByte(s[1:], '*') == len(s)-2 && len(s) > 2:
 		pr.match, s = matchMiddle, s[1:len(s)-1]
+	case star == 0 && len(s) > 1 && strings.IndexByte(s[1:], '*') < 0:
+		pr.match, s = matchEnd, s[1:]
 	default:
 		return p.fail("glob %q", s)
 	}

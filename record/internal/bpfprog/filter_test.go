@@ -41,6 +41,8 @@ func TestParseFilter(t *testing.T) {
 		{expr: `prev_comm != 'a b'`, str: "a b", kind: matchFull},
 		{expr: `prev_comm ~ "ss*"`, str: "ss", kind: matchFront},
 		{expr: `prev_comm ~ "*sh*"`, str: "sh", kind: matchMiddle},
+		{expr: `prev_comm ~ "*sh"`, str: "sh", kind: matchEnd},
+		{expr: `prev_comm ~ "!*sh"`, str: "sh", kind: matchEnd},
 		{expr: `prev_comm ~ "!sshd"`, str: "sshd", kind: matchFull},
 		{expr: `COMM == "bash" || comm ~ "*ss*"`, str: "bash", kind: matchFull},
 	} {
@@ -62,7 +64,7 @@ func TestParseFilter(t *testing.T) {
 		"prev_pid == 000000000000000000000001", "prev_state == -0x8000000000000001",
 		"prev_state == 0x8000000000000000", "prev_pid == 1 &", "(prev_pid == 1", "prev_pid == 1)",
 		"prev_pid == 1 prev_pid == 2", `prev_comm == 5`, `prev_pid == "5"`, `prev_comm < "a"`,
-		`prev_comm ~ "*sh"`, `prev_comm ~ "s*h*"`, `prev_comm ~ "s?"`, `prev_comm == "x`,
+		`prev_comm ~ "s*h"`, `prev_comm ~ "s*h*"`, `prev_comm ~ "*"`, `prev_comm ~ "s?"`, `prev_comm == "x`,
 		"args == 1", `name == "x"`, "name == 1", "common_flags == 1", "comm == 1", "COMM & 1",
 		"nosuch == 1", "prev_pid.function == 1", "CPU & 1", "prev_pid == CPUS{1}", "prev_pid !~ 1",
 	} {

@@ -163,10 +163,12 @@ func loadSize(n int) asm.Size {
 // jumpString jumps to l when the string predicate matches (match) or
 // does not (!match), before any inversion: whole strings as strncmp over
 // the array, "pre*" as strncmp over the prefix, "*mid*" as strnstr over
-// the whole array (it does not stop at a NUL).
+// the whole array (it does not stop at a NUL), "*end" as the kernel's
+// regex_match_end, which compares the bytes before the array's last one
+// (the length it is given is the array's, not the string's).
 func (c *filterCode) jumpString(p *filterPred, match bool, l string) {
 	n, pat := p.field.Size, p.str
-	var starts, width int
+	var starts, width, first int
 	switch p.match {
 	case matchFull:
 		starts, width, pat = 1, min(n, len(pat)+1), pat+"\x00"
@@ -177,6 +179,11 @@ func (c *filterCode) jumpString(p *filterPred, match bool, l string) {
 		}
 	case matchMiddle:
 		starts, width = max(n-len(pat)+1, 0), len(pat)
+	case matchEnd:
+		starts, width, first = 1, len(pat), n-1-len(pat)
+		if first < 0 {
+			starts, first = 0, 0
+		}
 	}
 	base, off := c.base, c.bias+p.field.Off
 	if p.from == fromComm {
@@ -197,7 +204,7 @@ func (c *filterCode) jumpString(p *filterPred, match bool, l string) {
 		next := c.label()
 		for i := range width {
 			c.emit(
-				asm.LoadMem(asm.R1, base, int16(off+s+i), asm.Byte),
+				asm.LoadMem(asm.R1, base, int16(off+first+s+i), asm.Byte),
 				asm.JNE.Imm(asm.R1, int32(pat[i]), next))
 		}
 		c.emit(asm.Ja.Label(found))
