@@ -15,13 +15,17 @@ import (
 // refuses it in its own words).
 func bpfFilter(o *Options, s *source) (*bpfprog.Filter, string) {
 	typ := int(s.attr.Config)
-	if isProbe(s) {
+	// A probe with strings builds its record in a scratch map, not on
+	// the program's stack.
+	if isProbe(s) && len(s.layout.locs) == 0 {
 		if o.CallGraph {
 			return nil, "a filtered probe's call stacks do not fit its BPF program's stack"
 		}
 		if n := bpfprog.HeaderLen + (s.layout.fixed+7)&^7; n > bpfprog.MaxFilteredProbe {
 			return nil, fmt.Sprintf("a filtered probe's record of %d bytes does not fit its BPF program's stack (%d)", n, bpfprog.MaxFilteredProbe)
 		}
+	}
+	if isProbe(s) {
 		if s.attr.Type != unix.PERF_TYPE_TRACEPOINT {
 			// Opened through its PMU, the probe's type is its own, known
 			// once open (the perf path shares a tracefs probe instead).

@@ -67,8 +67,6 @@ func bpfReason(o *Options, s *source) string {
 	switch {
 	case s.layout == nil:
 		return "its format is unknown"
-	case len(s.layout.locs) > 0 && isProbe(s):
-		return "it has variable-length (__data_loc) fields"
 	case s.layout.fixed > bpfprog.MaxRaw:
 		return fmt.Sprintf("its fields span %d bytes (BPF tracepoint programs read at most %d)", s.layout.fixed, bpfprog.MaxRaw)
 	case countedTracepoint(s.desc.Name):

@@ -104,16 +104,28 @@ func probeSpec(s *source) (bpfprog.ProbeSpec, string) {
 		if !ok {
 			return spec, fmt.Sprintf("fetch argument %s has no field %s in the format", a.Raw, name)
 		}
-		if !scalarTypes[a.Type] || strings.Contains(f.decl, "[") || strings.HasPrefix(f.decl, "__") {
-			return spec, fmt.Sprintf("fetch argument %s: strings, arrays and bitfields are not written by BPF programs yet", a.Raw)
+		arg := bpfprog.Arg{Fetch: a.Fetch, Off: f.off, Size: f.size}
+		typ := a.Type
+		if typ == "" && strings.HasPrefix(f.decl, "__data_loc char[] ") {
+			typ = "string" // $comm and string immediates are strings untyped
 		}
-		if err := bpfprog.CheckArg(a.Fetch, spec.Kernel, spec.Return); err != nil {
+		var err error
+		switch {
+		case (typ == "string" || typ == "ustring") && strings.HasPrefix(f.decl, "__data_loc char[] ") && f.size == 4:
+			arg.String = typ
+			err = bpfprog.CheckString(a.Fetch, typ, spec.Kernel, spec.Return)
+		case !scalarTypes[a.Type] || strings.Contains(f.decl, "[") || strings.HasPrefix(f.decl, "__"):
+			return spec, fmt.Sprintf("fetch argument %s: arrays, bitfields and symstr are not written by BPF programs yet", a.Raw)
+		default:
+			err = bpfprog.CheckArg(a.Fetch, spec.Kernel, spec.Return)
+		}
+		if err != nil {
 			if !errors.Is(err, bpfprog.ErrFetch) {
 				return spec, err.Error()
 			}
 			return spec, strings.TrimSuffix(err.Error(), ": "+bpfprog.ErrFetch.Error())
 		}
-		spec.Args = append(spec.Args, bpfprog.Arg{Fetch: a.Fetch, Off: f.off, Size: f.size})
+		spec.Args = append(spec.Args, arg)
 	}
 	return spec, ""
 }

@@ -43,13 +43,20 @@ int main(int argc, char **argv) {
 // buildStepper compiles stepperC, with extra gcc flags.
 func buildStepper(t *testing.T, flags ...string) string {
 	t.Helper()
+	return buildTarget(t, "stepper", stepperC, flags...)
+}
+
+// buildTarget compiles the C program text into a binary called name,
+// with extra gcc flags.
+func buildTarget(t *testing.T, name, text string, flags ...string) string {
+	t.Helper()
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
 		need(t, "needs gcc to build the uprobe target")
 	}
 	dir := t.TempDir()
-	src, bin := filepath.Join(dir, "stepper.c"), filepath.Join(dir, "stepper")
-	if err := os.WriteFile(src, []byte(stepperC), 0o644); err != nil {
+	src, bin := filepath.Join(dir, name+".c"), filepath.Join(dir, name)
+	if err := os.WriteFile(src, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	args := append([]string{"-O1", "-no-pie", "-fno-pie", "-o", bin, src}, flags...)
@@ -189,7 +196,7 @@ func compareProbeSamples(t *testing.T, perfS, bpfS []format.Sample, want int, pe
 }
 
 // TestBPFProbeRefusals checks the probes the BPF path cannot express: a
-// string fetch argument is a usage error naming it under --path bpf, and
+// array fetch argument is a usage error naming it under --path bpf, and
 // stays on the perf path with a notice under auto, beside a probe that
 // takes the BPF path.
 func TestBPFProbeRefusals(t *testing.T) {
@@ -198,18 +205,18 @@ func TestBPFProbeRefusals(t *testing.T) {
 		need(t, "needs the uprobe PMU")
 	}
 	bin := buildStepper(t)
-	str := "p:test/step_str " + bin + ":kpcap_step s=+0(%" + probedef.HostArch.ArgRegs[1] + "):string"
+	str := "p:test/step_arr " + bin + ":kpcap_step s=+0(%" + probedef.HostArch.ArgRegs[1] + "):u8[4]"
 	_, err := Run(t.Context(), Options{Path: PathBPF, Probes: []string{str}, Output: filepath.Join(t.TempDir(), "t.pcapng.zst")})
 	var ue *UsageError
-	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "test:step_str") || !strings.Contains(err.Error(), "s=+0(") {
-		t.Fatalf("--path bpf with a string fetch argument: %v, want a usage error naming the argument", err)
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "test:step_arr") || !strings.Contains(err.Error(), "s=+0(") {
+		t.Fatalf("--path bpf with an array fetch argument: %v, want a usage error naming the argument", err)
 	}
 	var notices []string
 	res, f := recordWhile(t, Options{Path: PathAuto, Probes: []string{str, stepperProbes(bin)[0]}, Notice: func(m string) { notices = append(notices, m) }}, nil, func() {})
 	if p0, p1 := f.Header.Sources[0].Path, f.Header.Sources[1].Path; p0 == format.PathBPF || p1 != format.PathBPF {
 		t.Errorf("auto: paths %q and %q, want perf then bpf", p0, p1)
 	}
-	if !strings.Contains(strings.Join(notices, "\n"), "test:step_str") || !strings.Contains(strings.Join(res.Notices, "\n"), "test:step_str") {
+	if !strings.Contains(strings.Join(notices, "\n"), "test:step_arr") || !strings.Contains(strings.Join(res.Notices, "\n"), "test:step_arr") {
 		t.Errorf("auto: notices %q, result's %q: want both to name the string probe", notices, res.Notices)
 	}
 }

@@ -22,16 +22,22 @@ type probeRun struct {
 	comm    string
 	min     int
 	chains  bool // recorded with -g: every sample has a kernel call chain
+	// strings are the __data_loc fields of the BPF path's samples that
+	// must hold a string (true: of a byte or more besides its NUL) or
+	// nothing (false: unreadable).
+	strings map[string]bool
 }
 
 // probeRuns are the bpfprobes job's recordings; "uprobes" probes
 // kpcap-stepper, built for x86-64 only.
 var probeRuns = map[string]probeRun{
-	"probes":  {[]string{"kprobes:open", "kprobes:openret", "kprobes:openpmu"}, "cat", 40, false},
-	"retpmu":  {[]string{"kprobes:filpretpmu"}, "cat", 40, false},
-	"kfilter": {[]string{"kprobes:openf"}, "cat", 40, false},
-	"kstack":  {[]string{"kprobes:openg"}, "cat", 40, true},
-	"uprobes": {[]string{"test:step", "test:step_ret", "test:steppmu", "test:step_retpmu"}, "kpcap-stepper", 200, false},
+	"probes":  {[]string{"kprobes:open", "kprobes:openret", "kprobes:openpmu"}, "cat", 40, false, nil},
+	"retpmu":  {[]string{"kprobes:filpretpmu"}, "cat", 40, false, nil},
+	"kfilter": {[]string{"kprobes:openf"}, "cat", 40, false, nil},
+	"kstack":  {[]string{"kprobes:openg"}, "cat", 40, true, nil},
+	"kstrings": {[]string{"kprobes:opens", "kprobes:filps"}, "cat", 40, false,
+		map[string]bool{"name": true, "uname": true, "c": true, "kname": true, "bad": false}},
+	"uprobes": {[]string{"test:step", "test:step_ret", "test:steppmu", "test:step_retpmu"}, "kpcap-stepper", 200, false, nil},
 }
 
 // TestBPFProbes compares the kprobes, kretprobes, uprobes and uretprobes
@@ -85,6 +91,9 @@ func comparePaths(t *testing.T, j *JobResult, run string, pr probeRun) {
 			checkCommonType(t, ps, pi, &p[i])
 			checkCommonType(t, bs, bi, &b[i])
 			if d := diffFields(ps.Format, &p[i], &b[i]); d != "" {
+				t.Fatalf("%s sample %d: %s", name, i, d)
+			}
+			if d := checkStrings(bs.Format, &b[i], pr.strings); d != "" {
 				t.Fatalf("%s sample %d: %s", name, i, d)
 			}
 			if pc, bc := chainHead(p[i].Callchain), chainHead(b[i].Callchain); !slices.Equal(pc, bc) || pr.chains && (len(pc) < 3 || pc[0] != contextKernel || pc[len(pc)-1] != contextUser) {
@@ -165,11 +174,12 @@ func checkCommonType(t *testing.T, src format.Source, idx uint32, s *format.Samp
 
 // diffFields compares the fields of format text in two samples of one
 // source, but for common_*, and describes the first difference ("" if
-// none), after checking the payload lengths.
+// none), after checking the payload lengths, then the strings after them.
 func diffFields(text string, p, b *format.Sample) string {
 	if len(p.Raw) != len(b.Raw) {
 		return fmt.Sprintf("payload of %d bytes on perf, %d on bpf", len(p.Raw), len(b.Raw))
 	}
+	end := 0
 	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
 		if !strings.HasPrefix(line, "field:") || strings.Contains(line, " common_") {
@@ -193,6 +203,38 @@ func diffFields(text string, p, b *format.Sample) string {
 		}
 		if pv, bv := p.Raw[off:off+size], b.Raw[off:off+size]; !bytes.Equal(pv, bv) {
 			return fmt.Sprintf("field %s: perf %x, bpf %x", name, pv, bv)
+		}
+		end = max(end, off+size)
+	}
+	// The strings the __data_loc fields point to follow the fields.
+	if pv, bv := p.Raw[end:], b.Raw[end:]; !bytes.Equal(pv, bv) {
+		return fmt.Sprintf("strings: perf %q, bpf %q", pv, bv)
+	}
+	return ""
+}
+
+// checkStrings checks that each __data_loc field of format text named in
+// want holds a string of more than its NUL (true) or nothing (false) in
+// sample s, and describes the first that does not ("" if all do).
+func checkStrings(text string, s *format.Sample, want map[string]bool) string {
+	for _, line := range strings.Split(text, "\n") {
+		decl, rest, ok := strings.Cut(strings.TrimSpace(line), ";")
+		name, isLoc := strings.CutPrefix(decl, "field:__data_loc char[] ")
+		full, known := want[name]
+		if !ok || !isLoc || !known {
+			continue
+		}
+		var off int
+		for _, part := range strings.Split(rest, ";") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(part), "offset:"); ok {
+				off, _ = strconv.Atoi(v)
+			}
+		}
+		if off+4 > len(s.Raw) {
+			return "field " + name + " outside the payload"
+		}
+		if n := binary.NativeEndian.Uint32(s.Raw[off:]) >> 16; full != (n > 1) || !full && n != 0 {
+			return fmt.Sprintf("string %s of %d bytes, want a string: %v", name, n, full)
 		}
 	}
 	return ""

@@ -25,6 +25,9 @@ var ErrFetch = errors.New("no BPF translation")
 type Arg struct {
 	Fetch     string
 	Off, Size int
+	// String is the type of a string argument ("string" or "ustring", a
+	// __data_loc field of 4 bytes; see CheckString), "" for a value.
+	String string
 }
 
 // fetch is a compiled fetch argument: a base value (a register of the

@@ -101,6 +101,9 @@ func (s *Set) Probe(src uint32, p ProbeSpec) (*ebpf.Program, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	if p.varLen() {
+		return s.varProbe(src, p, regs)
+	}
 	var args asm.Instructions
 	onStack := p.Filter != nil // see filteredBody
 	for i, a := range p.Args {
@@ -117,7 +120,7 @@ func (s *Set) Probe(src uint32, p ProbeSpec) (*ebpf.Program, int, error) {
 		}
 		args = append(args, c...)
 	}
-	head, err := p.head(regs)
+	head, err := p.head(regs, HeaderLen)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -190,13 +193,13 @@ func (s *Set) reserveZeroed(src uint32, words, stack int) asm.Instructions {
 	return insns
 }
 
-// head writes __probe_ip, or __probe_func and __probe_ret_ip, as the
-// kernel does: a kprobe's address (x86 leaves the instruction pointer one
+// head writes __probe_ip, or __probe_func and __probe_ret_ip, into the
+// payload at base of the record in R7 as the kernel does: a kprobe's address (x86 leaves the instruction pointer one
 // byte past its int3), a uprobe's probed address (the handlers see the
 // instruction pointer set back to it), the return address in the
 // instruction pointer on return.
-func (p ProbeSpec) head(regs *probeRegs) (asm.Instructions, error) {
-	dst := int16(HeaderLen + p.Head)
+func (p ProbeSpec) head(regs *probeRegs, base int) (asm.Instructions, error) {
+	dst := int16(base + p.Head)
 	ip := regs.off[regs.ip]
 	load := asm.Instructions{asm.LoadMem(asm.R1, asm.R6, int16(ip), asm.DWord)}
 	if !p.Return {

@@ -93,9 +93,10 @@ func (s *Set) VarTracepoint(src uint32, fixed int, locs []Loc, f *Filter, stack 
 // varBegin returns the start of a variable-length program once the gate
 // and any filter passed: R7 gets the CPU's scratch record (created with
 // the first such program, large enough for call stacks of stack entries)
-// and the header of source src's record. R6 must hold the context.
+// and the header of source src's record. R6 must hold the context. The
+// value has room for a string read of strRead bytes at the payload's end.
 func (s *Set) varBegin(src uint32, stack int) (asm.Instructions, error) {
-	size := VarStackOffset(stack) + MaxVarPayload
+	size := VarStackOffset(stack) + MaxVarPayload + strRead
 	if s.scratch == nil {
 		m, err := ebpf.NewMap(&ebpf.MapSpec{Name: "kpcap_scratch", Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: uint32(size), MaxEntries: 1})
 		if err != nil {
@@ -133,17 +134,18 @@ func dataEnd(fixed int, locs []Loc) asm.Instructions {
 			asm.Mov.Reg(asm.R9, asm.R2),
 			asm.Mov.Imm(asm.R0, 0).WithSymbol(next))
 	}
-	return append(insns, bound(asm.R9, fixed, MaxVarPayload)...)
+	return append(insns, bound(asm.R9, fixed, MaxVarPayload, "end")...)
 }
 
-// bound clamps register r to [lo, hi] in a way the verifier follows.
-func bound(r asm.Register, lo, hi int) asm.Instructions {
+// bound clamps register r to [lo, hi] in a way the verifier follows; its
+// labels start with name.
+func bound(r asm.Register, lo, hi int, name string) asm.Instructions {
 	return asm.Instructions{
-		asm.JLE.Imm(r, int32(hi), fmt.Sprintf("hi%d", r)),
+		asm.JLE.Imm(r, int32(hi), name+"_hi"),
 		asm.Mov.Imm(r, int32(hi)),
-		asm.JGE.Imm(r, int32(lo), fmt.Sprintf("lo%d", r)).WithSymbol(fmt.Sprintf("hi%d", r)),
+		asm.JGE.Imm(r, int32(lo), name+"_lo").WithSymbol(name + "_hi"),
 		asm.Mov.Imm(r, int32(lo)),
-		asm.Mov.Imm(asm.R0, 0).WithSymbol(fmt.Sprintf("lo%d", r)),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol(name + "_lo"),
 	}
 }
 

@@ -37,6 +37,13 @@ for path in perf bpf; do
 		-p "p:kprobes/openf do_sys_openat2 dfd=$A1:s32 flags=+0($A3):x64 mode=+8($A3):u16"
 	# Call chains of a kprobe: bpf_get_stack from the probe's registers.
 	rec kstack $path -g -p 'p:kprobes/openg do_sys_openat2'
+	# String arguments: user strings through :string (the kernel reads an
+	# address below its half as user memory) and :ustring, the task's name,
+	# a kernel string (do_filp_open's struct filename's name) and one that
+	# cannot be read (dfd, AT_FDCWD, as an address).
+	rec kstrings $path \
+		-p "p:kprobes/opens do_sys_openat2 name=+0($A2):string uname=+0($A2):ustring c=\$comm bad=+0($A1):string" \
+		-p "p:kprobes/filps do_filp_open kname=+0(+0($A2)):string"
 done
 
 # Uprobes and uretprobes on kpcap-stepper (x86-64 only: the host builds it
