@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 )
 
@@ -37,7 +39,17 @@ func writeOutput(path string, write func(io.Writer) error) error {
 		return werr
 	}
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return writeError(path, err)
 	}
 	return nil
+}
+
+// writeError names path in err once: the os errors of a write or close of
+// the file say "write PATH: ..." already.
+func writeError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return err
+	}
+	return fmt.Errorf("write %s: %w", path, err)
 }

@@ -133,7 +133,7 @@ func runReplay(args []string) error {
 		if errors.Is(err, syscall.EPIPE) {
 			return nil
 		}
-		return fmt.Errorf("replay %s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err) // main says "kpcap replay"
 	}
 	if a.kind == "perfetto" && !a.quiet {
 		fmt.Fprintf(os.Stderr, "kpcap replay: perfetto: %d slices of entry/return pairs, %d CPU slices (sched_switch), %d instants (%d unmatched entries, %d unmatched returns), %d counter values\n",
@@ -260,7 +260,7 @@ func writeStacks(r *replay.Reader, path, kind string) error {
 	}
 	if err != nil {
 		os.Remove(path)
-		return fmt.Errorf("write %s: %w", path, err)
+		return writeError(path, err)
 	}
 	return nil
 }
