@@ -208,7 +208,7 @@ func (w *Writer) AddNote(note string) error {
 
 // SetEnd sets the end of the file's span, stored at Close in the set block
 // (a file of a set covers up to the time the next one starts). Without it,
-// the span ends at the last sample.
+// the span ends just after the last sample: spans are [start, end).
 func (w *Writer) SetEnd(endNS uint64) { w.setEnd = endNS }
 
 // appendSetEnd appends the set block again, completed with the span's end,
@@ -222,7 +222,7 @@ func (w *Writer) appendSetEnd() error {
 	for _, c := range w.counts {
 		s.Samples += c.n
 		if w.setEnd == 0 && c.n > 0 {
-			s.EndNS = max(s.EndNS, c.last)
+			s.EndNS = max(s.EndNS, c.last+1)
 		}
 	}
 	b, err := json.Marshal(s)

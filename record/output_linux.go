@@ -106,7 +106,8 @@ func (c *capture) finish() error {
 		c.snap.pending = ""
 		serr = c.writeSnapshot(why)
 	}
-	_, err := c.closeFile(max(c.lastNS, monotonicNS()), true)
+	end, _ := c.spanEnd(max(c.lastNS, monotonicNS()))
+	_, err := c.closeFile(end, true)
 	if serr != nil {
 		return serr
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
@@ -191,8 +192,22 @@ func (c *capture) closeFile(end uint64, final bool) (FileStats, error) {
 	return fs, nil
 }
 
-// rotate closes the current file at time at (capture clock: every record
-// before it is written) and starts the next one of the set.
+// spanEnd returns where the current file's span ends if it is closed now,
+// every record up to time at written: just after at, spans being [start,
+// end). ok is false while a record not yet written has time at too (the
+// merge writes equal times one after the other): it belongs in the same
+// file, whose span must hold it.
+func (c *capture) spanEnd(at uint64) (end uint64, ok bool) {
+	if at == math.MaxUint64 {
+		return at, true
+	}
+	next, pending := c.merge.nextTime()
+	return at + 1, !pending || next > at
+}
+
+// rotate closes the current file once every record up to time at (capture
+// clock) is written, and starts the next one of the set where its span
+// ends.
 func (c *capture) rotate(at uint64) error {
 	o := c.opts
 	if c.w == nil || c.snap != nil {
@@ -214,7 +229,8 @@ func (c *capture) rotate(at uint64) error {
 		}
 	}
 	r := c.rot
-	at = max(at, r.fileStart)
+	end, _ := c.spanEnd(at)
+	at = max(end, r.fileStart)
 	if _, err := c.closeFile(at, false); err != nil {
 		return err
 	}

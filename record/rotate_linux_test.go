@@ -134,6 +134,7 @@ func TestRotateSoak(t *testing.T) {
 					t.Errorf("%s starts at %d, the previous file ended at %d", fs.Path, set.StartNS, prevEnd)
 				}
 				prevEnd = set.EndNS
+				outsideSpan(t, f, fs.Path)
 				counts, err := countSamples(t, f, nil)
 				if err != nil {
 					t.Fatal(err)

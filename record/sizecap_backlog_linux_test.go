@@ -111,7 +111,7 @@ func TestSizeLimitBacklog(t *testing.T) {
 					written++
 				}
 			}
-			if _, err := c.closeFile(clock, true); err != nil {
+			if _, err := c.closeFile(clock+1, true); err != nil {
 				t.Fatal(err)
 			}
 			peak := stop()

@@ -265,6 +265,10 @@ func (c *capture) checkSize(at uint64) error {
 			c.notice(fmt.Sprintf("size limit %s: the file is full; events until the recording has stopped are counted lost", sizeText(uint64(c.opts.MaxSize))))
 			return nil
 		}
+		if _, ok := c.spanEnd(at); !ok {
+			c.sizeCheck = 1 // after the next sample: this one's time is not over
+			return nil
+		}
 		if err := c.rotate(at); err != nil {
 			return err
 		}

@@ -48,7 +48,8 @@ type setCheck struct {
 // checkSet checks every file of a set the result lists: names and
 // sequence numbers, deleted ones gone, each kept one readable on its own
 // (its set block, statistics and decoded samples agree, every sampled
-// thread named unless samples were lost), spans that join up.
+// thread named unless samples were lost, every sample within its span),
+// spans that join up.
 func checkSet(t *testing.T, res *Result, out string) setCheck {
 	t.Helper()
 	var sc setCheck
@@ -82,6 +83,7 @@ func checkSet(t *testing.T, res *Result, out string) setCheck {
 			t.Errorf("%s starts at %d, the previous file ended at %d", fs.Path, set.StartNS, prevEnd)
 		}
 		prevSeq, prevEnd = fs.Seq, set.EndNS
+		outsideSpan(t, f, fs.Path)
 		counts, err := countSamples(t, f, nil)
 		if err != nil {
 			t.Fatal(err)

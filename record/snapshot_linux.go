@@ -172,6 +172,7 @@ func (c *capture) writeSnapshot(why string) error {
 		start = c.startNS
 		end = max(c.lastNS, start)
 	}
+	end++ // spans are [start, end): the newest sample is in it
 	s.seq++
 	path := format.SetFileName(o.Output, s.seq)
 	fh, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)

@@ -46,8 +46,9 @@ func TestSnapshotTrigger(t *testing.T) {
 	}
 	defer f.Close()
 	if s := f.Header.Set; s == nil || s.Mode != "snapshot" || s.Trigger == "" || s.Seq != 1 || !s.Final {
-		t.Errorf("set block %+v", s)
+		t.Fatalf("set block %+v", s)
 	}
+	outsideSpan(t, f, fs.Path)
 	var markT uint64
 	var times []uint64
 	it := f.Samples()
