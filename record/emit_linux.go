@@ -32,22 +32,7 @@ func (c *capture) writer(items <-chan item) error {
 			return nil // the reader stopped without a final pass (forced)
 		}
 		if it.ch != nil {
-			var n int
-			var bad bool
-			if it.q == bpfItem {
-				n, bad = c.addBPF(it.ch)
-			} else {
-				var tail int
-				n, tail = c.qs[it.q].add(it.ch)
-				bad = tail > 0
-			}
-			c.records += uint64(n)
-			if bad {
-				c.malformed++
-			}
-			if it.ch.live == 0 {
-				c.release(it.ch)
-			}
+			c.index(it)
 			continue
 		}
 		cutoff := ^uint64(0)
@@ -93,6 +78,27 @@ func (c *capture) writer(items <-chan item) error {
 			o.Progress(c.stats())
 			nextProgress = wall.Add(every)
 		}
+	}
+}
+
+// index indexes a chunk's records in their queues (a BPF ring chunk's in
+// its records' CPUs'), or releases it at once when it holds none.
+func (c *capture) index(it item) {
+	var n int
+	var bad bool
+	if it.q == bpfItem {
+		n, bad = c.addBPF(it.ch)
+	} else {
+		var tail int
+		n, tail = c.qs[it.q].add(it.ch)
+		bad = tail > 0
+	}
+	c.records += uint64(n)
+	if bad {
+		c.malformed++
+	}
+	if it.ch.live == 0 {
+		c.release(it.ch)
 	}
 }
 
