@@ -437,3 +437,39 @@ func TestBPFCostTarget(t *testing.T) {
 		t.Error("a target without BPF runs")
 	}
 }
+
+// TestBPFPathTargets checks the BPF path's recorder targets against kpcap
+// record's: a clear difference in recorder CPU fails, runs that overlap
+// tie, and bytes per event compare by median.
+func TestBPFPathTargets(t *testing.T) {
+	w := &Workload{Name: "getppid", Expected: 1000, Exact: true}
+	mk := func(tool string, bytes int64, cpus ...float64) *ToolRuns {
+		tr := &ToolRuns{Tool: tool, Label: toolLabel(tool)}
+		for i, c := range cpus {
+			tr.Runs = append(tr.Runs, &Run{Rep: i + 1, WorkloadNS: 2e6, WorkloadCPU: 2e6, PID: 7, RecorderCPU: c, FileBytes: bytes,
+				Counts: &sampleCounts{Total: 1000, PID: 1000}})
+		}
+		summarize(tr, 1e6, 1e6, w.Expected)
+		return tr
+	}
+	check := func(name string, wantCPU, wantTie, wantBytes bool) {
+		t.Helper()
+		tg := bpfPathTargets(w)
+		if len(tg) != 2 || tg[0].Pass == nil || tg[1].Pass == nil {
+			t.Fatalf("%s: targets %+v", name, tg)
+		}
+		if *tg[0].Pass != wantCPU || tg[0].Tie != wantTie || *tg[1].Pass != wantBytes {
+			t.Errorf("%s: recorder CPU pass %v tie %v, bytes pass %v; want %v %v %v", name, *tg[0].Pass, tg[0].Tie, *tg[1].Pass, wantCPU, wantTie, wantBytes)
+		}
+	}
+	w.Tools = []*ToolRuns{mk(toolKpcap, 2500, 0.20, 0.21, 0.22, 0.20, 0.21), mk(toolKpcapBPF, 2400, 0.30, 0.31, 0.32, 0.30, 0.31)}
+	check("BPF 1.5x", false, false, true)
+	w.Tools[1] = mk(toolKpcapBPF, 2600, 0.19, 0.22, 0.20, 0.23, 0.21)
+	check("overlapping runs", true, true, false)
+	w.Tools[1] = mk(toolKpcapBPF, 2500, 0.10, 0.11, 0.12, 0.10, 0.11)
+	check("BPF half", true, false, true)
+	w.Tools = w.Tools[:1]
+	if tg := bpfPathTargets(w); tg != nil {
+		t.Errorf("targets without BPF runs: %+v", tg)
+	}
+}

@@ -145,6 +145,7 @@ func evaluateTargets(ws []*Workload) []Target {
 		if t, ok := bpfCostTarget(w); ok {
 			out = append(out, t)
 		}
+		out = append(out, bpfPathTargets(w)...)
 		if t, ok := snapshotTarget(w); ok {
 			out = append(out, t)
 		}
