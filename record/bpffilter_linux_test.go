@@ -38,8 +38,8 @@ type filterThread struct {
 // at that instant sees.
 var (
 	filterComm       = fmt.Sprintf("kp%011d_f", os.Getpid()) // 15 bytes, the most a comm holds
-	filterCommPrefix = filterComm[:len(filterComm)-1]    // "kpcapPID_"
-	filterCommInner  = filterComm[1 : len(filterComm)-1] // "pcapPID_"
+	filterCommPrefix = filterComm[:len(filterComm)-1]        // "kpcapPID_"
+	filterCommInner  = filterComm[1 : len(filterComm)-1]     // "pcapPID_"
 )
 
 func startFilterThread(t *testing.T) *filterThread {
