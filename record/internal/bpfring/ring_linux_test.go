@@ -115,62 +115,109 @@ func check(t *testing.T, rec []byte, seq uint64, size int) {
 	}
 }
 
-// TestReadsAcrossWraps has the kernel write records of several sizes,
-// some discarded, into a one-page ring, reading a few at a time and
-// releasing after every other batch, so that records wrap around the
-// ring's end many times; every submitted record must come back once, in
-// order, with its bytes.
-func TestReadsAcrossWraps(t *testing.T) {
+// wrapFeed has the kernel write records of several sizes, some
+// discarded, into a one-page ring, never more than the ring holds since
+// the reader's last Release, and keeps what was written for checking.
+type wrapFeed struct {
+	w             *writer
+	r             *Reader
+	seq           uint64
+	held, written int      // bytes since the last release, and in all
+	want          []uint64 // written and not yet read, discarded ones too
+	size          map[uint64]int
+}
+
+var wrapSizes = []int{8, 13, 100, 1001, 64, 9, 250}
+
+func newWrapFeed(t *testing.T) *wrapFeed {
 	w := newWriter(t, os.Getpagesize())
 	r, err := Open(w.ring)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	sizes := []int{8, 13, 100, 1001, 64, 9, 250}
-	var want []uint64 // submitted, not yet read
-	sizeOf := map[uint64]int{}
-	seq, held, written := uint64(0), 0, 0 // held: bytes written since the last Release
-	for batch := range 400 {
-		for range batch%4 + 1 {
-			seq++
-			size, discard := sizes[seq%uint64(len(sizes))], seq%5 == 0
-			total := (size + hdrSize + 7) &^ 7
-			if held+total >= r.Size() {
-				break // not released yet: the kernel would refuse it
-			}
-			held += total
-			written += total
-			w.write(t, seq, size, discard)
-			if !discard {
-				want, sizeOf[seq] = append(want, seq), size
-			}
+	t.Cleanup(func() { r.Close() })
+	return &wrapFeed{w: w, r: r, size: map[uint64]int{}}
+}
+
+// discarded tells whether record seq is written discarded.
+func discarded(seq uint64) bool { return seq%5 == 0 }
+
+// batch writes up to n records, fewer when the ring is full.
+func (f *wrapFeed) batch(t *testing.T, n int) {
+	for range n {
+		seq := f.seq + 1
+		size := wrapSizes[seq%uint64(len(wrapSizes))]
+		total := (size + hdrSize + 7) &^ 7
+		if f.held+total >= f.r.Size() {
+			return // not released yet: the kernel would refuse it
 		}
+		f.seq = seq
+		f.held += total
+		f.written += total
+		f.w.write(t, seq, size, discarded(seq))
+		f.want = append(f.want, seq)
+		f.size[seq] = size
+	}
+}
+
+// release hands the read records' space back.
+func (f *wrapFeed) release() {
+	f.r.Release()
+	f.held = 0
+}
+
+// next returns the oldest record written and not yet checked off.
+func (f *wrapFeed) next(t *testing.T) uint64 {
+	t.Helper()
+	if len(f.want) == 0 {
+		t.Fatal("a record nobody submitted")
+	}
+	seq := f.want[0]
+	f.want = f.want[1:]
+	return seq
+}
+
+// done checks that every record came back and that the ring wrapped often.
+func (f *wrapFeed) done(t *testing.T) {
+	t.Helper()
+	if len(f.want) > 0 {
+		t.Fatalf("%d submitted records never read, first %d", len(f.want), f.want[0])
+	}
+	if f.written < 20*f.r.Size() {
+		t.Fatalf("only %d bytes written through a %d-byte ring: it did not wrap often", f.written, f.r.Size())
+	}
+}
+
+// TestReadsAcrossWraps reads a wrapFeed a few records at a time,
+// releasing after every other batch, so that records wrap around the
+// ring's end many times; every submitted record must come back once, in
+// order, with its bytes.
+func TestReadsAcrossWraps(t *testing.T) {
+	f := newWrapFeed(t)
+	for batch := range 400 {
+		f.batch(t, batch%4+1)
 		for {
-			rec, err := r.Next()
+			rec, err := f.r.Next()
 			if err != nil {
 				t.Fatal(err)
 			}
 			if rec == nil {
 				break
 			}
-			if len(want) == 0 {
-				t.Fatalf("a record nobody submitted: %d bytes", len(rec))
+			seq := f.next(t)
+			for discarded(seq) {
+				seq = f.next(t) // Next skips them
 			}
-			check(t, rec, want[0], sizeOf[want[0]])
-			want = want[1:]
+			check(t, rec, seq, f.size[seq])
+		}
+		for len(f.want) > 0 && discarded(f.want[0]) {
+			f.want = f.want[1:]
 		}
 		if batch%2 == 1 {
-			r.Release() // every record written is read (or skipped)
-			held = 0
+			f.release()
 		}
 	}
-	if len(want) > 0 {
-		t.Fatalf("%d submitted records never read, first %d", len(want), want[0])
-	}
-	if written < 20*r.Size() {
-		t.Fatalf("only %d bytes written through a %d-byte ring: it did not wrap often", written, r.Size())
-	}
+	f.done(t)
 }
 
 // TestReleaseFreesSpace checks that the kernel sees the consumer position
@@ -211,41 +258,21 @@ func TestReleaseFreesSpace(t *testing.T) {
 	check(t, rec, 101, size)
 }
 
-// TestCopyIntoAcrossWraps is TestReadsAcrossWraps through CopyInto and
-// NextFrame, with buffers of a few sizes so that copies stop short of the
-// producer (at a record that does not fit) as well as at it: every
-// submitted record must come back once, in order, with its bytes, the
-// discarded ones marked, and the counts and last offsets CopyInto returns
-// must match the frames.
+// TestCopyIntoAcrossWraps reads a wrapFeed through CopyInto and FrameAt,
+// with buffers of a few sizes so that copies stop short of the producer
+// (at a record that does not fit) as well as at it: every submitted
+// record must come back once, in order, with its bytes, the discarded ones
+// marked, and the counts and last offsets CopyInto returns must match the
+// frames.
 func TestCopyIntoAcrossWraps(t *testing.T) {
-	w := newWriter(t, os.Getpagesize())
-	r, err := Open(w.ring)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	sizes := []int{8, 13, 100, 1001, 64, 9, 250}
+	f := newWrapFeed(t)
 	caps := []int{64, 300, 1100, 4096}
-	var want []uint64
-	sizeOf := map[uint64]int{}
-	seq, held, written, oversize := uint64(0), 0, 0, 0
+	oversize := 0
 	for batch := range 400 {
-		for range batch%4 + 1 {
-			seq++
-			size, discard := sizes[seq%uint64(len(sizes))], seq%5 == 0
-			total := (size + hdrSize + 7) &^ 7
-			if held+total >= r.Size() {
-				break
-			}
-			held += total
-			written += total
-			w.write(t, seq, size, discard)
-			want = append(want, seq)
-			sizeOf[seq] = size
-		}
+		f.batch(t, batch%4+1)
 		for {
 			room := caps[batch%len(caps)]
-			buf, cp, err := r.CopyInto(make([]byte, 0, room))
+			buf, cp, err := f.r.CopyInto(make([]byte, 0, room))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -257,46 +284,33 @@ func TestCopyIntoAcrossWraps(t *testing.T) {
 			}
 			got, gotLast := 0, -1
 			for off := 0; off < len(buf); {
-				n, next, discarded, ok := FrameAt(buf, off)
+				n, next, disc, ok := FrameAt(buf, off)
 				if !ok {
 					t.Fatalf("bytes at %d of %d are not a whole record", off, len(buf))
 				}
-				f := struct {
-					Data      []byte
-					Discarded bool
-				}{buf[off+DataOff : off+DataOff+n], discarded}
-				if len(want) == 0 {
-					t.Fatalf("a record nobody submitted: %d bytes", len(f.Data))
+				seq := f.next(t)
+				if disc != discarded(seq) {
+					t.Fatalf("record %d: discarded %v, want %v", seq, disc, discarded(seq))
 				}
-				if disc := want[0]%5 == 0; f.Discarded != disc {
-					t.Fatalf("record %d: discarded %v, want %v", want[0], f.Discarded, disc)
-				}
-				if !f.Discarded {
-					check(t, f.Data, want[0], sizeOf[want[0]])
+				if !disc {
+					check(t, buf[off+DataOff:off+DataOff+n], seq, f.size[seq])
 					got++
-					gotLast = off + hdrSize
+					gotLast = off + DataOff
 				}
-				want = want[1:]
 				off = next
 			}
 			if got != cp.Records || gotLast != cp.Last {
 				t.Fatalf("CopyInto said %d records, last at %d; the frames hold %d, last at %d", cp.Records, cp.Last, got, gotLast)
 			}
-			if cp.Full && len(buf) <= room && r.Available() == 0 {
+			if cp.Full && len(buf) <= room && f.r.Available() == 0 {
 				t.Fatal("CopyInto said the buffer was full with the ring read to its end")
 			}
 		}
 		if batch%2 == 1 {
-			r.Release()
-			held = 0
+			f.release()
 		}
 	}
-	if len(want) > 0 {
-		t.Fatalf("%d submitted records never read, first %d", len(want), want[0])
-	}
-	if written < 20*r.Size() {
-		t.Fatalf("only %d bytes written through a %d-byte ring: it did not wrap often", written, r.Size())
-	}
+	f.done(t)
 	if oversize == 0 {
 		t.Fatal("no record was larger than its buffer")
 	}
