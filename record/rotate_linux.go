@@ -193,16 +193,18 @@ func (c *capture) closeFile(end uint64, final bool) (FileStats, error) {
 }
 
 // spanEnd returns where the current file's span ends if it is closed now,
-// every record up to time at written: just after at, spans being [start,
-// end). ok is false while a record not yet written has time at too (the
-// merge writes equal times one after the other): it belongs in the same
-// file, whose span must hold it.
+// every record up to time at written: just after at, or after the newest
+// record written when a late one (older than it) came last; spans are
+// [start, end). ok is false while a record not yet written has that time
+// too (the merge writes equal times one after the other): it belongs in
+// the same file, whose span must hold it.
 func (c *capture) spanEnd(at uint64) (end uint64, ok bool) {
-	if at == math.MaxUint64 {
-		return at, true
+	newest := max(at, c.emittedNS, c.lastNS)
+	if newest == math.MaxUint64 {
+		return newest, true
 	}
 	next, pending := c.merge.nextTime()
-	return at + 1, !pending || next > at
+	return newest + 1, !pending || next > newest
 }
 
 // rotate closes the current file once every record up to time at (capture
