@@ -65,6 +65,9 @@ func (c *capture) loop(ctx context.Context, child *childProc) {
 			select {
 			case <-o.Force:
 				c.aborted.Store(true)
+				if o.forceSeen != nil {
+					o.forceSeen()
+				}
 			case <-quit:
 			}
 		}()

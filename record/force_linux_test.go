@@ -43,8 +43,12 @@ func TestForcedStopCountsDiscarded(t *testing.T) {
 	tid := <-tidc
 	sk := &stallSink{started: make(chan struct{}), release: make(chan struct{})}
 	force := make(chan struct{})
+	// The writer goes on only once the capture has taken the forced stop
+	// in: released before, it may write every sample first.
+	forceSeen := make(chan struct{})
 	c := recordCounted(t, captureSpec{
-		opts: Options{Force: force, Filter: fmt.Sprintf("common_pid == %d", tid)},
+		opts: Options{Force: force, Filter: fmt.Sprintf("common_pid == %d", tid),
+			forceSeen: func() { close(forceSeen) }},
 		srcs: []*source{tracepointSource(t, "syscalls", "sys_enter_getppid"), tracepointSource(t, "syscalls", "sys_exit_getppid")},
 		wrap: func(w sink) sink { sk.sink = w; return sk },
 		during: func(stop context.CancelFunc) {
@@ -58,6 +62,11 @@ func TestForcedStopCountsDiscarded(t *testing.T) {
 			stop()
 			time.Sleep(50 * time.Millisecond)
 			close(force)
+			select {
+			case <-forceSeen:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the capture never took the forced stop in")
+			}
 			close(sk.release)
 		},
 	})

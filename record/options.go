@@ -97,6 +97,10 @@ type Options struct {
 	memCap int64
 	// slowRelease overrides slowReleaseEvents in tests.
 	slowRelease int
+	// forceSeen, if set, is called once the capture has taken Force in
+	// (the writer stops at its next sample): a test holding the writer
+	// lets it go on only then.
+	forceSeen func()
 	// classicSyscalls keeps syscall tracepoints on the BPF path off the
 	// raw syscall programs, so tests check the classic tracepoint
 	// programs on the same events.
