@@ -23,7 +23,10 @@ rec() {
 	wait $kp
 	echo "$name $path exit: $?"
 }
-work='for i in $(seq 1 20); do cat /tmp/kpb-exist-$i /tmp/kpb-missing-$i; done >/dev/null 2>&1'
+catwork='for i in $(seq 1 20); do cat /tmp/kpb-exist-$i /tmp/kpb-missing-$i; done >/dev/null 2>&1'
+work=$catwork
+printf '#!/bin/sh\ntrue\n' >/tmp/kpb-exec.sh
+chmod +x /tmp/kpb-exec.sh
 for path in perf bpf; do
 	rec probes $path \
 		-p "p:kprobes/open do_sys_openat2 dfd=$A1:s32 dfd2=\$arg1:s32 flags=+0($A3):x64 mode=+8($A3):u16 resolve=+16(\$arg3):u64" \
@@ -44,6 +47,11 @@ for path in perf bpf; do
 	rec kstrings $path \
 		-p "p:kprobes/opens do_sys_openat2 name=+0($A2):string uname=+0($A2):ustring c=\$comm bad=+0($A1):string" \
 		-p "p:kprobes/filps do_filp_open kname=+0(+0($A2)):string"
+	# A tracepoint with a __data_loc field: the file names of 20 execs of
+	# a script (busybox's applets re-exec /proc/self/exe under its name).
+	work='for i in $(seq 1 20); do /tmp/kpb-exec.sh; done'
+	rec kexec $path -e sched:sched_process_exec
+	work=$catwork
 done
 
 # Uprobes and uretprobes on kpcap-stepper (x86-64 only: the host builds it
