@@ -106,7 +106,8 @@ func (c *capture) addBPF(ch *chunk) (records int, bad bool) {
 func (c *capture) emitBPF(qi int, rec []byte) error {
 	b := c.bpf
 	var r bpfprog.Record
-	if !bpfprog.Decode(rec, &r) || int(r.Source) >= len(b.srcs) {
+	rec, cgroup, ok := b.bpfSplitCgroup(rec)
+	if !ok || !bpfprog.Decode(rec, &r) || int(r.Source) >= len(b.srcs) {
 		c.unmatched++
 		return nil
 	}
@@ -143,6 +144,9 @@ func (c *capture) emitBPF(qi int, rec []byte) error {
 	if c.opts.CallGraph {
 		s.Callchain = bpfChain(s.Callchain[:0], stack)
 		c.syms.see(r.PID, s.Callchain)
+	}
+	if err := c.bpfSampleCgroup(r.PID, r.TID, r.Time, cgroup); err != nil {
+		return err
 	}
 	c.recvCPU[src][qi]++
 	c.lastNS = r.Time

@@ -21,7 +21,11 @@ func bpfFilter(o *Options, s *source) (*bpfprog.Filter, string) {
 		if o.CallGraph {
 			return nil, "a filtered probe's call stacks do not fit its BPF program's stack"
 		}
-		if n := bpfprog.HeaderLen + (s.layout.fixed+7)&^7; n > bpfprog.MaxFilteredProbe {
+		n := bpfprog.HeaderLen + (s.layout.fixed+7)&^7
+		if len(o.Cgroups) > 0 {
+			n += bpfprog.CgroupIDLen // see bpfprog.SetCgroups
+		}
+		if n > bpfprog.MaxFilteredProbe {
 			return nil, fmt.Sprintf("a filtered probe's record of %d bytes does not fit its BPF program's stack (%d)", n, bpfprog.MaxFilteredProbe)
 		}
 	}

@@ -49,6 +49,8 @@ type bpfCapture struct {
 	// vary in length (see bpfPayload).
 	fixed  []int
 	varlen []bool
+	// cgroups: the records end with the task's cgroup id (--cgroup).
+	cgroups bool
 }
 
 // bpfReason returns why source s cannot take the BPF path in a capture
@@ -71,11 +73,9 @@ func bpfReason(o *Options, s *source) string {
 		return fmt.Sprintf("its fields span %d bytes (BPF tracepoint programs read at most %d)", s.layout.fixed, bpfprog.MaxRaw)
 	case countedTracepoint(s.desc.Name):
 		return "it passes perf a count (__perf_count)"
-	case len(o.Cgroups) > 0:
-		return "cgroups restrict events through perf"
 	}
-	// Apart from the switch: a filter the programs can take must not hide
-	// the task scope checked above.
+	// Apart from the switch, and last: a filter the programs can take must
+	// not hide the reasons above.
 	if s.filter {
 		if _, why := bpfFilter(o, s); why != "" {
 			return why
@@ -189,6 +189,9 @@ func (b *bpfCapture) load(c *capture, ringBytes int) error {
 	}
 	b.set = set
 	if err := b.bpfFollow(c); err != nil {
+		return err
+	}
+	if err := b.bpfCgroups(c); err != nil {
 		return err
 	}
 	if len(c.opts.CPUs) > 0 {

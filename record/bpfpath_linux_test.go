@@ -270,8 +270,9 @@ func TestChoosePaths(t *testing.T) {
 	if err := choosePaths(&Options{Path: PathBPF, PID: 1}, s, nil); err != nil || s[0].desc.Path != PathBPF {
 		t.Errorf("bpf with --pid: %v, path %q", err, s[0].desc.Path)
 	}
-	if err := choosePaths(&Options{Path: PathBPF, Cgroups: []string{"/"}}, mk()[:1], nil); err == nil {
-		t.Error("bpf with --cgroup: no error")
+	s = mk()[:1]
+	if err := choosePaths(&Options{Path: PathBPF, Cgroups: []string{"/"}}, s, nil); err != nil || s[0].desc.Path != PathBPF {
+		t.Errorf("bpf with --cgroup: %v, path %q", err, s[0].desc.Path)
 	}
 	if err := choosePaths(&Options{Path: PathBPF, CallGraph: true}, mk()[:1], nil); err != nil {
 		t.Errorf("bpf with -g: %v", err)

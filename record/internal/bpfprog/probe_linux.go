@@ -148,8 +148,8 @@ func (s *Set) Probe(src uint32, p ProbeSpec) (*ebpf.Program, int, error) {
 }
 
 // reserve counts a hit of source src, reserves a ring record of n bytes
-// into R7 and writes its header; a refused reservation counts lost and
-// jumps to "out".
+// (and the cgroup id, see cgroupTail) into R7 and writes its header; a
+// refused reservation counts lost and jumps to "out".
 func (s *Set) reserve(src uint32, n int) asm.Instructions {
 	count := func(key int64, label string) asm.Instructions {
 		return s.bump(asm.StoreImm(asm.RFP, -4, key, asm.Word), label)
@@ -157,7 +157,7 @@ func (s *Set) reserve(src uint32, n int) asm.Instructions {
 	insns := count(int64(2*src), "reserve")
 	insns = append(insns,
 		asm.LoadMapPtr(asm.R1, s.ring.FD()).WithSymbol("reserve"),
-		asm.Mov.Imm(asm.R2, int32(n)),
+		asm.Mov.Imm(asm.R2, int32(n+s.cgroupTail())),
 		asm.Mov.Imm(asm.R3, 0),
 		asm.FnRingbufReserve.Call(),
 		asm.JNE.Imm(asm.R0, 0, "fill"))
@@ -165,7 +165,8 @@ func (s *Set) reserve(src uint32, n int) asm.Instructions {
 	insns = append(insns,
 		asm.Ja.Label("out"),
 		asm.Mov.Reg(asm.R7, asm.R0).WithSymbol("fill"))
-	return append(insns, recordHeader(src)...)
+	insns = append(insns, recordHeader(src)...)
+	return append(insns, s.storeCgroup(n)...)
 }
 
 // recordHeader writes the header of the record in R7 (see HeaderLen).

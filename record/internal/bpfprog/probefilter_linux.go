@@ -22,12 +22,13 @@ const MaxFilteredProbe = 512 + commSlot
 // as on the perf path.
 func (s *Set) filteredBody(src uint32, p ProbeSpec, words int, fill asm.Instructions) (asm.Instructions, error) {
 	recLen := HeaderLen + 8*words
-	if p.Stack > 0 || recLen > MaxFilteredProbe {
-		return nil, fmt.Errorf("bpfprog: a filtered probe's record of %d bytes (call stacks %v) does not fit the program's stack", recLen, p.Stack > 0)
+	full := recLen + s.cgroupTail()
+	if p.Stack > 0 || full > MaxFilteredProbe {
+		return nil, fmt.Errorf("bpfprog: a filtered probe's record of %d bytes (call stacks %v) does not fit the program's stack", full, p.Stack > 0)
 	}
 	insns := asm.Instructions{
 		asm.Mov.Reg(asm.R7, asm.RFP),
-		asm.Add.Imm(asm.R7, int32(commSlot-recLen)),
+		asm.Add.Imm(asm.R7, int32(commSlot-full)),
 		asm.Mov.Imm(asm.R1, 0),
 	}
 	for w := range recLen / 8 {
@@ -36,6 +37,7 @@ func (s *Set) filteredBody(src uint32, p ProbeSpec, words int, fill asm.Instruct
 	insns = append(insns, recordHeader(src)...)
 	insns = append(insns, fill...)
 	insns = append(insns, p.Filter.code(asm.R7, HeaderLen, "out")...)
+	insns = append(insns, s.storeCgroup(recLen)...)
 	count := func(key int64, label string) asm.Instructions {
 		return s.bump(asm.StoreImm(asm.RFP, -4, key, asm.Word), label)
 	}
@@ -47,7 +49,7 @@ func (s *Set) filteredBody(src uint32, p ProbeSpec, words int, fill asm.Instruct
 		asm.Mov.Reg(asm.R4, asm.R2).WithSymbol("output"),
 		asm.LoadMapPtr(asm.R1, s.ring.FD()),
 		asm.Mov.Reg(asm.R2, asm.R7),
-		asm.Mov.Imm(asm.R3, int32(recLen)),
+		asm.Mov.Imm(asm.R3, int32(full)),
 		asm.FnRingbufOutput.Call(),
 		asm.JEq.Imm(asm.R0, 0, "out"))
 	insns = append(insns, count(int64(2*src+1), "out")...)

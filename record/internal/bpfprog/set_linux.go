@@ -36,6 +36,8 @@ type Set struct {
 	ring, ctl, counts *ebpf.Map
 	cpus              *ebpf.Map // one byte per CPU, 1 where events are recorded; nil: every CPU
 	tasks             *ebpf.Map // process ids followed (SetTasks); nil: every task
+	cgroups           *ebpf.Map // cgroups recorded (SetCgroups); nil: every cgroup
+	ncgroups          int       // entries in cgroups
 	ncpus             int       // bytes in cpus' value
 	progs             []*ebpf.Program
 	nsrc              int
@@ -123,7 +125,7 @@ func (s *Set) Close() {
 		p.Close()
 	}
 	s.progs = nil
-	for _, m := range []*ebpf.Map{s.ring, s.ctl, s.counts, s.cpus, s.tasks, s.scratch, s.sys[0].table, s.sys[1].table} {
+	for _, m := range []*ebpf.Map{s.ring, s.ctl, s.counts, s.cpus, s.tasks, s.cgroups, s.scratch, s.sys[0].table, s.sys[1].table} {
 		if m != nil {
 			m.Close()
 		}
@@ -284,12 +286,12 @@ func (s *Set) gate() asm.Instructions {
 	if s.tasks != nil {
 		insns = append(insns, s.followed()...)
 	}
-	return insns
+	return append(insns, s.inCgroups()...)
 }
 
 // submitAndReturn ends a program: it submits the record of recLen bytes
-// reserved in R7 and returns ret. The label "out" is where a failed
-// reservation jumps.
+// (and the cgroup id, see cgroupTail) reserved in R7 and returns ret. The
+// label "out" is where a failed reservation jumps.
 //
 // The reader is woken only past the watermark (a quarter of the ring, as
 // the perf rings' watermark does: a wakeup per event would cost the traced
@@ -313,7 +315,7 @@ func (s *Set) submitAndReturn(recLen int, ret int32) asm.Instructions {
 // the next instruction. inRing says whether the record is in the ring's
 // data already (reserved) or is about to be (bpf_ringbuf_output).
 func (s *Set) wakeFlags(recLen int, inRing bool, done string) asm.Instructions {
-	total := int32((recLen + ringHeader + 7) &^ 7)
+	total := int32((recLen + s.cgroupTail() + ringHeader + 7) &^ 7)
 	var add asm.Instructions
 	if !inRing {
 		add = asm.Instructions{asm.Add.Imm(asm.R0, total)}

@@ -424,7 +424,7 @@ func (d *syscallDir) argCounts() []int {
 func (s *Set) syscallRecord(exit bool, args, recLen int, label string) asm.Instructions {
 	insns := asm.Instructions{
 		asm.LoadMapPtr(asm.R1, s.ring.FD()).WithSymbol(label),
-		asm.Mov.Imm(asm.R2, int32(recLen)),
+		asm.Mov.Imm(asm.R2, int32(recLen+s.cgroupTail())),
 		asm.Mov.Imm(asm.R3, 0),
 		asm.FnRingbufReserve.Call(),
 		asm.JEq.Imm(asm.R0, 0, "lost"),
@@ -454,6 +454,7 @@ func (s *Set) syscallRecord(exit bool, args, recLen int, label string) asm.Instr
 				asm.StoreMem(asm.R7, int16(HeaderLen+16+8*i), asm.R1, asm.DWord))
 		}
 	}
+	insns = append(insns, s.storeCgroup(recLen)...)
 	return append(insns, asm.Ja.Label("commit"))
 }
 

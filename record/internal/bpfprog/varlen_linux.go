@@ -96,7 +96,7 @@ func (s *Set) VarTracepoint(src uint32, fixed int, locs []Loc, f *Filter, stack 
 // and the header of source src's record. R6 must hold the context. The
 // value has room for a string read of strRead bytes at the payload's end.
 func (s *Set) varBegin(src uint32, stack int) (asm.Instructions, error) {
-	size := VarStackOffset(stack) + MaxVarPayload + strRead
+	size := VarStackOffset(stack) + MaxVarPayload + strRead + s.cgroupTail()
 	if s.scratch == nil {
 		m, err := ebpf.NewMap(&ebpf.MapSpec{Name: "kpcap_scratch", Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: uint32(size), MaxEntries: 1})
 		if err != nil {
@@ -157,14 +157,15 @@ func (s *Set) outputVar(src uint32, base int, ret int32) asm.Instructions {
 	count := func(key int64, label string) asm.Instructions {
 		return s.bump(asm.StoreImm(asm.RFP, -4, key, asm.Word), label)
 	}
+	insns := s.storeVarCgroup(base)
 	// R8: the record's length; R9: its bytes in the ring with the
 	// kernel's header, 8-aligned.
-	insns := asm.Instructions{
+	insns = append(insns,
 		asm.Mov.Reg(asm.R8, asm.R9),
 		asm.Add.Imm(asm.R8, int32(base)),
 		asm.Add.Imm(asm.R9, int32(base+ringHeader+7)),
 		asm.And.Imm(asm.R9, ^7),
-	}
+	)
 	insns = append(insns, count(int64(2*src), "wake")...)
 	wake := s.wakeTest(asm.Instructions{asm.Add.Reg(asm.R0, asm.R9)}, asm.Sub.Reg(asm.R1, asm.R9), "output")
 	wake[0] = wake[0].WithSymbol("wake")
