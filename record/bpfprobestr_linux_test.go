@@ -54,11 +54,12 @@ int main(int argc, char **argv) {
 `
 
 // namedProbes are a uprobe on kpcap_named with a :ustring, a :string, a
-// $comm and a value argument, and its uretprobe with $comm.
+// $comm, a value argument and a string immediate (which a uprobe records
+// empty), and its uretprobe with $comm.
 func namedProbes(bin string) []string {
 	r := probedef.HostArch.ArgRegs
 	return []string{
-		"p:test/named " + bin + ":kpcap_named n=%" + r[0] + " name=+4(%" + r[1] + "):ustring s=+0(%" + r[2] + "):string c=$comm id=+0(%" + r[1] + "):s32",
+		"p:test/named " + bin + ":kpcap_named n=%" + r[0] + " name=+4(%" + r[1] + "):ustring s=+0(%" + r[2] + "):string c=$comm id=+0(%" + r[1] + "):s32 k=\\\"text\"",
 		"r:test/named_ret " + bin + ":kpcap_named rv=$retval:s32 c=$comm",
 	}
 }

@@ -73,9 +73,8 @@ same file (syscall events go through the raw sys_enter/sys_exit tracepoints
 on x86-64). --filter becomes part of the programs where it can, -g takes
 bpf_get_stack; --pid, commands and --cgroup are checked in the programs.
 What they cannot express yet (array, bitfield and symstr fetch arguments,
-string immediates, @ADDR, some filters) is refused, naming the source and
-why; --path auto records those through perf. kpcap info shows each source's
-path.
+@ADDR, some filters) is refused, naming the source and why; --path auto
+records those through perf. kpcap info shows each source's path.
 
 Every sample the kernel could not deliver is counted: the summary and the
 file's statistics report lost samples per source exactly.

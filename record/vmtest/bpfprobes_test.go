@@ -36,7 +36,7 @@ var probeRuns = map[string]probeRun{
 	"kfilter": {[]string{"kprobes:openf"}, "cat", 40, false, nil},
 	"kstack":  {[]string{"kprobes:openg"}, "cat", 40, true, nil},
 	"kstrings": {[]string{"kprobes:opens", "kprobes:filps"}, "cat", 40, false,
-		map[string]bool{"name": true, "uname": true, "c": true, "kname": true, "bad": false}},
+		map[string]bool{"name": true, "uname": true, "c": true, "kname": true, "bad": false, "k": true}},
 	"kexec":   {[]string{"sched:sched_process_exec"}, "kpb-exec.sh", 20, false, map[string]bool{"filename": true}},
 	"uprobes": {[]string{"test:step", "test:step_ret", "test:steppmu", "test:step_retpmu"}, "kpcap-stepper", 200, false, nil},
 }
@@ -80,6 +80,7 @@ func comparePaths(t *testing.T, j *JobResult, run string, pr probeRun) {
 			}
 		}
 	}
+	seen := map[string]bool{} // the strings checked
 	for _, name := range pr.sources {
 		p, b := samples["perf"][name], samples["bpf"][name]
 		if len(p) < pr.min || len(p) != len(b) {
@@ -94,7 +95,7 @@ func comparePaths(t *testing.T, j *JobResult, run string, pr probeRun) {
 			if d := diffFields(ps.Format, &p[i], &b[i]); d != "" {
 				t.Fatalf("%s sample %d: %s", name, i, d)
 			}
-			if d := checkStrings(bs.Format, &b[i], pr.strings); d != "" {
+			if d := checkStrings(bs.Format, &b[i], pr.strings, seen); d != "" {
 				t.Fatalf("%s sample %d: %s", name, i, d)
 			}
 			if pc, bc := chainHead(p[i].Callchain), chainHead(b[i].Callchain); !slices.Equal(pc, bc) || pr.chains && (len(pc) < 3 || pc[0] != contextKernel || pc[len(pc)-1] != contextUser) {
@@ -102,6 +103,11 @@ func comparePaths(t *testing.T, j *JobResult, run string, pr probeRun) {
 			}
 		}
 		t.Logf("%s: %d samples of %s equal field by field on both paths", name, len(p), pr.comm)
+	}
+	for name := range pr.strings {
+		if !seen[name] {
+			t.Errorf("%s: no __data_loc field %s in the formats", run, name)
+		}
 	}
 }
 
@@ -219,8 +225,9 @@ func diffFields(text string, p, b *format.Sample) string {
 
 // checkStrings checks that each __data_loc field of format text named in
 // want holds a string of more than its NUL (true) or nothing (false) in
-// sample s, and describes the first that does not ("" if all do).
-func checkStrings(text string, s *format.Sample, want map[string]bool) string {
+// sample s, and describes the first that does not ("" if all do); seen
+// gets the names it checked.
+func checkStrings(text string, s *format.Sample, want map[string]bool, seen map[string]bool) string {
 	for _, line := range strings.Split(text, "\n") {
 		decl, rest, ok := strings.Cut(strings.TrimSpace(line), ";")
 		name, isLoc := strings.CutPrefix(decl, "field:__data_loc char[] ")
@@ -240,6 +247,7 @@ func checkStrings(text string, s *format.Sample, want map[string]bool) string {
 		if n := binary.NativeEndian.Uint32(s.Raw[off:]) >> 16; full != (n > 1) || !full && n != 0 {
 			return fmt.Sprintf("string %s of %d bytes, want a string: %v", name, n, full)
 		}
+		seen[name] = true
 	}
 	return ""
 }

@@ -4,6 +4,7 @@ package bpfprog
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/cilium/ebpf/asm"
 )
@@ -29,13 +30,15 @@ type strKind int
 const (
 	strMem  strKind = iota // memory at an address the fetch computes
 	strComm                // the task's name ($comm)
+	strImm                 // a string immediate (\"text")
 )
 
 // strFetch is a compiled string argument.
 type strFetch struct {
 	kind strKind
-	ptr  fetch // the string's address, but the last offset
-	off  int64 // added to ptr's value
+	text string // strImm's
+	ptr  fetch  // the string's address, but the last offset
+	off  int64  // added to ptr's value
 	// user: the string is user memory; either: a kprobe's :string, whose
 	// address says which (below the kernel's half, user memory, as the
 	// kernel reads it where address spaces do not overlap).
@@ -60,9 +63,9 @@ func CheckString(expr, typ string, kernel, ret bool) error {
 	return err
 }
 
-// parseString translates a string argument: $comm, or a dereference whose
-// last offset locates the string (the kernel turns that dereference into
-// the string's store).
+// parseString translates a string argument: $comm, a string immediate,
+// or a dereference whose last offset locates the string (the kernel turns
+// that dereference into the string's store).
 func parseString(expr, typ string, kernel, ret bool, regs *probeRegs) (strFetch, error) {
 	if typ != "string" && typ != "ustring" {
 		return strFetch{}, fmt.Errorf("fetch argument %s: type %s: %w", expr, typ, ErrFetch)
@@ -70,8 +73,11 @@ func parseString(expr, typ string, kernel, ret bool, regs *probeRegs) (strFetch,
 	if expr == "$comm" || expr == "$COMM" {
 		return strFetch{kind: strComm, uprobe: !kernel}, nil
 	}
+	if text, ok := strings.CutPrefix(expr, `\"`); ok && strings.HasSuffix(text, `"`) && len(text) <= maxImmString {
+		return strFetch{kind: strImm, text: text[:len(text)-1], uprobe: !kernel}, nil
+	}
 	if expr == "" || expr[0] != '+' && expr[0] != '-' {
-		return strFetch{}, fmt.Errorf("fetch argument %s: only strings at a dereference or $comm: %w", expr, ErrFetch)
+		return strFetch{}, fmt.Errorf("fetch argument %s: only strings at a dereference, $comm and immediates: %w", expr, ErrFetch)
 	}
 	f, err := parseFetch(expr, kernel, ret, regs)
 	if err != nil {
@@ -90,6 +96,9 @@ func parseString(expr, typ string, kernel, ret bool, regs *probeRegs) (strFetch,
 // R6 is the probed context.
 func (s strFetch) code(i, base, field int) asm.Instructions {
 	fail, done := fmt.Sprintf("str%d_fail", i), fmt.Sprintf("str%d_done", i)
+	if s.kind == strImm {
+		return s.immCode(i, base, field)
+	}
 	var insns asm.Instructions
 	switch s.kind {
 	case strComm:
@@ -172,4 +181,35 @@ func (s strFetch) address(fail string) asm.Instructions {
 		insns = append(insns, asm.LoadImm(asm.R1, s.off, asm.DWord), asm.Add.Reg(asm.R3, asm.R1))
 	}
 	return insns
+}
+
+// maxImmString is the longest string immediate a program writes: the
+// kernel takes an argument of at most MAX_ARGSTR_LEN (63) bytes.
+const maxImmString = 64
+
+// immCode is code for a string immediate: a kprobe records the text, a
+// uprobe nothing (the kernel reads its copy of the text, kernel memory,
+// as user memory, and fails).
+func (s strFetch) immCode(i, base, field int) asm.Instructions {
+	if s.uprobe {
+		return asm.Instructions{asm.StoreMem(asm.R7, int16(base+field), asm.R9, asm.Word)}
+	}
+	n := len(s.text) + 1
+	insns := bound(asm.R9, 0, MaxVarPayload, fmt.Sprintf("str%d", i))
+	insns = append(insns,
+		asm.Mov.Reg(asm.R1, asm.R7),
+		asm.Add.Imm(asm.R1, int32(base)),
+		asm.Add.Reg(asm.R1, asm.R9))
+	for k := range n {
+		c := byte(0)
+		if k < len(s.text) {
+			c = s.text[k]
+		}
+		insns = append(insns, asm.StoreImm(asm.R1, int16(k), int64(c), asm.Byte))
+	}
+	return append(insns,
+		asm.Mov.Reg(asm.R1, asm.R9),
+		asm.Or.Imm(asm.R1, int32(n<<16)),
+		asm.StoreMem(asm.R7, int16(base+field), asm.R1, asm.Word),
+		asm.Add.Imm(asm.R9, int32(n)))
 }

@@ -5,6 +5,7 @@ package bpfprog
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/kpcap/kpcap/record/probedef"
@@ -13,7 +14,8 @@ import (
 // TestParseString translates string arguments and checks where the
 // program reads each string from: a kprobe's :string from either half of
 // the address space (the address says which), :ustring and +u from user
-// memory, a uprobe's from user memory, $comm from the task; and that the
+// memory, a uprobe's from user memory, $comm from the task, an immediate
+// from the program (a uprobe's: nothing, as the kernel); and that the
 // forms without a translation wrap ErrFetch.
 func TestParseString(t *testing.T) {
 	regs, err := loadProbeRegs()
@@ -35,6 +37,8 @@ func TestParseString(t *testing.T) {
 		{"-2(" + r1 + ")", "string", false, false, strFetch{ptr: fetch{reg: si.reg}, off: -2, user: true, uprobe: true}},
 		{"$comm", "string", true, false, strFetch{kind: strComm}},
 		{"$comm", "string", false, true, strFetch{kind: strComm, uprobe: true}},
+		{`\"text"`, "string", true, false, strFetch{kind: strImm, text: "text"}},
+		{`\"text"`, "string", false, false, strFetch{kind: strImm, text: "text", uprobe: true}},
 	} {
 		got, err := parseString(tc.expr, tc.typ, tc.kernel, tc.ret, regs)
 		if err != nil {
@@ -49,10 +53,10 @@ func TestParseString(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ expr, typ string }{
-		{r1, "string"},           // the kernel refuses a register as a string
-		{"@jiffies", "string"},   // memory at a symbol
-		{`\"text"`, "string"},    // an immediate string
-		{"+0(" + r1 + ")", "u8"}, // not a string
+		{r1, "string"},         // the kernel refuses a register as a string
+		{"@jiffies", "string"}, // memory at a symbol
+		{`\"` + strings.Repeat("x", 65) + `"`, "string"}, // longer than the kernel takes
+		{"+0(" + r1 + ")", "u8"},                         // not a string
 		{"+0(%nosuchreg)", "string"},
 	} {
 		if _, err := parseString(tc.expr, tc.typ, true, false, regs); !errors.Is(err, ErrFetch) {

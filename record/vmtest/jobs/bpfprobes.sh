@@ -42,10 +42,10 @@ for path in perf bpf; do
 	rec kstack $path -g -p 'p:kprobes/openg do_sys_openat2'
 	# String arguments: user strings through :string (the kernel reads an
 	# address below its half as user memory) and :ustring, the task's name,
-	# a kernel string (do_filp_open's struct filename's name) and one that
-	# cannot be read (dfd, AT_FDCWD, as an address).
+	# a kernel string (do_filp_open's struct filename's name), one that
+	# cannot be read (dfd, AT_FDCWD, as an address) and an immediate.
 	rec kstrings $path \
-		-p "p:kprobes/opens do_sys_openat2 name=+0($A2):string uname=+0($A2):ustring c=\$comm bad=+0($A1):string" \
+		-p "p:kprobes/opens do_sys_openat2 name=+0($A2):string uname=+0($A2):ustring c=\$comm bad=+0($A1):string k=\\\"kpcap\"" \
 		-p "p:kprobes/filps do_filp_open kname=+0(+0($A2)):string"
 	# A tracepoint with a __data_loc field: the file names of 20 execs of
 	# a script (busybox's applets re-exec /proc/self/exe under its name).
