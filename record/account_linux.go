@@ -86,7 +86,7 @@ func (c *capture) account() error {
 			c.drop[i] += n
 			c.lostTotal += n
 			if err := c.out.AddLost(format.Lost{Time: end, CPU: ^uint32(0), Source: uint32(i), Count: n}); err != nil {
-				return fmt.Errorf("write %s: %w", c.opts.Output, err)
+				return writeError(c.opts.Output, err)
 			}
 		}
 	}
@@ -168,7 +168,7 @@ func (c *capture) settleCPU(q int, lostOf []uint64, end uint64) error {
 		for s, d := range lostOf {
 			if d > 0 {
 				if err := c.out.AddLost(format.Lost{Time: end, CPU: c.cpuOf[q], Source: uint32(s), Count: d}); err != nil {
-					return fmt.Errorf("write %s: %w", c.opts.Output, err)
+					return writeError(c.opts.Output, err)
 				}
 			}
 		}
@@ -180,7 +180,7 @@ func (c *capture) settleCPU(q int, lostOf []uint64, end uint64) error {
 			l.Source = uint32(single)
 		}
 		if err := c.out.AddLost(l); err != nil {
-			return fmt.Errorf("write %s: %w", c.opts.Output, err)
+			return writeError(c.opts.Output, err)
 		}
 	}
 	return nil

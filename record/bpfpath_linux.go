@@ -471,7 +471,7 @@ func (c *capture) bpfMisses(end uint64) error {
 		}
 		c.lostTotal += miss
 		if err := c.out.AddLost(l); err != nil {
-			return fmt.Errorf("write %s: %w", c.opts.Output, err)
+			return writeError(c.opts.Output, err)
 		}
 	}
 	return nil

@@ -4,7 +4,6 @@ package record
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/kpcap/kpcap/format"
@@ -53,7 +52,7 @@ func (c *capture) writer(items <-chan item) error {
 		}
 		if c.syms != nil {
 			if err := c.syms.flushUser(c.out); err != nil {
-				return fmt.Errorf("write %s: %w", c.path, err)
+				return writeError(c.path, err)
 			}
 		}
 		if it.final {
@@ -72,7 +71,7 @@ func (c *capture) writer(items <-chan item) error {
 		o.gc.check()
 		wall := time.Now()
 		if err := c.out.Tick(wall); err != nil {
-			return fmt.Errorf("write %s: %w", o.Output, err)
+			return writeError(o.Output, err)
 		}
 		if o.Progress != nil && !wall.Before(nextProgress) {
 			o.Progress(c.stats())
@@ -272,7 +271,7 @@ func (c *capture) emitSample(qi int, r []byte) error {
 	if c.cg != nil {
 		if id, ok := ps.Cgroup(); ok {
 			if err := c.cg.sample(c.out, ps.PID, ps.TID, ps.Time, id); err != nil {
-				return fmt.Errorf("write %s: %w", c.opts.Output, err)
+				return writeError(c.opts.Output, err)
 			}
 		}
 	}
@@ -285,7 +284,7 @@ func (c *capture) emitSample(qi int, r []byte) error {
 // size limits now and then.
 func (c *capture) writeSample(s *format.Sample) error {
 	if err := c.out.WriteSample(s); err != nil {
-		return fmt.Errorf("write %s: %w", c.path, err)
+		return writeError(c.path, err)
 	}
 	if c.trig != nil {
 		c.trig.see(c, s)

@@ -3,6 +3,7 @@ package record
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 )
 
@@ -63,3 +64,13 @@ func (e *FilterError) Error() string {
 }
 
 func (e *FilterError) Unwrap() error { return e.Err }
+
+// writeError wraps an error from writing the trace at path, unless it
+// names the file already (an OS error from writing it does).
+func writeError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return err
+	}
+	return fmt.Errorf("write %s: %w", path, err)
+}

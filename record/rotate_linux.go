@@ -103,7 +103,7 @@ func (c *capture) openFile(path string, set *format.SetInfo) error {
 	w, err := format.NewWriter(f, h, &wo)
 	if err != nil {
 		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+		return writeError(path, err)
 	}
 	c.file, c.out, c.w, c.path = f, w, w, path
 	c.limits.header, c.limits.exactAt = w.CompressedBytes(), 0
@@ -247,12 +247,12 @@ func (c *capture) rotate(at uint64) error {
 	// resolved so far: it reads on its own.
 	for tid, tc := range c.comms {
 		if err := c.out.AddComm(format.Comm{PID: tc.pid, TID: tid, Time: at, Comm: tc.comm}); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
+			return writeError(path, err)
 		}
 	}
 	if u := c.syms.allUser(); len(u) > 0 {
 		if err := c.out.AddUserFrames(u); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
+			return writeError(path, err)
 		}
 	}
 	return nil

@@ -200,7 +200,7 @@ func (c *capture) settledEstimate() (int64, error) {
 		return est, nil
 	}
 	if err := c.w.WaitWritten(); err != nil {
-		return 0, fmt.Errorf("write %s: %w", c.path, err)
+		return 0, writeError(c.path, err)
 	}
 	return c.out.EstimatedBytes(), nil
 }
@@ -243,7 +243,7 @@ func (c *capture) checkSize(at uint64) error {
 		// first frame is compressed it rests on a guessed ratio): compress
 		// what is pending and look at the bytes.
 		if err := c.w.Flush(); err != nil {
-			return fmt.Errorf("write %s: %w", c.path, err)
+			return writeError(c.path, err)
 		}
 		c.limits.exactAt = c.w.SamplesWritten()
 		est = c.w.CompressedBytes()
