@@ -158,21 +158,7 @@ func (c *capture) writeSnapshot(why string) error {
 		return fmt.Errorf("flight recorder: %w", err)
 	}
 	frames := s.ring.frames
-	var start, end uint64
-	for _, f := range frames {
-		if f.Info.Samples > 0 {
-			if start == 0 {
-				start = f.Info.FirstNS
-			}
-			start = min(start, f.Info.FirstNS)
-			end = max(end, f.Info.LastNS)
-		}
-	}
-	if start == 0 {
-		start = c.startNS
-		end = max(c.lastNS, start)
-	}
-	end++ // spans are [start, end): the newest sample is in it
+	start, end := c.snapshotSpan()
 	s.seq++
 	path := format.SetFileName(o.Output, s.seq)
 	fh, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
@@ -186,30 +172,8 @@ func (c *capture) writeSnapshot(why string) error {
 		return fmt.Errorf("snapshot %s: %w", path, err)
 	}
 	fail := func(err error) error { return fmt.Errorf("snapshot %s: %w", path, err) }
-	// The window's tasks: every task known, and those that exited within it.
-	for tid, tc := range c.comms {
-		if err := w.AddComm(format.Comm{PID: tc.pid, TID: tid, Time: start, Comm: tc.comm}); err != nil {
-			return fail(err)
-		}
-	}
-	for tid, ec := range s.exited {
-		if _, ok := c.comms[tid]; !ok && ec.at >= start {
-			if err := w.AddComm(format.Comm{PID: ec.pid, TID: tid, Time: start, Comm: ec.comm}); err != nil {
-				return fail(err)
-			}
-		}
-	}
-	if c.syms != nil {
-		if u := c.syms.allUser(); len(u) > 0 {
-			if err := w.AddUserFrames(u); err != nil {
-				return fail(err)
-			}
-		}
-		if k := c.syms.kernelSymbols(); len(k) > 0 {
-			if err := w.AddSymbols(k); err != nil {
-				return fail(err)
-			}
-		}
+	if err := c.snapshotMeta(w, start); err != nil {
+		return fail(err)
 	}
 	for i := range frames {
 		if err := w.CopyFrame(&frames[i].SinkFrame); err != nil {
@@ -231,6 +195,54 @@ func (c *capture) writeSnapshot(why string) error {
 	s.last = time.Now()
 	c.notice(fmt.Sprintf("snapshot %d (%s): %s, %d events over %s, %d lost", s.seq, why, path, fs.Samples,
 		time.Duration(end-start).Round(time.Millisecond), fs.Lost))
+	return nil
+}
+
+// snapshotSpan returns the span [start, end) of the flight recorder's
+// window: its frames' samples, or the recording so far when it holds none.
+func (c *capture) snapshotSpan() (start, end uint64) {
+	for _, f := range c.snap.ring.frames {
+		if f.Info.Samples > 0 {
+			if start == 0 {
+				start = f.Info.FirstNS
+			}
+			start = min(start, f.Info.FirstNS)
+			end = max(end, f.Info.LastNS)
+		}
+	}
+	if start == 0 {
+		start = c.startNS
+		end = max(c.lastNS, start)
+	}
+	return start, end + 1 // the newest sample is in the span
+}
+
+// snapshotMeta writes a snapshot's tasks (every task known, and those
+// that exited within the window from start) and symbols.
+func (c *capture) snapshotMeta(w *format.Writer, start uint64) error {
+	for tid, tc := range c.comms {
+		if err := w.AddComm(format.Comm{PID: tc.pid, TID: tid, Time: start, Comm: tc.comm}); err != nil {
+			return err
+		}
+	}
+	for tid, ec := range c.snap.exited {
+		if _, ok := c.comms[tid]; !ok && ec.at >= start {
+			if err := w.AddComm(format.Comm{PID: ec.pid, TID: tid, Time: start, Comm: ec.comm}); err != nil {
+				return err
+			}
+		}
+	}
+	if c.syms == nil {
+		return nil
+	}
+	if u := c.syms.allUser(); len(u) > 0 {
+		if err := w.AddUserFrames(u); err != nil {
+			return err
+		}
+	}
+	if k := c.syms.kernelSymbols(); len(k) > 0 {
+		return w.AddSymbols(k)
+	}
 	return nil
 }
 
