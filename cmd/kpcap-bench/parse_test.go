@@ -465,7 +465,7 @@ func TestBPFPathTargets(t *testing.T) {
 	w.Tools = []*ToolRuns{mk(toolKpcap, 2500, 0.20, 0.21, 0.22, 0.20, 0.21), mk(toolKpcapBPF, 2400, 0.30, 0.31, 0.32, 0.30, 0.31)}
 	check("BPF 1.5x", false, false, true)
 	w.Tools[1] = mk(toolKpcapBPF, 2600, 0.19, 0.22, 0.20, 0.23, 0.21)
-	check("overlapping runs", true, true, false)
+	check("overlapping runs, more bytes in every run", true, true, false)
 	w.Tools[1] = mk(toolKpcapBPF, 2500, 0.10, 0.11, 0.12, 0.10, 0.11)
 	check("BPF half", true, false, true)
 	w.Tools = w.Tools[:1]
