@@ -38,8 +38,14 @@ func bpfFilter(o *Options, s *source) (*bpfprog.Filter, string) {
 	}
 	fields := map[string]bpfprog.FilterField{}
 	for name, f := range parseFields(s.desc.Format) {
+		if strings.HasPrefix(f.decl, "__data_loc char[] ") && f.size == 4 {
+			// A string elsewhere in the record, which the variable-length
+			// programs filter once they built it.
+			fields[name] = bpfprog.FilterField{Off: f.off, Size: f.size, Chars: true, Array: true, Dyn: true}
+			continue
+		}
 		if strings.HasPrefix(f.decl, "__data_loc ") || strings.HasPrefix(f.decl, "__rel_loc ") {
-			continue // a string elsewhere in the record: the perf path compares it
+			continue // the perf path compares it
 		}
 		// The kernel's filter takes a char array for a string and a char
 		// pointer for a string it follows (filter_assign_type).

@@ -6,8 +6,10 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kpcap/kpcap/format"
@@ -83,6 +85,7 @@ func TestBPFProbeStringsMatchPerf(t *testing.T) {
 	}{
 		{"all", "", false, 2 * n},
 		{"filtered with call chains", "n & 1", true, n + n/2},
+		{"filtered on strings", `name ~ "step-1*" || s == ""`, false, n + namedStringMatches(n)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := Options{Probes: namedProbes(bin), Filter: tc.filter, CallGraph: tc.chains}
@@ -136,4 +139,19 @@ func compareStrings(t *testing.T, perfS, bpfS []format.Sample, f *format.File, c
 		}
 	}
 	return lens
+}
+
+// namedStringMatches counts the calls of namedC's first n whose name
+// starts with "step-1" or whose string s is empty (an unreadable one is
+// not: its location points at the next string, which the kernel's filter
+// compares).
+func namedStringMatches(n int) int {
+	c := 0
+	for i := range n {
+		empty := i%5 == 0 || i%5 == 2 && i*37%3001 == 0
+		if strings.HasPrefix(fmt.Sprintf("step-%d", i*7919%100003), "step-1") || empty {
+			c++
+		}
+	}
+	return c
 }

@@ -152,8 +152,7 @@ func TestBPFDataLocMatchesPerf(t *testing.T) {
 
 // TestBPFDataLocFilter records sched_process_exec on the BPF path with a
 // filter on a fixed field that keeps the odd pids, and checks that
-// exactly the targets of odd pids have a sample, with their file names;
-// a filter on the __data_loc field stays with perf.
+// exactly the targets of odd pids have a sample, with their file names.
 func TestBPFDataLocFilter(t *testing.T) {
 	requireRoot(t)
 	srcs := func() []*source { return []*source{tracepointSource(t, "sched", "sched_process_exec")} }
@@ -178,13 +177,55 @@ func TestBPFDataLocFilter(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d targets had odd pids", odd, len(pids))
+}
+
+// TestBPFDataLocStringFilter records sched_process_exec through perf (the
+// kernel's filter) and through BPF at the same time with filters on the
+// __data_loc file name (whole strings, "pre*", "*end", != and !, also on
+// the 200-byte name) while the test execs its targets, and checks both
+// keep exactly the targets the filter names; "*mid*" stays with perf.
+func TestBPFDataLocStringFilter(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	targets := execTargets(t, dir)
+	srcs := func() []*source { return []*source{tracepointSource(t, "sched", "sched_process_exec")} }
+	for _, tc := range []struct {
+		filter string
+		want   []int // targets kept
+	}{
+		{fmt.Sprintf(`filename == "%s/ccc" || filename ~ "%s/b*" || filename ~ "*eee" || filename ~ "*hhhh" || filename == "%s/ff"`, dir, dir, dir), []int{1, 2, 4, 7}},
+		{fmt.Sprintf(`filename ~ "%s/*" && filename != "%s/dddd" && !(filename ~ "*g") && filename ~ "!*a"`, dir, dir), []int{1, 2, 4, 5, 7}},
+	} {
+		var pids []uint32
+		perfF, bpfF := recordBothPaths(t, Options{Filter: tc.filter}, srcs, func() {
+			for _, bin := range targets {
+				cmd := exec.Command(bin)
+				if err := cmd.Run(); err != nil {
+					t.Errorf("run %s: %v", bin, err)
+				}
+				pids = append(pids, uint32(cmd.Process.Pid))
+			}
+		})
+		if p := bpfF.Header.Sources[0].Path; p != format.PathBPF {
+			t.Fatalf("%s: path %q, want bpf", tc.filter, p)
+		}
+		for _, f := range []*format.File{perfF, bpfF} {
+			var kept []int
+			for _, s := range workloadSamples(t, f, pids) {
+				kept = append(kept, s.target)
+			}
+			if !slices.Equal(kept, tc.want) {
+				t.Errorf("%s on path %q: targets %v kept, want %v", tc.filter, f.Header.Sources[0].Path, kept, tc.want)
+			}
+		}
+	}
 	src := srcs()
-	const byName = `filename ~ "/tmp/*"`
-	if err := applyFilter(byName, src); err != nil {
+	const middle = `filename ~ "*tmp*"`
+	if err := applyFilter(middle, src); err != nil {
 		t.Fatal(err)
 	}
-	if why := bpfReason(&Options{Path: PathBPF, Filter: byName}, src[0]); why == "" {
-		t.Errorf("filter %s on the __data_loc field: on the BPF path, want perf", byName)
+	if why := bpfReason(&Options{Path: PathBPF, Filter: middle}, src[0]); why == "" {
+		t.Errorf("filter %s: on the BPF path, want perf", middle)
 	}
 }
 

@@ -20,6 +20,10 @@ type FilterField struct {
 	// Chars marks a fixed array of char (char comm[16]), compared as a
 	// string; Array any other array, which the programs do not compare.
 	Chars, Array bool
+	// Dyn marks a __data_loc char[] field: its 4 bytes locate the string
+	// in the record (see jumpDynString). Only the variable-length
+	// programs, which filter the record they built, take it.
+	Dyn bool
 }
 
 // Filter is a tracefs event filter (the language of PERF_EVENT_IOC_SET_FILTER,
@@ -82,7 +86,8 @@ var filterOps = []string{"~", "!=", "==", "<=", "<", ">=", ">", "&"}
 // common_* ones included) and id commonType (negative: unknown, as a
 // PMU probe's). Numeric comparisons of the
 // event's integer fields, common_pid, common_type and CPU, string ==, !=
-// and ~ (whole, "pre*", "*mid*" and "*end" patterns) on char arrays, &&, || and !
+// and ~ (whole, "pre*", "*mid*" and "*end" patterns) on char arrays (and
+// but "*mid*" on __data_loc strings, see FilterField.Dyn), &&, || and !
 // and the current task's COMM are expressed; anything else returns an
 // error wrapping ErrFilter.
 func ParseFilter(expr string, fields map[string]FilterField, commonType int) (*Filter, error) {
@@ -367,6 +372,9 @@ func (pr *filterPred) glob(s string, p *filterParser) error {
 		pr.match, s = matchEnd, s[1:]
 	default:
 		return p.fail("glob %q", s)
+	}
+	if pr.match == matchMiddle && pr.field.Dyn {
+		return p.fail("*%s* in a variable-length string", s)
 	}
 	if pr.match == matchMiddle && (pr.field.Size-len(s)+1)*len(s) > maxStringCompares {
 		return p.fail("*%s* in %d bytes takes too many compares", s, pr.field.Size)

@@ -60,7 +60,9 @@ func (c *filterCode) jumpIf(n *filterNode, want bool, l string) {
 		c.jumpIf(n.r, want, l)
 		c.land(skip)
 	default:
-		if n.pred.field.Chars {
+		if n.pred.field.Dyn {
+			c.jumpDynString(n.pred, want != n.pred.not, l)
+		} else if n.pred.field.Chars {
 			c.jumpString(n.pred, want != n.pred.not, l)
 		} else {
 			c.jumpNumber(n.pred, want, l)

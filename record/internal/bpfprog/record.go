@@ -7,6 +7,11 @@ import "encoding/binary"
 // u64 pid_tgid (tgid << 32 | tid). The event's raw payload follows.
 const HeaderLen = 24
 
+// MaxVarPayload is the largest payload of a variable-length record: the
+// perf path drops trace records larger than PERF_MAX_TRACE_SIZE (8192
+// bytes, its u32 size word included).
+const MaxVarPayload = 8192
+
 // Record is one ring record decoded in place: Raw aliases the input.
 type Record struct {
 	Source   uint32

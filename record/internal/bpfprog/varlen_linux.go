@@ -22,11 +22,6 @@ import (
 // (see StackBytes), then the payload as the perf path's raw sample has
 // it: the fixed part and the dynamic area its location words point into.
 
-// MaxVarPayload is the largest payload of a variable-length record: the
-// perf path drops trace records larger than PERF_MAX_TRACE_SIZE (8192
-// bytes, its u32 size word included).
-const MaxVarPayload = 8192
-
 // Loc is a location word of a tracepoint's fixed part: __data_loc (the
 // dynamic data's offset from the record's start in its low 16 bits, its
 // length in the high 16) or, Rel, __rel_loc (the offset counts from the
@@ -67,9 +62,6 @@ func (s *Set) VarTracepoint(src uint32, fixed int, locs []Loc, f *Filter, stack 
 	base := VarStackOffset(stack)
 	insns := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
 	insns = append(insns, s.gate()...)
-	if f != nil {
-		insns = append(insns, f.code(asm.R6, 0, "out")...)
-	}
 	insns = append(insns, begin...)
 	insns = append(insns, dataEnd(fixed, locs)...)
 	insns = append(insns,
@@ -82,6 +74,11 @@ func (s *Set) VarTracepoint(src uint32, fixed int, locs []Loc, f *Filter, stack 
 		asm.Mov.Reg(asm.R3, asm.R6),
 		asm.Add.Imm(asm.R3, 8),
 		asm.FnProbeReadKernel.Call())
+	if f != nil {
+		// On the copy: a string field's bytes are at a variable offset,
+		// which the verifier takes in a map value, not in the context.
+		insns = append(insns, f.code(asm.R7, base, "out")...)
+	}
 	if stack > 0 {
 		insns = append(insns, stacks(HeaderLen, stack)...)
 	}
