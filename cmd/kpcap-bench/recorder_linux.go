@@ -66,9 +66,9 @@ func recordArgs(tool string, spec workloadSpec, out, kpcap, perfMmap string, fif
 		// System-wide is kpcap's default. No -q: its start line on stderr
 		// ("kpcap record: recording ...") tells when every event is enabled;
 		// progress lines only go to a terminal, and stderr is a log file.
-		a := []string{kpcap, "record", "-o", out}
-		if tool != toolKpcap {
-			a = append(a, "--path", "bpf")
+		a := []string{kpcap, "record", "-o", out, "--path", "bpf"}
+		if tool == toolKpcap {
+			a[len(a)-1] = "perf"
 		}
 		for _, e := range spec.events {
 			a = append(a, spec.eventFlag(), e)

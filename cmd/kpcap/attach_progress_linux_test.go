@@ -29,7 +29,9 @@ func TestRecordAttachProgressTTY(t *testing.T) {
 	dir := t.TempDir()
 	def := "p " + exe + ":fn_*"
 
-	_, stderr := runWithTTYStderr(t, bin, "record", "-o", filepath.Join(dir, "tty.pcapng.zst"), "-p", def, "--", exe)
+	// The perf path opens a perf event per probe and CPU: the events' part
+	// of the progress is its own.
+	_, stderr := runWithTTYStderr(t, bin, "record", "--path", "perf", "-o", filepath.Join(dir, "tty.pcapng.zst"), "-p", def, "--", exe)
 	if !regexp.MustCompile(`\r\x1b\[Kkpcap record: attaching probes: 60 of 60`).MatchString(stderr) {
 		t.Errorf("no progress of the 60 probes on the terminal:\n%q", stderr)
 	}

@@ -73,8 +73,10 @@ same file (syscall events go through the raw sys_enter/sys_exit tracepoints
 on x86-64). --filter becomes part of the programs where it can, -g takes
 bpf_get_stack; --pid, commands and --cgroup are checked in the programs.
 What they cannot express yet (array, bitfield and symstr fetch arguments,
-@ADDR, some filters) is refused, naming the source and why; --path auto
-records those through perf. kpcap info shows each source's path.
+@ADDR, some filters) is refused, naming the source and why. The default,
+--path auto, records those through perf and the rest through BPF (all through
+perf where the kernel refuses BPF); --path perf records everything through
+perf. kpcap info shows each source's path.
 
 Every sample the kernel could not deliver is counted: the summary and the
 file's statistics report lost samples per source exactly.
@@ -157,7 +159,7 @@ func parseRecordArgs(args []string) (record.Options, recordOut, error) {
 	var duration secondsOrDuration
 	fs.VarP(&duration, "duration", "d", "stop after `DURATION`: 10s, 500ms, 5m, 1m30s, or a bare number of seconds as for timeout(1) (-d 5 is 5s)")
 	callGraph := fs.BoolP("call-graph", "g", false, "record kernel and user call chains")
-	path := fs.String("path", record.PathPerf, "capture `PATH`: perf (perf samples), bpf (a generated BPF program per tracepoint, writing into a BPF ring buffer: less cost to the traced tasks) or auto (bpf where the kernel and the source allow it, perf otherwise)")
+	path := fs.String("path", record.PathAuto, "capture `PATH`: perf (perf samples), bpf (a generated BPF program per tracepoint, writing into a BPF ring buffer: less cost to the traced tasks) or auto (bpf where the kernel and the source allow it, perf otherwise)")
 	bufSize := fs.String("buffer-size", "", "ring buffer `SIZE` per CPU, e.g. 8M (default 16M)")
 	output := fs.StringP("output", "o", record.DefaultOutput, "output `FILE`")
 	notes := fs.StringArray("note", nil, "store `TEXT` in the file; repeatable")
