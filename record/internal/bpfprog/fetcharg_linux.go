@@ -42,6 +42,11 @@ type fetch struct {
 type deref struct {
 	off  int64
 	user bool // read user memory (a uprobe, or +uOFFS in a kprobe)
+	// either: a kprobe's +OFFS, which reads user memory below the
+	// kernel's half of the address space and kernel memory above it, as
+	// the kernel's probe_mem_read does where the two do not overlap
+	// (x86-64, arm64: ARCH_HAS_NON_OVERLAPPING_ADDRESS_SPACE).
+	either bool
 }
 
 // CheckArg reports whether fetch expression expr of a kernel (kprobe) or
@@ -139,7 +144,7 @@ func parseDeref(expr string, kernel, ret bool, regs *probeRegs) (fetch, error) {
 	if err != nil {
 		return f, err
 	}
-	f.derefs = append(f.derefs, deref{off: off, user: user})
+	f.derefs = append(f.derefs, deref{off: off, user: user, either: kernel && !user})
 	return f, nil
 }
 
@@ -230,6 +235,26 @@ func readMem(user bool, size int) asm.Instructions {
 	return asm.Instructions{asm.Mov.Imm(asm.R2, int32(size)), fn.Call()}
 }
 
+// readDeref reads size bytes at the address in R3 into the buffer at R1
+// for dereference d, R0 the result; tag names its labels. An either
+// dereference reads user memory at a non-negative address (the kernel's
+// TASK_SIZE is below 2^63 on x86-64 and arm64; what lies between is no
+// address for either read).
+func readDeref(d deref, size int, tag string) asm.Instructions {
+	if !d.either {
+		return readMem(d.user, size)
+	}
+	kernel, done := tag+"_kernel", tag+"_read"
+	return asm.Instructions{
+		asm.Mov.Imm(asm.R2, int32(size)),
+		asm.JSLT.Imm(asm.R3, 0, kernel),
+		asm.FnProbeReadUser.Call(),
+		asm.Ja.Label(done),
+		asm.FnProbeReadKernel.Call().WithSymbol(kernel),
+		asm.Mov.Reg(asm.R0, asm.R0).WithSymbol(done),
+	}
+}
+
 // code writes fetch f into the record (R7) at byte dst, size bytes, with
 // the probed context in R6. A dereference that faults leaves the field
 // zero, as the kernel's perf path does (it clears the arguments first).
@@ -264,17 +289,17 @@ func (f fetch) code(dst int16, size int, label string, onStack bool) (asm.Instru
 		if last && bytewise {
 			// The helper zeroes the slot when the read faults.
 			insns = append(insns, asm.Mov.Reg(asm.R1, asm.RFP), asm.Add.Imm(asm.R1, -16))
-			insns = append(insns, readMem(d.user, size)...)
+			insns = append(insns, readDeref(d, size, fmt.Sprintf("%s_d%d", label, i))...)
 			insns = append(insns, asm.LoadMem(asm.R8, asm.RFP, -16, sz))
 			return append(insns, storeBytes(dst, size, label)...), nil
 		}
 		if last {
 			insns = append(insns, asm.Mov.Reg(asm.R1, asm.R7), asm.Add.Imm(asm.R1, int32(dst)))
-			insns = append(insns, readMem(d.user, size)...)
+			insns = append(insns, readDeref(d, size, fmt.Sprintf("%s_d%d", label, i))...)
 			break
 		}
 		insns = append(insns, asm.Mov.Reg(asm.R1, asm.RFP), asm.Add.Imm(asm.R1, -8))
-		insns = append(insns, readMem(d.user, 8)...)
+		insns = append(insns, readDeref(d, 8, fmt.Sprintf("%s_d%d", label, i))...)
 		insns = append(insns,
 			asm.JNE.Imm(asm.R0, 0, label),
 			asm.LoadMem(asm.R8, asm.RFP, -8, asm.DWord))

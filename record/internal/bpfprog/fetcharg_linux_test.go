@@ -42,9 +42,9 @@ func TestParseFetch(t *testing.T) {
 		{"\\42", true, false, fetch{reg: -1, imm: 42}},
 		{"\\-1", true, false, fetch{reg: -1, imm: -1}},
 		{"\\0xffffffffffffffff", true, false, fetch{reg: -1, imm: -1}},
-		{"+8(" + r1 + ")", true, false, fetch{reg: reg(a.ArgRegs[1]), derefs: []deref{{off: 8}}}},
+		{"+8(" + r1 + ")", true, false, fetch{reg: reg(a.ArgRegs[1]), derefs: []deref{{off: 8, either: true}}}},
 		{"-16(" + r1 + ")", false, false, fetch{reg: reg(a.ArgRegs[1]), derefs: []deref{{off: -16, user: true}}}},
-		{"+u0(+8(" + r1 + "))", true, false, fetch{reg: reg(a.ArgRegs[1]), derefs: []deref{{off: 8}, {off: 0, user: true}}}},
+		{"+u0(+8(" + r1 + "))", true, false, fetch{reg: reg(a.ArgRegs[1]), derefs: []deref{{off: 8, either: true}, {off: 0, user: true}}}},
 	} {
 		got, err := parseFetch(tc.expr, tc.kernel, tc.ret, regs)
 		if err != nil {

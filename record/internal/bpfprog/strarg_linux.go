@@ -165,13 +165,13 @@ func (s strFetch) address(fail string) asm.Instructions {
 	} else {
 		insns = append(insns, asm.LoadImm(asm.R8, s.ptr.imm, asm.DWord))
 	}
-	for _, d := range s.ptr.derefs {
+	for i, d := range s.ptr.derefs {
 		insns = append(insns, asm.Mov.Reg(asm.R3, asm.R8))
 		if d.off != 0 {
 			insns = append(insns, asm.LoadImm(asm.R1, d.off, asm.DWord), asm.Add.Reg(asm.R3, asm.R1))
 		}
 		insns = append(insns, asm.Mov.Reg(asm.R1, asm.RFP), asm.Add.Imm(asm.R1, -8))
-		insns = append(insns, readMem(d.user, 8)...)
+		insns = append(insns, readDeref(d, 8, fmt.Sprintf("%s_d%d", fail, i))...)
 		insns = append(insns,
 			asm.JNE.Imm(asm.R0, 0, fail),
 			asm.LoadMem(asm.R8, asm.RFP, -8, asm.DWord))

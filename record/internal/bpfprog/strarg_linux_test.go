@@ -24,7 +24,7 @@ func TestParseString(t *testing.T) {
 	}
 	r1 := "%" + probedef.HostArch.ArgRegs[1]
 	si := fetch{reg: regs.off[probedef.HostArch.ArgRegs[1]]}
-	inner := fetch{reg: si.reg, derefs: []deref{{off: 8}}}
+	inner := fetch{reg: si.reg, derefs: []deref{{off: 8, either: true}}}
 	for _, tc := range []struct {
 		expr, typ   string
 		kernel, ret bool

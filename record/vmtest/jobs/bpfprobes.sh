@@ -2,7 +2,9 @@
 # path and on the BPF path, system-wide, while cat opens 20 existing and 20
 # missing files: without fetch arguments (the BPF path opens the kprobe
 # PMU once, the perf path shares one tracefs probe among the CPUs) and
-# with register, $argN, dereference and $retval arguments. The host
+# with register, $argN, dereference and $retval arguments (head: a plain
+# dereference of the user file name, which a kprobe reads as user memory
+# where address spaces do not overlap). The host
 # compares cat's samples of each pair of files field by field.
 #
 # The return probe without arguments is recorded apart, on every CPU (the
@@ -29,7 +31,7 @@ printf '#!/bin/sh\ntrue\n' >/tmp/kpb-exec.sh
 chmod +x /tmp/kpb-exec.sh
 for path in perf bpf; do
 	rec probes $path \
-		-p "p:kprobes/open do_sys_openat2 dfd=$A1:s32 dfd2=\$arg1:s32 flags=+0($A3):x64 mode=+8($A3):u16 resolve=+16(\$arg3):u64" \
+		-p "p:kprobes/open do_sys_openat2 dfd=$A1:s32 dfd2=\$arg1:s32 flags=+0($A3):x64 mode=+8($A3):u16 resolve=+16(\$arg3):u64 head=+0($A2):u64" \
 		-p 'r:kprobes/openret do_sys_openat2 ret=$retval:s64' \
 		-p 'p:kprobes/openpmu do_sys_openat2'
 	rec retpmu $path -p 'r:kprobes/filpretpmu do_filp_open'

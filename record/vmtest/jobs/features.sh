@@ -1,9 +1,9 @@
-# Probe features, recorded system-wide and stopped with SIGINT: a probe
-# without fetchargs (vfs_read, one tracefs probe for both CPUs), $comm, $arg1, :x64, a nested dereference, :symbol,
+# Probe features of the perf path, recorded system-wide and stopped with
+# SIGINT: a probe without fetchargs (vfs_read, one tracefs probe for both CPUs), $comm, $arg1, :x64, a nested dereference, :symbol,
 # kernel stacks (-g); then an in-kernel filter on a fetched string.
 tracefs_state
 for i in 1 2 3; do echo "features $i" >/tmp/kpf-exist-$i; done
-start_kpcap features "$OUT/features.kpcap" -q -g \
+start_kpcap features "$OUT/features.kpcap" -q -g --path perf \
 	-p 'p:kprobes/vfs_read vfs_read' \
 	-p 'p:kprobes/open do_sys_openat2 filename=+0(%si):string dfd=$arg1:s32 flags=+0(%dx):x64 comm=$comm' \
 	-p 'r:kprobes/openret do_sys_openat2 ret=$retval' \
