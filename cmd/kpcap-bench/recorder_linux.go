@@ -75,7 +75,8 @@ func recordArgs(tool string, spec workloadSpec, out, kpcap, perfMmap string, fif
 		}
 		return a
 	case toolKpcapSnap:
-		a := []string{kpcap, "record", "--snapshot", snapshotWindow, "-o", out}
+		// The perf path, as the plain recording it is held to.
+		a := []string{kpcap, "record", "--path", "perf", "--snapshot", snapshotWindow, "-o", out}
 		for _, e := range spec.events {
 			a = append(a, spec.eventFlag(), e)
 		}

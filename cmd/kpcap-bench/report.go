@@ -61,7 +61,7 @@ func toolLabel(tool string) string {
 	case toolPerfZ:
 		return "perf record -z"
 	case toolKpcap:
-		return "kpcap record"
+		return "kpcap record --path perf"
 	case toolKpcapBPF:
 		return "kpcap record --path bpf"
 	case toolKpcapBPFBase:
