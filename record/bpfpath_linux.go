@@ -313,15 +313,9 @@ func (b *bpfCapture) routeSyscalls(c *capture) (map[int]bool, error) {
 // every CPU without it, and enabled it would sample every hit on its CPU
 // now that the program lets the event have them.
 func (b *bpfCapture) attach(c *capture, i int, si int32, a perf.Attr, prog *ebpf.Program, pi int) error {
-	name := c.sources[si].desc.Name
-	a.Disabled = true
-	fd, err := perf.Open(&a, -1, c.cpus[0])
+	fd, err := b.attachEvent(c, c.sources[si].desc.Name, a, prog)
 	if err != nil {
-		return fmt.Errorf("%s: open the event: %w", name, err)
-	}
-	b.attachFDs = append(b.attachFDs, fd)
-	if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_BPF, prog.FD()); err != nil {
-		return fmt.Errorf("%s: attach the BPF program: %w", name, err)
+		return err
 	}
 	id, err := perf.ID(fd)
 	if err != nil {
@@ -331,6 +325,22 @@ func (b *bpfCapture) attach(c *capture, i int, si int32, a perf.Attr, prog *ebpf
 	b.progs[i] = pi
 	b.ids = append(b.ids, id)
 	return nil
+}
+
+// attachEvent opens a perf event of attributes a, disabled, on the first
+// recorded CPU, kept open with the programs, and attaches prog to it;
+// name says whose event it is in errors.
+func (b *bpfCapture) attachEvent(c *capture, name string, a perf.Attr, prog *ebpf.Program) (int, error) {
+	a.Disabled = true
+	fd, err := perf.Open(&a, -1, c.cpus[0])
+	if err != nil {
+		return -1, fmt.Errorf("%s: open the event: %w", name, err)
+	}
+	b.attachFDs = append(b.attachFDs, fd)
+	if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_BPF, prog.FD()); err != nil {
+		return -1, fmt.Errorf("%s: attach the BPF program: %w", name, err)
+	}
+	return fd, nil
 }
 
 func (b *bpfCapture) close() {

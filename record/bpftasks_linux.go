@@ -62,16 +62,8 @@ func (b *bpfCapture) attachFork(c *capture) error {
 	if err != nil {
 		return err
 	}
-	a := perf.Attr{Type: unix.PERF_TYPE_TRACEPOINT, Config: id, Disabled: true}
-	fd, err := perf.Open(&a, -1, c.cpus[0])
-	if err != nil {
-		return fmt.Errorf("follow forks: open sched_process_fork: %w", err)
-	}
-	b.attachFDs = append(b.attachFDs, fd)
-	if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_BPF, prog.FD()); err != nil {
-		return fmt.Errorf("follow forks: attach the BPF program: %w", err)
-	}
-	return nil
+	_, err = b.attachEvent(c, "follow forks: sched:sched_process_fork", perf.Attr{Type: unix.PERF_TYPE_TRACEPOINT, Config: id}, prog)
+	return err
 }
 
 // bpfInScope reports whether a BPF sample of task tid at time t is one
