@@ -111,11 +111,7 @@ func (c *capture) emitBPF(qi int, rec []byte) error {
 		c.unmatched++
 		return nil
 	}
-	if r.Time < c.emittedNS {
-		c.late++
-	} else {
-		c.emittedNS = r.Time
-	}
+	c.emitted(r.Time)
 	if c.aborted.Load() {
 		return errForced // a forced stop: account counts the rest lost
 	}

@@ -101,17 +101,24 @@ func (c *capture) index(it item) {
 	}
 }
 
+// emitted notes a record of time t being written: the newest time so far,
+// or a late record (older than one already written).
+func (c *capture) emitted(t uint64) {
+	if t < c.emittedNS {
+		c.late++
+	} else {
+		c.emittedNS = t
+	}
+}
+
 // emit writes one record. It allocates nothing for samples.
 func (c *capture) emit(qi int, r []byte) error {
 	if qi >= c.bpfQ0 {
 		return c.emitBPF(qi, r)
 	}
 	typ, misc, _ := perf.RecordHeader(r)
-	if t, _, _ := perf.RecordTime(r); t < c.emittedNS {
-		c.late++
-	} else {
-		c.emittedNS = t
-	}
+	t, _, _ := perf.RecordTime(r)
+	c.emitted(t)
 	switch typ {
 	case perf.RecordSample:
 		return c.emitSample(qi, r)
